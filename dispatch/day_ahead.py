@@ -1,0 +1,75 @@
+"""Day-ahead planning of a case: the orchestrator behind ``microgrid schedule``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import math
+from pathlib import Path
+
+from dispatch.inputs import PlantState, day_ahead_inputs
+from dispatch.model import DispatchConfig
+from dispatch.results import DispatchResult
+from dispatch.strategies import STRATEGIES, run_strategy
+from microgrid.case import Case
+from microgrid.errors import InvalidRequestError
+
+logger = logging.getLogger(__name__)
+
+
+def plan_day_ahead(
+    case: Case,
+    day: dt.date,
+    strategy: str = "optimal",
+    config: DispatchConfig | None = None,
+    horizon_h: float = 24.0,
+    state: PlantState | None = None,
+) -> DispatchResult:
+    """Plan ``day`` (from local midnight, ``horizon_h`` hours) with ``strategy``.
+
+    Parameters
+    ----------
+    case : Case
+    day : datetime.date
+        Local date in the park's timezone.
+    strategy : {'optimal', 'rule-based', 'no-control'}
+    config : DispatchConfig, optional
+    horizon_h : float
+        Length of the plan [h]; more than 24 adds a look-ahead.
+    state : PlantState, optional
+        Battery SoC and month-to-date peak import at the start.
+    """
+    if strategy not in STRATEGIES:
+        raise InvalidRequestError(f"strategy: unknown {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+    inputs = day_ahead_inputs(case, day, horizon_h=horizon_h, state=state)
+    result = run_strategy(inputs, strategy, config)
+    result.kpis = {"case": case.name, "date": day.isoformat(), "horizon_h": horizon_h, "dt_h": inputs.dt_h,
+                   **result.kpis}
+    return result
+
+
+def _jsonable(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_outputs(result: DispatchResult, out_dir: Path, plot: bool = True) -> dict[str, Path]:
+    """Write ``schedule.csv``, ``kpis.json`` and (optionally) ``schedule.png`` into ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"schedule": out_dir / "schedule.csv", "kpis": out_dir / "kpis.json"}
+    table = result.schedule.copy()
+    table.index = [t.isoformat() for t in table.index]
+    table.index.name = "timestamp"
+    table.to_csv(paths["schedule"], float_format="%.4f")
+    kpis = {k: _jsonable(v) for k, v in result.kpis.items()}
+    kpis["build_time_s"] = result.build_time_s
+    kpis["slack"] = [vars(entry) for entry in result.slack]
+    paths["kpis"].write_text(json.dumps(kpis, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    if plot:
+        from dispatch.plot import plot_schedule
+
+        paths["plot"] = out_dir / "schedule.png"
+        plot_schedule(result, paths["plot"])
+    return paths

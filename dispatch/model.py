@@ -1,0 +1,227 @@
+"""The dispatch MILP, assembled by one builder per device family.
+
+:func:`build_model` creates the structure of a horizon of ``n_steps`` steps
+for a park: sets → variables and device constraints → balance → objective.
+Every time-varying number (PV available, loads, prices, step length, initial
+state, month-to-date peak) is a mutable ``Param`` that :func:`set_inputs`
+fills, so a rolling horizon updates numbers instead of rebuilding.
+
+Notation: ``t`` a step of length ``Δt`` [h]; powers are step means [kW];
+``soc[b, t]`` is the energy stored at the **end** of step ``t`` [kWh].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import pyomo.environ as pyo
+
+from dispatch.inputs import DispatchInputs
+from microgrid.park import Park
+
+Objective = Literal["cost"]
+
+
+@dataclass(frozen=True)
+class DispatchConfig:
+    """How to build and solve a dispatch model.
+
+    Attributes
+    ----------
+    objective : str
+        ``cost``: energy + demand charge − export revenue + battery wear.
+    mip_gap : float
+        Relative MIP gap at which HiGHS stops.
+    time_limit_s : float
+        Wall-clock limit of one solve [s].
+    exclusivity : {'auto', 'always', 'never'}
+        Binaries that forbid simultaneous charge/discharge and import/export.
+        ``auto`` adds them only when they could change the optimum, see
+        :func:`needs_exclusivity`.
+    unserved_load_cost_cny_per_kwh : float
+        Price of the slack that serves load the park cannot supply.
+    soc_shortfall_cost_cny_per_kwh : float
+        Price of each kWh a battery ends below its ``final_soc_frac``.
+    """
+
+    objective: Objective = "cost"
+    mip_gap: float = 1e-3
+    time_limit_s: float = 30.0
+    exclusivity: Literal["auto", "always", "never"] = "auto"
+    unserved_load_cost_cny_per_kwh: float = 50.0
+    soc_shortfall_cost_cny_per_kwh: float = 5.0
+
+
+def needs_exclusivity(inputs: DispatchInputs) -> bool:
+    """Whether binaries are needed to keep opposite flows apart.
+
+    With losses (η < 1) or a wear cost, charging and discharging at once only
+    wastes energy, and importing while exporting only pays the spread. Both
+    therefore never occur in a least-cost solution while every step has
+    ``price_export < price_import`` and ``price_import ≥ 0``: the LP
+    relaxation is then exact. A negative import price, or an export price at
+    or above the import price, can make wasting energy profitable, so the
+    binaries are added.
+    """
+    imp = inputs.price_import_cny_per_kwh.to_numpy()
+    exp = inputs.price_export_cny_per_kwh.to_numpy()
+    return bool((imp < 0).any() or (exp >= imp).any())
+
+
+def add_sets(m: pyo.ConcreteModel, park: Park, n_steps: int) -> None:
+    """Named sets: steps ``T``, and one set per device family."""
+    m.T = pyo.RangeSet(0, n_steps - 1)
+    m.PV = pyo.Set(initialize=list(park.pv_arrays), ordered=True)
+    m.BATTERIES = pyo.Set(initialize=list(park.batteries), ordered=True)
+    m.LOADS = pyo.Set(initialize=list(park.loads), ordered=True)
+    m.dt_h = pyo.Param(mutable=True, initialize=0.25, within=pyo.PositiveReals)
+
+
+def add_grid(m: pyo.ConcreteModel, park: Park, exclusive: bool) -> None:
+    """Grid import and export within the connection's limits, and the new peak.
+
+    .. math::
+        0 ≤ import_t ≤ P^{imp},\\quad 0 ≤ export_t ≤ P^{exp},\\quad
+        peak^{new} ≥ import_t − P^{mtd}
+    """
+    grid = park.grid
+    m.price_import = pyo.Param(m.T, mutable=True, initialize=0.0)
+    m.price_export = pyo.Param(m.T, mutable=True, initialize=0.0)
+    m.month_to_date_peak_kw = pyo.Param(mutable=True, initialize=0.0)
+    m.demand_charge_cny_per_kw = pyo.Param(mutable=True, initialize=0.0)
+    m.grid_import_kw = pyo.Var(m.T, bounds=(0, grid.max_import_kw))
+    m.grid_export_kw = pyo.Var(m.T, bounds=(0, grid.max_export_kw))
+    m.new_peak_kw = pyo.Var(bounds=(0, None))
+    m.new_peak_def = pyo.Constraint(m.T, rule=lambda m, t: m.new_peak_kw >= m.grid_import_kw[t] - m.month_to_date_peak_kw)
+    if exclusive:
+        m.grid_importing = pyo.Var(m.T, domain=pyo.Binary)
+        m.grid_import_exclusive = pyo.Constraint(
+            m.T, rule=lambda m, t: m.grid_import_kw[t] <= grid.max_import_kw * m.grid_importing[t])
+        m.grid_export_exclusive = pyo.Constraint(
+            m.T, rule=lambda m, t: m.grid_export_kw[t] <= grid.max_export_kw * (1 - m.grid_importing[t]))
+
+
+def add_pv(m: pyo.ConcreteModel, park: Park) -> None:
+    """PV used up to what is available; the rest is curtailed: ``0 ≤ pv_used ≤ pv_available``."""
+    m.pv_available_kw = pyo.Param(m.PV, m.T, mutable=True, initialize=0.0)
+    m.pv_used_kw = pyo.Var(m.PV, m.T, bounds=(0, None))
+    m.pv_limit = pyo.Constraint(m.PV, m.T, rule=lambda m, a, t: m.pv_used_kw[a, t] <= m.pv_available_kw[a, t])
+
+
+def add_batteries(m: pyo.ConcreteModel, park: Park, exclusive: bool) -> None:
+    """Battery power limits, SoC bounds, SoC balance and end-of-horizon target.
+
+    .. math::
+        soc_{b,t} = soc_{b,t-1} + (η^{ch}_b\\,ch_{b,t} − dis_{b,t}/η^{dis}_b)\\,Δt
+
+        soc_{b,T} + short_b ≥ soc^{final}_b
+    """
+    if not park.batteries:
+        return
+    bats = park.batteries
+    m.soc_initial_kwh = pyo.Param(m.BATTERIES, mutable=True, initialize=0.0)
+    m.soc_final_kwh = pyo.Param(m.BATTERIES, mutable=True, initialize=0.0)
+    m.battery_charge_kw = pyo.Var(m.BATTERIES, m.T, bounds=lambda m, b, t: (0, bats[b].max_charge_kw))
+    m.battery_discharge_kw = pyo.Var(m.BATTERIES, m.T, bounds=lambda m, b, t: (0, bats[b].max_discharge_kw))
+    m.battery_soc_kwh = pyo.Var(m.BATTERIES, m.T, bounds=lambda m, b, t: (bats[b].min_soc_kwh, bats[b].max_soc_kwh))
+    m.battery_final_shortfall_kwh = pyo.Var(m.BATTERIES, bounds=(0, None))
+
+    def soc_balance(m, b, t):
+        previous = m.soc_initial_kwh[b] if t == m.T.first() else m.battery_soc_kwh[b, t - 1]
+        flow = bats[b].charge_efficiency * m.battery_charge_kw[b, t] - m.battery_discharge_kw[b, t] / bats[b].discharge_efficiency
+        return m.battery_soc_kwh[b, t] == previous + flow * m.dt_h
+
+    m.battery_soc_balance = pyo.Constraint(m.BATTERIES, m.T, rule=soc_balance)
+    m.battery_final_soc = pyo.Constraint(
+        m.BATTERIES, rule=lambda m, b: m.battery_soc_kwh[b, m.T.last()] + m.battery_final_shortfall_kwh[b] >= m.soc_final_kwh[b])
+    if exclusive:
+        m.battery_charging = pyo.Var(m.BATTERIES, m.T, domain=pyo.Binary)
+        m.battery_charge_exclusive = pyo.Constraint(
+            m.BATTERIES, m.T, rule=lambda m, b, t: m.battery_charge_kw[b, t] <= bats[b].max_charge_kw * m.battery_charging[b, t])
+        m.battery_discharge_exclusive = pyo.Constraint(
+            m.BATTERIES, m.T,
+            rule=lambda m, b, t: m.battery_discharge_kw[b, t] <= bats[b].max_discharge_kw * (1 - m.battery_charging[b, t]))
+
+
+def add_loads(m: pyo.ConcreteModel, park: Park) -> None:
+    """Fixed loads as parameters, and the priced slack that leaves part of them unserved."""
+    m.load_kw = pyo.Param(m.LOADS, m.T, mutable=True, initialize=0.0)
+    m.unserved_kw = pyo.Var(m.T, bounds=(0, None))
+    m.unserved_limit = pyo.Constraint(m.T, rule=lambda m, t: m.unserved_kw[t] <= sum(m.load_kw[l, t] for l in m.LOADS))
+
+
+def add_balance(m: pyo.ConcreteModel) -> None:
+    """Power balance of the park at every step.
+
+    .. math::
+        Σ_a pv_{a,t} + import_t + Σ_b dis_{b,t} + unserved_t = Σ_l load_{l,t} + Σ_b ch_{b,t} + export_t
+    """
+
+    def balance(m, t):
+        supply = sum(m.pv_used_kw[a, t] for a in m.PV) + m.grid_import_kw[t] + m.unserved_kw[t]
+        demand = sum(m.load_kw[l, t] for l in m.LOADS) + m.grid_export_kw[t]
+        if m.BATTERIES:
+            supply += sum(m.battery_discharge_kw[b, t] for b in m.BATTERIES)
+            demand += sum(m.battery_charge_kw[b, t] for b in m.BATTERIES)
+        return supply == demand
+
+    m.power_balance = pyo.Constraint(m.T, rule=balance)
+
+
+def add_objective(m: pyo.ConcreteModel, park: Park, config: DispatchConfig) -> None:
+    """Least cost: energy − export revenue + battery wear + demand charge + priced slack [CNY]."""
+    bats = park.batteries
+
+    def cost(m):
+        energy = sum((m.price_import[t] * m.grid_import_kw[t] - m.price_export[t] * m.grid_export_kw[t]) * m.dt_h for t in m.T)
+        wear = sum(
+            bats[b].throughput_cost_cny_per_kwh * (m.battery_charge_kw[b, t] + m.battery_discharge_kw[b, t]) * m.dt_h
+            for b in m.BATTERIES for t in m.T
+        )
+        slack = config.unserved_load_cost_cny_per_kwh * sum(m.unserved_kw[t] for t in m.T) * m.dt_h
+        if m.BATTERIES:
+            slack += config.soc_shortfall_cost_cny_per_kwh * sum(m.battery_final_shortfall_kwh[b] for b in m.BATTERIES)
+        return energy + wear + m.demand_charge_cny_per_kw * m.new_peak_kw + slack
+
+    m.total_cost = pyo.Objective(rule=cost, sense=pyo.minimize)
+
+
+def build_model(park: Park, n_steps: int, config: DispatchConfig, exclusive: bool) -> pyo.ConcreteModel:
+    """Structure of a horizon of ``n_steps`` steps for ``park``; numbers come from :func:`set_inputs`."""
+    m = pyo.ConcreteModel(name="park_dispatch")
+    add_sets(m, park, n_steps)
+    add_grid(m, park, exclusive)
+    add_pv(m, park)
+    add_batteries(m, park, exclusive)
+    add_loads(m, park)
+    add_balance(m)
+    add_objective(m, park, config)
+    return m
+
+
+def set_inputs(m: pyo.ConcreteModel, inputs: DispatchInputs) -> None:
+    """Write a horizon's numbers into the model's mutable parameters."""
+    if inputs.n_steps != len(m.T):
+        raise ValueError(f"model has {len(m.T)} steps, inputs have {inputs.n_steps}")
+    m.dt_h.set_value(inputs.dt_h)
+    price_import = inputs.price_import_cny_per_kwh.to_numpy()
+    price_export = inputs.price_export_cny_per_kwh.to_numpy()
+    for t in m.T:
+        m.price_import[t].set_value(float(price_import[t]))
+        m.price_export[t].set_value(float(price_export[t]))
+    m.month_to_date_peak_kw.set_value(inputs.state.month_to_date_peak_kw)
+    m.demand_charge_cny_per_kw.set_value(inputs.demand_charge_cny_per_kw)
+    for a in m.PV:
+        values = inputs.pv_available_kw[a].to_numpy()
+        for t in m.T:
+            m.pv_available_kw[a, t].set_value(float(values[t]))
+    for l in m.LOADS:
+        values = inputs.load_kw[l].to_numpy()
+        for t in m.T:
+            m.load_kw[l, t].set_value(float(values[t]))
+    for b in m.BATTERIES:
+        battery = inputs.park.batteries[b]
+        m.soc_initial_kwh[b].set_value(inputs.initial_soc_kwh(b))
+        final = battery.final_soc_frac * battery.capacity_kwh if battery.final_soc_frac is not None else battery.min_soc_kwh
+        m.soc_final_kwh[b].set_value(final)

@@ -1,0 +1,109 @@
+"""Dispatch strategies compared on the same inputs.
+
+* ``optimal``: the least-cost MILP (:mod:`dispatch.optimize`);
+* ``rule-based``: what an inverter's self-consumption mode does: batteries
+  charge from PV surplus and discharge on deficit, greedily, step by step,
+  ignoring prices; surplus beyond the batteries is exported up to the export
+  limit, then curtailed;
+* ``no-control``: batteries stay idle; loads are served by PV first, then the
+  grid; surplus is exported up to the limit, then curtailed.
+
+Neither heuristic aims at a battery's ``final_soc_frac``. Load the grid cannot
+serve (import limit) is reported as unserved slack, as for ``optimal``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from dispatch.inputs import DispatchInputs
+from dispatch.kpis import compute_kpis, make_schedule
+from dispatch.model import DispatchConfig
+from dispatch.optimize import SLACK_TOLERANCE, solve_optimal
+from dispatch.results import DispatchResult, SlackEntry, SolverStatus
+from microgrid.errors import InvalidRequestError
+
+Strategy = Literal["optimal", "rule-based", "no-control"]
+STRATEGIES: tuple[str, ...] = ("optimal", "rule-based", "no-control")
+
+
+def _split(total: float, capacities: np.ndarray) -> np.ndarray:
+    """Share ``total`` among devices in proportion to their capacities (never above them)."""
+    available = capacities.sum()
+    if total <= 0 or available <= 0:
+        return np.zeros_like(capacities)
+    return capacities * min(1.0, total / available)
+
+
+def simulate_heuristic(inputs: DispatchInputs, use_batteries: bool, strategy: str) -> DispatchResult:
+    """Step-by-step self-consumption dispatch (``use_batteries``) or no control."""
+    park = inputs.park
+    dt_h = inputs.dt_h
+    n = inputs.n_steps
+    ids = list(park.batteries)
+    bats = [park.batteries[b] for b in ids]
+    soc = np.array([inputs.initial_soc_kwh(b) for b in ids], dtype=float)
+    charge = np.zeros((n, len(ids)))
+    discharge = np.zeros((n, len(ids)))
+    soc_path = np.zeros((n, len(ids)))
+    pv_avail = inputs.pv_available_kw.to_numpy() if inputs.pv_available_kw.shape[1] else np.zeros((n, 0))
+    pv_total = pv_avail.sum(axis=1)
+    load = inputs.total_load_kw.to_numpy()
+    grid_import = np.zeros(n)
+    grid_export = np.zeros(n)
+    unserved = np.zeros(n)
+    curtailed = np.zeros(n)
+    eta_c = np.array([b.charge_efficiency for b in bats])
+    eta_d = np.array([b.discharge_efficiency for b in bats])
+    max_ch = np.array([b.max_charge_kw for b in bats])
+    max_dis = np.array([b.max_discharge_kw for b in bats])
+    soc_min = np.array([b.min_soc_kwh for b in bats])
+    soc_max = np.array([b.max_soc_kwh for b in bats])
+    for t in range(n):
+        net = load[t] - pv_total[t]
+        if net < 0:
+            surplus = -net
+            if use_batteries and ids:
+                room = np.minimum(max_ch, np.clip(soc_max - soc, 0, None) / (eta_c * dt_h))
+                charge[t] = _split(surplus, room)
+                surplus -= charge[t].sum()
+            grid_export[t] = min(surplus, park.grid.max_export_kw)
+            curtailed[t] = surplus - grid_export[t]
+        else:
+            deficit = net
+            if use_batteries and ids:
+                room = np.minimum(max_dis, np.clip(soc - soc_min, 0, None) * eta_d / dt_h)
+                discharge[t] = _split(deficit, room)
+                deficit -= discharge[t].sum()
+            grid_import[t] = min(deficit, park.grid.max_import_kw)
+            unserved[t] = deficit - grid_import[t]
+        if ids:
+            soc = np.clip(soc + (eta_c * charge[t] - discharge[t] / eta_d) * dt_h, soc_min, soc_max)
+            soc_path[t] = soc
+    # Curtail each array in proportion to its output.
+    share = np.divide(pv_avail, pv_total[:, None], out=np.zeros_like(pv_avail), where=pv_total[:, None] > 0)
+    pv_used = pd.DataFrame(pv_avail - share * curtailed[:, None], index=inputs.index, columns=inputs.pv_available_kw.columns)
+    frames = [pd.DataFrame(a, index=inputs.index, columns=ids) for a in (charge, discharge, soc_path)]
+    unserved[unserved < SLACK_TOLERANCE] = 0.0
+    schedule = make_schedule(inputs, pv_used, *frames, grid_import, grid_export, unserved)
+    slack = []
+    if unserved.any():
+        steps = [inputs.index[t].isoformat() for t in np.flatnonzero(unserved)]
+        slack.append(SlackEntry("park", "power_balance (load not served)", steps, float(unserved.sum() * dt_h), "kWh"))
+    kpis = compute_kpis(schedule, inputs)
+    kpis.update(strategy=strategy, solver_status=SolverStatus.NOT_OPTIMIZED.value, mip_gap=None, solve_time_s=None)
+    return DispatchResult(strategy=strategy, schedule=schedule, kpis=kpis, status=SolverStatus.NOT_OPTIMIZED, slack=slack)
+
+
+def run_strategy(inputs: DispatchInputs, strategy: str = "optimal", config: DispatchConfig | None = None) -> DispatchResult:
+    """Plan ``inputs`` with the named strategy."""
+    if strategy == "optimal":
+        return solve_optimal(inputs, config)
+    if strategy == "rule-based":
+        return simulate_heuristic(inputs, use_batteries=True, strategy=strategy)
+    if strategy == "no-control":
+        return simulate_heuristic(inputs, use_batteries=False, strategy=strategy)
+    raise InvalidRequestError(f"strategy: unknown {strategy!r}; choose one of {', '.join(STRATEGIES)}")

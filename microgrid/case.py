@@ -1,0 +1,153 @@
+"""Reading a case folder: ``park.yaml`` plus its time-series files.
+
+A case folder holds ``park.yaml`` (the :class:`~microgrid.park.Park`) and the
+CSV files it names under ``data``. :func:`load_case` validates everything and
+turns every problem into a one-line :class:`~microgrid.errors.InvalidParkError`
+or :class:`~microgrid.errors.DataError` that names the field and the fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from microgrid.errors import DataError, InvalidParkError
+from microgrid.park import Park
+from microgrid.tariff import tariff_from_config
+from microgrid.timeseries import read_timeseries_csv
+
+CASE_FILE = "park.yaml"
+
+
+def _model_at(root: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
+    """The pydantic model class that owns the field at ``loc`` (for suggestions)."""
+    model: Any = root
+    for part in loc:
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return None
+        info = model.model_fields.get(str(part))
+        if info is None:
+            return model
+        annotation = info.annotation
+        args = getattr(annotation, "__args__", ())
+        model = args[-1] if args and isinstance(args[-1], type) and issubclass(args[-1], BaseModel) else annotation
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def format_validation_error(error: ValidationError, root: type[BaseModel] = Park, prefix: str = "") -> str:
+    """One line per problem, each naming the field's full path and the fix."""
+    messages = []
+    for item in error.errors():
+        loc = tuple(str(p) for p in item["loc"])
+        where = ".".join((prefix,) + loc if prefix else loc) or "(top level)"
+        kind = item["type"]
+        if kind == "extra_forbidden":
+            owner = _model_at(root, loc[:-1])
+            known = list(owner.model_fields) if owner else []
+            close = difflib.get_close_matches(loc[-1], known, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"known fields: {', '.join(known)}"
+            messages.append(f"{where}: unknown field; {hint}")
+        elif kind == "missing":
+            messages.append(f"{where}: required field is missing; add it")
+        else:
+            message = item["msg"].removeprefix("Value error, ")
+            value = item.get("input")
+            shown = "" if isinstance(value, (dict, list)) or value is None else f" (got {value!r})"
+            messages.append(f"{where}: {message}{shown}")
+    return "; ".join(messages)
+
+
+def park_from_dict(config: dict) -> Park:
+    """Validate a park description given as a plain dict (the parsed ``park.yaml``)."""
+    if not isinstance(config, dict):
+        raise InvalidParkError(f"{CASE_FILE}: the top level must be a mapping of sections (site, grid, ...)")
+    config = dict(config)
+    tariff_config = config.get("tariff")
+    if isinstance(tariff_config, dict):
+        try:
+            config["tariff"] = tariff_from_config(tariff_config)
+        except ValidationError as exc:
+            raise InvalidParkError(format_validation_error(exc, root=Park.model_fields["tariff"].annotation,
+                                                           prefix="tariff")) from None
+    try:
+        return Park.model_validate(config)
+    except ValidationError as exc:
+        raise InvalidParkError(format_validation_error(exc)) from None
+
+
+@dataclass
+class Case:
+    """A validated park with its folder, from which its time series are read lazily."""
+
+    park: Park
+    folder: Path
+    _cache: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.park.site.name
+
+    def _read(self, key: str) -> pd.DataFrame:
+        if key not in self._cache:
+            filename = getattr(self.park.data, key)
+            self._cache[key] = read_timeseries_csv(self.folder / filename, what=f"data.{key} ({filename})")
+        return self._cache[key]
+
+    @cached_property
+    def weather(self) -> pd.DataFrame:
+        """The case's weather table (pvlib standard names)."""
+        return self._read("weather")
+
+    @cached_property
+    def load_profiles(self) -> pd.DataFrame:
+        """The case's loads file: one column per profile [kW]."""
+        return self._read("loads")
+
+    def check_data(self) -> None:
+        """Check that every profile a device names exists in the data files."""
+        columns = set(self.load_profiles.columns)
+        for load_id, load in self.park.loads.items():
+            if load.profile not in columns:
+                raise DataError(
+                    f"loads.{load_id}.profile: column {load.profile!r} is not in {self.park.data.loads}; "
+                    f"use one of {', '.join(sorted(columns))}"
+                )
+        if self.park.pv_arrays:
+            missing = [c for c in ("ghi", "dni", "dhi", "temp_air", "wind_speed") if c not in self.weather.columns]
+            if missing:
+                raise DataError(
+                    f"data.weather ({self.park.data.weather}): missing column(s) {', '.join(missing)}; "
+                    "use pvlib's standard names"
+                )
+
+
+def load_case(folder: str | Path) -> Case:
+    """Read and validate the case in ``folder``.
+
+    Raises
+    ------
+    InvalidParkError
+        ``park.yaml`` is missing, is not YAML, or describes an invalid park.
+    DataError
+        A data file is missing, malformed, or lacks a column a device names.
+    """
+    folder = Path(folder)
+    path = folder / CASE_FILE if folder.is_dir() else folder
+    if not path.exists():
+        raise InvalidParkError(f"case: no {CASE_FILE} in {folder}; pass a case folder such as cases/zhengzhou_park")
+    try:
+        config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise InvalidParkError(f"{path.name}: not valid YAML{where}; fix the syntax") from None
+    case = Case(park=park_from_dict(config), folder=path.parent)
+    case.check_data()
+    return case

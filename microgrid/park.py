@@ -1,0 +1,228 @@
+"""The park: site, grid connection, devices and internal network, as validated data.
+
+Data objects only: no Pyomo objects and no time series live here. Devices are
+kept in mappings keyed by their id (``batteries: {b1: {...}}``), so that a
+device quantity has one stable address such as ``batteries.b1.capacity_kwh``.
+
+Sign conventions: every power is a non-negative magnitude in kW whose direction
+is in its name (``charge_kw``/``discharge_kw``, ``import_kw``/``export_kw``).
+"""
+
+from __future__ import annotations
+
+import re
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator, model_validator
+
+from microgrid.base import StrictModel
+from microgrid.tariff import Tariff
+
+_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*$")
+
+
+class Site(StrictModel):
+    """Where the park is."""
+
+    name: str
+    latitude_deg: float = Field(ge=-90, le=90)
+    longitude_deg: float = Field(ge=-180, le=180)
+    altitude_m: float = Field(default=0.0, ge=-500, le=9000)
+    timezone: str = Field(default="Asia/Shanghai", description="IANA timezone name")
+
+    @field_validator("timezone")
+    @classmethod
+    def _iana(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA timezone {value!r}; use a name such as 'Asia/Shanghai'") from None
+        return value
+
+
+class GridConnection(StrictModel):
+    """Point of common coupling with the utility grid."""
+
+    bus: str = "pcc"
+    max_import_kw: float = Field(gt=0)
+    max_export_kw: float = Field(default=0.0, ge=0)
+
+
+class PVArray(StrictModel):
+    """A rooftop PV array with its inverters, modelled with PVWatts through pvlib.
+
+    ``azimuth_deg`` follows pvlib: 180 faces south. ``system_losses_pct`` covers
+    soiling, wiring, mismatch... (PVWatts ``losses``). The inverters clip AC
+    output at ``ac_capacity_kw``.
+    """
+
+    bus: str
+    dc_capacity_kw: float = Field(ge=0, description="STC DC rating [kWp]")
+    ac_capacity_kw: float = Field(ge=0, description="inverter AC rating [kW]")
+    tilt_deg: float = Field(default=20.0, ge=0, le=90)
+    azimuth_deg: float = Field(default=180.0, ge=0, lt=360)
+    temp_coeff_per_c: float = Field(default=-0.0037, ge=-0.01, le=0, description="power temperature coefficient [1/°C]")
+    system_losses_pct: float = Field(default=14.0, ge=0, lt=100)
+    inverter_efficiency: float = Field(default=0.96, gt=0, le=1)
+    mounting: str = Field(default="close_mount_glass_glass", description="pvlib SAPM temperature model")
+
+    @field_validator("mounting")
+    @classmethod
+    def _mounting(cls, value: str) -> str:
+        allowed = ("open_rack_glass_glass", "close_mount_glass_glass", "open_rack_glass_polymer", "insulated_back_glass_polymer")
+        if value not in allowed:
+            raise ValueError(f"unknown mounting {value!r}; choose one of {', '.join(allowed)}")
+        return value
+
+
+class Battery(StrictModel):
+    """A stationary battery. SoC bounds are fractions of ``capacity_kwh``.
+
+    ``throughput_cost_cny_per_kwh`` is a wear cost charged on every kWh charged
+    and every kWh discharged (at the AC terminals).
+    """
+
+    bus: str
+    capacity_kwh: float = Field(ge=0)
+    max_charge_kw: float = Field(ge=0)
+    max_discharge_kw: float = Field(ge=0)
+    charge_efficiency: float = Field(default=0.95, gt=0, le=1)
+    discharge_efficiency: float = Field(default=0.95, gt=0, le=1)
+    min_soc_frac: float = Field(default=0.1, ge=0, le=1)
+    max_soc_frac: float = Field(default=0.9, ge=0, le=1)
+    initial_soc_frac: float = Field(default=0.5, ge=0, le=1)
+    final_soc_frac: float | None = Field(default=None, ge=0, le=1, description="SoC required at the end of the horizon")
+    throughput_cost_cny_per_kwh: float = Field(default=0.0, ge=0)
+
+    @model_validator(mode="after")
+    def _soc_bounds(self) -> "Battery":
+        if self.min_soc_frac > self.max_soc_frac:
+            raise ValueError(f"min_soc_frac {self.min_soc_frac} exceeds max_soc_frac {self.max_soc_frac}; lower it")
+        if not self.min_soc_frac <= self.initial_soc_frac <= self.max_soc_frac:
+            raise ValueError(
+                f"initial_soc_frac {self.initial_soc_frac} is outside "
+                f"[min_soc_frac {self.min_soc_frac}, max_soc_frac {self.max_soc_frac}]; move it inside"
+            )
+        if self.final_soc_frac is not None and not self.min_soc_frac <= self.final_soc_frac <= self.max_soc_frac:
+            raise ValueError(
+                f"final_soc_frac {self.final_soc_frac} is outside "
+                f"[min_soc_frac {self.min_soc_frac}, max_soc_frac {self.max_soc_frac}]; move it inside"
+            )
+        return self
+
+    @property
+    def min_soc_kwh(self) -> float:
+        return self.min_soc_frac * self.capacity_kwh
+
+    @property
+    def max_soc_kwh(self) -> float:
+        return self.max_soc_frac * self.capacity_kwh
+
+    @property
+    def initial_soc_kwh(self) -> float:
+        return self.initial_soc_frac * self.capacity_kwh
+
+
+class FixedLoad(StrictModel):
+    """An inflexible load: ``scale`` × the column ``profile`` of the loads file [kW]."""
+
+    bus: str
+    profile: str = Field(description="column of the loads file, in kW")
+    scale: float = Field(default=1.0, ge=0)
+
+
+class Bus(StrictModel):
+    """A node of the park's electrical network."""
+
+    vn_kv: float = Field(gt=0, description="nominal voltage [kV]")
+
+
+class Transformer(StrictModel):
+    """A two-winding transformer between two buses."""
+
+    hv_bus: str
+    lv_bus: str
+    sn_kva: float = Field(gt=0, description="rated apparent power [kVA]")
+    vk_percent: float = Field(default=6.0, gt=0, description="short-circuit voltage [%]")
+    vkr_percent: float = Field(default=1.0, ge=0, description="real part of short-circuit voltage [%]")
+
+
+class Line(StrictModel):
+    """A cable or overhead line between two buses."""
+
+    from_bus: str
+    to_bus: str
+    length_km: float = Field(gt=0)
+    std_type: str | None = Field(default=None, description="pandapower standard line type")
+
+
+class Network(StrictModel):
+    """The park's internal network: buses, transformers and lines."""
+
+    buses: dict[str, Bus] = Field(default_factory=dict)
+    transformers: dict[str, Transformer] = Field(default_factory=dict)
+    lines: dict[str, Line] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _branches_on_known_buses(self) -> "Network":
+        for kind, branches, ends in (
+            ("transformers", self.transformers, ("hv_bus", "lv_bus")),
+            ("lines", self.lines, ("from_bus", "to_bus")),
+        ):
+            for name, branch in branches.items():
+                for end in ends:
+                    bus = getattr(branch, end)
+                    if bus not in self.buses:
+                        raise ValueError(f"{kind}.{name}.{end}: bus {bus!r} is not in network.buses; add it there")
+        return self
+
+
+class DataFiles(StrictModel):
+    """Time-series files of the case, relative to the case folder."""
+
+    weather: str = "weather.csv"
+    loads: str = "loads.csv"
+
+
+class Park(StrictModel):
+    """The whole park: the object a case file describes."""
+
+    site: Site
+    grid: GridConnection
+    tariff: Tariff
+    data: DataFiles = Field(default_factory=DataFiles)
+    network: Network = Field(default_factory=Network)
+    pv_arrays: dict[str, PVArray] = Field(default_factory=dict)
+    batteries: dict[str, Battery] = Field(default_factory=dict)
+    loads: dict[str, FixedLoad] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _ids_and_buses(self) -> "Park":
+        groups = self.device_groups()
+        seen: dict[str, str] = {}
+        for group, devices in groups.items():
+            for device_id in devices:
+                if not _ID.match(device_id):
+                    raise ValueError(
+                        f"{group}.{device_id}: device ids must start with a letter and use "
+                        "letters, digits, '_' or '-'"
+                    )
+                if device_id in seen:
+                    raise ValueError(f"{group}.{device_id}: id already used in {seen[device_id]}; ids must be unique")
+                seen[device_id] = group
+        if self.network.buses:
+            buses = self.network.buses
+            if self.grid.bus not in buses:
+                raise ValueError(f"grid.bus: bus {self.grid.bus!r} is not in network.buses; add it there")
+            for group, devices in groups.items():
+                for device_id, device in devices.items():
+                    if device.bus not in buses:
+                        raise ValueError(
+                            f"{group}.{device_id}.bus: bus {device.bus!r} is not in network.buses; "
+                            f"use one of {', '.join(buses)}"
+                        )
+        return self
+
+    def device_groups(self) -> dict[str, dict[str, StrictModel]]:
+        """Every device family, by the name of its section in the case file."""
+        return {"pv_arrays": self.pv_arrays, "batteries": self.batteries, "loads": self.loads}

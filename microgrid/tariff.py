@@ -1,0 +1,221 @@
+"""Time-of-use tariffs with peak / flat / valley / critical-peak periods.
+
+A :class:`Tariff` maps every step to a TOU period through an ordered list of
+:class:`PeriodRule` (later rules override earlier ones; uncovered hours take
+``default_period``), and every period to an import price. Export is paid a
+single price; the demand (capacity) charge is priced on the month's peak import.
+
+Presets live in :data:`PRESETS`; a case file names one and overrides any field.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+from enum import StrEnum
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import Field, field_validator, model_validator
+
+from microgrid.base import StrictModel
+from microgrid.errors import InvalidParkError
+
+ALL_MONTHS = list(range(1, 13))
+
+
+class TouPeriod(StrEnum):
+    """Time-of-use periods, from cheapest to dearest."""
+
+    VALLEY = "valley"
+    FLAT = "flat"
+    PEAK = "peak"
+    CRITICAL_PEAK = "critical_peak"
+
+
+_CLOCK = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
+
+
+def _minutes(clock: str) -> int:
+    hours, minutes = clock.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+class PeriodRule(StrictModel):
+    """``period`` applies from ``start`` to ``end`` (local clock, ``end`` exclusive) in ``months``."""
+
+    period: TouPeriod
+    start: str = Field(description="local clock time HH:MM at which the period starts")
+    end: str = Field(description="local clock time HH:MM at which it ends (exclusive, 24:00 allowed)")
+    months: list[int] = Field(default_factory=lambda: list(ALL_MONTHS), description="months 1-12")
+
+    @field_validator("start", "end")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        if not _CLOCK.match(value) or _minutes(value) > 24 * 60:
+            raise ValueError(f"must be a clock time HH:MM between 00:00 and 24:00, got {value!r}")
+        return value
+
+    @field_validator("months")
+    @classmethod
+    def _months(cls, value: list[int]) -> list[int]:
+        bad = [m for m in value if not 1 <= m <= 12]
+        if bad or not value:
+            raise ValueError(f"must list months 1-12, got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "PeriodRule":
+        if _minutes(self.end) <= _minutes(self.start):
+            raise ValueError(
+                f"end {self.end} must be after start {self.start}; split a period that "
+                "crosses midnight into two rules"
+            )
+        return self
+
+
+class Tariff(StrictModel):
+    """Grid tariff of the park.
+
+    Attributes
+    ----------
+    prices_cny_per_kwh : dict
+        Import energy price of each TOU period [CNY/kWh].
+    period_rules : list of PeriodRule
+        Applied in order; a later rule overrides an earlier one.
+    export_price_cny_per_kwh : float
+        Price paid for energy exported to the grid [CNY/kWh].
+    demand_charge_cny_per_kw_month : float
+        Demand (capacity) charge on the month's peak import [CNY/(kW·month)].
+    demand_charge_rule : {'incremental', 'pro_rata'}
+        How a plan of one day is charged for its peak, see :meth:`demand_charge_cny`.
+    co2_kg_per_kwh : float
+        Grid emission factor applied to imported energy [kg CO2/kWh].
+    """
+
+    name: str = "custom"
+    note: str = ""
+    prices_cny_per_kwh: dict[TouPeriod, float]
+    default_period: TouPeriod = TouPeriod.FLAT
+    period_rules: list[PeriodRule] = Field(default_factory=list)
+    export_price_cny_per_kwh: float = 0.0
+    demand_charge_cny_per_kw_month: float = Field(default=0.0, ge=0)
+    demand_charge_rule: Literal["incremental", "pro_rata"] = "incremental"
+    co2_kg_per_kwh: float = Field(default=0.5395, ge=0)
+
+    @model_validator(mode="after")
+    def _every_period_priced(self) -> "Tariff":
+        used = {self.default_period} | {rule.period for rule in self.period_rules}
+        missing = sorted(p.value for p in used if p not in self.prices_cny_per_kwh)
+        if missing:
+            raise ValueError(
+                f"prices_cny_per_kwh has no price for period(s) {', '.join(missing)} "
+                "used by period_rules or default_period; add them"
+            )
+        return self
+
+    def period_table(self) -> np.ndarray:
+        """TOU period code of every (month, minute of day): shape (12, 1440), codes index ``TouPeriod``."""
+        codes = list(TouPeriod)
+        table = np.full((12, 24 * 60), codes.index(self.default_period), dtype=np.int8)
+        for rule in self.period_rules:
+            rows = [m - 1 for m in rule.months]
+            table[np.ix_(rows, np.arange(_minutes(rule.start), _minutes(rule.end)))] = codes.index(rule.period)
+        return table
+
+    def periods(self, index: pd.DatetimeIndex, timezone: str) -> pd.Series:
+        """TOU period of every step, judged at the step's start in the park's local time."""
+        local = index.tz_convert(timezone)
+        table = self.period_table()
+        codes = table[local.month.to_numpy() - 1, (local.hour * 60 + local.minute).to_numpy()]
+        names = np.array([p.value for p in TouPeriod], dtype=object)
+        return pd.Series(names[codes], index=index, name="tou_period")
+
+    def import_price(self, index: pd.DatetimeIndex, timezone: str) -> pd.Series:
+        """Import energy price of every step [CNY/kWh]."""
+        periods = self.periods(index, timezone)
+        prices = {p.value: v for p, v in self.prices_cny_per_kwh.items()}
+        return periods.map(prices).astype(float).rename("price_import_cny_per_kwh")
+
+    def export_price(self, index: pd.DatetimeIndex) -> pd.Series:
+        """Export price of every step [CNY/kWh]."""
+        return pd.Series(self.export_price_cny_per_kwh, index=index, name="price_export_cny_per_kwh")
+
+    def demand_charge_weight(self, day: dt.date) -> float:
+        """CNY per kW of new peak import set by a plan for ``day``.
+
+        ``incremental`` (default): the month's bill is ``rate × month peak``, so a
+        plan that lifts the month-to-date peak by ``x`` kW raises the bill by
+        exactly ``rate × x``; this is the true marginal cost.
+        ``pro_rata``: ``rate / days_in_month`` per kW of the day's own peak above
+        the month-to-date peak, for studies that spread the monthly charge over
+        the days.
+        """
+        rate = self.demand_charge_cny_per_kw_month
+        if self.demand_charge_rule == "pro_rata":
+            return rate / calendar.monthrange(day.year, day.month)[1]
+        return rate
+
+    def demand_charge_cny(self, peak_import_kw: float, month_to_date_peak_kw: float, day: dt.date) -> float:
+        """Demand charge attributed to a plan whose peak import is ``peak_import_kw`` [CNY]."""
+        return self.demand_charge_weight(day) * max(0.0, peak_import_kw - month_to_date_peak_kw)
+
+
+def _henan_2024() -> dict:
+    flat = 0.62
+    peak = round(flat * 1.69, 4)
+    return {
+        "name": "henan_2024",
+        "note": (
+            "ILLUSTRATIVE: Henan commercial & industrial TOU periods effective 1 June 2024 "
+            "as we understand them; peak:flat:valley = 1.69:1:0.41, critical = 1.2 × peak, "
+            "flat price 0.62 CNY/kWh illustrative, export at the coal-fired benchmark "
+            "0.3779 CNY/kWh, demand charge 38.4 CNY/(kW·month) illustrative. Check every "
+            "number against the current published notice and override it in the case file."
+        ),
+        "prices_cny_per_kwh": {
+            "valley": round(flat * 0.41, 4),
+            "flat": flat,
+            "peak": peak,
+            "critical_peak": round(1.2 * peak, 4),
+        },
+        "default_period": "flat",
+        "period_rules": [
+            {"period": "peak", "start": "16:00", "end": "24:00"},
+            {"period": "valley", "start": "00:00", "end": "06:00"},
+            {"period": "valley", "start": "11:00", "end": "14:00", "months": [3, 4, 5, 9, 10, 11]},
+            {"period": "critical_peak", "start": "17:00", "end": "18:00", "months": [1, 12]},
+            {"period": "critical_peak", "start": "20:00", "end": "23:00", "months": [7, 8]},
+        ],
+        "export_price_cny_per_kwh": 0.3779,
+        "demand_charge_cny_per_kw_month": 38.4,
+        "demand_charge_rule": "incremental",
+        "co2_kg_per_kwh": 0.5395,
+    }
+
+
+PRESETS: dict[str, dict] = {"henan_2024": _henan_2024()}
+"""Tariff presets by name; each is a plain dict of :class:`Tariff` fields."""
+
+
+def tariff_from_config(config: dict) -> Tariff:
+    """Build a :class:`Tariff` from a case's ``tariff`` section.
+
+    ``preset`` names an entry of :data:`PRESETS`; every other key overrides the
+    preset's (``prices_cny_per_kwh`` is merged period by period).
+    """
+    config = dict(config)
+    preset_name = config.pop("preset", None)
+    base: dict = {}
+    if preset_name is not None:
+        if preset_name not in PRESETS:
+            raise InvalidParkError(
+                f"tariff.preset: unknown preset {preset_name!r}; choose one of {', '.join(PRESETS)}"
+            )
+        base = {k: (dict(v) if isinstance(v, dict) else v) for k, v in PRESETS[preset_name].items()}
+    if isinstance(config.get("prices_cny_per_kwh"), dict) and "prices_cny_per_kwh" in base:
+        base["prices_cny_per_kwh"].update(config.pop("prices_cny_per_kwh"))
+    base.update(config)
+    return Tariff.model_validate(base)

@@ -1,0 +1,162 @@
+"""The ``microgrid`` command line.
+
+Errors the user can cause print one line on stderr and exit with status 1;
+an unexpected failure prints one line too (``--debug`` shows the traceback)
+and exits with status 3. Usage errors (unknown option) exit with 2.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Callable
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from microgrid.errors import InvalidRequestError, MicrogridError
+
+app = typer.Typer(
+    name="microgrid",
+    help="Dispatch optimizer for industrial-park microgrids (PV, batteries, TOU tariffs).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+EXIT_USER_ERROR = 1
+EXIT_INTERNAL_ERROR = 3
+
+
+class StrategyName(StrEnum):
+    optimal = "optimal"
+    rule_based = "rule-based"
+    no_control = "no-control"
+
+
+_state = {"debug": False}
+
+
+@app.callback()
+def main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress.")] = False,
+) -> None:
+    """Plan industrial-park microgrids."""
+    _state["debug"] = debug
+    level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+def _run(action: Callable[[], None]) -> None:
+    """Run a command body, turning every error into one line and an exit status."""
+    try:
+        action()
+    except MicrogridError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_USER_ERROR) from None
+    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # noqa: BLE001 - last line of defence: never a traceback
+        if _state["debug"]:
+            raise
+        err_console.print(
+            f"[bold red]internal error:[/] {type(exc).__name__}: {exc} (rerun with --debug for the traceback; "
+            "please report it)", highlight=False, soft_wrap=True,
+        )
+        raise typer.Exit(EXIT_INTERNAL_ERROR) from None
+
+
+def parse_date(value: str, option: str = "--date") -> dt.date:
+    """A YYYY-MM-DD date, or :class:`InvalidRequestError` naming the option."""
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InvalidRequestError(f"{option}: {value!r} is not a date; write it as YYYY-MM-DD, e.g. 2026-07-15") from None
+
+
+KPI_ROWS = [
+    ("total_cost_cny", "total cost", "CNY", "{:,.2f}"),
+    ("energy_cost_cny", "energy cost", "CNY", "{:,.2f}"),
+    ("export_revenue_cny", "export revenue", "CNY", "{:,.2f}"),
+    ("demand_charge_cny", "demand charge", "CNY", "{:,.2f}"),
+    ("battery_wear_cost_cny", "battery wear", "CNY", "{:,.2f}"),
+    ("pv_generation_kwh", "PV generation", "kWh", "{:,.0f}"),
+    ("pv_self_consumption_ratio", "PV self-consumption", "", "{:.1%}"),
+    ("self_sufficiency_ratio", "self-sufficiency", "", "{:.1%}"),
+    ("grid_import_kwh", "grid import", "kWh", "{:,.0f}"),
+    ("grid_export_kwh", "grid export", "kWh", "{:,.0f}"),
+    ("curtailment_kwh", "PV curtailed", "kWh", "{:,.0f}"),
+    ("peak_import_kw", "peak import", "kW", "{:,.0f}"),
+    ("co2_kg", "CO2", "kg", "{:,.0f}"),
+    ("solver_status", "status", "", "{}"),
+    ("mip_gap", "MIP gap", "", "{:.2e}"),
+    ("solve_time_s", "HiGHS solve time", "s", "{:.3f}"),
+]
+
+
+def kpi_table(kpis: dict, title: str) -> Table:
+    table = Table(title=title, show_header=True, header_style="bold")
+    table.add_column("KPI")
+    table.add_column("value", justify="right")
+    table.add_column("unit")
+    for key, label, unit, fmt in KPI_ROWS:
+        value = kpis.get(key)
+        if value is None:
+            continue
+        table.add_row(label, fmt.format(value), unit)
+    return table
+
+
+@app.command()
+def schedule(
+    case_dir: Annotated[Path, typer.Argument(help="Case folder holding park.yaml.")],
+    date: Annotated[str, typer.Option("--date", help="Local date to plan, YYYY-MM-DD.")],
+    strategy: Annotated[StrategyName, typer.Option("--strategy", help="Dispatch strategy.")] = StrategyName.optimal,
+    out: Annotated[Path, typer.Option("--out", help="Folder for schedule.csv, kpis.json, schedule.png.")] = Path("out"),
+    horizon_h: Annotated[float, typer.Option("--horizon-h", help="Plan length in hours (>24 adds look-ahead).")] = 24.0,
+    month_peak_kw: Annotated[float, typer.Option("--month-peak-kw", help="Month-to-date peak import [kW].")] = 0.0,
+    mip_gap: Annotated[float, typer.Option("--mip-gap", help="Relative MIP gap.")] = 1e-3,
+    time_limit_s: Annotated[float, typer.Option("--time-limit-s", help="Solver time limit [s].")] = 30.0,
+    plot: Annotated[bool, typer.Option("--plot/--no-plot", help="Write schedule.png.")] = True,
+) -> None:
+    """Plan one day for a case and write schedule.csv, kpis.json and schedule.png."""
+
+    def action() -> None:
+        from dispatch.day_ahead import plan_day_ahead, write_outputs
+        from dispatch.inputs import PlantState
+        from dispatch.model import DispatchConfig
+        from microgrid.case import load_case
+
+        day = parse_date(date)
+        if month_peak_kw < 0:
+            raise InvalidRequestError("--month-peak-kw: must be ≥ 0 kW")
+        if not 0 <= mip_gap < 1:
+            raise InvalidRequestError("--mip-gap: must be in [0, 1), e.g. 0.001")
+        if time_limit_s <= 0:
+            raise InvalidRequestError("--time-limit-s: must be > 0 seconds")
+        case = load_case(case_dir)
+        config = DispatchConfig(mip_gap=mip_gap, time_limit_s=time_limit_s)
+        result = plan_day_ahead(case, day, strategy.value, config, horizon_h=horizon_h,
+                                state=PlantState(month_to_date_peak_kw=month_peak_kw))
+        paths = write_outputs(result, out, plot=plot)
+        console.print(kpi_table(result.kpis, f"{case.name} — {day.isoformat()} — {strategy.value}"))
+        for entry in result.slack:
+            console.print(f"[yellow]not met:[/] {entry.describe()}", highlight=False)
+        console.print("wrote " + ", ".join(str(p) for p in paths.values()), highlight=False)
+
+    _run(action)
+
+
+def run() -> None:  # pragma: no cover - console-script shim
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

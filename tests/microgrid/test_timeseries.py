@@ -1,0 +1,67 @@
+"""Reading and checking time series."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from microgrid.errors import DataError
+from microgrid.timeseries import read_timeseries_csv, slice_window, step_hours
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "loads.csv"
+    path.write_text(text)
+    return path
+
+
+def test_step_is_derived_from_the_index() -> None:
+    index = pd.date_range("2026-01-01", periods=4, freq="15min", tz="Asia/Shanghai")
+    assert step_hours(index) == 0.25
+    assert step_hours(pd.date_range("2026-01-01", periods=3, freq="1h", tz="UTC")) == 1.0
+
+
+def test_naive_index_is_refused() -> None:
+    with pytest.raises(DataError, match="no UTC offset"):
+        step_hours(pd.date_range("2026-01-01", periods=3, freq="1h"))
+
+
+def test_irregular_index_is_refused() -> None:
+    index = pd.DatetimeIndex(["2026-01-01 00:00", "2026-01-01 00:15", "2026-01-01 01:00"]).tz_localize("UTC")
+    with pytest.raises(DataError, match="irregular steps"):
+        step_hours(index)
+
+
+def test_csv_roundtrip_keeps_offset(tmp_path: Path) -> None:
+    path = write(tmp_path, "timestamp,a_kw\n2026-01-01T00:00:00+08:00,1\n2026-01-01T00:15:00+08:00,2\n")
+    frame = read_timeseries_csv(path)
+    assert str(frame.index.tz) in ("UTC+08:00", "pytz.FixedOffset(480)") or frame.index[0].utcoffset().total_seconds() == 8 * 3600
+    assert frame["a_kw"].tolist() == [1.0, 2.0]
+
+
+def test_csv_naive_timestamp_names_column_and_fix(tmp_path: Path) -> None:
+    path = write(tmp_path, "timestamp,a_kw\n2026-01-01T00:00:00,1\n2026-01-01T00:15:00,2\n")
+    with pytest.raises(DataError, match=r"loads.csv: column 'timestamp' has a time without UTC offset"):
+        read_timeseries_csv(path)
+
+
+def test_csv_missing_value_is_named(tmp_path: Path) -> None:
+    path = write(tmp_path, "timestamp,a_kw\n2026-01-01T00:00:00+08:00,1\n2026-01-01T00:15:00+08:00,\n")
+    with pytest.raises(DataError, match=r"column 'a_kw' has a missing value at 2026-01-01T00:15:00\+08:00"):
+        read_timeseries_csv(path)
+
+
+def test_csv_non_numeric_value_is_named(tmp_path: Path) -> None:
+    path = write(tmp_path, "timestamp,a_kw\n2026-01-01T00:00:00+08:00,1\n2026-01-01T00:15:00+08:00,abc\n")
+    with pytest.raises(DataError, match=r"column 'a_kw' has a non-numeric value"):
+        read_timeseries_csv(path)
+
+
+def test_window_outside_data_is_named() -> None:
+    index = pd.date_range("2026-01-01", periods=96, freq="15min", tz="Asia/Shanghai")
+    frame = pd.DataFrame({"a": 1.0}, index=index)
+    start = pd.Timestamp("2026-01-02", tz="Asia/Shanghai")
+    with pytest.raises(DataError, match="outside the data"):
+        slice_window(frame, start, start + pd.Timedelta("1D"), "loads")
