@@ -9,6 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
 
 from dispatch.results import DispatchResult  # noqa: E402
 
@@ -17,10 +18,11 @@ PERIOD_COLOURS = {"valley": "#d8ecd3", "flat": "#f4f4f4", "peak": "#fbe0c4", "cr
 
 def plot_schedule(result: DispatchResult, path: Path) -> Path:
     """Draw the schedule to ``path`` (PNG) and return it."""
-    s = result.schedule
-    index = s.index
-    step = index[1] - index[0] if len(index) > 1 else None
-    x = index.tz_localize(None)
+    index = result.schedule.index
+    step = index[1] - index[0] if len(index) > 1 else pd.Timedelta(hours=1)
+    # Repeat the last row at the end of the last step so that step plots cover it.
+    s = pd.concat([result.schedule, result.schedule.iloc[[-1]].set_axis([index[-1] + step])])
+    x = s.index.tz_localize(None)
     fig, (ax_p, ax_soc, ax_price) = plt.subplots(
         3, 1, figsize=(11, 8.5), sharex=True, gridspec_kw={"height_ratios": [3, 1.3, 1.2]}
     )
@@ -40,9 +42,9 @@ def plot_schedule(result: DispatchResult, path: Path) -> Path:
     ax_p.step(x, s["pv_available_kw"], where="post", color="#b8860b", linewidth=0.9, linestyle="--", label="PV available")
     ax_p.axhline(0, color="black", linewidth=0.5)
     ax_p.set_ylabel("power [kW]")
-    ax_p.legend(loc="upper left", ncol=4, fontsize=8)
+    ax_p.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncol=7, fontsize=8, frameon=False)
     k = result.kpis
-    ax_p.set_title(
+    fig.suptitle(
         f"{k.get('case', '')} {k.get('date', '')} — {result.strategy}: total cost {k['total_cost_cny']:,.0f} CNY, "
         f"peak import {k['peak_import_kw']:,.0f} kW, PV self-consumption {k['pv_self_consumption_ratio']:.0%}"
         f" ({result.status.value})",
@@ -58,9 +60,8 @@ def plot_schedule(result: DispatchResult, path: Path) -> Path:
         ax_soc.text(0.5, 0.5, "no battery", transform=ax_soc.transAxes, ha="center", va="center")
     ax_price.step(x, s["price_import_cny_per_kwh"], where="post", color="#c0392b", label="import price")
     ax_price.step(x, s["price_export_cny_per_kwh"], where="post", color="#27ae60", label="export price")
-    if step is not None and "tou_period" in s:
-        end_times = x + step.to_pytimedelta()
-        for start, end, period in zip(x, end_times, s["tou_period"]):
+    if "tou_period" in s:
+        for start, end, period in zip(x[:-1], x[1:], s["tou_period"].iloc[:-1]):
             ax_price.axvspan(start, end, color=PERIOD_COLOURS.get(period, "white"), linewidth=0, zorder=0)
     ax_price.set_ylabel("price [CNY/kWh]")
     ax_price.legend(loc="upper left", fontsize=8)
@@ -68,7 +69,7 @@ def plot_schedule(result: DispatchResult, path: Path) -> Path:
     ax_price.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M"))
     for ax in (ax_p, ax_soc, ax_price):
         ax.grid(alpha=0.3)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

@@ -1,0 +1,148 @@
+"""The ``microgrid schedule`` command: outputs, and one-line errors for bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from service.cli import app
+
+runner = CliRunner()
+
+PARK = {
+    "site": {"name": "tiny park", "latitude_deg": 34.75, "longitude_deg": 113.63, "altitude_m": 110},
+    "grid": {"max_import_kw": 2000, "max_export_kw": 500},
+    "tariff": {"preset": "henan_2024"},
+    "pv_arrays": {"pv1": {"bus": "pcc", "dc_capacity_kw": 600, "ac_capacity_kw": 500}},
+    "batteries": {"b1": {"bus": "pcc", "capacity_kwh": 400, "max_charge_kw": 200, "max_discharge_kw": 200}},
+    "loads": {"l1": {"bus": "pcc", "profile": "l1_kw"}},
+}
+
+
+def write_case(folder: Path, park: dict | None = None, naive: bool = False) -> Path:
+    """Two days at 15 minutes: a sine-shaped day of sun, a two-level load."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "park.yaml").write_text(yaml.safe_dump(park or PARK, sort_keys=False))
+    index = pd.date_range("2026-07-15", periods=192, freq="15min", tz="Asia/Shanghai")
+    hours = index.hour + index.minute / 60
+    sun = np.clip(np.sin((hours - 6) / 13 * np.pi), 0, None)
+    stamps = [t.isoformat() for t in index]
+    if naive:
+        stamps = [t.strftime("%Y-%m-%dT%H:%M:%S") for t in index]
+    weather = pd.DataFrame({"timestamp": stamps, "ghi": 900 * sun, "dni": 700 * sun, "dhi": 150 * sun,
+                            "temp_air": 28.0, "wind_speed": 2.0})
+    weather.to_csv(folder / "weather.csv", index=False)
+    loads = pd.DataFrame({"timestamp": stamps, "l1_kw": np.where((hours >= 8) & (hours < 20), 900.0, 400.0)})
+    loads.to_csv(folder / "loads.csv", index=False)
+    return folder
+
+
+def run(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def test_schedule_writes_the_three_files(tmp_path: Path) -> None:
+    case = write_case(tmp_path / "case")
+    out = tmp_path / "out"
+    result = run("schedule", str(case), "--date", "2026-07-15", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "total cost" in result.output
+    schedule = pd.read_csv(out / "schedule.csv")
+    assert len(schedule) == 96
+    assert schedule["timestamp"].iloc[0] == "2026-07-15T00:00:00+08:00"
+    kpis = json.loads((out / "kpis.json").read_text())
+    for key in ("strategy", "total_cost_cny", "energy_cost_cny", "export_revenue_cny", "demand_charge_cny",
+                "pv_generation_kwh", "pv_self_consumption_ratio", "self_sufficiency_ratio", "grid_import_kwh",
+                "grid_export_kwh", "curtailment_kwh", "peak_import_kw", "co2_kg", "solver_status", "mip_gap",
+                "solve_time_s"):
+        assert key in kpis
+    assert kpis["solver_status"] == "optimal"
+    assert (out / "schedule.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("strategy", ["rule-based", "no-control"])
+def test_heuristic_strategies(tmp_path: Path, strategy: str) -> None:
+    case = write_case(tmp_path / "case")
+    result = run("schedule", str(case), "--date", "2026-07-15", "--strategy", strategy,
+                 "--out", str(tmp_path / "o"), "--no-plot")
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "o" / "kpis.json").read_text())["strategy"] == strategy
+
+
+def one_line_error(result, *fragments: str) -> None:
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    text = " ".join(result.output.split())
+    assert text.startswith("error:"), text
+    for fragment in fragments:
+        assert fragment in text, text
+
+
+def test_unknown_field_is_named_with_a_suggestion(tmp_path: Path) -> None:
+    park = json.loads(json.dumps(PARK))
+    park["batteries"]["b1"]["capcity_kwh"] = park["batteries"]["b1"].pop("capacity_kwh")
+    case = write_case(tmp_path / "case", park)
+    one_line_error(run("schedule", str(case), "--date", "2026-07-15"),
+                   "batteries.b1.capcity_kwh: unknown field", "did you mean 'capacity_kwh'")
+
+
+def test_negative_capacity_is_named(tmp_path: Path) -> None:
+    park = json.loads(json.dumps(PARK))
+    park["batteries"]["b1"]["capacity_kwh"] = -5
+    case = write_case(tmp_path / "case", park)
+    one_line_error(run("schedule", str(case), "--date", "2026-07-15"),
+                   "batteries.b1.capacity_kwh", "greater than or equal to 0", "-5")
+
+
+def test_naive_timestamps_are_refused(tmp_path: Path) -> None:
+    case = write_case(tmp_path / "case", naive=True)
+    one_line_error(run("schedule", str(case), "--date", "2026-07-15"), "without UTC offset", "+08:00")
+
+
+def test_date_outside_the_data(tmp_path: Path) -> None:
+    case = write_case(tmp_path / "case")
+    one_line_error(run("schedule", str(case), "--date", "2027-01-01"), "outside the data", "pick a date inside it")
+
+
+def test_malformed_date(tmp_path: Path) -> None:
+    case = write_case(tmp_path / "case")
+    one_line_error(run("schedule", str(case), "--date", "15/07/2026"), "--date", "YYYY-MM-DD")
+
+
+def test_missing_case_folder(tmp_path: Path) -> None:
+    one_line_error(run("schedule", str(tmp_path / "nowhere"), "--date", "2026-07-15"), "no park.yaml")
+
+
+def test_device_on_unknown_bus(tmp_path: Path) -> None:
+    park = json.loads(json.dumps(PARK))
+    park["network"] = {"buses": {"pcc": {"vn_kv": 10}}}
+    park["batteries"]["b1"]["bus"] = "ws9"
+    case = write_case(tmp_path / "case", park)
+    one_line_error(run("schedule", str(case), "--date", "2026-07-15"), "batteries.b1.bus", "'ws9'")
+
+
+def test_unknown_profile_column(tmp_path: Path) -> None:
+    park = json.loads(json.dumps(PARK))
+    park["loads"]["l1"]["profile"] = "nope_kw"
+    case = write_case(tmp_path / "case", park)
+    one_line_error(run("schedule", str(case), "--date", "2026-07-15"), "loads.l1.profile", "'nope_kw'", "l1_kw")
+
+
+def test_bad_yaml(tmp_path: Path) -> None:
+    case = tmp_path / "case"
+    case.mkdir()
+    (case / "park.yaml").write_text("site: [unclosed\n")
+    one_line_error(run("schedule", str(case), "--date", "2026-07-15"), "not valid YAML", "line")
+
+
+def test_soc_bounds_message(tmp_path: Path) -> None:
+    park = json.loads(json.dumps(PARK))
+    park["batteries"]["b1"].update(min_soc_frac=0.6, initial_soc_frac=0.5)
+    case = write_case(tmp_path / "case", park)
+    one_line_error(run("schedule", str(case), "--date", "2026-07-15"), "batteries.b1", "initial_soc_frac 0.5 is outside")
