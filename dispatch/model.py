@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 import pyomo.environ as pyo
 
 from dispatch.inputs import DispatchInputs
@@ -39,34 +40,47 @@ class DispatchConfig:
         Binaries that forbid simultaneous charge/discharge and import/export.
         ``auto`` adds them only when they could change the optimum, see
         :func:`needs_exclusivity`.
-    unserved_load_cost_cny_per_kwh : float
-        Price of the slack that serves load the park cannot supply.
-    soc_shortfall_cost_cny_per_kwh : float
-        Price of each kWh a battery ends below its ``final_soc_frac``.
+    slack_cost_cny_per_kwh : float
+        Least price of every slack (load not served, a battery ending below
+        its ``final_soc_frac``). :func:`set_inputs` raises it, if needed, to ten
+        times the most a kWh can save in the horizon (the dearest import price
+        plus the demand charge of one kW over the shortest step), so that slack
+        is only ever used for what cannot be met, never to save money.
     """
 
     objective: Objective = "cost"
     mip_gap: float = 1e-3
     time_limit_s: float = 30.0
     exclusivity: Literal["auto", "always", "never"] = "auto"
-    unserved_load_cost_cny_per_kwh: float = 50.0
-    soc_shortfall_cost_cny_per_kwh: float = 5.0
+    slack_cost_cny_per_kwh: float = 1000.0
 
 
-def needs_exclusivity(inputs: DispatchInputs) -> bool:
-    """Whether binaries are needed to keep opposite flows apart.
+def exclusive_steps(inputs: DispatchInputs) -> tuple[np.ndarray, np.ndarray]:
+    """Steps at which opposite flows must be kept apart by binaries: (grid, batteries).
 
-    With losses (η < 1) or a wear cost, charging and discharging at once only
-    wastes energy, and importing while exporting only pays the spread. Both
-    therefore never occur in a least-cost solution while every step has
-    ``price_export < price_import`` and ``price_import ≥ 0``: the LP
-    relaxation is then exact. A negative import price, or an export price at
-    or above the import price, can make wasting energy profitable, so the
-    binaries are added.
+    The rule. Importing while exporting at the same meter only pays the
+    spread ``price_export − price_import``, so it never occurs in a least-cost
+    plan at a step where ``price_export < price_import``; it would pay where
+    the export price is at or above the import price (with Henan's tariff:
+    valley hours, when PV surplus could be sold at 0.3779 while the load is
+    bought at 0.2542). Charging and discharging a battery at once only burns
+    energy in its losses (η < 1) and wear, which pays only when energy has a
+    negative price (``price_import < 0``); curtailment of PV is free, so
+    surplus never needs burning. Binaries are therefore needed only at those
+    steps; everywhere else the linear model is exact.
     """
     imp = inputs.price_import_cny_per_kwh.to_numpy()
     exp = inputs.price_export_cny_per_kwh.to_numpy()
-    return bool((imp < 0).any() or (exp >= imp).any())
+    grid = exp >= imp
+    if inputs.park.grid.max_export_kw == 0:
+        grid = np.zeros_like(grid)
+    return grid, imp < 0
+
+
+def needs_exclusivity(inputs: DispatchInputs) -> bool:
+    """Whether any step of the horizon needs exclusivity binaries (see :func:`exclusive_steps`)."""
+    grid, batteries = exclusive_steps(inputs)
+    return bool(grid.any() or (batteries.any() and inputs.park.batteries))
 
 
 def add_sets(m: pyo.ConcreteModel, park: Park, n_steps: int) -> None:
@@ -169,6 +183,13 @@ def add_balance(m: pyo.ConcreteModel) -> None:
     m.power_balance = pyo.Constraint(m.T, rule=balance)
 
 
+def add_export_rule(m: pyo.ConcreteModel, park: Park) -> None:
+    """Only PV surplus is exported when ``grid.export_pv_only``: ``export_t ≤ Σ_a pv_{a,t}``."""
+    if not park.grid.export_pv_only:
+        return
+    m.export_from_pv = pyo.Constraint(m.T, rule=lambda m, t: m.grid_export_kw[t] <= sum(m.pv_used_kw[a, t] for a in m.PV))
+
+
 def add_objective(m: pyo.ConcreteModel, park: Park, config: DispatchConfig) -> None:
     """Least cost: energy − export revenue + battery wear + demand charge + priced slack [CNY]."""
     bats = park.batteries
@@ -179,11 +200,12 @@ def add_objective(m: pyo.ConcreteModel, park: Park, config: DispatchConfig) -> N
             bats[b].throughput_cost_cny_per_kwh * (m.battery_charge_kw[b, t] + m.battery_discharge_kw[b, t]) * m.dt_h
             for b in m.BATTERIES for t in m.T
         )
-        slack = config.unserved_load_cost_cny_per_kwh * sum(m.unserved_kw[t] for t in m.T) * m.dt_h
+        slack = m.slack_cost_cny_per_kwh * sum(m.unserved_kw[t] for t in m.T) * m.dt_h
         if m.BATTERIES:
-            slack += config.soc_shortfall_cost_cny_per_kwh * sum(m.battery_final_shortfall_kwh[b] for b in m.BATTERIES)
+            slack += m.slack_cost_cny_per_kwh * sum(m.battery_final_shortfall_kwh[b] for b in m.BATTERIES)
         return energy + wear + m.demand_charge_cny_per_kw * m.new_peak_kw + slack
 
+    m.slack_cost_cny_per_kwh = pyo.Param(mutable=True, initialize=config.slack_cost_cny_per_kwh)
     m.total_cost = pyo.Objective(rule=cost, sense=pyo.minimize)
 
 
@@ -196,15 +218,36 @@ def build_model(park: Park, n_steps: int, config: DispatchConfig, exclusive: boo
     add_batteries(m, park, exclusive)
     add_loads(m, park)
     add_balance(m)
+    add_export_rule(m, park)
     add_objective(m, park, config)
     return m
 
 
-def set_inputs(m: pyo.ConcreteModel, inputs: DispatchInputs) -> None:
-    """Write a horizon's numbers into the model's mutable parameters."""
+def set_inputs(m: pyo.ConcreteModel, inputs: DispatchInputs, config: DispatchConfig) -> None:
+    """Write a horizon's numbers into the model's mutable parameters.
+
+    Where the model has exclusivity binaries, they are binary only at the steps
+    :func:`exclusive_steps` selects and relaxed to [0, 1] elsewhere (exact
+    there, see its docstring), so the structure does not change between horizons.
+    """
     if inputs.n_steps != len(m.T):
         raise ValueError(f"model has {len(m.T)} steps, inputs have {inputs.n_steps}")
     m.dt_h.set_value(inputs.dt_h)
+    most_saved = float(np.abs(inputs.price_import_cny_per_kwh.to_numpy()).max(initial=0.0)
+                       + np.abs(inputs.price_export_cny_per_kwh.to_numpy()).max(initial=0.0)
+                       + inputs.demand_charge_cny_per_kw / inputs.dt_h)
+    m.slack_cost_cny_per_kwh.set_value(max(config.slack_cost_cny_per_kwh, 10.0 * most_saved))
+    grid_binary, battery_binary = exclusive_steps(inputs)
+    if config.exclusivity == "always":
+        grid_binary = np.ones_like(grid_binary)
+        battery_binary = np.ones_like(battery_binary)
+    if hasattr(m, "grid_importing"):
+        for t in m.T:
+            m.grid_importing[t].domain = pyo.Binary if grid_binary[t] else pyo.UnitInterval
+    if hasattr(m, "battery_charging"):
+        for b in m.BATTERIES:
+            for t in m.T:
+                m.battery_charging[b, t].domain = pyo.Binary if battery_binary[t] else pyo.UnitInterval
     price_import = inputs.price_import_cny_per_kwh.to_numpy()
     price_export = inputs.price_export_cny_per_kwh.to_numpy()
     for t in m.T:

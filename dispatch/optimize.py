@@ -71,12 +71,14 @@ class DispatchModel:
         """
         started = time.perf_counter()
         first_solve = not self._instance_set
-        set_inputs(self.model, inputs)
+        set_inputs(self.model, inputs, self.config)
         if first_solve:
             self.solver.set_instance(self.model)
             self._instance_set = True
         else:
             self.solver.update_parameters()
+            if self.exclusive:
+                self.solver.update_variables(self._binaries())
         update_time = time.perf_counter() - started
         results = self.solver.solve(
             self.model,
@@ -97,7 +99,7 @@ class DispatchModel:
             raise SolverError(f"HiGHS stopped without a plan ({condition.name})")
         results.solution_loader.load_vars()
         status = SolverStatus.OPTIMAL if condition == TerminationCondition.convergenceCriteriaSatisfied else SolverStatus.TIME_LIMIT
-        gap = _relative_gap(results.incumbent_objective, results.objective_bound, self.exclusive)
+        gap = _relative_gap(results.incumbent_objective, results.objective_bound, status)
         schedule = self._schedule(inputs)
         slack = self._slack(inputs)
         if slack:
@@ -116,6 +118,13 @@ class DispatchModel:
             objective_cny=float(results.incumbent_objective),
             slack=slack,
         )
+
+    def _binaries(self) -> list:
+        m = self.model
+        variables = list(m.grid_importing.values()) if hasattr(m, "grid_importing") else []
+        if hasattr(m, "battery_charging"):
+            variables += list(m.battery_charging.values())
+        return variables
 
     def _values(self, var, keys_outer, n) -> pd.DataFrame:
         data = {k: [pyo.value(var[k, t]) for t in range(n)] for k in keys_outer}
@@ -154,12 +163,11 @@ class DispatchModel:
         return entries
 
 
-def _relative_gap(incumbent: float | None, bound: float | None, is_mip: bool) -> float:
-    if not is_mip:
-        return 0.0
-    if incumbent is None or bound is None or not math.isfinite(bound):
-        return math.inf
-    return abs(incumbent - bound) / max(abs(incumbent), 1e-9)
+def _relative_gap(incumbent: float | None, bound: float | None, status: SolverStatus) -> float:
+    """Relative MIP gap; 0 for an optimal LP (HiGHS reports no bound for those)."""
+    if incumbent is not None and bound is not None and math.isfinite(incumbent) and math.isfinite(bound):
+        return abs(incumbent - bound) / max(abs(incumbent), 1e-9)
+    return 0.0 if status is SolverStatus.OPTIMAL else math.inf
 
 
 def solve_optimal(inputs: DispatchInputs, config: DispatchConfig | None = None) -> DispatchResult:

@@ -41,11 +41,17 @@ class Site(StrictModel):
 
 
 class GridConnection(StrictModel):
-    """Point of common coupling with the utility grid."""
+    """Point of common coupling with the utility grid.
+
+    ``export_pv_only`` (default true) follows the "self-use, surplus to grid"
+    arrangement of distributed PV in China: only PV surplus may be exported
+    (and is paid the export price); batteries may not discharge to the grid.
+    """
 
     bus: str = "pcc"
     max_import_kw: float = Field(gt=0)
     max_export_kw: float = Field(default=0.0, ge=0)
+    export_pv_only: bool = True
 
 
 class PVArray(StrictModel):

@@ -83,21 +83,40 @@ def test_surplus_pv_is_exported_up_to_the_limit_then_curtailed() -> None:
 
 
 def test_export_above_import_price_adds_exclusivity() -> None:
-    """Export paid 0.3 > import 0.2: without binaries the LP would import to export.
+    """Export paid 0.3 > import 0.2, PV 50 kW, load 100 kW, two hours.
 
-    With them the park imports just its 100 kW load: cost 2 · 100 · 0.2 = 40 CNY.
+    With binaries the park uses its PV and imports the other 50 kW:
+    cost = 2 · 50 · 0.2 = 20 CNY. The LP alone would sell all PV at 0.3 while
+    buying the whole load at 0.2: 2 · (100 · 0.2 − 50 · 0.3) = 10 CNY.
     """
     park = two_price_park(capacity_kwh=0, initial_soc_frac=0.0)
     park["grid"]["max_export_kw"] = 200
     park["tariff"] = {"prices_cny_per_kwh": {"flat": 0.2}, "export_price_cny_per_kwh": 0.3}
-    inputs = make_inputs(park, [100.0, 100.0])
+    park["pv_arrays"] = {"pv1": {"bus": "main", "dc_capacity_kw": 60, "ac_capacity_kw": 50}}
+    inputs = make_inputs(park, [100.0, 100.0], pv_kw=[50.0, 50.0])
     assert needs_exclusivity(inputs)
     result = run_strategy(inputs, "optimal")
-    assert result.kpis["total_cost_cny"] == pytest.approx(40.0)
+    assert result.kpis["total_cost_cny"] == pytest.approx(20.0)
     assert (result.schedule["grid_import_kw"] * result.schedule["grid_export_kw"]).max() == pytest.approx(0.0)
-    # Forcing the LP shows what the binaries prevent.
     relaxed = run_strategy(inputs, "optimal", DispatchConfig(exclusivity="never"))
-    assert relaxed.kpis["total_cost_cny"] < 40.0
+    assert relaxed.kpis["total_cost_cny"] == pytest.approx(10.0)
+
+
+def test_only_pv_surplus_is_exported_by_default() -> None:
+    """A full battery, no PV, no load, export paid 0.9: nothing may be sold from the battery.
+
+    With ``export_pv_only: false`` it sells what the battery can deliver,
+    90 kWh · η 0.9 = 81 kWh, for 81 · 0.9 = 72.9 CNY.
+    """
+    park = two_price_park(initial_soc_frac=0.9, max_discharge_kw=100)
+    park["grid"]["max_export_kw"] = 500
+    park["tariff"] = {"prices_cny_per_kwh": {"flat": 1.0}, "export_price_cny_per_kwh": 0.9}
+    inputs = make_inputs(park, [0.0, 0.0])
+    assert run_strategy(inputs, "optimal").kpis["grid_export_kwh"] == pytest.approx(0.0)
+    park["grid"]["export_pv_only"] = False
+    kpis = run_strategy(make_inputs(park, [0.0, 0.0]), "optimal").kpis
+    assert kpis["grid_export_kwh"] == pytest.approx(81.0)
+    assert kpis["export_revenue_cny"] == pytest.approx(72.9)
 
 
 def test_normal_prices_need_no_binaries(two_price_inputs) -> None:
