@@ -8,6 +8,7 @@ or :class:`~microgrid.errors.DataError` that names the field and the fix.
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -109,6 +110,14 @@ class Case:
     def load_profiles(self) -> pd.DataFrame:
         """The case's loads file: one column per profile [kW]."""
         return self._read("loads")
+
+    def sunniest_and_cloudiest_day(self, month: int) -> tuple[dt.date, dt.date]:
+        """Local dates with the most and the least irradiation (daily GHI sum) in ``month``."""
+        daily = self.weather["ghi"].tz_convert(self.park.site.timezone).resample("1D").sum()
+        in_month = daily[daily.index.month == month]
+        if in_month.empty:
+            raise DataError(f"data.weather ({self.park.data.weather}): no data in month {month}")
+        return in_month.idxmax().date(), in_month.idxmin().date()
 
     def check_data(self) -> None:
         """Check that every profile a device names exists in the data files."""

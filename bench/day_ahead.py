@@ -1,0 +1,78 @@
+"""Benchmark: day-ahead plan of the reference park.
+
+Reports medians over repeated runs of the three phases of ``plan_day_ahead``
+after the case is loaded: inputs (slicing the data, PV through pvlib), model
+build (Pyomo model, parameters, hand-over to HiGHS), HiGHS's own solve time,
+and the total, with the ratio of the total to HiGHS's time.
+
+Run::
+
+    .venv/bin/python bench/day_ahead.py [--repeats 7] [--dates 2026-01-14,2026-04-15,2026-07-15,2026-10-15]
+
+Prints a Markdown table (paste it into docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+from dispatch.inputs import day_ahead_inputs
+from dispatch.model import DispatchConfig, needs_exclusivity
+from dispatch.optimize import DispatchModel
+from microgrid.case import load_case
+
+CASE_DIR = Path(__file__).resolve().parents[1] / "cases" / "zhengzhou_park"
+
+
+def time_one(case, day: dt.date, config: DispatchConfig) -> dict[str, float]:
+    started = time.perf_counter()
+    inputs = day_ahead_inputs(case, day)
+    t_inputs = time.perf_counter() - started
+    model = DispatchModel(inputs.park, inputs.n_steps, config, needs_exclusivity(inputs))
+    result = model.solve(inputs)
+    total = time.perf_counter() - started
+    return {
+        "inputs_s": t_inputs,
+        "build_s": result.build_time_s,
+        "highs_s": result.solve_time_s,
+        "total_s": total,
+        "gap": result.mip_gap,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--dates", default="2026-01-14,2026-04-15,2026-07-15,2026-10-15")
+    parser.add_argument("--mip-gap", type=float, default=1e-3)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    case = load_case(CASE_DIR)
+    case.load_profiles, case.weather  # noqa: B018 - read the data files once, outside the timings
+    load_s = time.perf_counter() - started
+    config = DispatchConfig(mip_gap=args.mip_gap)
+    print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"Python {platform.python_version()}; case load (YAML + CSV, once): {load_s:.2f} s; "
+          f"{args.repeats} runs per date, MIP gap {args.mip_gap:g}\n")
+    print("| date | inputs (PV, data) [s] | build [s] | HiGHS [s] | total [s] | total / HiGHS | MIP gap |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    all_totals = []
+    for text in args.dates.split(","):
+        day = dt.date.fromisoformat(text)
+        time_one(case, day, config)  # warm-up: imports, caches
+        runs = [time_one(case, day, config) for _ in range(args.repeats)]
+        med = {k: statistics.median(r[k] for r in runs) for k in ("inputs_s", "build_s", "highs_s", "total_s", "gap")}
+        all_totals += [r["total_s"] for r in runs]
+        print(f"| {day} | {med['inputs_s']:.3f} | {med['build_s']:.3f} | {med['highs_s']:.3f} | "
+              f"{med['total_s']:.3f} | {med['total_s'] / med['highs_s']:.1f} | {med['gap']:.1e} |")
+    print(f"\nMedian total over all dates and runs: {statistics.median(all_totals):.3f} s")
+
+
+if __name__ == "__main__":
+    main()
