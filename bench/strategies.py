@@ -7,7 +7,10 @@ Run::
 Prints Markdown tables (paste them into docs/benchmarks.md). The days are the
 sunniest and the cloudiest of January (critical peak 17-18), April (midday
 valley), June (no critical peak), July (critical peak 20-23), October (midday
-valley) and December in the case's weather. Each day is planned alone from
+valley) and December in the case's weather, plus two public holidays (Labour
+Day 2026-05-03, National Day 2026-10-03) on which the idle workshops leave PV
+surplus, the only days the rule-based self-consumption mode has something to
+charge from. Each day is planned alone from
 local midnight with a month-to-date peak of 0 kW, so each day's demand charge is
 the whole monthly charge on its own peak (the tariff's incremental rule).
 """
@@ -15,6 +18,7 @@ the whole monthly charge on its own peak (the tariff's incremental rule).
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 from pathlib import Path
 
 from dispatch.day_ahead import plan_day_ahead
@@ -23,6 +27,7 @@ from microgrid.case import load_case
 
 CASE_DIR = Path(__file__).resolve().parents[1] / "cases" / "zhengzhou_park"
 MONTHS = (1, 4, 6, 7, 10, 12)
+HOLIDAYS = (dt.date(2026, 5, 3), dt.date(2026, 10, 3))
 
 
 def main() -> None:
@@ -35,6 +40,8 @@ def main() -> None:
         for label, day in zip(("sunny", "cloudy"), case.sunniest_and_cloudiest_day(month)):
             results = {s: plan_day_ahead(case, day, s) for s in STRATEGIES}
             rows.append((day, label, results))
+    for day in HOLIDAYS:
+        rows.append((day, "holiday", {s: plan_day_ahead(case, day, s) for s in STRATEGIES}))
     print("| date | sky | strategy | total cost [CNY] | energy cost [CNY] | demand charge [CNY] | export revenue [CNY] "
           "| PV generation [kWh] | PV self-consumption | self-sufficiency | peak import [kW] | CO2 [kg] | status |")
     print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
