@@ -1,30 +1,37 @@
 # The two commands of the README: `make demo` and `make test`.
-# Both create .venv on first use and install the project into it.
+# Both create .venv on first use and install the project into it
+# (`make demo` the runtime dependencies, `make test` also the test and data tools).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
 DEMO_DATE ?= 2026-07-15
 DEMO_OUT ?= out/demo
 
 .PHONY: demo test bench venv clean
 
-venv: $(STAMP)
+venv: $(VENV)/.installed
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
-	touch $(STAMP)
 
-demo: $(STAMP)
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@ $(VENV)/.installed
+
+demo: $(VENV)/.installed
 	$(BIN)/microgrid schedule cases/zhengzhou_park --date $(DEMO_DATE) --out $(DEMO_OUT)
 
-test: $(STAMP)
+test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest
 
-bench: $(STAMP)
+bench: $(VENV)/.installed-dev
 	$(BIN)/python bench/day_ahead.py
+	$(BIN)/python bench/strategies.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
