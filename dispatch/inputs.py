@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from forecasting.pv import park_pv_ac_kw
@@ -23,12 +24,22 @@ class PlantState:
     soc_kwh : dict
         Battery id → stored energy [kWh]; a missing id starts at its
         ``initial_soc_frac``.
+    thermal_soc_kwh : dict
+        Thermal store id → stored heat [kWh]; a missing id starts at its
+        ``initial_soc_frac``.
+    energy_delivered_kwh : dict
+        Energy load id → energy already delivered to the session in progress
+        at the start [kWh]. A missing id: the optimal strategy assumes 0 (the
+        previous plan deferred charging), the heuristics assume the session
+        was completed at full power after its arrival.
     month_to_date_peak_kw : float
         Highest 15-min import of the month so far [kW]; the demand charge is
         priced on what a plan adds above it.
     """
 
     soc_kwh: dict[str, float] = field(default_factory=dict)
+    thermal_soc_kwh: dict[str, float] = field(default_factory=dict)
+    energy_delivered_kwh: dict[str, float] = field(default_factory=dict)
     month_to_date_peak_kw: float = 0.0
 
 
@@ -49,11 +60,30 @@ class DispatchInputs:
     tou_period: pd.Series
     day: dt.date
     state: PlantState = field(default_factory=PlantState)
+    temp_air_c: pd.Series | None = None
+    heat_demand_kw: pd.DataFrame | None = None
+    curtailable_base_kw: pd.DataFrame | None = None
+    shiftable_base_kw: pd.DataFrame | None = None
 
     def __post_init__(self) -> None:
-        for name in ("pv_available_kw", "load_kw", "price_import_cny_per_kwh", "price_export_cny_per_kwh"):
+        empty = pd.DataFrame(index=self.index)
+        for name in ("heat_demand_kw", "curtailable_base_kw", "shiftable_base_kw"):
+            if getattr(self, name) is None:
+                setattr(self, name, empty.copy())
+        if self.temp_air_c is None:
+            if any(hp.source == "ambient" for hp in self.park.heat_pumps.values()):
+                raise DataError("weather: temp_air is needed for the COP of air-source heat pumps")
+            self.temp_air_c = pd.Series(np.nan, index=self.index)
+        for name in ("pv_available_kw", "load_kw", "price_import_cny_per_kwh", "price_export_cny_per_kwh",
+                     "heat_demand_kw", "curtailable_base_kw", "shiftable_base_kw", "temp_air_c"):
             if not getattr(self, name).index.equals(self.index):
                 raise DataError(f"{name}: index differs from the horizon's index")
+        for name, devices in (("heat_demand_kw", self.park.heat_buses),
+                              ("curtailable_base_kw", self.park.curtailable_loads),
+                              ("shiftable_base_kw", self.park.shiftable_loads)):
+            missing = sorted(set(devices) - set(getattr(self, name).columns))
+            if missing:
+                raise DataError(f"{name}: no series for {', '.join(missing)}")
         unknown = sorted(set(self.state.soc_kwh) - set(self.park.batteries))
         if unknown:
             raise InvalidParkError(f"state.soc_kwh: unknown battery id(s) {', '.join(unknown)}")
@@ -75,6 +105,20 @@ class DispatchInputs:
         """Stored energy of a battery at the start of the horizon [kWh]."""
         battery = self.park.batteries[battery_id]
         return self.state.soc_kwh.get(battery_id, battery.initial_soc_kwh)
+
+    def initial_thermal_soc_kwh(self, store_id: str) -> float:
+        """Stored heat of a thermal store at the start of the horizon [kWh]."""
+        store = self.park.thermal_stores[store_id]
+        return self.state.thermal_soc_kwh.get(store_id, store.initial_soc_kwh)
+
+    @property
+    def local_index(self) -> pd.DatetimeIndex:
+        """The index in the park's timezone."""
+        return self.index.tz_convert(self.park.site.timezone)
+
+    def cop(self, heat_pump_id: str) -> np.ndarray:
+        """COP of a heat pump at every step."""
+        return self.park.heat_pumps[heat_pump_id].cop_series(self.temp_air_c.to_numpy())
 
     @property
     def total_load_kw(self) -> pd.Series:
@@ -110,7 +154,10 @@ def day_ahead_inputs(case: Case, day: dt.date, horizon_h: float = 24.0, state: P
     if (load_kw < 0).to_numpy().any():
         column = load_kw.columns[(load_kw < 0).any()][0]
         raise DataError(f"loads.{column}: negative power in the profile; loads are consumption in kW ≥ 0")
-    if park.pv_arrays:
+    needs_weather = bool(park.pv_arrays) or any(hp.source == "ambient" for hp in park.heat_pumps.values())
+    pv_kw = pd.DataFrame(index=index)
+    temp_air_c = None
+    if needs_weather:
         weather = slice_window(case.weather, start, end, f"data.weather ({park.data.weather})")
         weather.index = weather.index.tz_convert(tz)
         if not weather.index.equals(index):
@@ -118,9 +165,19 @@ def day_ahead_inputs(case: Case, day: dt.date, horizon_h: float = 24.0, state: P
                 f"data.weather ({park.data.weather}): its steps differ from the loads file's; "
                 "use the same step length in both"
             )
-        pv_kw = park_pv_ac_kw(weather, park.site, park.pv_arrays)
-    else:
-        pv_kw = pd.DataFrame(index=index)
+        if park.pv_arrays:
+            pv_kw = park_pv_ac_kw(weather, park.site, park.pv_arrays)
+        if "temp_air" in weather.columns:
+            temp_air_c = weather["temp_air"]
+    heat_kw = None
+    if park.heat_buses:
+        heat = slice_window(case.heat_profiles, start, end, f"data.heat ({park.data.heat})")
+        heat_kw = pd.DataFrame({bus_id: heat[bus.demand_profile].to_numpy() * bus.scale
+                                for bus_id, bus in park.heat_buses.items()}, index=index)
+    curtailable = pd.DataFrame({c_id: loads_window[c.profile].to_numpy() * c.scale
+                                for c_id, c in park.curtailable_loads.items()}, index=index)
+    shiftable = pd.DataFrame({s_id: loads_window[s.profile].to_numpy() * s.scale
+                              for s_id, s in park.shiftable_loads.items()}, index=index)
     tariff = park.tariff
     return DispatchInputs(
         park=park,
@@ -133,4 +190,8 @@ def day_ahead_inputs(case: Case, day: dt.date, horizon_h: float = 24.0, state: P
         tou_period=tariff.periods(index, tz),
         day=day,
         state=state or PlantState(),
+        temp_air_c=temp_air_c,
+        heat_demand_kw=heat_kw,
+        curtailable_base_kw=curtailable,
+        shiftable_base_kw=shiftable,
     )

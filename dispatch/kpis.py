@@ -16,10 +16,18 @@ Definitions (energies are Σ power × Δt):
   (PV neither exported nor curtailed, battery charging included);
 * ``self_sufficiency_ratio`` = 1 − grid import / consumption, consumption
   being ``load_kw`` (everything but battery charging);
-* ``co2_kg`` = grid import × the tariff's CO2 factor (exports not credited).
+* ``co2_kg`` = grid import × the tariff's CO2 factor (exports not credited);
+* ``green_share_ratio`` = PV used on site / (PV used on site + grid import):
+  the share of the energy the park consumes (and stores) that is its own PV;
+* ``shed_cost_cny`` = Σ shed × Δt × the load's shed price, part of the total;
+* ``heat_served_kwh``: heat delivered by each heat pump and boiler, and by
+  each thermal store (its discharge); ``heat_pump_average_cop`` = Σ heat / Σ
+  electricity of the heat pumps.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -40,29 +48,65 @@ TOTAL_COLUMNS = (
 )
 
 
-def make_schedule(
-    inputs: DispatchInputs,
-    pv_used_kw: pd.DataFrame,
-    charge_kw: pd.DataFrame,
-    discharge_kw: pd.DataFrame,
-    soc_kwh: pd.DataFrame,
-    grid_import_kw: np.ndarray,
-    grid_export_kw: np.ndarray,
-    unserved_kw: np.ndarray,
-) -> pd.DataFrame:
-    """Assemble the contract table from per-device flows (all on ``inputs.index``)."""
+@dataclass
+class Flows:
+    """Every device flow of a plan, one column per device, on the horizon's index.
+
+    Powers in kW (heat in kW of heat), stored energy at the end of each step in
+    kWh. Frames of absent device families are empty (no columns).
+    """
+
+    pv_used_kw: pd.DataFrame
+    battery_charge_kw: pd.DataFrame
+    battery_discharge_kw: pd.DataFrame
+    battery_soc_kwh: pd.DataFrame
+    grid_import_kw: np.ndarray
+    grid_export_kw: np.ndarray
+    unserved_kw: np.ndarray
+    hp_elec_kw: pd.DataFrame | None = None
+    hp_heat_kw: pd.DataFrame | None = None
+    boiler_elec_kw: pd.DataFrame | None = None
+    boiler_heat_kw: pd.DataFrame | None = None
+    ts_charge_kw: pd.DataFrame | None = None
+    ts_discharge_kw: pd.DataFrame | None = None
+    ts_soc_kwh: pd.DataFrame | None = None
+    heat_dump_kw: pd.DataFrame | None = None
+    heat_unserved_kw: pd.DataFrame | None = None
+    process_kw: pd.DataFrame | None = None
+    energy_load_kw: pd.DataFrame | None = None
+    shed_kw: pd.DataFrame | None = None
+    shiftable_kw: pd.DataFrame | None = None
+
+    def __post_init__(self) -> None:
+        index = self.pv_used_kw.index
+        for name, value in vars(self).items():
+            if value is None:
+                setattr(self, name, pd.DataFrame(index=index))
+
+    def flexible_kw(self, inputs: DispatchInputs) -> np.ndarray:
+        """Electrical consumption of heat devices and flexible loads at every step [kW]."""
+        total = np.zeros(len(self.pv_used_kw.index))
+        for frame in (self.hp_elec_kw, self.boiler_elec_kw, self.process_kw, self.energy_load_kw, self.shiftable_kw):
+            total += frame.sum(axis=1).to_numpy()
+        if inputs.park.curtailable_loads:
+            total += (inputs.curtailable_base_kw - self.shed_kw).sum(axis=1).to_numpy()
+        return total
+
+
+def make_schedule(inputs: DispatchInputs, flows: Flows) -> pd.DataFrame:
+    """Assemble the contract table from per-device flows."""
     index = inputs.index
-    load_demand = inputs.total_load_kw.to_numpy()
-    unserved = np.asarray(unserved_kw, dtype=float)
+    unserved = np.asarray(flows.unserved_kw, dtype=float)
+    demand = inputs.total_load_kw.to_numpy() + flows.flexible_kw(inputs)
     columns: dict[str, np.ndarray] = {
         "pv_available_kw": inputs.total_pv_available_kw.to_numpy(),
-        "pv_used_kw": pv_used_kw.sum(axis=1).to_numpy(),
-        "load_kw": load_demand - unserved,
-        "battery_charge_kw": charge_kw.sum(axis=1).to_numpy(),
-        "battery_discharge_kw": discharge_kw.sum(axis=1).to_numpy(),
-        "battery_soc_kwh": soc_kwh.sum(axis=1).to_numpy(),
-        "grid_import_kw": np.asarray(grid_import_kw, dtype=float),
-        "grid_export_kw": np.asarray(grid_export_kw, dtype=float),
+        "pv_used_kw": flows.pv_used_kw.sum(axis=1).to_numpy(),
+        "load_kw": demand - unserved,
+        "battery_charge_kw": flows.battery_charge_kw.sum(axis=1).to_numpy(),
+        "battery_discharge_kw": flows.battery_discharge_kw.sum(axis=1).to_numpy(),
+        "battery_soc_kwh": flows.battery_soc_kwh.sum(axis=1).to_numpy(),
+        "grid_import_kw": np.asarray(flows.grid_import_kw, dtype=float),
+        "grid_export_kw": np.asarray(flows.grid_export_kw, dtype=float),
         "price_import_cny_per_kwh": inputs.price_import_cny_per_kwh.to_numpy(),
         "price_export_cny_per_kwh": inputs.price_export_cny_per_kwh.to_numpy(),
     }
@@ -70,15 +114,40 @@ def make_schedule(
     columns["unserved_load_kw"] = unserved
     schedule = pd.DataFrame(columns, index=index)
     schedule["tou_period"] = inputs.tou_period.to_numpy()
-    for array_id in inputs.pv_available_kw.columns:
-        schedule[f"{array_id}.available_kw"] = inputs.pv_available_kw[array_id].to_numpy()
-        schedule[f"{array_id}.used_kw"] = pv_used_kw[array_id].to_numpy()
-    for battery_id in inputs.park.batteries:
-        schedule[f"{battery_id}.charge_kw"] = charge_kw[battery_id].to_numpy()
-        schedule[f"{battery_id}.discharge_kw"] = discharge_kw[battery_id].to_numpy()
-        schedule[f"{battery_id}.soc_kwh"] = soc_kwh[battery_id].to_numpy()
-    for load_id in inputs.load_kw.columns:
-        schedule[f"{load_id}.load_kw"] = inputs.load_kw[load_id].to_numpy()
+    device_columns: dict[str, np.ndarray] = {}
+
+    def put(frame: pd.DataFrame, quantity: str) -> None:
+        for device in frame.columns:
+            device_columns[f"{device}.{quantity}"] = frame[device].to_numpy()
+
+    put(inputs.pv_available_kw, "available_kw")
+    put(flows.pv_used_kw, "used_kw")
+    put(flows.battery_charge_kw, "charge_kw")
+    put(flows.battery_discharge_kw, "discharge_kw")
+    put(flows.battery_soc_kwh, "soc_kwh")
+    put(inputs.load_kw, "load_kw")
+    put(flows.hp_elec_kw, "elec_kw")
+    put(flows.hp_heat_kw, "heat_th_kw")
+    if not flows.hp_elec_kw.empty:
+        for h in flows.hp_elec_kw.columns:
+            device_columns[f"{h}.cop"] = inputs.cop(h)
+    put(flows.boiler_elec_kw, "elec_kw")
+    put(flows.boiler_heat_kw, "heat_th_kw")
+    put(flows.ts_charge_kw, "charge_th_kw")
+    put(flows.ts_discharge_kw, "discharge_th_kw")
+    put(flows.ts_soc_kwh, "soc_th_kwh")
+    put(inputs.heat_demand_kw, "demand_th_kw")
+    put(flows.heat_dump_kw, "dumped_th_kw")
+    put(flows.heat_unserved_kw, "unserved_th_kw")
+    put(flows.process_kw, "load_kw")
+    put(flows.energy_load_kw, "load_kw")
+    put(inputs.curtailable_base_kw, "baseline_kw")
+    put(flows.shed_kw, "shed_kw")
+    if inputs.park.curtailable_loads:
+        put(inputs.curtailable_base_kw - flows.shed_kw, "load_kw")
+    put(inputs.shiftable_base_kw, "baseline_kw")
+    put(flows.shiftable_kw, "load_kw")
+    schedule = pd.concat([schedule, pd.DataFrame(device_columns, index=index)], axis=1)
     schedule.index.name = "timestamp"
     return schedule
 
@@ -102,8 +171,11 @@ def compute_kpis(schedule: pd.DataFrame, inputs: DispatchInputs) -> dict:
     pv_on_site = float(np.clip(schedule["pv_used_kw"].to_numpy() - exp, 0, None).sum() * dt_h)
     import_kwh = float(imp.sum() * dt_h)
     consumption = float(schedule["load_kw"].sum() * dt_h)
-    return {
-        "total_cost_cny": energy_cost - export_revenue + demand_charge + wear,
+    park = inputs.park
+    shed_cost = sum(c.shed_cost_cny_per_kwh * float(schedule[f"{c_id}.shed_kw"].sum()) * dt_h
+                    for c_id, c in park.curtailable_loads.items())
+    kpis = {
+        "total_cost_cny": energy_cost - export_revenue + demand_charge + wear + shed_cost,
         "energy_cost_cny": energy_cost,
         "export_revenue_cny": export_revenue,
         "demand_charge_cny": demand_charge,
@@ -120,4 +192,27 @@ def compute_kpis(schedule: pd.DataFrame, inputs: DispatchInputs) -> dict:
         "peak_import_kw": peak,
         "month_to_date_peak_kw": inputs.state.month_to_date_peak_kw,
         "co2_kg": import_kwh * tariff.co2_kg_per_kwh,
+        "pv_onsite_kwh": pv_on_site,
+        "green_share_ratio": pv_on_site / (pv_on_site + import_kwh) if pv_on_site + import_kwh > 0 else 0.0,
     }
+    if park.curtailable_loads:
+        kpis["shed_cost_cny"] = shed_cost
+        kpis["shed_kwh"] = sum(float(schedule[f"{c}.shed_kw"].sum()) * dt_h for c in park.curtailable_loads)
+    if park.heat_buses:
+        heat = {}
+        for h in park.heat_pumps:
+            heat[h] = float(schedule[f"{h}.heat_th_kw"].sum() * dt_h)
+        for k in park.electric_boilers:
+            heat[k] = float(schedule[f"{k}.heat_th_kw"].sum() * dt_h)
+        for j in park.thermal_stores:
+            heat[j] = float(schedule[f"{j}.discharge_th_kw"].sum() * dt_h)
+        kpis["heat_served_kwh"] = heat
+        kpis["heat_demand_kwh"] = float(sum(schedule[f"{b}.demand_th_kw"].sum() for b in park.heat_buses) * dt_h)
+        kpis["heat_unserved_kwh"] = float(sum(schedule[f"{b}.unserved_th_kw"].sum() for b in park.heat_buses) * dt_h)
+        kpis["heat_dumped_kwh"] = float(sum(schedule[f"{b}.dumped_th_kw"].sum() for b in park.heat_buses) * dt_h)
+        hp_elec = sum(float(schedule[f"{h}.elec_kw"].sum()) for h in park.heat_pumps)
+        hp_heat = sum(float(schedule[f"{h}.heat_th_kw"].sum()) for h in park.heat_pumps)
+        kpis["heat_pump_average_cop"] = hp_heat / hp_elec if hp_elec > 0 else None
+    if park.energy_loads:
+        kpis["energy_loads_kwh"] = {f: float(schedule[f"{f}.load_kw"].sum() * dt_h) for f in park.energy_loads}
+    return kpis

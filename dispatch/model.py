@@ -18,10 +18,20 @@ from typing import Literal
 import numpy as np
 import pyomo.environ as pyo
 
+from dispatch.flexible import (
+    add_curtailable_loads,
+    add_energy_loads,
+    add_shiftable_loads,
+    add_shiftable_processes,
+    set_flexible_inputs,
+)
+from dispatch.heat import add_heat, set_heat_inputs
 from dispatch.inputs import DispatchInputs
+from dispatch.terms import Terms
 from microgrid.park import Park
 
-Objective = Literal["cost"]
+Objective = Literal["cost", "self_consumption", "co2"]
+OBJECTIVES: tuple[str, ...] = ("cost", "self_consumption", "co2")
 
 
 @dataclass(frozen=True)
@@ -30,8 +40,18 @@ class DispatchConfig:
 
     Attributes
     ----------
-    objective : str
-        ``cost``: energy + demand charge − export revenue + battery wear.
+    objective : {'cost', 'self_consumption', 'co2'}
+        ``cost``: energy + demand charge − export revenue + battery wear (+ the
+        cost of shed load, − the value left in stores). ``self_consumption``:
+        most PV used on site, then the least cost among plans within
+        ``lexicographic_tolerance`` of that; ``co2``: least grid CO2, then least
+        cost likewise. Each is two solves, the second with the first
+        objective bounded, not a weighted sum.
+    lexicographic_tolerance : float
+        Relative slack allowed on the first objective in the second solve.
+    energy_delivered_default : {'none', 'uncontrolled'}
+        What an energy load's session in progress at the start is assumed to
+        have received when the state does not say (see ``energy_sessions``).
     mip_gap : float
         Relative MIP gap at which HiGHS stops.
     time_limit_s : float
@@ -49,6 +69,8 @@ class DispatchConfig:
     """
 
     objective: Objective = "cost"
+    lexicographic_tolerance: float = 1e-4
+    energy_delivered_default: Literal["none", "uncontrolled"] = "none"
     mip_gap: float = 1e-3
     time_limit_s: float = 30.0
     exclusivity: Literal["auto", "always", "never"] = "auto"
@@ -158,29 +180,34 @@ def add_batteries(m: pyo.ConcreteModel, park: Park, exclusive: bool) -> None:
             rule=lambda m, b, t: m.battery_discharge_kw[b, t] <= bats[b].max_discharge_kw * (1 - m.battery_charging[b, t]))
 
 
-def add_loads(m: pyo.ConcreteModel, park: Park) -> None:
+def add_fixed_loads(m: pyo.ConcreteModel, park: Park) -> None:
     """Fixed loads as parameters, and the priced slack that leaves part of them unserved."""
     m.load_kw = pyo.Param(m.LOADS, m.T, mutable=True, initialize=0.0)
     m.unserved_kw = pyo.Var(m.T, bounds=(0, None))
-    m.unserved_limit = pyo.Constraint(m.T, rule=lambda m, t: m.unserved_kw[t] <= sum(m.load_kw[l, t] for l in m.LOADS))
 
 
-def add_balance(m: pyo.ConcreteModel) -> None:
+def add_balance(m: pyo.ConcreteModel, terms: Terms) -> None:
     """Power balance of the park at every step.
 
     .. math::
-        Σ_a pv_{a,t} + import_t + Σ_b dis_{b,t} + unserved_t = Σ_l load_{l,t} + Σ_b ch_{b,t} + export_t
+        Σ_a pv_{a,t} + import_t + Σ_b dis_{b,t} + unserved_t
+        = Σ_l load_{l,t} + flex_t + Σ_b ch_{b,t} + export_t
+
+    ``flex_t`` is what the heat and flexible-load builders consume (``terms``).
     """
+    m.consumption_kw = pyo.Expression(
+        m.T, rule=lambda m, t: sum(m.load_kw[l, t] for l in m.LOADS) + sum(f(m, t) for f in terms.electric_demand))
 
     def balance(m, t):
         supply = sum(m.pv_used_kw[a, t] for a in m.PV) + m.grid_import_kw[t] + m.unserved_kw[t]
-        demand = sum(m.load_kw[l, t] for l in m.LOADS) + m.grid_export_kw[t]
+        demand = m.consumption_kw[t] + m.grid_export_kw[t]
         if m.BATTERIES:
             supply += sum(m.battery_discharge_kw[b, t] for b in m.BATTERIES)
             demand += sum(m.battery_charge_kw[b, t] for b in m.BATTERIES)
         return supply == demand
 
     m.power_balance = pyo.Constraint(m.T, rule=balance)
+    m.unserved_limit = pyo.Constraint(m.T, rule=lambda m, t: m.unserved_kw[t] <= m.consumption_kw[t])
 
 
 def add_export_rule(m: pyo.ConcreteModel, park: Park) -> None:
@@ -190,9 +217,19 @@ def add_export_rule(m: pyo.ConcreteModel, park: Park) -> None:
     m.export_from_pv = pyo.Constraint(m.T, rule=lambda m, t: m.grid_export_kw[t] <= sum(m.pv_used_kw[a, t] for a in m.PV))
 
 
-def add_objective(m: pyo.ConcreteModel, park: Park, config: DispatchConfig) -> None:
-    """Least cost: energy − export revenue + battery wear + demand charge + priced slack [CNY]."""
+def add_objectives(m: pyo.ConcreteModel, park: Park, terms: Terms) -> None:
+    """The three objectives and the bounds that make them lexicographic.
+
+    ``cost_cny`` = energy cost − export revenue + battery wear + demand charge
+    + device costs (shed load) − value left in stores; ``pv_onsite_kwh`` = PV
+    neither exported nor curtailed; ``grid_import_kwh``. Every objective adds
+    the priced slack. One objective is active at a time; ``lex_*_bound``
+    constraints (inactive by default) hold the first objective of a
+    lexicographic pair near its optimum while the second solve minimizes cost.
+    """
     bats = park.batteries
+    m.slack_cost_cny_per_kwh = pyo.Param(mutable=True, initialize=1000.0)
+    m.co2_kg_per_kwh = pyo.Param(mutable=True, initialize=park.tariff.co2_kg_per_kwh)
 
     def cost(m):
         energy = sum((m.price_import[t] * m.grid_import_kw[t] - m.price_export[t] * m.grid_export_kw[t]) * m.dt_h for t in m.T)
@@ -200,26 +237,55 @@ def add_objective(m: pyo.ConcreteModel, park: Park, config: DispatchConfig) -> N
             bats[b].throughput_cost_cny_per_kwh * (m.battery_charge_kw[b, t] + m.battery_discharge_kw[b, t]) * m.dt_h
             for b in m.BATTERIES for t in m.T
         )
-        slack = m.slack_cost_cny_per_kwh * sum(m.unserved_kw[t] for t in m.T) * m.dt_h
+        stored = sum(bats[b].terminal_value_cny_per_kwh * m.battery_soc_kwh[b, m.T.last()] for b in m.BATTERIES)
+        return energy + wear - stored + m.demand_charge_cny_per_kw * m.new_peak_kw + sum(f(m) for f in terms.cost)
+
+    def slack(m):
+        quantity = sum(m.unserved_kw[t] for t in m.T) * m.dt_h + sum(f(m) for f in terms.slack)
         if m.BATTERIES:
-            slack += m.slack_cost_cny_per_kwh * sum(m.battery_final_shortfall_kwh[b] for b in m.BATTERIES)
-        return energy + wear + m.demand_charge_cny_per_kw * m.new_peak_kw + slack
+            quantity += sum(m.battery_final_shortfall_kwh[b] for b in m.BATTERIES)
+        return m.slack_cost_cny_per_kwh * quantity
 
-    m.slack_cost_cny_per_kwh = pyo.Param(mutable=True, initialize=config.slack_cost_cny_per_kwh)
-    m.total_cost = pyo.Objective(rule=cost, sense=pyo.minimize)
+    m.cost_cny = pyo.Expression(rule=cost)
+    m.slack_penalty = pyo.Expression(rule=slack)
+    m.pv_onsite_kwh = pyo.Expression(
+        rule=lambda m: sum(sum(m.pv_used_kw[a, t] for a in m.PV) - m.grid_export_kw[t] for t in m.T) * m.dt_h)
+    m.grid_import_kwh = pyo.Expression(rule=lambda m: sum(m.grid_import_kw[t] for t in m.T) * m.dt_h)
+    m.objective_cost = pyo.Objective(expr=m.cost_cny + m.slack_penalty, sense=pyo.minimize)
+    m.objective_self_consumption = pyo.Objective(expr=-m.pv_onsite_kwh + m.slack_penalty, sense=pyo.minimize)
+    m.objective_co2 = pyo.Objective(expr=m.co2_kg_per_kwh * m.grid_import_kwh + m.slack_penalty, sense=pyo.minimize)
+    m.objective_self_consumption.deactivate()
+    m.objective_co2.deactivate()
+    m.lex_bound = pyo.Param(mutable=True, initialize=0.0)
+    m.lex_pv_onsite_bound = pyo.Constraint(expr=m.pv_onsite_kwh >= m.lex_bound)
+    m.lex_grid_import_bound = pyo.Constraint(expr=m.grid_import_kwh <= m.lex_bound)
+    m.lex_pv_onsite_bound.deactivate()
+    m.lex_grid_import_bound.deactivate()
 
 
-def build_model(park: Park, n_steps: int, config: DispatchConfig, exclusive: bool) -> pyo.ConcreteModel:
-    """Structure of a horizon of ``n_steps`` steps for ``park``; numbers come from :func:`set_inputs`."""
+def build_model(inputs: DispatchInputs, config: DispatchConfig, exclusive: bool) -> pyo.ConcreteModel:
+    """Structure of the horizon of ``inputs``; numbers come from :func:`set_inputs`.
+
+    The structure depends on the park, the number of steps and, for batch
+    processes and energy-constrained loads, on where their daily windows fall
+    in the horizon; everything else is a mutable parameter.
+    """
+    park = inputs.park
+    terms = Terms()
     m = pyo.ConcreteModel(name="park_dispatch")
-    add_sets(m, park, n_steps)
+    add_sets(m, park, inputs.n_steps)
     add_grid(m, park, exclusive)
     add_pv(m, park)
     add_batteries(m, park, exclusive)
-    add_loads(m, park)
-    add_balance(m)
+    add_fixed_loads(m, park)
+    add_heat(m, inputs, terms)
+    add_shiftable_processes(m, inputs, terms)
+    add_energy_loads(m, inputs, terms, config.energy_delivered_default)
+    add_curtailable_loads(m, inputs, terms)
+    add_shiftable_loads(m, inputs, terms)
+    add_balance(m, terms)
     add_export_rule(m, park)
-    add_objective(m, park, config)
+    add_objectives(m, park, terms)
     return m
 
 
@@ -268,3 +334,5 @@ def set_inputs(m: pyo.ConcreteModel, inputs: DispatchInputs, config: DispatchCon
         m.soc_initial_kwh[b].set_value(inputs.initial_soc_kwh(b))
         final = battery.final_soc_frac * battery.capacity_kwh if battery.final_soc_frac is not None else battery.min_soc_kwh
         m.soc_final_kwh[b].set_value(final)
+    set_heat_inputs(m, inputs)
+    set_flexible_inputs(m, inputs)

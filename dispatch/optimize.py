@@ -19,11 +19,11 @@ from pyomo.contrib.solver.common.factory import SolverFactory
 from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
 
 from dispatch.inputs import DispatchInputs
-from dispatch.kpis import compute_kpis, make_schedule
+from dispatch.flexible import energy_sessions, process_days
+from dispatch.kpis import Flows, compute_kpis, make_schedule
 from dispatch.model import DispatchConfig, build_model, needs_exclusivity, set_inputs
 from dispatch.results import DispatchResult, SlackEntry, SolverStatus
 from microgrid.errors import InfeasibleError, SolverError, SolverTimeoutError
-from microgrid.park import Park
 
 logger = logging.getLogger(__name__)
 
@@ -35,53 +35,33 @@ class DispatchModel:
 
     Parameters
     ----------
-    park : Park
-    n_steps : int
-        Number of steps of the horizon.
+    inputs : DispatchInputs
+        A horizon of the shape to build (park, steps, daily windows).
     config : DispatchConfig
     exclusive : bool
         Whether to add the exclusivity binaries (see ``needs_exclusivity``).
     """
 
-    def __init__(self, park: Park, n_steps: int, config: DispatchConfig, exclusive: bool) -> None:
+    def __init__(self, inputs: DispatchInputs, config: DispatchConfig, exclusive: bool) -> None:
         started = time.perf_counter()
-        self.park = park
-        self.n_steps = n_steps
+        self.park = inputs.park
+        self.n_steps = inputs.n_steps
         self.config = config
         self.exclusive = exclusive
-        self.model = build_model(park, n_steps, config, exclusive)
+        self.model = build_model(inputs, config, exclusive)
         self.solver = SolverFactory("highs")
         if not self.solver.available():
             raise SolverError("HiGHS is not available; install highspy (pip install highspy)")
         self.build_time_s = time.perf_counter() - started
         self._instance_set = False
 
-    def solve(self, inputs: DispatchInputs, strategy: str = "optimal") -> DispatchResult:
-        """Update the parameters from ``inputs``, solve, and return the typed result.
-
-        Raises
-        ------
-        SolverTimeoutError
-            No feasible plan within ``config.time_limit_s``.
-        InfeasibleError
-            The model is infeasible even with its slack (should not happen: a bug
-            or contradictory device data).
-        SolverError
-            Any other solver failure.
-        """
-        started = time.perf_counter()
-        first_solve = not self._instance_set
-        set_inputs(self.model, inputs, self.config)
-        if first_solve:
-            self.solver.set_instance(self.model)
-            self._instance_set = True
-        else:
-            self.solver.update_parameters()
-            if self.exclusive:
-                self.solver.update_variables(self._binaries())
-        update_time = time.perf_counter() - started
+    def _run(self, objective: str) -> tuple[object, SolverStatus]:
+        """Solve with one objective active; raise on failure, load the solution."""
+        m = self.model
+        for name in ("cost", "self_consumption", "co2"):
+            getattr(m, f"objective_{name}").activate() if name == objective else getattr(m, f"objective_{name}").deactivate()
         results = self.solver.solve(
-            self.model,
+            m,
             time_limit=self.config.time_limit_s,
             rel_gap=self.config.mip_gap,
             load_solutions=False,
@@ -99,14 +79,62 @@ class DispatchModel:
             raise SolverError(f"HiGHS stopped without a plan ({condition.name})")
         results.solution_loader.load_vars()
         status = SolverStatus.OPTIMAL if condition == TerminationCondition.convergenceCriteriaSatisfied else SolverStatus.TIME_LIMIT
+        return results, status
+
+    def solve(self, inputs: DispatchInputs, strategy: str = "optimal") -> DispatchResult:
+        """Update the parameters from ``inputs``, solve, and return the typed result.
+
+        With the ``self_consumption`` or ``co2`` objective, a second solve
+        minimizes cost with the first objective held within
+        ``config.lexicographic_tolerance`` of its optimum.
+
+        Raises
+        ------
+        SolverTimeoutError
+            No feasible plan within ``config.time_limit_s``.
+        InfeasibleError
+            The model is infeasible even with its slack (should not happen: a bug
+            or contradictory device data).
+        SolverError
+            Any other solver failure.
+        """
+        started = time.perf_counter()
+        first_solve = not self._instance_set
+        m = self.model
+        set_inputs(m, inputs, self.config)
+        m.lex_pv_onsite_bound.deactivate()
+        m.lex_grid_import_bound.deactivate()
+        if first_solve:
+            self.solver.set_instance(m)
+            self._instance_set = True
+        update_time = time.perf_counter() - started
+        objective = self.config.objective
+        results, status = self._run(objective)
+        highs_time = float(results.timing_info.highs_time)
         gap = _relative_gap(results.incumbent_objective, results.objective_bound, status)
-        schedule = self._schedule(inputs)
+        if objective != "cost":
+            tol = self.config.lexicographic_tolerance
+            if objective == "self_consumption":
+                achieved = pyo.value(m.pv_onsite_kwh)
+                m.lex_bound.set_value(achieved - tol * abs(achieved) - 1e-6)
+                m.lex_pv_onsite_bound.activate()
+            else:
+                achieved = pyo.value(m.grid_import_kwh)
+                m.lex_bound.set_value(achieved + tol * abs(achieved) + 1e-6)
+                m.lex_grid_import_bound.activate()
+            results, second_status = self._run("cost")
+            highs_time += float(results.timing_info.highs_time)
+            gap = max(gap, _relative_gap(results.incumbent_objective, results.objective_bound, second_status))
+            if second_status is not SolverStatus.OPTIMAL:
+                status = second_status
+        flows = self._flows(inputs)
+        schedule = make_schedule(inputs, flows)
         slack = self._slack(inputs)
         if slack:
             status = SolverStatus.INFEASIBLE_RELAXED
-        highs_time = float(results.timing_info.highs_time)
         kpis = compute_kpis(schedule, inputs)
-        kpis.update(strategy=strategy, solver_status=status.value, mip_gap=gap, solve_time_s=highs_time)
+        kpis.update(strategy=strategy, objective=objective, solver_status=status.value, mip_gap=gap,
+                    solve_time_s=highs_time)
         return DispatchResult(
             strategy=strategy,
             schedule=schedule,
@@ -115,51 +143,101 @@ class DispatchModel:
             mip_gap=gap,
             solve_time_s=highs_time,
             build_time_s=update_time + (self.build_time_s if first_solve else 0.0),
-            objective_cny=float(results.incumbent_objective),
+            objective_cny=float(pyo.value(m.cost_cny + m.slack_penalty)),
             slack=slack,
         )
 
-    def _binaries(self) -> list:
-        m = self.model
-        variables = list(m.grid_importing.values()) if hasattr(m, "grid_importing") else []
-        if hasattr(m, "battery_charging"):
-            variables += list(m.battery_charging.values())
-        return variables
+    def _frame(self, component, keys, clip: bool = True) -> pd.DataFrame:
+        """Values of a (device, step)-indexed component as a frame on step positions."""
+        n = self.n_steps
+        frame = pd.DataFrame({k: [pyo.value(component[k, t]) for t in range(n)] for k in keys},
+                             columns=list(keys), index=range(n), dtype=float)
+        return frame.clip(lower=0.0) if clip else frame
 
-    def _values(self, var, keys_outer, n) -> pd.DataFrame:
-        data = {k: [pyo.value(var[k, t]) for t in range(n)] for k in keys_outer}
-        return pd.DataFrame(data, columns=list(keys_outer)).clip(lower=0.0)
-
-    def _schedule(self, inputs: DispatchInputs) -> pd.DataFrame:
+    def _flows(self, inputs: DispatchInputs) -> Flows:
         m = self.model
         n = self.n_steps
-        pv_used = self._values(m.pv_used_kw, list(m.PV), n)
-        if m.BATTERIES:
-            charge = self._values(m.battery_charge_kw, list(m.BATTERIES), n)
-            discharge = self._values(m.battery_discharge_kw, list(m.BATTERIES), n)
-            soc = pd.DataFrame({b: [pyo.value(m.battery_soc_kwh[b, t]) for t in range(n)] for b in m.BATTERIES})
-        else:
-            charge = discharge = soc = pd.DataFrame(index=range(n))
-        for frame in (pv_used, charge, discharge, soc):
-            frame.index = inputs.index
-        grid_import = np.array([pyo.value(m.grid_import_kw[t]) for t in range(n)]).clip(min=0)
-        grid_export = np.array([pyo.value(m.grid_export_kw[t]) for t in range(n)]).clip(min=0)
-        unserved = np.array([pyo.value(m.unserved_kw[t]) for t in range(n)]).clip(min=0)
-        unserved[unserved < SLACK_TOLERANCE] = 0.0
-        return make_schedule(inputs, pv_used, charge, discharge, soc, grid_import, grid_export, unserved)
+        frames: dict[str, pd.DataFrame] = {"pv_used_kw": self._frame(m.pv_used_kw, m.PV)}
+        frames["battery_charge_kw"] = self._frame(m.battery_charge_kw, m.BATTERIES) if m.BATTERIES else None
+        frames["battery_discharge_kw"] = self._frame(m.battery_discharge_kw, m.BATTERIES) if m.BATTERIES else None
+        frames["battery_soc_kwh"] = self._frame(m.battery_soc_kwh, m.BATTERIES) if m.BATTERIES else None
+        if hasattr(m, "HEAT_BUSES"):
+            frames.update(
+                hp_elec_kw=self._frame(m.hp_elec_kw, m.HEAT_PUMPS),
+                hp_heat_kw=self._frame(m.hp_heat_kw, m.HEAT_PUMPS),
+                boiler_elec_kw=self._frame(m.boiler_elec_kw, m.BOILERS),
+                boiler_heat_kw=self._frame(m.boiler_heat_kw, m.BOILERS),
+                ts_charge_kw=self._frame(m.ts_charge_kw, m.THERMAL_STORES),
+                ts_discharge_kw=self._frame(m.ts_discharge_kw, m.THERMAL_STORES),
+                ts_soc_kwh=self._frame(m.ts_soc_kwh, m.THERMAL_STORES),
+                heat_dump_kw=self._frame(m.heat_dump_kw, m.HEAT_BUSES),
+                heat_unserved_kw=self._frame(m.heat_unserved_kw, m.HEAT_BUSES),
+            )
+        if hasattr(m, "PROCESSES"):
+            frames["process_kw"] = self._frame(m.process_kw, m.PROCESSES).round(6)
+        if hasattr(m, "ENERGY_LOADS"):
+            frames["energy_load_kw"] = self._frame(m.energy_load_kw, m.ENERGY_LOADS)
+        if hasattr(m, "CURTAILABLE"):
+            frames["shed_kw"] = self._frame(m.shed_kw, m.CURTAILABLE)
+        if hasattr(m, "SHIFTABLE"):
+            frames["shiftable_kw"] = self._frame(m.shiftable_kw, m.SHIFTABLE)
+        for frame in frames.values():
+            if frame is not None:
+                frame.index = inputs.index
+        vector = {name: np.array([pyo.value(getattr(m, name)[t]) for t in range(n)]).clip(min=0)
+                  for name in ("grid_import_kw", "grid_export_kw", "unserved_kw")}
+        vector["unserved_kw"][vector["unserved_kw"] < SLACK_TOLERANCE] = 0.0
+        empty = pd.DataFrame(index=inputs.index)
+        return Flows(
+            pv_used_kw=frames.pop("pv_used_kw"),
+            battery_charge_kw=frames.pop("battery_charge_kw") if m.BATTERIES else empty,
+            battery_discharge_kw=frames.pop("battery_discharge_kw") if m.BATTERIES else empty,
+            battery_soc_kwh=frames.pop("battery_soc_kwh") if m.BATTERIES else empty,
+            grid_import_kw=vector["grid_import_kw"],
+            grid_export_kw=vector["grid_export_kw"],
+            unserved_kw=vector["unserved_kw"],
+            **{k: v for k, v in frames.items() if v is not None},
+        )
 
     def _slack(self, inputs: DispatchInputs) -> list[SlackEntry]:
+        """Every requirement the plan missed, by device, constraint and steps."""
         m = self.model
+        stamps = [t.isoformat() for t in inputs.index]
         entries: list[SlackEntry] = []
-        unserved = np.array([pyo.value(m.unserved_kw[t]) for t in m.T])
-        steps = [inputs.index[t].isoformat() for t in np.flatnonzero(unserved > SLACK_TOLERANCE)]
-        if steps:
-            entries.append(SlackEntry("park", "power_balance (load not served)", steps,
-                                      float(unserved.sum() * inputs.dt_h), "kWh"))
+
+        def per_step(device: str, constraint: str, values: np.ndarray, unit: str = "kWh") -> None:
+            steps = np.flatnonzero(values > SLACK_TOLERANCE)
+            if len(steps):
+                entries.append(SlackEntry(device, constraint, [stamps[t] for t in steps],
+                                          float(values.sum() * inputs.dt_h), unit))
+
+        per_step("grid", "max_import_kw (load not served)", np.array([pyo.value(m.unserved_kw[t]) for t in m.T]))
         for b in m.BATTERIES:
             shortfall = pyo.value(m.battery_final_shortfall_kwh[b])
             if shortfall > SLACK_TOLERANCE:
-                entries.append(SlackEntry(b, "final_soc_frac", [inputs.index[-1].isoformat()], float(shortfall), "kWh"))
+                entries.append(SlackEntry(b, "final_soc_frac", [stamps[-1]], float(shortfall), "kWh"))
+        if hasattr(m, "HEAT_BUSES"):
+            for bus in m.HEAT_BUSES:
+                per_step(bus, "heat_balance (heat demand not served)",
+                         np.array([pyo.value(m.heat_unserved_kw[bus, t]) for t in m.T]), "kWh of heat")
+            for j in m.THERMAL_STORES:
+                shortfall = pyo.value(m.ts_final_shortfall_kwh[j])
+                if shortfall > SLACK_TOLERANCE:
+                    entries.append(SlackEntry(j, "final_soc_frac", [stamps[-1]], float(shortfall), "kWh of heat"))
+        if hasattr(m, "PROCESS_DAYS"):
+            for k, day in enumerate(process_days(inputs)):
+                missed = pyo.value(m.process_missed_runs[k])
+                if missed > 1e-6:
+                    window = [stamps[t] for t in day.window] or [day.day.isoformat()]
+                    entries.append(SlackEntry(day.process_id, f"runs_per_day on {day.day.isoformat()}", window,
+                                              float(round(missed, 6)), "runs"))
+        if hasattr(m, "SESSIONS"):
+            for k, session in enumerate(energy_sessions(inputs, self.config.energy_delivered_default)):
+                shortfall = pyo.value(m.session_shortfall_kwh[k])
+                if shortfall > SLACK_TOLERANCE:
+                    entries.append(SlackEntry(
+                        session.load_id, f"energy_kwh by departure {session.departure.isoformat()}",
+                        [stamps[t] for t in session.steps], float(shortfall), "kWh"))
         return entries
 
 
@@ -174,7 +252,7 @@ def solve_optimal(inputs: DispatchInputs, config: DispatchConfig | None = None) 
     """Build the model for ``inputs``' shape and solve it once (the day-ahead path)."""
     config = config or DispatchConfig()
     exclusive = {"auto": needs_exclusivity(inputs), "always": True, "never": False}[config.exclusivity]
-    model = DispatchModel(inputs.park, inputs.n_steps, config, exclusive)
+    model = DispatchModel(inputs, config, exclusive)
     result = model.solve(inputs)
     logger.info("optimal: %s, gap %.2e, build %.3f s, HiGHS %.3f s", result.status, result.mip_gap,
                 result.build_time_s, result.solve_time_s)

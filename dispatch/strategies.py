@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from dispatch.inputs import DispatchInputs
-from dispatch.kpis import compute_kpis, make_schedule
+from dispatch.baseline import uncontrolled_devices
+from dispatch.kpis import Flows, compute_kpis, make_schedule
 from dispatch.model import DispatchConfig
 from dispatch.optimize import SLACK_TOLERANCE, solve_optimal
 from dispatch.results import DispatchResult, SlackEntry, SolverStatus
@@ -39,8 +40,13 @@ def _split(total: float, capacities: np.ndarray) -> np.ndarray:
 
 
 def simulate_heuristic(inputs: DispatchInputs, use_batteries: bool, strategy: str) -> DispatchResult:
-    """Step-by-step self-consumption dispatch (``use_batteries``) or no control."""
+    """Step-by-step self-consumption dispatch (``use_batteries``) or no control.
+
+    Heat devices and flexible loads run uncontrolled (:mod:`dispatch.baseline`);
+    the batteries then see the park's net load.
+    """
     park = inputs.park
+    device_frames, slack = uncontrolled_devices(inputs)
     dt_h = inputs.dt_h
     n = inputs.n_steps
     ids = list(park.batteries)
@@ -51,7 +57,10 @@ def simulate_heuristic(inputs: DispatchInputs, use_batteries: bool, strategy: st
     soc_path = np.zeros((n, len(ids)))
     pv_avail = inputs.pv_available_kw.to_numpy() if inputs.pv_available_kw.shape[1] else np.zeros((n, 0))
     pv_total = pv_avail.sum(axis=1)
-    load = inputs.total_load_kw.to_numpy()
+    empty = pd.DataFrame(index=inputs.index)
+    probe = Flows(pv_used_kw=empty, battery_charge_kw=empty, battery_discharge_kw=empty, battery_soc_kwh=empty,
+                  grid_import_kw=np.zeros(n), grid_export_kw=np.zeros(n), unserved_kw=np.zeros(n), **device_frames)
+    load = inputs.total_load_kw.to_numpy() + probe.flexible_kw(inputs)
     grid_import = np.zeros(n)
     grid_export = np.zeros(n)
     unserved = np.zeros(n)
@@ -86,15 +95,24 @@ def simulate_heuristic(inputs: DispatchInputs, use_batteries: bool, strategy: st
     # Curtail each array in proportion to its output.
     share = np.divide(pv_avail, pv_total[:, None], out=np.zeros_like(pv_avail), where=pv_total[:, None] > 0)
     pv_used = pd.DataFrame(pv_avail - share * curtailed[:, None], index=inputs.index, columns=inputs.pv_available_kw.columns)
-    frames = [pd.DataFrame(a, index=inputs.index, columns=ids) for a in (charge, discharge, soc_path)]
     unserved[unserved < SLACK_TOLERANCE] = 0.0
-    schedule = make_schedule(inputs, pv_used, *frames, grid_import, grid_export, unserved)
-    slack = []
+    flows = Flows(
+        pv_used_kw=pv_used,
+        battery_charge_kw=pd.DataFrame(charge, index=inputs.index, columns=ids),
+        battery_discharge_kw=pd.DataFrame(discharge, index=inputs.index, columns=ids),
+        battery_soc_kwh=pd.DataFrame(soc_path, index=inputs.index, columns=ids),
+        grid_import_kw=grid_import,
+        grid_export_kw=grid_export,
+        unserved_kw=unserved,
+        **device_frames,
+    )
+    schedule = make_schedule(inputs, flows)
     if unserved.any():
         steps = [inputs.index[t].isoformat() for t in np.flatnonzero(unserved)]
-        slack.append(SlackEntry("park", "power_balance (load not served)", steps, float(unserved.sum() * dt_h), "kWh"))
+        slack.insert(0, SlackEntry("grid", "max_import_kw (load not served)", steps, float(unserved.sum() * dt_h), "kWh"))
     kpis = compute_kpis(schedule, inputs)
-    kpis.update(strategy=strategy, solver_status=SolverStatus.NOT_OPTIMIZED.value, mip_gap=None, solve_time_s=None)
+    kpis.update(strategy=strategy, objective=None, solver_status=SolverStatus.NOT_OPTIMIZED.value, mip_gap=None,
+                solve_time_s=None)
     return DispatchResult(strategy=strategy, schedule=schedule, kpis=kpis, status=SolverStatus.NOT_OPTIMIZED, slack=slack)
 
 

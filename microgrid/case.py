@@ -111,6 +111,11 @@ class Case:
         """The case's loads file: one column per profile [kW]."""
         return self._read("loads")
 
+    @cached_property
+    def heat_profiles(self) -> pd.DataFrame:
+        """The case's heat file: one column per heat demand profile [kW of heat]."""
+        return self._read("heat")
+
     def sunniest_and_cloudiest_day(self, month: int) -> tuple[dt.date, dt.date]:
         """Local dates with the most and the least irradiation (daily GHI sum) in ``month``."""
         daily = self.weather["ghi"].tz_convert(self.park.site.timezone).resample("1D").sum()
@@ -122,12 +127,21 @@ class Case:
     def check_data(self) -> None:
         """Check that every profile a device names exists in the data files."""
         columns = set(self.load_profiles.columns)
-        for load_id, load in self.park.loads.items():
-            if load.profile not in columns:
-                raise DataError(
-                    f"loads.{load_id}.profile: column {load.profile!r} is not in {self.park.data.loads}; "
-                    f"use one of {', '.join(sorted(columns))}"
-                )
+        for group in ("loads", "curtailable_loads", "shiftable_loads"):
+            for load_id, load in getattr(self.park, group).items():
+                if load.profile not in columns:
+                    raise DataError(
+                        f"{group}.{load_id}.profile: column {load.profile!r} is not in {self.park.data.loads}; "
+                        f"use one of {', '.join(sorted(columns))}"
+                    )
+        if self.park.heat_buses:
+            heat_columns = set(self.heat_profiles.columns)
+            for bus_id, bus in self.park.heat_buses.items():
+                if bus.demand_profile not in heat_columns:
+                    raise DataError(
+                        f"heat_buses.{bus_id}.demand_profile: column {bus.demand_profile!r} is not in "
+                        f"{self.park.data.heat}; use one of {', '.join(sorted(heat_columns))}"
+                    )
         if self.park.pv_arrays:
             missing = [c for c in ("ghi", "dni", "dhi", "temp_air", "wind_speed") if c not in self.weather.columns]
             if missing:

@@ -11,11 +11,14 @@ is in its name (``charge_kw``/``discharge_kw``, ``import_kw``/``export_kw``).
 from __future__ import annotations
 
 import re
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
 from microgrid.base import StrictModel
+from microgrid.flexible import CurtailableLoad, EnergyLoad, ShiftableLoad, ShiftableProcess
+from microgrid.heat import ElectricBoiler, HeatBus, HeatPump, ThermalStore
 from microgrid.tariff import Tariff
 
 _ID = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*$")
@@ -98,6 +101,7 @@ class Battery(StrictModel):
     max_soc_frac: float = Field(default=0.9, ge=0, le=1)
     initial_soc_frac: float = Field(default=0.5, ge=0, le=1)
     final_soc_frac: float | None = Field(default=None, ge=0, le=1, description="SoC required at the end of the horizon")
+    terminal_value_cny_per_kwh: float = Field(default=0.0, ge=0, description="value of each kWh left at the end")
     throughput_cost_cny_per_kwh: float = Field(default=0.0, ge=0)
 
     @model_validator(mode="after")
@@ -188,6 +192,19 @@ class DataFiles(StrictModel):
 
     weather: str = "weather.csv"
     loads: str = "loads.csv"
+    heat: str = Field(default="heat.csv", description="heat demand profiles [kW of heat]; needed with heat_buses")
+
+
+class DispatchSettings(StrictModel):
+    """How the case is planned by default; the CLI can override each setting.
+
+    ``objective``: ``cost`` (least cost), ``self_consumption`` (most on-site
+    PV use, then least cost) or ``co2`` (least grid CO2, then least cost).
+    """
+
+    objective: Literal["cost", "self_consumption", "co2"] = "cost"
+    mip_gap: float = Field(default=1e-3, ge=0, lt=1)
+    time_limit_s: float = Field(default=30.0, gt=0)
 
 
 class Park(StrictModel):
@@ -198,15 +215,24 @@ class Park(StrictModel):
     tariff: Tariff
     data: DataFiles = Field(default_factory=DataFiles)
     network: Network = Field(default_factory=Network)
+    dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
     pv_arrays: dict[str, PVArray] = Field(default_factory=dict)
     batteries: dict[str, Battery] = Field(default_factory=dict)
     loads: dict[str, FixedLoad] = Field(default_factory=dict)
+    heat_buses: dict[str, HeatBus] = Field(default_factory=dict)
+    heat_pumps: dict[str, HeatPump] = Field(default_factory=dict)
+    electric_boilers: dict[str, ElectricBoiler] = Field(default_factory=dict)
+    thermal_stores: dict[str, ThermalStore] = Field(default_factory=dict)
+    shiftable_processes: dict[str, ShiftableProcess] = Field(default_factory=dict)
+    energy_loads: dict[str, EnergyLoad] = Field(default_factory=dict)
+    curtailable_loads: dict[str, CurtailableLoad] = Field(default_factory=dict)
+    shiftable_loads: dict[str, ShiftableLoad] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _ids_and_buses(self) -> "Park":
         groups = self.device_groups()
         seen: dict[str, str] = {}
-        for group, devices in groups.items():
+        for group, devices in {**groups, "heat_buses": self.heat_buses}.items():
             for device_id in devices:
                 if not _ID.match(device_id):
                     raise ValueError(
@@ -216,13 +242,21 @@ class Park(StrictModel):
                 if device_id in seen:
                     raise ValueError(f"{group}.{device_id}: id already used in {seen[device_id]}; ids must be unique")
                 seen[device_id] = group
+        for group in ("heat_pumps", "electric_boilers", "thermal_stores"):
+            for device_id, device in groups[group].items():
+                if device.heat_bus not in self.heat_buses:
+                    known = ", ".join(self.heat_buses) or "none defined"
+                    raise ValueError(
+                        f"{group}.{device_id}.heat_bus: heat bus {device.heat_bus!r} is not in heat_buses "
+                        f"({known}); add it there"
+                    )
         if self.network.buses:
             buses = self.network.buses
             if self.grid.bus not in buses:
                 raise ValueError(f"grid.bus: bus {self.grid.bus!r} is not in network.buses; add it there")
             for group, devices in groups.items():
                 for device_id, device in devices.items():
-                    if device.bus not in buses:
+                    if hasattr(device, "bus") and device.bus not in buses:
                         raise ValueError(
                             f"{group}.{device_id}.bus: bus {device.bus!r} is not in network.buses; "
                             f"use one of {', '.join(buses)}"
@@ -231,4 +265,15 @@ class Park(StrictModel):
 
     def device_groups(self) -> dict[str, dict[str, StrictModel]]:
         """Every device family, by the name of its section in the case file."""
-        return {"pv_arrays": self.pv_arrays, "batteries": self.batteries, "loads": self.loads}
+        return {
+            "pv_arrays": self.pv_arrays,
+            "batteries": self.batteries,
+            "loads": self.loads,
+            "heat_pumps": self.heat_pumps,
+            "electric_boilers": self.electric_boilers,
+            "thermal_stores": self.thermal_stores,
+            "shiftable_processes": self.shiftable_processes,
+            "energy_loads": self.energy_loads,
+            "curtailable_loads": self.curtailable_loads,
+            "shiftable_loads": self.shiftable_loads,
+        }

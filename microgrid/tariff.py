@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
-import re
 from enum import StrEnum
 from typing import Literal
 
@@ -20,7 +19,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, field_validator, model_validator
 
-from microgrid.base import StrictModel
+from microgrid.base import Clock, StrictModel, clock_minutes
 from microgrid.errors import InvalidParkError
 
 ALL_MONTHS = list(range(1, 13))
@@ -35,28 +34,13 @@ class TouPeriod(StrEnum):
     CRITICAL_PEAK = "critical_peak"
 
 
-_CLOCK = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
-
-
-def _minutes(clock: str) -> int:
-    hours, minutes = clock.split(":")
-    return int(hours) * 60 + int(minutes)
-
-
 class PeriodRule(StrictModel):
     """``period`` applies from ``start`` to ``end`` (local clock, ``end`` exclusive) in ``months``."""
 
     period: TouPeriod
-    start: str = Field(description="local clock time HH:MM at which the period starts")
-    end: str = Field(description="local clock time HH:MM at which it ends (exclusive, 24:00 allowed)")
+    start: Clock = Field(description="local clock time HH:MM at which the period starts")
+    end: Clock = Field(description="local clock time HH:MM at which it ends (exclusive, 24:00 allowed)")
     months: list[int] = Field(default_factory=lambda: list(ALL_MONTHS), description="months 1-12")
-
-    @field_validator("start", "end")
-    @classmethod
-    def _clock(cls, value: str) -> str:
-        if not _CLOCK.match(value) or _minutes(value) > 24 * 60:
-            raise ValueError(f"must be a clock time HH:MM between 00:00 and 24:00, got {value!r}")
-        return value
 
     @field_validator("months")
     @classmethod
@@ -68,7 +52,7 @@ class PeriodRule(StrictModel):
 
     @model_validator(mode="after")
     def _ordered(self) -> "PeriodRule":
-        if _minutes(self.end) <= _minutes(self.start):
+        if clock_minutes(self.end) <= clock_minutes(self.start):
             raise ValueError(
                 f"end {self.end} must be after start {self.start}; split a period that "
                 "crosses midnight into two rules"
@@ -122,7 +106,7 @@ class Tariff(StrictModel):
         table = np.full((12, 24 * 60), codes.index(self.default_period), dtype=np.int8)
         for rule in self.period_rules:
             rows = [m - 1 for m in rule.months]
-            table[np.ix_(rows, np.arange(_minutes(rule.start), _minutes(rule.end)))] = codes.index(rule.period)
+            table[np.ix_(rows, np.arange(clock_minutes(rule.start), clock_minutes(rule.end)))] = codes.index(rule.period)
         return table
 
     def periods(self, index: pd.DatetimeIndex, timezone: str) -> pd.Series:

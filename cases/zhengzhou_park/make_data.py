@@ -1,4 +1,5 @@
-"""Regenerate the Zhengzhou park reference data: weather.csv and loads.csv.
+"""Regenerate the Zhengzhou park reference data: weather.csv, loads.csv and
+heat.csv.
 
 Run from the repository root::
 
@@ -9,6 +10,12 @@ Greensboro NC, SimBench's load profiles, demandlib's industrial step profile
 and the chinese_calendar holiday tables); nothing is downloaded. The output is
 deterministic: no randomness is used. DATA.md next to this file explains every
 number.
+
+The five workshop columns of loads.csv come from standard profiles. The two
+further columns of loads.csv (office HVAC, cold store) and the process-heat
+demand in heat.csv are modelled: simple linear relations, given below, of
+this file's own weather (temp_air), the Chinese calendar and, for the heat,
+the day-shift activity of the machining hall's profile.
 """
 
 import dataclasses
@@ -150,6 +157,48 @@ WORKSHOPS = (
              "day-time with base load",
              "simbench", "G0-A", 500.0),
 )
+
+
+# Modelled demands (not standard profiles): see DATA.md for the reasoning.
+
+#: Process heat [kW of heat]: base + shift x day-shift activity, where the
+#: activity is the machining hall's two-shift profile rescaled to 0 (its
+#: night / Sunday level) .. 1 (its working-day day-shift level).
+HEAT_ACTIVITY_COLUMN = "ws1_machining_kw"
+HEAT_BASE_KW = 600.0
+HEAT_SHIFT_KW = 900.0
+#: Below this ambient temperature the heat demand rises by
+#: HEAT_TEMP_COEFF_PER_K of itself per kelvin (losses, colder make-up water).
+HEAT_REFERENCE_TEMP_C = 15.0
+HEAT_TEMP_COEFF_PER_K = 0.005
+#: The heat plant (2 x 600 kW heat pumps at COP 2.5-3.5, 1,500 kW electric
+#: boiler, 6,000 kWh store) is sized for a demand below this [kW of heat].
+HEAT_PLANT_LIMIT_KW = 2000.0
+
+#: Office hours [h, h) of the office HVAC and the cold store's loading dock,
+#: on Chinese working days (chinese_calendar.is_workday, make-up days
+#: included).
+OFFICE_HOURS = (8, 18)
+
+#: Office HVAC [kW electric]: standby outside office hours; in office hours
+#: ventilation plus a linear term per kelvin above the cooling balance point
+#: and below the heating balance point; capped.
+HVAC_STANDBY_KW = 20.0
+HVAC_VENTILATION_KW = 40.0
+HVAC_COOLING_BALANCE_C = 24.0
+HVAC_COOLING_KW_PER_K = 22.0
+HVAC_HEATING_BALANCE_C = 12.0
+HVAC_HEATING_KW_PER_K = 9.0
+HVAC_CAP_KW = 300.0
+
+#: Cold store [kW electric]: base compressor demand, a linear rise per kelvin
+#: above the floating-head-pressure floor, a door-opening adder during
+#: office hours on working days; capped at the compressor rating.
+COLD_STORE_BASE_KW = 130.0
+COLD_STORE_FLOOR_TEMP_C = 10.0
+COLD_STORE_KW_PER_K = 2.5
+COLD_STORE_DOOR_KW = 10.0
+COLD_STORE_CAP_KW = 200.0
 
 
 def make_target_index():
@@ -339,6 +388,107 @@ def make_loads(target_index):
     return loads_kw, mapping, park_factor
 
 
+# --------------------------------------------------------------------------
+# Modelled demands driven by the case's weather and calendar
+# --------------------------------------------------------------------------
+
+def working_day_mask(index):
+    """True at steps of Chinese working days (make-up working days too)."""
+    is_workday = {day: chinese_calendar.is_workday(day)
+                  for day in sorted(set(index.date))}
+    return np.array([is_workday[day] for day in index.date])
+
+
+def office_hours_mask(index):
+    """True at steps starting in office hours on Chinese working days."""
+    first_hour, end_hour = OFFICE_HOURS
+    in_hours = (index.hour >= first_hour) & (index.hour < end_hour)
+    return np.asarray(in_hours) & working_day_mask(index)
+
+
+def day_shift_activity(loads_kw):
+    """Day-shift activity 0..1 of the two-shift machining hall.
+
+    The column as written to loads.csv, rescaled so its annual minimum (the
+    night and Sunday/holiday level) is 0 and its annual maximum (the
+    working-day day shift) is 1; ordinary Saturdays' reduced shift is 0.5.
+    """
+    column = loads_kw[HEAT_ACTIVITY_COLUMN]
+    return (column - column.min()) / (column.max() - column.min())
+
+
+def make_process_heat(loads_kw, weather):
+    """Process-heat demand [kW of heat], rounded for the CSV."""
+    activity = day_shift_activity(loads_kw)
+    cold_k = (HEAT_REFERENCE_TEMP_C - weather["temp_air"]).clip(lower=0.0)
+    heat_kw = ((HEAT_BASE_KW + HEAT_SHIFT_KW * activity)
+               * (1.0 + HEAT_TEMP_COEFF_PER_K * cold_k))
+    heat = pd.DataFrame({"process_heat_kw": heat_kw.round(1)},
+                        index=loads_kw.index)
+    if heat["process_heat_kw"].max() >= HEAT_PLANT_LIMIT_KW:
+        raise ValueError("process heat demand reaches the heat plant limit")
+    return heat
+
+
+def make_office_hvac(weather):
+    """Office HVAC electrical demand [kW]."""
+    temp_c = weather["temp_air"]
+    cooling_k = (temp_c - HVAC_COOLING_BALANCE_C).clip(lower=0.0)
+    heating_k = (HVAC_HEATING_BALANCE_C - temp_c).clip(lower=0.0)
+    occupied_kw = (HVAC_VENTILATION_KW + HVAC_COOLING_KW_PER_K * cooling_k
+                   + HVAC_HEATING_KW_PER_K * heating_k).clip(
+                       upper=HVAC_CAP_KW)
+    occupied = office_hours_mask(weather.index)
+    return occupied_kw.where(occupied, HVAC_STANDBY_KW)
+
+
+def make_cold_store(weather):
+    """Cold-store compressor demand [kW]."""
+    temp_c = weather["temp_air"]
+    warm_k = (temp_c - COLD_STORE_FLOOR_TEMP_C).clip(lower=0.0)
+    door_kw = np.where(office_hours_mask(weather.index),
+                       COLD_STORE_DOOR_KW, 0.0)
+    return (COLD_STORE_BASE_KW + COLD_STORE_KW_PER_K * warm_k
+            + door_kw).clip(upper=COLD_STORE_CAP_KW)
+
+
+def make_modelled_loads(weather):
+    """The weather- and calendar-driven columns of loads.csv [kW]."""
+    return pd.DataFrame({"office_hvac_kw": make_office_hvac(weather),
+                         "cold_store_kw": make_cold_store(weather)},
+                        index=weather.index).round(1)
+
+
+def summarize_modelled(weather, loads_kw, heat):
+    """Log the numbers of the modelled series that DATA.md quotes."""
+    series = {"process_heat_kw": heat["process_heat_kw"],
+              "office_hvac_kw": loads_kw["office_hvac_kw"],
+              "cold_store_kw": loads_kw["cold_store_kw"]}
+    working = working_day_mask(weather.index)
+    hours = weather.index.hour
+    for name, values in series.items():
+        logger.info("%-26s %10.0f kWh  peak %7.1f kW at %s  mean %6.1f kW  "
+                    "min %6.1f kW", name, values.sum() * STEP_H,
+                    values.max(), values.idxmax().isoformat(), values.mean(),
+                    values.min())
+    heat_kw = heat["process_heat_kw"]
+    day = working & (hours >= 8) & (hours < 18)
+    night = working & (hours < 5)
+    logger.info("process heat on working days: 08-18 mean %.1f kW "
+                "(min %.1f, max %.1f), 00-05 mean %.1f kW (min %.1f, max "
+                "%.1f)", heat_kw[day].mean(), heat_kw[day].min(),
+                heat_kw[day].max(), heat_kw[night].mean(),
+                heat_kw[night].min(), heat_kw[night].max())
+    monthly = pd.DataFrame(series).resample("MS").sum() * STEP_H / 1000.0
+    for name in series:
+        logger.info("%s monthly MWh: %s", name,
+                    monthly[name].round(1).to_list())
+    total_kw = loads_kw.sum(axis=1)
+    logger.info("all loads.csv columns: %.0f kWh, peak %.1f kW at %s",
+                total_kw.sum() * STEP_H, total_kw.max(),
+                total_kw.idxmax().isoformat())
+
+
 def summarize(weather, loads_kw, mapping, park_factor):
     """Log the numbers that DATA.md quotes."""
     logger.info("weather: annual GHI %.1f kWh/m^2, DNI %.1f, DHI %.1f; "
@@ -386,8 +536,12 @@ def main():
     weather = make_weather(target_index)
     loads_kw, mapping, park_factor = make_loads(target_index)
     summarize(weather, loads_kw, mapping, park_factor)
+    heat = make_process_heat(loads_kw, weather)
+    loads_kw = loads_kw.join(make_modelled_loads(weather))
+    summarize_modelled(weather, loads_kw, heat)
     write_csv(weather, CASE_DIR / "weather.csv")
     write_csv(loads_kw, CASE_DIR / "loads.csv")
+    write_csv(heat, CASE_DIR / "heat.csv")
 
 
 if __name__ == "__main__":

@@ -129,8 +129,8 @@ def test_import_limit_below_load_is_reported_not_raised() -> None:
     result = run_strategy(make_inputs(park, [100.0, 100.0]), "optimal")
     assert result.status is SolverStatus.INFEASIBLE_RELAXED
     [entry] = result.slack
-    assert entry.device == "park"
-    assert entry.constraint.startswith("power_balance")
+    assert entry.device == "grid"
+    assert entry.constraint.startswith("max_import_kw")
     assert entry.missing == pytest.approx(80.0)
     assert entry.steps == ["2026-07-15T00:00:00+08:00", "2026-07-15T01:00:00+08:00"]
     assert result.schedule["unserved_load_kw"].tolist() == pytest.approx([40.0, 40.0])

@@ -1,0 +1,313 @@
+"""Builders of the flexible loads: batch processes, energy-constrained loads, curtailable and shiftable loads.
+
+Each family has a pure function that lays its daily windows onto the
+horizon (:func:`process_days`, :func:`energy_sessions`), a builder ``add_*``
+that declares its variables and constraints and contributes to the balance
+and the objective through :class:`~dispatch.terms.Terms`, and a setter for its
+mutable parameters.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyomo.environ as pyo
+
+from dispatch.inputs import DispatchInputs
+from dispatch.terms import Terms
+from microgrid.base import clock_minutes
+from microgrid.workdays import is_workday
+
+
+def _active(days: str, day: dt.date) -> bool:
+    return days == "all" or is_workday(day)
+
+
+def _local_days(inputs: DispatchInputs, before: int = 0) -> list[dt.date]:
+    """Local dates touched by the horizon, starting ``before`` days earlier."""
+    local = inputs.local_index
+    first = local[0].date() - dt.timedelta(days=before)
+    last = (local[-1]).date()
+    return [first + dt.timedelta(days=k) for k in range((last - first).days + 1)]
+
+
+def _at(day: dt.date, clock: str, tz: str) -> pd.Timestamp:
+    return pd.Timestamp(day).tz_localize(tz) + pd.Timedelta(minutes=clock_minutes(clock))
+
+
+def _step_of(inputs: DispatchInputs, stamp: pd.Timestamp) -> float:
+    """Position of a time in steps from the horizon start (fractional if between steps)."""
+    return (stamp - inputs.index[0]) / pd.Timedelta(hours=inputs.dt_h)
+
+
+@dataclass(frozen=True)
+class ProcessDay:
+    """One day's runs of a batch process inside the horizon.
+
+    ``starts`` are the steps at which a run may start (the whole run inside the
+    day's window and the horizon); ``window`` the steps of the day's window.
+    """
+
+    process_id: str
+    day: dt.date
+    runs: int
+    starts: tuple[int, ...]
+    window: tuple[int, ...]
+
+
+def process_days(inputs: DispatchInputs) -> list[ProcessDay]:
+    """The days whose whole window lies in the horizon, with their possible start steps.
+
+    A window only partly inside the horizon is left to the plan that covers it.
+    """
+    tz = inputs.park.site.timezone
+    out = []
+    for process_id, process in inputs.park.shiftable_processes.items():
+        length = len(process.profile_on_steps(inputs.dt_h))
+        for day in _local_days(inputs):
+            if not _active(process.days, day):
+                continue
+            first = _step_of(inputs, _at(day, process.earliest_start, tz))
+            end = _step_of(inputs, _at(day, process.latest_end, tz))
+            if first < 0 or end > inputs.n_steps:
+                continue
+            first_step, end_step = int(np.ceil(first - 1e-9)), int(np.floor(end + 1e-9))
+            starts = tuple(range(first_step, end_step - length + 1))
+            out.append(ProcessDay(process_id, day, process.runs_per_day, starts, tuple(range(first_step, end_step))))
+    return out
+
+
+@dataclass(frozen=True)
+class EnergySession:
+    """One session of an energy-constrained load, cut to the horizon.
+
+    Energy delivered in the horizon must lie in [``min_kwh``, ``max_kwh``];
+    ``ends_inside`` when the departure is inside the horizon (then the whole
+    remaining energy is due: ``min_kwh == max_kwh``).
+    """
+
+    load_id: str
+    arrival: pd.Timestamp
+    departure: pd.Timestamp
+    steps: tuple[int, ...]
+    min_kwh: float
+    max_kwh: float
+    ends_inside: bool
+
+
+def energy_sessions(inputs: DispatchInputs, delivered_default: str = "none") -> list[EnergySession]:
+    """Sessions of every energy load that overlap the horizon.
+
+    For a session in progress at the horizon start, ``state.energy_delivered_kwh``
+    gives what it already received; without it, ``delivered_default`` decides:
+    ``none`` (0 kWh, what a least-cost plan that deferred charging leaves) or
+    ``uncontrolled`` (charged at full power from its arrival). A session that
+    departs after the horizon end must receive inside the horizon at least
+    what it could not receive after it at full power.
+    """
+    tz = inputs.park.site.timezone
+    start, end = inputs.index[0], inputs.index[-1] + pd.Timedelta(hours=inputs.dt_h)
+    out = []
+    for load_id, load in inputs.park.energy_loads.items():
+        for day in _local_days(inputs, before=1):
+            if not _active(load.days, day):
+                continue
+            arrival = _at(day, load.arrival, tz)
+            departure = arrival + pd.Timedelta(hours=load.window_h)
+            if departure <= start or arrival >= end:
+                continue
+            first = max(0, int(np.ceil(_step_of(inputs, arrival) - 1e-9)))
+            last = min(inputs.n_steps, int(np.floor(_step_of(inputs, departure) + 1e-9)))
+            delivered = 0.0
+            if arrival < start:
+                if load_id in inputs.state.energy_delivered_kwh:
+                    delivered = inputs.state.energy_delivered_kwh[load_id]
+                elif delivered_default == "uncontrolled":
+                    hours_before = (start - arrival) / pd.Timedelta(hours=1)
+                    delivered = min(load.energy_kwh, load.max_kw * load.efficiency * hours_before)
+            remaining = max(0.0, load.energy_kwh - delivered)
+            ends_inside = departure <= end
+            if ends_inside:
+                minimum = remaining
+            else:
+                hours_after = (departure - end) / pd.Timedelta(hours=1)
+                minimum = max(0.0, remaining - load.max_kw * load.efficiency * hours_after)
+            out.append(EnergySession(load_id, arrival, departure, tuple(range(first, last)), minimum, remaining, ends_inside))
+    return out
+
+
+def add_shiftable_processes(m: pyo.ConcreteModel, inputs: DispatchInputs, terms: Terms) -> None:
+    """Batch processes: one binary per possible start; uninterrupted runs in their windows.
+
+    .. math::
+        Σ_{τ ∈ S_{p,d}} start_{p,τ} + missed_{p,d} = runs_{p}, \\quad
+        p^{proc}_{p,t} = Σ_{k} q_{p,k}\\, start_{p,t−k}
+
+    and, for several runs a day, at most one run in progress at any step.
+    """
+    processes = inputs.park.shiftable_processes
+    if not processes:
+        return
+    days = process_days(inputs)
+    profiles = {p: processes[p].profile_on_steps(inputs.dt_h) for p in processes}
+    starts = sorted({(d.process_id, tau) for d in days for tau in d.starts})
+    m.PROCESS_STARTS = pyo.Set(dimen=2, initialize=starts, ordered=True)
+    m.process_start = pyo.Var(m.PROCESS_STARTS, domain=pyo.Binary)
+    m.PROCESS_DAYS = pyo.RangeSet(0, len(days) - 1) if days else pyo.Set(initialize=[])
+    m.process_missed_runs = pyo.Var(m.PROCESS_DAYS, bounds=(0, None))
+    m.process_runs = pyo.Constraint(
+        m.PROCESS_DAYS,
+        rule=lambda m, k: sum(m.process_start[days[k].process_id, tau] for tau in days[k].starts)
+        + m.process_missed_runs[k] == days[k].runs,
+    )
+    by_process: dict[str, list[int]] = {}
+    for p, tau in starts:
+        by_process.setdefault(p, []).append(tau)
+    m.PROCESSES = pyo.Set(initialize=list(processes), ordered=True)
+
+    def power(m, p, t):
+        q = profiles[p]
+        return sum(q[t - tau] * m.process_start[p, tau] for tau in by_process.get(p, []) if 0 <= t - tau < len(q))
+
+    m.process_kw = pyo.Expression(m.PROCESSES, m.T, rule=power)
+    overlap = [(k, t) for k, d in enumerate(days) if d.runs > 1 for t in d.window]
+
+    def one_at_a_time(m, k, t):
+        length = len(profiles[days[k].process_id])
+        running = [tau for tau in days[k].starts if tau <= t < tau + length]
+        if len(running) <= 1:
+            return pyo.Constraint.Skip
+        return sum(m.process_start[days[k].process_id, tau] for tau in running) <= 1
+
+    m.process_no_overlap = pyo.Constraint(pyo.Set(dimen=2, initialize=overlap), rule=one_at_a_time)
+    terms.electric_demand.append(lambda m, t: sum(m.process_kw[p, t] for p in m.PROCESSES))
+    run_kwh = {p: sum(profiles[p]) * inputs.dt_h for p in processes}
+    terms.slack.append(lambda m: sum(m.process_missed_runs[k] * max(run_kwh[days[k].process_id], 1.0) for k in m.PROCESS_DAYS))
+
+
+def add_energy_loads(m: pyo.ConcreteModel, inputs: DispatchInputs, terms: Terms, delivered_default: str = "none") -> None:
+    """Energy-constrained loads: power only while a session is present, energy due by departure.
+
+    .. math::
+        min_s ≤ Σ_{t∈s} η\\, p_{f,t}\\, Δt + short_s,\\quad Σ_{t∈s} η\\, p_{f,t}\\, Δt ≤ max_s
+    """
+    loads = inputs.park.energy_loads
+    if not loads:
+        return
+    sessions = energy_sessions(inputs, delivered_default)
+    present = {(s.load_id, t) for s in sessions for t in s.steps}
+    m.ENERGY_LOADS = pyo.Set(initialize=list(loads), ordered=True)
+    m.energy_load_kw = pyo.Var(
+        m.ENERGY_LOADS, m.T, bounds=lambda m, f, t: (0, loads[f].max_kw if (f, t) in present else 0.0))
+    m.SESSIONS = pyo.RangeSet(0, len(sessions) - 1) if sessions else pyo.Set(initialize=[])
+    m.session_shortfall_kwh = pyo.Var(m.SESSIONS, bounds=(0, None))
+
+    def delivered(m, k):
+        s = sessions[k]
+        return sum(loads[s.load_id].efficiency * m.energy_load_kw[s.load_id, t] for t in s.steps) * m.dt_h
+
+    m.session_energy_min = pyo.Constraint(m.SESSIONS, rule=lambda m, k: delivered(m, k) + m.session_shortfall_kwh[k] >= sessions[k].min_kwh)
+    m.session_energy_max = pyo.Constraint(m.SESSIONS, rule=lambda m, k: delivered(m, k) <= sessions[k].max_kwh)
+    terms.electric_demand.append(lambda m, t: sum(m.energy_load_kw[f, t] for f in m.ENERGY_LOADS))
+    terms.slack.append(lambda m: sum(m.session_shortfall_kwh[k] for k in m.SESSIONS))
+
+
+def add_curtailable_loads(m: pyo.ConcreteModel, inputs: DispatchInputs, terms: Terms) -> None:
+    """Curtailable loads: shed up to ``max_shed_kw`` at a price, within daily hour/energy limits.
+
+    .. math::
+        0 ≤ shed_{c,t} ≤ \\min(P^{shed}_c, base_{c,t}),\\quad
+        shed_{c,t} ≤ P^{shed}_c\\, on_{c,t},\\quad Σ_{t∈d} on_{c,t} Δt ≤ H_c
+    """
+    loads = inputs.park.curtailable_loads
+    if not loads:
+        return
+    m.CURTAILABLE = pyo.Set(initialize=list(loads), ordered=True)
+    m.curtailable_base_kw = pyo.Param(m.CURTAILABLE, m.T, mutable=True, initialize=0.0)
+    m.shed_kw = pyo.Var(m.CURTAILABLE, m.T, bounds=lambda m, c, t: (0, loads[c].max_shed_kw))
+    m.shed_within_base = pyo.Constraint(m.CURTAILABLE, m.T, rule=lambda m, c, t: m.shed_kw[c, t] <= m.curtailable_base_kw[c, t])
+    local_dates = [t.date() for t in inputs.local_index]
+    day_steps: dict[dt.date, list[int]] = {}
+    for t, day in enumerate(local_dates):
+        day_steps.setdefault(day, []).append(t)
+    days = list(day_steps)
+    m.SHED_DAYS = pyo.RangeSet(0, len(days) - 1)
+    hour_limited = [c for c in loads if loads[c].max_shed_hours_per_day is not None]
+    if hour_limited:
+        m.SHED_HOUR_LIMITED = pyo.Set(initialize=hour_limited, ordered=True)
+        m.shedding = pyo.Var(m.SHED_HOUR_LIMITED, m.T, domain=pyo.Binary)
+        m.shed_on = pyo.Constraint(m.SHED_HOUR_LIMITED, m.T,
+                                   rule=lambda m, c, t: m.shed_kw[c, t] <= loads[c].max_shed_kw * m.shedding[c, t])
+        m.shed_hours_per_day = pyo.Constraint(
+            m.SHED_HOUR_LIMITED, m.SHED_DAYS,
+            rule=lambda m, c, k: sum(m.shedding[c, t] for t in day_steps[days[k]]) * m.dt_h <= loads[c].max_shed_hours_per_day)
+    energy_limited = [c for c in loads if loads[c].max_shed_kwh_per_day is not None]
+    if energy_limited:
+        m.SHED_ENERGY_LIMITED = pyo.Set(initialize=energy_limited, ordered=True)
+        m.shed_kwh_per_day = pyo.Constraint(
+            m.SHED_ENERGY_LIMITED, m.SHED_DAYS,
+            rule=lambda m, c, k: sum(m.shed_kw[c, t] for t in day_steps[days[k]]) * m.dt_h <= loads[c].max_shed_kwh_per_day)
+    terms.electric_demand.append(
+        lambda m, t: sum(m.curtailable_base_kw[c, t] - m.shed_kw[c, t] for c in m.CURTAILABLE))
+    terms.cost.append(
+        lambda m: sum(loads[c].shed_cost_cny_per_kwh * m.shed_kw[c, t] for c in m.CURTAILABLE for t in m.T) * m.dt_h)
+
+
+def shift_pairs(n_steps: int, max_shift_steps: int) -> list[tuple[int, int]]:
+    """(from, to) step pairs a shiftable load may move energy between."""
+    return [(a, b) for a in range(n_steps) for b in range(max(0, a - max_shift_steps), min(n_steps, a + max_shift_steps + 1)) if a != b]
+
+
+def add_shiftable_loads(m: pyo.ConcreteModel, inputs: DispatchInputs, terms: Terms) -> None:
+    """Shiftable-energy loads: baseline energy moved at most ``max_shift_h`` earlier or later.
+
+    .. math::
+        x_{e,t} = base_{e,t} − Σ_{t'} move_{e,t,t'} + Σ_{t'} move_{e,t',t},\\quad
+        Σ_{t'} move_{e,t,t'} ≤ base_{e,t},\\quad |t − t'| ≤ D_e
+
+    Every kWh moved away from ``t`` is consumed within ``D_e`` of it, so the
+    energy is recovered within the delay and the total is unchanged.
+    """
+    loads = inputs.park.shiftable_loads
+    if not loads:
+        return
+    m.SHIFTABLE = pyo.Set(initialize=list(loads), ordered=True)
+    m.shiftable_base_kw = pyo.Param(m.SHIFTABLE, m.T, mutable=True, initialize=0.0)
+    triples = [(e, a, b) for e, load in loads.items()
+               for a, b in shift_pairs(inputs.n_steps, int(np.floor(load.max_shift_h / inputs.dt_h + 1e-9)))]
+    m.SHIFT_MOVES = pyo.Set(dimen=3, initialize=triples, ordered=True)
+    m.shift_move_kw = pyo.Var(m.SHIFT_MOVES, bounds=(0, None))
+    moves_out: dict[tuple[str, int], list[int]] = {}
+    moves_in: dict[tuple[str, int], list[int]] = {}
+    for e, a, b in triples:
+        moves_out.setdefault((e, a), []).append(b)
+        moves_in.setdefault((e, b), []).append(a)
+
+    def load_kw(m, e, t):
+        return (m.shiftable_base_kw[e, t] - sum(m.shift_move_kw[e, t, b] for b in moves_out.get((e, t), []))
+                + sum(m.shift_move_kw[e, a, t] for a in moves_in.get((e, t), [])))
+
+    m.shiftable_kw = pyo.Expression(m.SHIFTABLE, m.T, rule=load_kw)
+    m.shift_out_within_base = pyo.Constraint(
+        m.SHIFTABLE, m.T,
+        rule=lambda m, e, t: sum(m.shift_move_kw[e, t, b] for b in moves_out.get((e, t), [])) <= m.shiftable_base_kw[e, t])
+    capped = [e for e in loads if loads[e].max_kw is not None]
+    if capped:
+        m.SHIFTABLE_CAPPED = pyo.Set(initialize=capped, ordered=True)
+        m.shiftable_max = pyo.Constraint(m.SHIFTABLE_CAPPED, m.T, rule=lambda m, e, t: m.shiftable_kw[e, t] <= loads[e].max_kw)
+    terms.electric_demand.append(lambda m, t: sum(m.shiftable_kw[e, t] for e in m.SHIFTABLE))
+
+
+def set_flexible_inputs(m: pyo.ConcreteModel, inputs: DispatchInputs) -> None:
+    """Write the baselines of curtailable and shiftable loads into the model."""
+    for name, frame in (("curtailable_base_kw", inputs.curtailable_base_kw), ("shiftable_base_kw", inputs.shiftable_base_kw)):
+        if not hasattr(m, name):
+            continue
+        param = getattr(m, name)
+        for device in frame.columns:
+            values = frame[device].to_numpy()
+            for t in m.T:
+                param[device, t].set_value(float(values[t]))

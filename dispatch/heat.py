@@ -1,0 +1,104 @@
+"""Builders of the heat side: heat pumps, electric boilers, thermal stores and the heat balance.
+
+Heat flows are kW of heat; the heat balance closes on every heat bus at every step.
+"""
+
+from __future__ import annotations
+
+import pyomo.environ as pyo
+
+from dispatch.inputs import DispatchInputs
+from dispatch.terms import Terms
+
+
+def add_heat(m: pyo.ConcreteModel, inputs: DispatchInputs, terms: Terms) -> None:
+    """Heat pumps, electric boilers, thermal stores and the heat balance of every heat bus.
+
+    .. math::
+        m_h P_h\\, on_{h,t} ≤ e_{h,t} ≤ P_h\\, on_{h,t},\\quad q_{h,t} = COP_{h,t}\\, e_{h,t}
+
+        q_{k,t} = η_k\\, e_{k,t}
+
+        s_{j,t} = ρ_j\\, s_{j,t−1} + (ch_{j,t} − dis_{j,t})\\, Δt,\\quad ρ_j = (1 − λ_j)^{Δt}
+
+        Σ_h q_{h,t} + Σ_k q_{k,t} + Σ_j (dis_{j,t} − ch_{j,t}) + unserved_{b,t} = demand_{b,t} + dump_{b,t}
+    """
+    park = inputs.park
+    if not park.heat_buses:
+        return
+    hps, boilers, stores = park.heat_pumps, park.electric_boilers, park.thermal_stores
+    m.HEAT_BUSES = pyo.Set(initialize=list(park.heat_buses), ordered=True)
+    m.heat_demand_kw = pyo.Param(m.HEAT_BUSES, m.T, mutable=True, initialize=0.0)
+
+    m.HEAT_PUMPS = pyo.Set(initialize=list(hps), ordered=True)
+    m.hp_cop = pyo.Param(m.HEAT_PUMPS, m.T, mutable=True, initialize=1.0)
+    m.hp_elec_kw = pyo.Var(m.HEAT_PUMPS, m.T, bounds=lambda m, h, t: (0, hps[h].max_elec_kw))
+    with_min = [h for h in hps if hps[h].min_load_frac > 0]
+    if with_min:
+        m.HEAT_PUMPS_MIN_LOAD = pyo.Set(initialize=with_min, ordered=True)
+        m.hp_on = pyo.Var(m.HEAT_PUMPS_MIN_LOAD, m.T, domain=pyo.Binary)
+        m.hp_max_when_on = pyo.Constraint(m.HEAT_PUMPS_MIN_LOAD, m.T,
+                                          rule=lambda m, h, t: m.hp_elec_kw[h, t] <= hps[h].max_elec_kw * m.hp_on[h, t])
+        m.hp_min_when_on = pyo.Constraint(
+            m.HEAT_PUMPS_MIN_LOAD, m.T,
+            rule=lambda m, h, t: m.hp_elec_kw[h, t] >= hps[h].min_load_frac * hps[h].max_elec_kw * m.hp_on[h, t])
+    m.hp_heat_kw = pyo.Expression(m.HEAT_PUMPS, m.T, rule=lambda m, h, t: m.hp_cop[h, t] * m.hp_elec_kw[h, t])
+
+    m.BOILERS = pyo.Set(initialize=list(boilers), ordered=True)
+    m.boiler_elec_kw = pyo.Var(m.BOILERS, m.T, bounds=lambda m, k, t: (0, boilers[k].max_elec_kw))
+    m.boiler_heat_kw = pyo.Expression(m.BOILERS, m.T, rule=lambda m, k, t: boilers[k].efficiency * m.boiler_elec_kw[k, t])
+
+    m.THERMAL_STORES = pyo.Set(initialize=list(stores), ordered=True)
+    m.ts_retention = pyo.Param(m.THERMAL_STORES, mutable=True, initialize=1.0)
+    m.ts_initial_kwh = pyo.Param(m.THERMAL_STORES, mutable=True, initialize=0.0)
+    m.ts_final_kwh = pyo.Param(m.THERMAL_STORES, mutable=True, initialize=0.0)
+    m.ts_charge_kw = pyo.Var(m.THERMAL_STORES, m.T, bounds=lambda m, j, t: (0, stores[j].max_charge_kw))
+    m.ts_discharge_kw = pyo.Var(m.THERMAL_STORES, m.T, bounds=lambda m, j, t: (0, stores[j].max_discharge_kw))
+    m.ts_soc_kwh = pyo.Var(m.THERMAL_STORES, m.T, bounds=lambda m, j, t: (stores[j].min_soc_kwh, stores[j].max_soc_kwh))
+    m.ts_final_shortfall_kwh = pyo.Var(m.THERMAL_STORES, bounds=(0, None))
+
+    def store_balance(m, j, t):
+        previous = m.ts_initial_kwh[j] if t == m.T.first() else m.ts_soc_kwh[j, t - 1]
+        return m.ts_soc_kwh[j, t] == m.ts_retention[j] * previous + (m.ts_charge_kw[j, t] - m.ts_discharge_kw[j, t]) * m.dt_h
+
+    m.ts_soc_balance = pyo.Constraint(m.THERMAL_STORES, m.T, rule=store_balance)
+    m.ts_final_soc = pyo.Constraint(
+        m.THERMAL_STORES, rule=lambda m, j: m.ts_soc_kwh[j, m.T.last()] + m.ts_final_shortfall_kwh[j] >= m.ts_final_kwh[j])
+
+    dump_buses = [b for b, bus in park.heat_buses.items() if bus.allow_dump]
+    m.heat_dump_kw = pyo.Var(m.HEAT_BUSES, m.T, bounds=lambda m, b, t: (0, None if b in dump_buses else 0.0))
+    m.heat_unserved_kw = pyo.Var(m.HEAT_BUSES, m.T, bounds=(0, None))
+
+    def heat_balance(m, b, t):
+        supply = (sum(m.hp_heat_kw[h, t] for h in m.HEAT_PUMPS if hps[h].heat_bus == b)
+                  + sum(m.boiler_heat_kw[k, t] for k in m.BOILERS if boilers[k].heat_bus == b)
+                  + sum(m.ts_discharge_kw[j, t] - m.ts_charge_kw[j, t] for j in m.THERMAL_STORES if stores[j].heat_bus == b))
+        return supply + m.heat_unserved_kw[b, t] == m.heat_demand_kw[b, t] + m.heat_dump_kw[b, t]
+
+    m.heat_balance = pyo.Constraint(m.HEAT_BUSES, m.T, rule=heat_balance)
+    terms.electric_demand.append(
+        lambda m, t: sum(m.hp_elec_kw[h, t] for h in m.HEAT_PUMPS) + sum(m.boiler_elec_kw[k, t] for k in m.BOILERS))
+    terms.slack.append(lambda m: sum(m.heat_unserved_kw[b, t] for b in m.HEAT_BUSES for t in m.T) * m.dt_h
+                       + sum(m.ts_final_shortfall_kwh[j] for j in m.THERMAL_STORES))
+    terms.cost.append(lambda m: -sum(stores[j].terminal_value_cny_per_kwh * m.ts_soc_kwh[j, m.T.last()]
+                                     for j in m.THERMAL_STORES))
+
+
+def set_heat_inputs(m: pyo.ConcreteModel, inputs: DispatchInputs) -> None:
+    """Write heat demand, COPs, store retention and store states into the model."""
+    if not hasattr(m, "HEAT_BUSES"):
+        return
+    for b in m.HEAT_BUSES:
+        values = inputs.heat_demand_kw[b].to_numpy()
+        for t in m.T:
+            m.heat_demand_kw[b, t].set_value(float(values[t]))
+    for h in m.HEAT_PUMPS:
+        cop = inputs.cop(h)
+        for t in m.T:
+            m.hp_cop[h, t].set_value(float(cop[t]))
+    for j in m.THERMAL_STORES:
+        store = inputs.park.thermal_stores[j]
+        m.ts_retention[j].set_value((1.0 - store.loss_frac_per_h) ** inputs.dt_h)
+        m.ts_initial_kwh[j].set_value(inputs.initial_thermal_soc_kwh(j))
+        final = store.final_soc_frac * store.capacity_kwh if store.final_soc_frac is not None else store.min_soc_kwh
+        m.ts_final_kwh[j].set_value(final)
