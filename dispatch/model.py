@@ -69,7 +69,7 @@ class DispatchConfig:
     """
 
     objective: Objective = "cost"
-    lexicographic_tolerance: float = 1e-4
+    lexicographic_tolerance: float = 1e-6
     energy_delivered_default: Literal["none", "uncontrolled"] = "none"
     mip_gap: float = 1e-3
     time_limit_s: float = 30.0

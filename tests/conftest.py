@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pandas as pd
 import pytest
 
@@ -41,12 +39,22 @@ def two_price_park(**battery) -> dict:
 
 
 def make_inputs(park_config: dict, load_kw, pv_kw=None, freq: str = "1h",
-                state: PlantState | None = None) -> DispatchInputs:
-    """Inputs on an index starting 2026-07-15 00:00 Asia/Shanghai, one load ``l1``."""
+                state: PlantState | None = None, heat_kw: dict | None = None, temp_air_c=None,
+                curtailable_kw: dict | None = None, shiftable_kw: dict | None = None,
+                start: str = "2026-07-15 00:00") -> DispatchInputs:
+    """Inputs on an index starting ``start`` Asia/Shanghai (default 2026-07-15 00:00), one load ``l1``.
+
+    ``heat_kw``, ``curtailable_kw`` and ``shiftable_kw`` map device ids to series.
+    """
     park = park_from_dict(park_config)
-    index = hourly_index(len(load_kw), freq=freq)
+    index = hourly_index(len(load_kw), start=start, freq=freq)
     pv = pd.DataFrame({a: pv_kw for a in park.pv_arrays}, index=index) if park.pv_arrays else pd.DataFrame(index=index)
     tariff = park.tariff
+
+    def frame(series: dict | None) -> pd.DataFrame:
+        return pd.DataFrame(series or {}, index=index, dtype=float)
+
+    temp = pd.Series(temp_air_c if temp_air_c is not None else 20.0, index=index, dtype=float)
     return DispatchInputs(
         park=park,
         index=index,
@@ -56,8 +64,12 @@ def make_inputs(park_config: dict, load_kw, pv_kw=None, freq: str = "1h",
         price_import_cny_per_kwh=tariff.import_price(index, TZ),
         price_export_cny_per_kwh=tariff.export_price(index),
         tou_period=tariff.periods(index, TZ),
-        day=dt.date(2026, 7, 15),
+        day=index[0].date(),
         state=state or PlantState(),
+        temp_air_c=temp,
+        heat_demand_kw=frame(heat_kw),
+        curtailable_base_kw=frame(curtailable_kw),
+        shiftable_base_kw=frame(shiftable_kw),
     )
 
 
