@@ -184,8 +184,11 @@ def add_shiftable_processes(m: pyo.ConcreteModel, inputs: DispatchInputs, terms:
 
     m.process_no_overlap = pyo.Constraint(pyo.Set(dimen=2, initialize=overlap), rule=one_at_a_time)
     terms.electric_demand.append(lambda m, t: sum(m.process_kw[p, t] for p in m.PROCESSES))
-    run_kwh = {p: sum(profiles[p]) * inputs.dt_h for p in processes}
-    terms.slack.append(lambda m: sum(m.process_missed_runs[k] * max(run_kwh[days[k].process_id], 1.0) for k in m.PROCESS_DAYS))
+    # A missed run is priced at ten times the most it could save: its energy at
+    # the dearest price plus its peak power at the demand charge.
+    m.process_missed_run_cost = pyo.Param(m.PROCESSES, mutable=True, initialize=0.0)
+    terms.cost.append(lambda m: sum(m.process_missed_run_cost[days[k].process_id] * m.process_missed_runs[k]
+                                    for k in m.PROCESS_DAYS))
 
 
 def add_energy_loads(m: pyo.ConcreteModel, inputs: DispatchInputs, terms: Terms, delivered_default: str = "none") -> None:
@@ -227,8 +230,9 @@ def add_curtailable_loads(m: pyo.ConcreteModel, inputs: DispatchInputs, terms: T
         return
     m.CURTAILABLE = pyo.Set(initialize=list(loads), ordered=True)
     m.curtailable_base_kw = pyo.Param(m.CURTAILABLE, m.T, mutable=True, initialize=0.0)
+    m.shed_cap_kw = pyo.Param(m.CURTAILABLE, m.T, mutable=True, initialize=0.0)  # min(max_shed_kw, base)
     m.shed_kw = pyo.Var(m.CURTAILABLE, m.T, bounds=lambda m, c, t: (0, loads[c].max_shed_kw))
-    m.shed_within_base = pyo.Constraint(m.CURTAILABLE, m.T, rule=lambda m, c, t: m.shed_kw[c, t] <= m.curtailable_base_kw[c, t])
+    m.shed_within_base = pyo.Constraint(m.CURTAILABLE, m.T, rule=lambda m, c, t: m.shed_kw[c, t] <= m.shed_cap_kw[c, t])
     local_dates = [t.date() for t in inputs.local_index]
     day_steps: dict[dt.date, list[int]] = {}
     for t, day in enumerate(local_dates):
@@ -239,8 +243,9 @@ def add_curtailable_loads(m: pyo.ConcreteModel, inputs: DispatchInputs, terms: T
     if hour_limited:
         m.SHED_HOUR_LIMITED = pyo.Set(initialize=hour_limited, ordered=True)
         m.shedding = pyo.Var(m.SHED_HOUR_LIMITED, m.T, domain=pyo.Binary)
+        # The step's own cap as big-M keeps the LP relaxation tight where little can be shed.
         m.shed_on = pyo.Constraint(m.SHED_HOUR_LIMITED, m.T,
-                                   rule=lambda m, c, t: m.shed_kw[c, t] <= loads[c].max_shed_kw * m.shedding[c, t])
+                                   rule=lambda m, c, t: m.shed_kw[c, t] <= m.shed_cap_kw[c, t] * m.shedding[c, t])
         m.shed_hours_per_day = pyo.Constraint(
             m.SHED_HOUR_LIMITED, m.SHED_DAYS,
             rule=lambda m, c, k: sum(m.shedding[c, t] for t in day_steps[days[k]]) * m.dt_h <= loads[c].max_shed_hours_per_day)
@@ -256,53 +261,65 @@ def add_curtailable_loads(m: pyo.ConcreteModel, inputs: DispatchInputs, terms: T
         lambda m: sum(loads[c].shed_cost_cny_per_kwh * m.shed_kw[c, t] for c in m.CURTAILABLE for t in m.T) * m.dt_h)
 
 
-def shift_pairs(n_steps: int, max_shift_steps: int) -> list[tuple[int, int]]:
-    """(from, to) step pairs a shiftable load may move energy between."""
-    return [(a, b) for a in range(n_steps) for b in range(max(0, a - max_shift_steps), min(n_steps, a + max_shift_steps + 1)) if a != b]
-
-
 def add_shiftable_loads(m: pyo.ConcreteModel, inputs: DispatchInputs, terms: Terms) -> None:
-    """Shiftable-energy loads: baseline energy moved at most ``max_shift_h`` earlier or later.
+    """Shiftable-energy loads: baseline energy consumed at most ``max_shift_h`` earlier or later.
+
+    With ``E_t`` the energy consumed ahead of the baseline by the end of step
+    ``t`` (negative: behind it) and ``K`` the delay in steps:
 
     .. math::
-        x_{e,t} = base_{e,t} − Σ_{t'} move_{e,t,t'} + Σ_{t'} move_{e,t',t},\\quad
-        Σ_{t'} move_{e,t,t'} ≤ base_{e,t},\\quad |t − t'| ≤ D_e
+        E_t = E_{t−1} + (x_{e,t} − base_{e,t})\\, Δt,\\qquad E_{T} = 0
 
-    Every kWh moved away from ``t`` is consumed within ``D_e`` of it, so the
-    energy is recovered within the delay and the total is unchanged.
+        E_t ≤ Σ_{τ=t+1}^{t+K} base_{e,τ}\\, Δt,\\qquad −E_t ≤ Σ_{τ=t−K+1}^{t} base_{e,τ}\\, Δt
+
+    Energy is interchangeable, so it can be thought of as served first in,
+    first out; then a kWh consumed ahead is one of the next ``K`` steps'
+    baseline, and a kWh still owed is one of the last ``K`` steps': every
+    kWh moves by at most the delay, and all of it is recovered within the
+    horizon. (Equivalent to pairwise move variables between steps at most
+    ``K`` apart, with ``2K`` times fewer variables.)
     """
     loads = inputs.park.shiftable_loads
     if not loads:
         return
+    n = inputs.n_steps
     m.SHIFTABLE = pyo.Set(initialize=list(loads), ordered=True)
     m.shiftable_base_kw = pyo.Param(m.SHIFTABLE, m.T, mutable=True, initialize=0.0)
-    triples = [(e, a, b) for e, load in loads.items()
-               for a, b in shift_pairs(inputs.n_steps, int(np.floor(load.max_shift_h / inputs.dt_h + 1e-9)))]
-    m.SHIFT_MOVES = pyo.Set(dimen=3, initialize=triples, ordered=True)
-    m.shift_move_kw = pyo.Var(m.SHIFT_MOVES, bounds=(0, None))
-    moves_out: dict[tuple[str, int], list[int]] = {}
-    moves_in: dict[tuple[str, int], list[int]] = {}
-    for e, a, b in triples:
-        moves_out.setdefault((e, a), []).append(b)
-        moves_in.setdefault((e, b), []).append(a)
+    m.shiftable_kw = pyo.Var(m.SHIFTABLE, m.T, bounds=lambda m, e, t: (0, loads[e].max_kw))
+    m.shift_ahead_kwh = pyo.Var(m.SHIFTABLE, m.T)
+    steps = {e: int(np.floor(load.max_shift_h / inputs.dt_h + 1e-9)) for e, load in loads.items()}
 
-    def load_kw(m, e, t):
-        return (m.shiftable_base_kw[e, t] - sum(m.shift_move_kw[e, t, b] for b in moves_out.get((e, t), []))
-                + sum(m.shift_move_kw[e, a, t] for a in moves_in.get((e, t), [])))
+    def ahead(m, e, t):
+        previous = 0.0 if t == m.T.first() else m.shift_ahead_kwh[e, t - 1]
+        return m.shift_ahead_kwh[e, t] == previous + (m.shiftable_kw[e, t] - m.shiftable_base_kw[e, t]) * m.dt_h
 
-    m.shiftable_kw = pyo.Expression(m.SHIFTABLE, m.T, rule=load_kw)
-    m.shift_out_within_base = pyo.Constraint(
+    m.shift_ahead_balance = pyo.Constraint(m.SHIFTABLE, m.T, rule=ahead)
+    m.shift_ahead_limit = pyo.Constraint(
         m.SHIFTABLE, m.T,
-        rule=lambda m, e, t: sum(m.shift_move_kw[e, t, b] for b in moves_out.get((e, t), [])) <= m.shiftable_base_kw[e, t])
-    capped = [e for e in loads if loads[e].max_kw is not None]
-    if capped:
-        m.SHIFTABLE_CAPPED = pyo.Set(initialize=capped, ordered=True)
-        m.shiftable_max = pyo.Constraint(m.SHIFTABLE_CAPPED, m.T, rule=lambda m, e, t: m.shiftable_kw[e, t] <= loads[e].max_kw)
+        rule=lambda m, e, t: m.shift_ahead_kwh[e, t]
+        <= sum(m.shiftable_base_kw[e, tau] for tau in range(t + 1, min(n, t + steps[e] + 1))) * m.dt_h)
+    m.shift_behind_limit = pyo.Constraint(
+        m.SHIFTABLE, m.T,
+        rule=lambda m, e, t: -m.shift_ahead_kwh[e, t]
+        <= sum(m.shiftable_base_kw[e, tau] for tau in range(max(0, t - steps[e] + 1), t + 1)) * m.dt_h)
+    for e in loads:
+        m.shift_ahead_kwh[e, m.T.last()].fix(0.0)
     terms.electric_demand.append(lambda m, t: sum(m.shiftable_kw[e, t] for e in m.SHIFTABLE))
 
 
 def set_flexible_inputs(m: pyo.ConcreteModel, inputs: DispatchInputs) -> None:
-    """Write the baselines of curtailable and shiftable loads into the model."""
+    """Write the baselines of curtailable and shiftable loads and the price of a missed run into the model."""
+    if hasattr(m, "PROCESSES"):
+        dearest = float(np.abs(inputs.price_import_cny_per_kwh.to_numpy()).max(initial=0.0))
+        for p in m.PROCESSES:
+            profile = inputs.park.shiftable_processes[p].profile_on_steps(inputs.dt_h)
+            saving = sum(profile) * inputs.dt_h * dearest + max(profile) * inputs.demand_charge_cny_per_kw
+            m.process_missed_run_cost[p].set_value(10.0 * max(saving, 1.0))
+    if hasattr(m, "CURTAILABLE"):
+        for c in m.CURTAILABLE:
+            cap = np.minimum(inputs.curtailable_base_kw[c].to_numpy(), inputs.park.curtailable_loads[c].max_shed_kw)
+            for t in m.T:
+                m.shed_cap_kw[c, t].set_value(float(max(cap[t], 0.0)))
     for name, frame in (("curtailable_base_kw", inputs.curtailable_base_kw), ("shiftable_base_kw", inputs.shiftable_base_kw)):
         if not hasattr(m, name):
             continue

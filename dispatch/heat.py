@@ -5,17 +5,49 @@ Heat flows are kW of heat; the heat balance closes on every heat bus at every st
 
 from __future__ import annotations
 
+import numpy as np
 import pyomo.environ as pyo
 
 from dispatch.inputs import DispatchInputs
 from dispatch.terms import Terms
 
 
+def heat_pump_groups(park) -> dict[str, list[str]]:
+    """Identical heat pumps (every field equal), keyed by the first unit's id."""
+    groups: dict[str, list[str]] = {}
+    for h, hp in park.heat_pumps.items():
+        for members in groups.values():
+            if park.heat_pumps[members[0]] == hp:
+                members.append(h)
+                break
+        else:
+            groups[h] = [h]
+    return groups
+
+
+def split_group(total_kw: np.ndarray, units_on: np.ndarray | None, members: list[str], max_kw: float) -> dict[str, np.ndarray]:
+    """Share a group's power among its units: ``k`` units on, each ``total / k``.
+
+    ``units_on`` comes from the model when the units have a minimum load;
+    otherwise as few units as can carry the total are on.
+    """
+    if units_on is None:
+        units_on = np.ceil(np.round(total_kw / max_kw, 9))
+    k = np.clip(np.round(units_on), 0, len(members))
+    share = np.divide(total_kw, k, out=np.zeros_like(total_kw), where=k > 0)
+    return {h: np.where(i < k, share, 0.0) for i, h in enumerate(members)}
+
+
 def add_heat(m: pyo.ConcreteModel, inputs: DispatchInputs, terms: Terms) -> None:
     """Heat pumps, electric boilers, thermal stores and the heat balance of every heat bus.
 
+    Identical heat pumps form a group ``g`` of ``N_g`` units (see
+    :func:`heat_pump_groups`) modelled by their total power and an integer
+    number of units on: exact for identical units, and free of the mirror-image
+    solutions that separate binaries would give the solver.
+
     .. math::
-        m_h P_h\\, on_{h,t} ≤ e_{h,t} ≤ P_h\\, on_{h,t},\\quad q_{h,t} = COP_{h,t}\\, e_{h,t}
+        m_g P_g\\, n_{g,t} ≤ e_{g,t} ≤ P_g\\, n_{g,t},\\quad n_{g,t} ∈ \\{0, …, N_g\\},\\quad q_{g,t} = COP_{g,t}\\, e_{g,t}
 
         q_{k,t} = η_k\\, e_{k,t}
 
@@ -30,19 +62,22 @@ def add_heat(m: pyo.ConcreteModel, inputs: DispatchInputs, terms: Terms) -> None
     m.HEAT_BUSES = pyo.Set(initialize=list(park.heat_buses), ordered=True)
     m.heat_demand_kw = pyo.Param(m.HEAT_BUSES, m.T, mutable=True, initialize=0.0)
 
-    m.HEAT_PUMPS = pyo.Set(initialize=list(hps), ordered=True)
-    m.hp_cop = pyo.Param(m.HEAT_PUMPS, m.T, mutable=True, initialize=1.0)
-    m.hp_elec_kw = pyo.Var(m.HEAT_PUMPS, m.T, bounds=lambda m, h, t: (0, hps[h].max_elec_kw))
-    with_min = [h for h in hps if hps[h].min_load_frac > 0]
+    groups = heat_pump_groups(park)
+    m.HP_GROUPS = pyo.Set(initialize=list(groups), ordered=True)
+    m.hp_cop = pyo.Param(m.HP_GROUPS, m.T, mutable=True, initialize=1.0)
+    unit = {g: hps[ids[0]] for g, ids in groups.items()}
+    m.hp_elec_kw = pyo.Var(m.HP_GROUPS, m.T, bounds=lambda m, g, t: (0, len(groups[g]) * unit[g].max_elec_kw))
+    with_min = [g for g in groups if unit[g].min_load_frac > 0]
     if with_min:
-        m.HEAT_PUMPS_MIN_LOAD = pyo.Set(initialize=with_min, ordered=True)
-        m.hp_on = pyo.Var(m.HEAT_PUMPS_MIN_LOAD, m.T, domain=pyo.Binary)
-        m.hp_max_when_on = pyo.Constraint(m.HEAT_PUMPS_MIN_LOAD, m.T,
-                                          rule=lambda m, h, t: m.hp_elec_kw[h, t] <= hps[h].max_elec_kw * m.hp_on[h, t])
+        m.HP_GROUPS_MIN_LOAD = pyo.Set(initialize=with_min, ordered=True)
+        m.hp_units_on = pyo.Var(m.HP_GROUPS_MIN_LOAD, m.T, domain=pyo.NonNegativeIntegers,
+                                bounds=lambda m, g, t: (0, len(groups[g])))
+        m.hp_max_when_on = pyo.Constraint(
+            m.HP_GROUPS_MIN_LOAD, m.T, rule=lambda m, g, t: m.hp_elec_kw[g, t] <= unit[g].max_elec_kw * m.hp_units_on[g, t])
         m.hp_min_when_on = pyo.Constraint(
-            m.HEAT_PUMPS_MIN_LOAD, m.T,
-            rule=lambda m, h, t: m.hp_elec_kw[h, t] >= hps[h].min_load_frac * hps[h].max_elec_kw * m.hp_on[h, t])
-    m.hp_heat_kw = pyo.Expression(m.HEAT_PUMPS, m.T, rule=lambda m, h, t: m.hp_cop[h, t] * m.hp_elec_kw[h, t])
+            m.HP_GROUPS_MIN_LOAD, m.T,
+            rule=lambda m, g, t: m.hp_elec_kw[g, t] >= unit[g].min_load_frac * unit[g].max_elec_kw * m.hp_units_on[g, t])
+    m.hp_heat_kw = pyo.Expression(m.HP_GROUPS, m.T, rule=lambda m, g, t: m.hp_cop[g, t] * m.hp_elec_kw[g, t])
 
     m.BOILERS = pyo.Set(initialize=list(boilers), ordered=True)
     m.boiler_elec_kw = pyo.Var(m.BOILERS, m.T, bounds=lambda m, k, t: (0, boilers[k].max_elec_kw))
@@ -70,14 +105,14 @@ def add_heat(m: pyo.ConcreteModel, inputs: DispatchInputs, terms: Terms) -> None
     m.heat_unserved_kw = pyo.Var(m.HEAT_BUSES, m.T, bounds=(0, None))
 
     def heat_balance(m, b, t):
-        supply = (sum(m.hp_heat_kw[h, t] for h in m.HEAT_PUMPS if hps[h].heat_bus == b)
+        supply = (sum(m.hp_heat_kw[g, t] for g in m.HP_GROUPS if unit[g].heat_bus == b)
                   + sum(m.boiler_heat_kw[k, t] for k in m.BOILERS if boilers[k].heat_bus == b)
                   + sum(m.ts_discharge_kw[j, t] - m.ts_charge_kw[j, t] for j in m.THERMAL_STORES if stores[j].heat_bus == b))
         return supply + m.heat_unserved_kw[b, t] == m.heat_demand_kw[b, t] + m.heat_dump_kw[b, t]
 
     m.heat_balance = pyo.Constraint(m.HEAT_BUSES, m.T, rule=heat_balance)
     terms.electric_demand.append(
-        lambda m, t: sum(m.hp_elec_kw[h, t] for h in m.HEAT_PUMPS) + sum(m.boiler_elec_kw[k, t] for k in m.BOILERS))
+        lambda m, t: sum(m.hp_elec_kw[g, t] for g in m.HP_GROUPS) + sum(m.boiler_elec_kw[k, t] for k in m.BOILERS))
     terms.slack.append(lambda m: sum(m.heat_unserved_kw[b, t] for b in m.HEAT_BUSES for t in m.T) * m.dt_h
                        + sum(m.ts_final_shortfall_kwh[j] for j in m.THERMAL_STORES))
     terms.cost.append(lambda m: -sum(stores[j].terminal_value_cny_per_kwh * m.ts_soc_kwh[j, m.T.last()]
@@ -92,10 +127,10 @@ def set_heat_inputs(m: pyo.ConcreteModel, inputs: DispatchInputs) -> None:
         values = inputs.heat_demand_kw[b].to_numpy()
         for t in m.T:
             m.heat_demand_kw[b, t].set_value(float(values[t]))
-    for h in m.HEAT_PUMPS:
-        cop = inputs.cop(h)
+    for g in m.HP_GROUPS:
+        cop = inputs.cop(g)
         for t in m.T:
-            m.hp_cop[h, t].set_value(float(cop[t]))
+            m.hp_cop[g, t].set_value(float(cop[t]))
     for j in m.THERMAL_STORES:
         store = inputs.park.thermal_stores[j]
         m.ts_retention[j].set_value((1.0 - store.loss_frac_per_h) ** inputs.dt_h)

@@ -20,6 +20,7 @@ from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondi
 
 from dispatch.inputs import DispatchInputs
 from dispatch.flexible import energy_sessions, process_days
+from dispatch.heat import heat_pump_groups, split_group
 from dispatch.kpis import Flows, compute_kpis, make_schedule
 from dispatch.model import DispatchConfig, build_model, needs_exclusivity, set_inputs
 from dispatch.results import DispatchResult, SlackEntry, SolverStatus
@@ -64,6 +65,7 @@ class DispatchModel:
             m,
             time_limit=self.config.time_limit_s,
             rel_gap=self.config.mip_gap,
+            solver_options=dict(self.config.solver_options),
             load_solutions=False,
             raise_exception_on_nonoptimal_result=False,
         )
@@ -154,6 +156,23 @@ class DispatchModel:
                              columns=list(keys), index=range(n), dtype=float)
         return frame.clip(lower=0.0) if clip else frame
 
+    def _heat_pump_frames(self, inputs: DispatchInputs) -> dict[str, pd.DataFrame]:
+        """Per-unit electric and heat power of the heat pumps, from their groups."""
+        m = self.model
+        elec, heat = {}, {}
+        for g, members in heat_pump_groups(self.park).items():
+            total = np.array([pyo.value(m.hp_elec_kw[g, t]) for t in m.T]).clip(min=0)
+            on = None
+            if hasattr(m, "HP_GROUPS_MIN_LOAD") and g in m.HP_GROUPS_MIN_LOAD:
+                on = np.array([pyo.value(m.hp_units_on[g, t]) for t in m.T])
+            unit_elec = split_group(total, on, members, self.park.heat_pumps[g].max_elec_kw)
+            cop = inputs.cop(g)
+            for h in members:
+                elec[h] = unit_elec[h]
+                heat[h] = unit_elec[h] * cop
+        columns = list(self.park.heat_pumps)
+        return {"hp_elec_kw": pd.DataFrame(elec, columns=columns), "hp_heat_kw": pd.DataFrame(heat, columns=columns)}
+
     def _flows(self, inputs: DispatchInputs) -> Flows:
         m = self.model
         n = self.n_steps
@@ -163,8 +182,7 @@ class DispatchModel:
         frames["battery_soc_kwh"] = self._frame(m.battery_soc_kwh, m.BATTERIES) if m.BATTERIES else None
         if hasattr(m, "HEAT_BUSES"):
             frames.update(
-                hp_elec_kw=self._frame(m.hp_elec_kw, m.HEAT_PUMPS),
-                hp_heat_kw=self._frame(m.hp_heat_kw, m.HEAT_PUMPS),
+                **self._heat_pump_frames(inputs),
                 boiler_elec_kw=self._frame(m.boiler_elec_kw, m.BOILERS),
                 boiler_heat_kw=self._frame(m.boiler_heat_kw, m.BOILERS),
                 ts_charge_kw=self._frame(m.ts_charge_kw, m.THERMAL_STORES),

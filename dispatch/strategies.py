@@ -25,6 +25,7 @@ from dispatch.kpis import Flows, compute_kpis, make_schedule
 from dispatch.model import DispatchConfig
 from dispatch.optimize import SLACK_TOLERANCE, solve_optimal
 from dispatch.results import DispatchResult, SlackEntry, SolverStatus
+from dispatch.validate import check_inputs
 from microgrid.errors import InvalidRequestError
 
 Strategy = Literal["optimal", "rule-based", "no-control"]
@@ -117,7 +118,8 @@ def simulate_heuristic(inputs: DispatchInputs, use_batteries: bool, strategy: st
 
 
 def run_strategy(inputs: DispatchInputs, strategy: str = "optimal", config: DispatchConfig | None = None) -> DispatchResult:
-    """Plan ``inputs`` with the named strategy."""
+    """Plan ``inputs`` with the named strategy, after the checks of :mod:`dispatch.validate`."""
+    check_inputs(inputs)
     if strategy == "optimal":
         return solve_optimal(inputs, config)
     if strategy == "rule-based":

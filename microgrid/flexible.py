@@ -58,6 +58,11 @@ class ShiftableProcess(StrictModel):
             raise ValueError("profile_kw must be ≥ 0 kW at every step")
         if clock_minutes(self.latest_end) <= clock_minutes(self.earliest_start):
             raise ValueError(f"latest_end {self.latest_end} must be after earliest_start {self.earliest_start} on the same day")
+        if self.run_h > self.window_h + 1e-9:
+            raise ValueError(
+                f"one run lasts {self.run_h:g} h but the window {self.earliest_start}–{self.latest_end} is only "
+                f"{self.window_h:g} h; widen the window or shorten the run"
+            )
         if self.baseline_start is not None and not (
             clock_minutes(self.earliest_start) <= clock_minutes(self.baseline_start) < clock_minutes(self.latest_end)
         ):
@@ -114,6 +119,16 @@ class EnergyLoad(StrictModel):
     @property
     def window_h(self) -> float:
         return window_minutes(self.arrival, self.departure) / 60
+
+    @model_validator(mode="after")
+    def _reachable(self) -> "EnergyLoad":
+        most = self.max_kw * self.efficiency * self.window_h
+        if self.energy_kwh > most + 1e-9:
+            raise ValueError(
+                f"energy_kwh {self.energy_kwh:g} cannot be delivered between {self.arrival} and {self.departure} "
+                f"at max_kw {self.max_kw:g} (at most {most:g} kWh); raise max_kw or lower energy_kwh"
+            )
+        return self
 
 
 class CurtailableLoad(StrictModel):

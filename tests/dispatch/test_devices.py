@@ -245,3 +245,35 @@ def test_objectives_are_lexicographic() -> None:
     co2 = run_strategy(inputs, "optimal", DispatchConfig(objective="co2"))
     assert co2.kpis["grid_import_kwh"] == pytest.approx(19.0, rel=1e-5)
     assert co2.kpis["co2_kg"] < cost.kpis["co2_kg"]
+
+
+def test_plainly_impossible_heat_demand_is_refused_before_solving() -> None:
+    """700 kW of heat against 300 kW of heat pump and 300 kW of store discharge."""
+    from microgrid.errors import InfeasibleError
+
+    inputs = make_inputs(heat_park(), [0.0, 0.0], heat_kw={"steam": [0.0, 700.0]})
+    with pytest.raises(InfeasibleError, match=r"heat_buses.steam: heat demand 700 kW at 2026-07-15T01:00:00\+08:00 "
+                                              r"exceeds all heat capacity on the bus \(600 kW"):
+        run_strategy(inputs, "optimal")
+
+
+def test_process_longer_than_its_window_is_refused() -> None:
+    from microgrid.case import park_from_dict
+    from microgrid.errors import InvalidParkError
+
+    park = dict(MIDDAY_VALLEY)
+    park["shiftable_processes"] = {"grind": {"bus": "main", "power_kw": 800, "duration_h": 4,
+                                             "earliest_start": "11:00", "latest_end": "14:00"}}
+    with pytest.raises(InvalidParkError, match=r"shiftable_processes.grind: one run lasts 4 h but the window "
+                                               r"11:00–14:00 is only 3 h"):
+        park_from_dict(park)
+
+
+def test_fleet_energy_beyond_its_window_is_refused() -> None:
+    from microgrid.case import park_from_dict
+    from microgrid.errors import InvalidParkError
+
+    park = fleet_park()
+    park["energy_loads"]["fleet"]["max_kw"] = 100   # 12 h · 100 kW = 1,200 kWh < 2,400
+    with pytest.raises(InvalidParkError, match=r"energy_loads.fleet: energy_kwh 2400 cannot be delivered"):
+        park_from_dict(park)

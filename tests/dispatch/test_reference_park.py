@@ -96,14 +96,17 @@ def test_costs_recomputed_from_the_csv_equal_the_kpis(case: Case, tmp_path: Path
     demand = tariff.demand_charge_cny_per_kw_month * s["grid_import_kw"].max()
     wear = sum(b.throughput_cost_cny_per_kwh * (s[f"{i}.charge_kw"] + s[f"{i}.discharge_kw"]).sum() * dt_h
                for i, b in case.park.batteries.items())
+    shed = sum(c.shed_cost_cny_per_kwh * s[f"{i}.shed_kw"].sum() * dt_h for i, c in case.park.curtailable_loads.items())
     assert kpis["energy_cost_cny"] == pytest.approx(energy, abs=0.05)
     assert kpis["export_revenue_cny"] == pytest.approx(revenue, abs=0.05)
     assert kpis["demand_charge_cny"] == pytest.approx(demand, abs=0.05)
-    assert kpis["total_cost_cny"] == pytest.approx(energy - revenue + demand + wear, abs=0.1)
+    assert kpis["shed_cost_cny"] == pytest.approx(shed, abs=0.05)
+    assert kpis["total_cost_cny"] == pytest.approx(energy - revenue + demand + wear + shed, abs=0.1)
     assert kpis["grid_import_kwh"] == pytest.approx(s["grid_import_kw"].sum() * dt_h, abs=0.01)
     assert kpis["co2_kg"] == pytest.approx(s["grid_import_kw"].sum() * dt_h * tariff.co2_kg_per_kwh, abs=0.01)
     assert kpis["pv_generation_kwh"] == pytest.approx(s["pv_available_kw"].sum() * dt_h, abs=0.01)
-    # The solver's own objective is the same money (no slack was used).
+    # The solver's own objective is the same money, less the value the store
+    # keeps at the end (zero here), with no slack used.
     assert result.objective_cny == pytest.approx(kpis["total_cost_cny"], rel=1e-6)
 
 
@@ -121,3 +124,95 @@ def test_look_ahead_horizon(case: Case) -> None:
     result = plan_day_ahead(case, dt.date(2026, 7, 15), "optimal", horizon_h=36)
     assert len(result.schedule) == 144
     assert result.schedule.index[-1] == pd.Timestamp("2026-07-16 11:45", tz="Asia/Shanghai")
+
+
+def test_heat_balances_and_stores_stay_in_bounds(case: Case, plans) -> None:
+    park = case.park
+    for (day, strategy), result in plans.items():
+        s = result.schedule
+        for bus in park.heat_buses:
+            supply = sum(s[f"{h}.heat_th_kw"] for h, hp in park.heat_pumps.items() if hp.heat_bus == bus)
+            supply = supply + sum(s[f"{k}.heat_th_kw"] for k, b in park.electric_boilers.items() if b.heat_bus == bus)
+            supply = supply + sum(s[f"{j}.discharge_th_kw"] - s[f"{j}.charge_th_kw"]
+                                  for j, st in park.thermal_stores.items() if st.heat_bus == bus)
+            balance = supply + s[f"{bus}.unserved_th_kw"] - s[f"{bus}.demand_th_kw"] - s[f"{bus}.dumped_th_kw"]
+            assert np.abs(balance).max() < TOL_KW, (day, strategy, bus)
+            assert s[f"{bus}.unserved_th_kw"].max() < TOL_KW
+        for j, store in park.thermal_stores.items():
+            assert s[f"{j}.soc_th_kwh"].between(store.min_soc_kwh - TOL_KW, store.max_soc_kwh + TOL_KW).all()
+            retention = (1 - store.loss_frac_per_h) ** 0.25
+            previous = np.concatenate([[store.initial_soc_kwh], s[f"{j}.soc_th_kwh"].to_numpy()[:-1]])
+            expected = retention * previous + (s[f"{j}.charge_th_kw"] - s[f"{j}.discharge_th_kw"]) * 0.25
+            assert np.abs(expected - s[f"{j}.soc_th_kwh"]).max() < TOL_KW
+        for h, hp in park.heat_pumps.items():
+            elec = s[f"{h}.elec_kw"]
+            running = elec > TOL_KW
+            assert (elec[running] >= hp.min_load_frac * hp.max_elec_kw - TOL_KW).all(), (day, strategy, h)
+            assert (elec <= hp.max_elec_kw + TOL_KW).all()
+            assert np.allclose(s[f"{h}.heat_th_kw"], elec * s[f"{h}.cop"], atol=TOL_KW)
+            assert s[f"{h}.cop"].between(2.2, 3.6).all()
+
+
+def test_processes_run_whole_inside_their_windows(case: Case, plans) -> None:
+    from microgrid.workdays import is_workday
+
+    park = case.park
+    for (day, strategy), result in plans.items():
+        s = result.schedule
+        local = s.index.tz_convert("Asia/Shanghai")
+        for p, process in park.shiftable_processes.items():
+            power = s[f"{p}.load_kw"].to_numpy()
+            on = power > TOL_KW
+            if not is_workday(day):
+                assert not on.any(), (day, p)
+                continue
+            steps = np.flatnonzero(on)
+            assert len(steps) == round(process.duration_h / 0.25), (day, strategy, p)
+            assert (np.diff(steps) == 1).all(), "one uninterrupted run"
+            assert np.allclose(power[on], process.power_kw)
+            start = local[steps[0]].hour * 60 + local[steps[0]].minute
+            end = local[steps[-1]].hour * 60 + local[steps[-1]].minute + 15
+            earliest = int(process.earliest_start[:2]) * 60 + int(process.earliest_start[3:])
+            latest = int(process.latest_end[:2]) * 60 + int(process.latest_end[3:])
+            assert earliest <= start and end <= latest, (day, strategy, p)
+
+
+def test_fleet_gets_its_energy(case: Case, plans) -> None:
+    """Optimal: the session that arrived the evening before (a working day) receives its
+    2,400 kWh before 06:00; the evening session may wait for the next night's valley.
+    No control: the evening session charges at full power from 18:00."""
+    from microgrid.workdays import is_workday
+
+    trucks = case.park.energy_loads["trucks"]
+    for (day, strategy), result in plans.items():
+        s = result.schedule
+        hours = s.index.tz_convert("Asia/Shanghai").hour
+        power = s["trucks.load_kw"]
+        assert (power <= trucks.max_kw + TOL_KW).all()
+        assert (power[(hours >= 6) & (hours < 18)] < TOL_KW).all(), "only between arrival and departure"
+        previous_day_active = is_workday(day - dt.timedelta(days=1))
+        morning = power[hours < 6].sum() * 0.25
+        evening = power[hours >= 18].sum() * 0.25
+        if strategy == "optimal":
+            assert morning == pytest.approx(trucks.energy_kwh if previous_day_active else 0.0, abs=1e-3), day
+        else:
+            assert morning == pytest.approx(0.0, abs=1e-3)
+            assert evening == pytest.approx(trucks.energy_kwh if is_workday(day) else 0.0, abs=1e-3), day
+
+
+def test_shedding_and_shifting_stay_within_their_limits(case: Case, plans) -> None:
+    hvac = case.park.curtailable_loads["office_hvac"]
+    cold = case.park.shiftable_loads["cold_store"]
+    for (day, strategy), result in plans.items():
+        s = result.schedule
+        shed = s["office_hvac.shed_kw"]
+        assert (shed <= hvac.max_shed_kw + TOL_KW).all()
+        assert (shed <= s["office_hvac.baseline_kw"] + TOL_KW).all()
+        assert (shed > TOL_KW).sum() * 0.25 <= hvac.max_shed_hours_per_day + 1e-9
+        assert np.allclose(s["office_hvac.load_kw"], s["office_hvac.baseline_kw"] - shed, atol=TOL_KW)
+        moved = (s["cold_store.load_kw"] - s["cold_store.baseline_kw"]).cumsum() * 0.25
+        assert abs(moved.iloc[-1]) < 1e-3, "all energy recovered within the day"
+        assert (s["cold_store.load_kw"] <= cold.max_kw + TOL_KW).all()
+        if strategy != "optimal":
+            assert np.allclose(s["cold_store.load_kw"], s["cold_store.baseline_kw"])
+            assert shed.max() == 0.0
