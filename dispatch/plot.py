@@ -50,10 +50,12 @@ def plot_schedule(result: DispatchResult, path: Path) -> Path:
         f" ({result.status.value})",
         fontsize=10,
     )
-    soc_columns = [c for c in s.columns if c.endswith(".soc_kwh")]
+    soc_columns = [c for c in s.columns if c.endswith(".soc_kwh") or c.endswith(".soc_th_kwh")]
     for column in soc_columns:
-        ax_soc.step(x, s[column], where="post", label=column.removesuffix(".soc_kwh"))
-    ax_soc.set_ylabel("SoC [kWh]")
+        heat = column.endswith(".soc_th_kwh")
+        label = column.removesuffix(".soc_th_kwh") + " (heat)" if heat else column.removesuffix(".soc_kwh")
+        ax_soc.step(x, s[column], where="post", label=label, linestyle="--" if heat else "-")
+    ax_soc.set_ylabel("stored [kWh]")
     if soc_columns:
         ax_soc.legend(loc="upper left", fontsize=8)
     else:

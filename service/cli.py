@@ -40,6 +40,12 @@ class StrategyName(StrEnum):
     no_control = "no-control"
 
 
+class ObjectiveName(StrEnum):
+    cost = "cost"
+    self_consumption = "self_consumption"
+    co2 = "co2"
+
+
 _state = {"debug": False}
 
 
@@ -88,13 +94,19 @@ KPI_ROWS = [
     ("demand_charge_cny", "demand charge", "CNY", "{:,.2f}"),
     ("battery_wear_cost_cny", "battery wear", "CNY", "{:,.2f}"),
     ("pv_generation_kwh", "PV generation", "kWh", "{:,.0f}"),
+    ("shed_cost_cny", "shed load cost", "CNY", "{:,.2f}"),
     ("pv_self_consumption_ratio", "PV self-consumption", "", "{:.1%}"),
+    ("pv_onsite_kwh", "PV used on site", "kWh", "{:,.0f}"),
+    ("green_share_ratio", "green share", "", "{:.1%}"),
     ("self_sufficiency_ratio", "self-sufficiency", "", "{:.1%}"),
     ("grid_import_kwh", "grid import", "kWh", "{:,.0f}"),
     ("grid_export_kwh", "grid export", "kWh", "{:,.0f}"),
     ("curtailment_kwh", "PV curtailed", "kWh", "{:,.0f}"),
     ("peak_import_kw", "peak import", "kW", "{:,.0f}"),
     ("co2_kg", "CO2", "kg", "{:,.0f}"),
+    ("heat_demand_kwh", "heat demand", "kWh th", "{:,.0f}"),
+    ("heat_pump_average_cop", "heat pump average COP", "", "{:.2f}"),
+    ("objective", "objective", "", "{}"),
     ("solver_status", "status", "", "{}"),
     ("mip_gap", "MIP gap", "", "{:.2e}"),
     ("solve_time_s", "HiGHS solve time", "s", "{:.3f}"),
@@ -111,6 +123,10 @@ def kpi_table(kpis: dict, title: str) -> Table:
         if value is None:
             continue
         table.add_row(label, fmt.format(value), unit)
+    for device, kwh in (kpis.get("heat_served_kwh") or {}).items():
+        table.add_row(f"heat served by {device}", f"{kwh:,.0f}", "kWh th")
+    for device, kwh in (kpis.get("energy_loads_kwh") or {}).items():
+        table.add_row(f"energy to {device}", f"{kwh:,.0f}", "kWh")
     return table
 
 
@@ -119,11 +135,14 @@ def schedule(
     case_dir: Annotated[Path, typer.Argument(help="Case folder holding park.yaml.")],
     date: Annotated[str, typer.Option("--date", help="Local date to plan, YYYY-MM-DD.")],
     strategy: Annotated[StrategyName, typer.Option("--strategy", help="Dispatch strategy.")] = StrategyName.optimal,
+    objective: Annotated[ObjectiveName | None, typer.Option(
+        "--objective", help="Objective of the optimal strategy (default: the case's dispatch.objective).")] = None,
     out: Annotated[Path, typer.Option("--out", help="Folder for schedule.csv, kpis.json, schedule.png.")] = Path("out"),
     horizon_h: Annotated[float, typer.Option("--horizon-h", help="Plan length in hours (>24 adds look-ahead).")] = 24.0,
     month_peak_kw: Annotated[float, typer.Option("--month-peak-kw", help="Month-to-date peak import [kW].")] = 0.0,
-    mip_gap: Annotated[float, typer.Option("--mip-gap", help="Relative MIP gap.")] = 1e-3,
-    time_limit_s: Annotated[float, typer.Option("--time-limit-s", help="Solver time limit [s].")] = 30.0,
+    mip_gap: Annotated[float | None, typer.Option("--mip-gap", help="Relative MIP gap (default: the case's).")] = None,
+    time_limit_s: Annotated[float | None, typer.Option(
+        "--time-limit-s", help="Solver time limit [s] (default: the case's).")] = None,
     plot: Annotated[bool, typer.Option("--plot/--no-plot", help="Write schedule.png.")] = True,
 ) -> None:
     """Plan one day for a case and write schedule.csv, kpis.json and schedule.png."""
@@ -137,18 +156,26 @@ def schedule(
         day = parse_date(date)
         if month_peak_kw < 0:
             raise InvalidRequestError("--month-peak-kw: must be ≥ 0 kW")
-        if not 0 <= mip_gap < 1:
+        if mip_gap is not None and not 0 <= mip_gap < 1:
             raise InvalidRequestError("--mip-gap: must be in [0, 1), e.g. 0.001")
-        if time_limit_s <= 0:
+        if time_limit_s is not None and time_limit_s <= 0:
             raise InvalidRequestError("--time-limit-s: must be > 0 seconds")
         case = load_case(case_dir)
-        config = DispatchConfig(mip_gap=mip_gap, time_limit_s=time_limit_s)
+        settings = case.park.dispatch
+        config = DispatchConfig(
+            objective=(objective.value if objective else settings.objective),
+            mip_gap=settings.mip_gap if mip_gap is None else mip_gap,
+            time_limit_s=settings.time_limit_s if time_limit_s is None else time_limit_s,
+        )
         result = plan_day_ahead(case, day, strategy.value, config, horizon_h=horizon_h,
                                 state=PlantState(month_to_date_peak_kw=month_peak_kw))
         paths = write_outputs(result, out, plot=plot)
         console.print(kpi_table(result.kpis, f"{case.name} — {day.isoformat()} — {strategy.value}"))
+        if result.slack:
+            console.print(f"[bold yellow]The plan cannot meet {len(result.slack)} requirement(s); "
+                          "it uses priced slack for them:[/]", highlight=False)
         for entry in result.slack:
-            console.print(f"[yellow]not met:[/] {entry.describe()}", highlight=False)
+            console.print(f"[yellow]  not met:[/] {entry.describe()}", highlight=False)
         console.print("wrote " + ", ".join(str(p) for p in paths.values()), highlight=False)
 
     _run(action)

@@ -146,3 +146,37 @@ def test_soc_bounds_message(tmp_path: Path) -> None:
     park["batteries"]["b1"].update(min_soc_frac=0.6, initial_soc_frac=0.5)
     case = write_case(tmp_path / "case", park)
     one_line_error(run("schedule", str(case), "--date", "2026-07-15"), "batteries.b1", "initial_soc_frac 0.5 is outside")
+
+
+def test_objective_option_overrides_the_case(tmp_path: Path) -> None:
+    case = write_case(tmp_path / "case")
+    result = run("schedule", str(case), "--date", "2026-07-15", "--objective", "co2", "--out", str(tmp_path / "o"),
+                 "--no-plot")
+    assert result.exit_code == 0, result.output
+    kpis = json.loads((tmp_path / "o" / "kpis.json").read_text())
+    assert kpis["objective"] == "co2"
+    for key in ("total_cost_cny", "pv_onsite_kwh", "co2_kg", "green_share_ratio"):
+        assert key in kpis
+
+
+def test_unknown_objective_is_a_usage_error(tmp_path: Path) -> None:
+    case = write_case(tmp_path / "case")
+    result = run("schedule", str(case), "--date", "2026-07-15", "--objective", "profit")
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+
+
+def test_unmet_requirements_are_printed(tmp_path: Path) -> None:
+    """An import limit below the load: a plan still comes back, with the report."""
+    park = json.loads(json.dumps(PARK))
+    park["grid"]["max_import_kw"] = 300
+    case = write_case(tmp_path / "case", park)
+    result = run("schedule", str(case), "--date", "2026-07-15", "--out", str(tmp_path / "o"), "--no-plot")
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "infeasible_relaxed" in text
+    assert "not met: grid: max_import_kw (load not served) short by" in text
+    kpis = json.loads((tmp_path / "o" / "kpis.json").read_text())
+    assert kpis["solver_status"] == "infeasible_relaxed"
+    assert kpis["slack"][0]["device"] == "grid"
+    assert kpis["unserved_load_kwh"] > 0
