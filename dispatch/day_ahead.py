@@ -8,7 +8,7 @@ import logging
 import math
 from pathlib import Path
 
-from dispatch.inputs import PlantState, day_ahead_inputs
+from dispatch.inputs import Forecasts, PlantState, day_ahead_inputs
 from dispatch.model import DispatchConfig
 from dispatch.results import DispatchResult
 from dispatch.strategies import STRATEGIES, run_strategy
@@ -25,6 +25,7 @@ def plan_day_ahead(
     config: DispatchConfig | None = None,
     horizon_h: float = 24.0,
     state: PlantState | None = None,
+    forecasts: Forecasts | None = None,
 ) -> DispatchResult:
     """Plan ``day`` (from local midnight, ``horizon_h`` hours) with ``strategy``.
 
@@ -39,10 +40,12 @@ def plan_day_ahead(
         Length of the plan [h]; more than 24 adds a look-ahead.
     state : PlantState, optional
         Battery SoC and month-to-date peak import at the start.
+    forecasts : Forecasts, optional
+        Weather forecast and/or metered load history replacing the case's data.
     """
     if strategy not in STRATEGIES:
         raise InvalidRequestError(f"strategy: unknown {strategy!r}; choose one of {', '.join(STRATEGIES)}")
-    inputs = day_ahead_inputs(case, day, horizon_h=horizon_h, state=state)
+    inputs = day_ahead_inputs(case, day, horizon_h=horizon_h, state=state, forecasts=forecasts)
     result = run_strategy(inputs, strategy, config)
     result.kpis = {"case": case.name, "date": day.isoformat(), "horizon_h": horizon_h, "dt_h": inputs.dt_h,
                    **result.kpis}

@@ -134,10 +134,84 @@ class DispatchInputs:
         return self.park.tariff.demand_charge_weight(self.day)
 
 
-def day_ahead_inputs(case: Case, day: dt.date, horizon_h: float = 24.0, state: PlantState | None = None) -> DispatchInputs:
+def to_steps(frame: pd.DataFrame, index: pd.DatetimeIndex, what: str) -> pd.DataFrame:
+    """Step means of ``frame`` on ``index``: averaged when finer, held when coarser.
+
+    Raises :class:`DataError` unless ``frame`` covers the whole of ``index``.
+    """
+    dt_h = step_hours(index, "plan")
+    source_dt_h = step_hours(frame.index, what) if len(frame) > 1 else dt_h
+    start, end = index[0], index[-1] + pd.Timedelta(hours=dt_h)
+    last = frame.index[-1] + pd.Timedelta(hours=source_dt_h)
+    if frame.index[0] > start or last < end:
+        raise DataError(
+            f"{what}: covers {frame.index[0].isoformat()} – {last.isoformat()}, not the plan's "
+            f"{start.isoformat()} – {end.isoformat()}; give data for the whole plan"
+        )
+    step = pd.Timedelta(hours=dt_h)
+    if source_dt_h < dt_h:
+        out = frame.resample(step, origin=start).mean()
+    else:
+        extended = pd.concat([frame, frame.iloc[[-1]].set_axis([last])])
+        out = extended.resample(step, origin=start).ffill()
+    out = out.reindex(index.tz_convert(out.index.tz)).set_axis(index)
+    if out.isna().to_numpy().any():
+        raise DataError(f"{what}: its steps do not align with the plan's {dt_h * 60:g}-minute steps")
+    return out
+
+
+@dataclass
+class Forecasts:
+    """Forecast inputs that replace the case's own data for a plan.
+
+    Attributes
+    ----------
+    weather : pandas.DataFrame, optional
+        A weather forecast (see ``forecasting.sources.read_weather_csv``):
+        irradiance or cloud cover, temperature, wind. PV comes from it through
+        pvlib, and air-source heat pumps' COP from its ``temp_air``.
+    load_history : pandas.DataFrame, optional
+        Metered history, one ``<profile>_kw`` column per load or heat-demand
+        profile of the case; each profile the park uses and the history holds
+        is forecast for the plan (calendar regression), the others come from
+        the case's data.
+    load_method : {'regression', 'seasonal_naive'}
+    """
+
+    weather: pd.DataFrame | None = None
+    load_history: pd.DataFrame | None = None
+    load_method: str = "regression"
+    forecast_profiles: list[str] = field(default_factory=list)
+
+
+def _forecast_profiles(case: Case, forecasts: Forecasts, frame: pd.DataFrame, index: pd.DatetimeIndex,
+                       columns: set[str]) -> pd.DataFrame:
+    """Replace the ``columns`` of ``frame`` the history holds by load forecasts on ``index``."""
+    from forecasting.load import forecast_load_kw
+
+    history = forecasts.load_history
+    wanted = sorted(c for c in columns if c in history.columns)
+    if not wanted:
+        return frame
+    past = history.loc[history.index < index[0], wanted]
+    if len(past) < 2:
+        raise DataError(f"--load-history: no history before the plan's start {index[0].isoformat()}")
+    predicted = forecast_load_kw(past, index, method=forecasts.load_method,
+                                 timezone=case.park.site.timezone)
+    frame = frame.copy()
+    for column in wanted:
+        frame[column] = predicted[column].to_numpy()
+        forecasts.forecast_profiles.append(column)
+    return frame
+
+
+def day_ahead_inputs(case: Case, day: dt.date, horizon_h: float = 24.0, state: PlantState | None = None,
+                     forecasts: Forecasts | None = None) -> DispatchInputs:
     """Inputs for a plan starting at local midnight of ``day`` and lasting ``horizon_h`` hours.
 
-    PV comes from the case's weather through pvlib; loads from its loads file.
+    PV comes from the case's weather through pvlib; loads from its loads file;
+    ``forecasts`` replaces either with forecasts (weather forecast, load
+    forecasts from metered history).
     """
     if horizon_h <= 0:
         raise InvalidParkError(f"horizon_h: must be > 0 hours, got {horizon_h:g}")
@@ -147,6 +221,10 @@ def day_ahead_inputs(case: Case, day: dt.date, horizon_h: float = 24.0, state: P
     loads_window = slice_window(case.load_profiles, start, end, f"data.loads ({park.data.loads})")
     index = loads_window.index.tz_convert(tz)
     dt_h = step_hours(index, f"data.loads ({park.data.loads})")
+    if forecasts is not None and forecasts.load_history is not None:
+        used = {load.profile for group in (park.loads, park.curtailable_loads, park.shiftable_loads)
+                for load in group.values()}
+        loads_window = _forecast_profiles(case, forecasts, loads_window.set_axis(index), index, used)
     load_kw = pd.DataFrame(
         {load_id: loads_window[load.profile].to_numpy() * load.scale for load_id, load in park.loads.items()},
         index=index,
@@ -157,7 +235,17 @@ def day_ahead_inputs(case: Case, day: dt.date, horizon_h: float = 24.0, state: P
     needs_weather = bool(park.pv_arrays) or any(hp.source == "ambient" for hp in park.heat_pumps.values())
     pv_kw = pd.DataFrame(index=index)
     temp_air_c = None
-    if needs_weather:
+    if needs_weather and forecasts is not None and forecasts.weather is not None:
+        from forecasting.pv_forecast import forecast_pv_ac_kw
+
+        weather = to_steps(forecasts.weather, index, "--weather")
+        if park.pv_arrays:
+            pv_kw = forecast_pv_ac_kw(weather, park.site, park.pv_arrays)
+        if "temp_air" in weather.columns:
+            temp_air_c = weather["temp_air"]
+        elif any(hp.source == "ambient" for hp in park.heat_pumps.values()):
+            raise DataError("--weather: no temp_air column; air-source heat pumps need it for their COP")
+    elif needs_weather:
         weather = slice_window(case.weather, start, end, f"data.weather ({park.data.weather})")
         weather.index = weather.index.tz_convert(tz)
         if not weather.index.equals(index):
@@ -171,7 +259,9 @@ def day_ahead_inputs(case: Case, day: dt.date, horizon_h: float = 24.0, state: P
             temp_air_c = weather["temp_air"]
     heat_kw = None
     if park.heat_buses:
-        heat = slice_window(case.heat_profiles, start, end, f"data.heat ({park.data.heat})")
+        heat = slice_window(case.heat_profiles, start, end, f"data.heat ({park.data.heat})").set_axis(index)
+        if forecasts is not None and forecasts.load_history is not None:
+            heat = _forecast_profiles(case, forecasts, heat, index, {b.demand_profile for b in park.heat_buses.values()})
         heat_kw = pd.DataFrame({bus_id: heat[bus.demand_profile].to_numpy() * bus.scale
                                 for bus_id, bus in park.heat_buses.items()}, index=index)
     curtailable = pd.DataFrame({c_id: loads_window[c.profile].to_numpy() * c.scale

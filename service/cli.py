@@ -144,12 +144,16 @@ def schedule(
     time_limit_s: Annotated[float | None, typer.Option(
         "--time-limit-s", help="Solver time limit [s] (default: the case's).")] = None,
     plot: Annotated[bool, typer.Option("--plot/--no-plot", help="Write schedule.png.")] = True,
+    weather: Annotated[Path | None, typer.Option(
+        "--weather", help="Weather forecast CSV: PV (and heat-pump COP) from it instead of the case's weather.")] = None,
+    load_history: Annotated[Path | None, typer.Option(
+        "--load-history", help="Meter CSV (<profile>_kw columns): forecast those profiles from it.")] = None,
 ) -> None:
     """Plan one day for a case and write schedule.csv, kpis.json and schedule.png."""
 
     def action() -> None:
         from dispatch.day_ahead import plan_day_ahead, write_outputs
-        from dispatch.inputs import PlantState
+        from dispatch.inputs import Forecasts, PlantState
         from dispatch.model import DispatchConfig
         from microgrid.case import load_case
 
@@ -167,8 +171,23 @@ def schedule(
             mip_gap=settings.mip_gap if mip_gap is None else mip_gap,
             time_limit_s=settings.time_limit_s if time_limit_s is None else time_limit_s,
         )
+        forecasts = None
+        if weather is not None or load_history is not None:
+            from forecasting.sources import read_meter_csv, read_weather_csv
+
+            forecasts = Forecasts(
+                weather=read_weather_csv(weather) if weather is not None else None,
+                load_history=read_meter_csv(load_history) if load_history is not None else None,
+            )
         result = plan_day_ahead(case, day, strategy.value, config, horizon_h=horizon_h,
-                                state=PlantState(month_to_date_peak_kw=month_peak_kw))
+                                state=PlantState(month_to_date_peak_kw=month_peak_kw), forecasts=forecasts)
+        if forecasts is not None:
+            if weather is not None:
+                console.print(f"PV from the weather forecast {weather.name}", highlight=False)
+            if load_history is not None:
+                used = ", ".join(forecasts.forecast_profiles) or "none (no column matches a profile of the case)"
+                console.print(f"load forecasts from {load_history.name}: {used}; other profiles from the case's data",
+                              highlight=False)
         paths = write_outputs(result, out, plot=plot)
         console.print(kpi_table(result.kpis, f"{case.name} — {day.isoformat()} — {strategy.value}"))
         if result.slack:
@@ -179,6 +198,11 @@ def schedule(
         console.print("wrote " + ", ".join(str(p) for p in paths.values()), highlight=False)
 
     _run(action)
+
+
+from service.forecast_cli import forecast_app  # noqa: E402 - registered after the shared helpers exist
+
+app.add_typer(forecast_app, name="forecast")
 
 
 def run() -> None:  # pragma: no cover - console-script shim

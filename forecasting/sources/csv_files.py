@@ -1,0 +1,175 @@
+"""CSV readers for weather forecasts and metered power.
+
+Weather CSV contract (:func:`read_weather_csv`)
+-----------------------------------------------
+
+======================  ========  =====================================================
+column                  unit      meaning
+======================  ========  =====================================================
+``timestamp``           –         ISO 8601 with UTC offset (``2026-07-15T00:00:00+08:00``
+                                  or ``...Z``), the **start** of the step; required
+``ghi``                 W/m²      global horizontal irradiance, step mean
+``dni``, ``dhi``        W/m²      direct normal and diffuse horizontal, step means;
+                                  both or neither, and only with ``ghi``
+``cloud_cover``         %         total cloud cover, 0–100, step mean
+``temp_air``            °C        air temperature, optional
+``wind_speed``          m/s       wind speed at 10 m, optional
+======================  ========  =====================================================
+
+At least one of ``ghi`` or ``cloud_cover`` is required. Any other column is an
+error (names are pvlib's and case-sensitive). Empty cells and missing rows are
+gaps: filled when at most ``max_gap_h`` long, an error otherwise. Values are
+range-checked against :data:`forecasting.sources.checks.WEATHER_LIMITS`.
+
+Meter CSV contract (:func:`read_meter_csv`)
+-------------------------------------------
+
+``timestamp`` as above, then one or more columns whose names end in ``_kw``:
+mean power over the step [kW], non-negative (consumption or heat demand).
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from forecasting.sources.checks import WEATHER_LIMITS, check_table
+from microgrid.errors import DataError
+
+logger = logging.getLogger(__name__)
+
+#: Columns a weather CSV may hold besides ``timestamp``.
+WEATHER_CSV_COLUMNS = ("ghi", "dni", "dhi", "cloud_cover", "temp_air", "wind_speed")
+
+_OFFSET = r"(?:[+-]\d{2}:?\d{2}|Z)$"
+
+
+def read_weather_csv(path: Path | str, *, max_gap_h: float = 1.0, what: str | None = None) -> pd.DataFrame:
+    """Read a weather forecast or record that follows the weather CSV contract.
+
+    Parameters
+    ----------
+    path : pathlib.Path or str
+        CSV file.
+    max_gap_h : float, default 1.0
+        Longest gap [h] filled by interpolation; longer gaps are errors.
+    what : str, optional
+        Name used in error messages (default: the file name).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The columns present among :data:`WEATHER_CSV_COLUMNS`, float, on a
+        regular tz-aware index named ``timestamp``, without gaps.
+
+    Raises
+    ------
+    DataError
+        File missing or unreadable, naive or malformed timestamps, unknown or
+        missing columns, irregular steps, impossible values, long gaps.
+
+    Examples
+    --------
+    >>> weather = read_weather_csv("forecast.csv")            # doctest: +SKIP
+    >>> prepare_weather(weather, site)  # fills dni/dhi, defaults  # doctest: +SKIP
+    """
+    path = Path(path)
+    what = what or path.name
+    frame = _read_with_timestamps(path, what)
+    unknown = [c for c in frame.columns if c not in WEATHER_CSV_COLUMNS]
+    if unknown:
+        column = unknown[0]
+        close = difflib.get_close_matches(column.lower(), WEATHER_CSV_COLUMNS, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else f"allowed: {', '.join(WEATHER_CSV_COLUMNS)}"
+        raise DataError(f"{what}: unknown column '{column}'; {hint}")
+    if "ghi" not in frame.columns and "cloud_cover" not in frame.columns:
+        raise DataError(
+            f"{what}: missing column 'ghi' or 'cloud_cover'; give irradiance (ghi [W/m²], optionally "
+            "with dni and dhi) or total cloud cover [%]"
+        )
+    if ("dni" in frame.columns) != ("dhi" in frame.columns):
+        given, absent = ("dni", "dhi") if "dni" in frame.columns else ("dhi", "dni")
+        raise DataError(f"{what}: column '{given}' without '{absent}'; give both or neither")
+    if "dni" in frame.columns and "ghi" not in frame.columns:
+        raise DataError(f"{what}: columns 'dni' and 'dhi' without 'ghi'; add ghi [W/m²]")
+    return check_table(frame, what, limits=WEATHER_LIMITS, max_gap_h=max_gap_h)
+
+
+def read_meter_csv(
+    path: Path | str, *, max_gap_h: float = 1.0, max_kw: float | None = None, what: str | None = None
+) -> pd.DataFrame:
+    """Read metered power (load or heat demand) that follows the meter CSV contract.
+
+    Parameters
+    ----------
+    path : pathlib.Path or str
+        CSV file.
+    max_gap_h : float, default 1.0
+        Longest gap [h] filled by interpolation; longer gaps are errors.
+    max_kw : float, optional
+        Upper limit of every column [kW], e.g. the connection's rating.
+    what : str, optional
+        Name used in error messages (default: the file name).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One float column per ``*_kw`` column, on a regular tz-aware index.
+    """
+    path = Path(path)
+    what = what or path.name
+    frame = _read_with_timestamps(path, what)
+    if frame.columns.empty:
+        raise DataError(f"{what}: no power column; add at least one column named like 'load_kw'")
+    not_kw = [c for c in frame.columns if not str(c).endswith("_kw")]
+    if not_kw:
+        raise DataError(f"{what}: column '{not_kw[0]}' has no unit; name power columns '<name>_kw' (mean kW over the step)")
+    high = float("inf") if max_kw is None else max_kw
+    limits = {c: (0.0, high) for c in frame.columns}
+    return check_table(frame, what, limits=limits, max_gap_h=max_gap_h)
+
+
+def _read_with_timestamps(path: Path, what: str) -> pd.DataFrame:
+    """Read a CSV whose ``timestamp`` column holds ISO 8601 times with UTC offset.
+
+    Empty cells become NaN; non-numeric cells are errors.
+    """
+    if not path.exists():
+        raise DataError(f"{what}: file not found at {path}")
+    try:
+        frame = pd.read_csv(path, dtype={"timestamp": str})
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
+        raise DataError(f"{what}: cannot be read as CSV ({exc})") from None
+    if "timestamp" not in frame.columns:
+        raise DataError(f"{what}: missing column 'timestamp' (ISO 8601 with UTC offset, start of the step)")
+    raw = frame.pop("timestamp")
+    if raw.isna().any():
+        row = int(raw.isna().to_numpy().argmax()) + 2
+        raise DataError(f"{what}: empty 'timestamp' on line {row}; every row needs a time")
+    raw = raw.str.strip()
+    naive = ~raw.str.contains(_OFFSET, regex=True)
+    if naive.any():
+        raise DataError(
+            f"{what}: column 'timestamp' has a time without UTC offset ({raw[naive].iloc[0]!r}); "
+            "write it with an offset, e.g. 2026-07-15T00:00:00+08:00"
+        )
+    try:
+        stamps = pd.DatetimeIndex(pd.to_datetime(raw, format="ISO8601", utc=True))
+    except (ValueError, TypeError) as exc:
+        raise DataError(f"{what}: column 'timestamp' is not ISO 8601 ({exc})") from None
+    offsets = raw.str.extract(f"({_OFFSET})")[0].unique()
+    if len(offsets) == 1 and offsets[0] not in ("Z", "+00:00", "+0000"):
+        stamps = stamps.tz_convert(pd.Timestamp(raw.iloc[0]).tz)
+    frame.index = stamps
+    frame.index.name = "timestamp"
+    for column in frame.columns:
+        values = pd.to_numeric(frame[column], errors="coerce")
+        bad = values.isna() & frame[column].notna()
+        if bad.any():
+            at = frame.index[bad.to_numpy()][0].isoformat()
+            raise DataError(f"{what}: column '{column}' has a non-numeric value {frame[column][bad].iloc[0]!r} at {at}")
+        frame[column] = values.astype(float)
+    return frame
