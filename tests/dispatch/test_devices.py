@@ -277,3 +277,16 @@ def test_fleet_energy_beyond_its_window_is_refused() -> None:
     park["energy_loads"]["fleet"]["max_kw"] = 100   # 12 h · 100 kW = 1,200 kWh < 2,400
     with pytest.raises(InvalidParkError, match=r"energy_loads.fleet: energy_kwh 2400 cannot be delivered"):
         park_from_dict(park)
+
+
+def test_value_left_in_store_keeps_energy_in_the_battery() -> None:
+    """One valley hour at 0.2, no load. Charging 100 kW stores 90 kWh; worth it only if a
+    kWh left at the end is valued above 0.2 / 0.9 = 0.222 CNY. At 0.3 CNY/kWh:
+    cost = 0.2 · 100 − 0.3 · 90 = −7 CNY; at 0.2 the battery stays empty (cost 0)."""
+    park = two_price_park(terminal_value_cny_per_kwh=0.3)
+    result = run_strategy(make_inputs(park, [0.0]), "optimal")
+    assert result.schedule["b1.soc_kwh"].iloc[-1] == pytest.approx(90.0)
+    assert result.objective_cny == pytest.approx(0.2 * 100 - 0.3 * 90)
+    park = two_price_park(terminal_value_cny_per_kwh=0.2)
+    result = run_strategy(make_inputs(park, [0.0]), "optimal")
+    assert result.schedule["b1.soc_kwh"].iloc[-1] == pytest.approx(0.0)
