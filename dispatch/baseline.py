@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from dispatch.flexible import energy_sessions, process_days
+from dispatch.flexible import energy_sessions, process_days, process_forced_kw
 from dispatch.inputs import DispatchInputs
 from dispatch.results import SlackEntry
 from microgrid.base import clock_minutes
@@ -80,22 +80,30 @@ def uncontrolled_devices(inputs: DispatchInputs) -> tuple[dict[str, pd.DataFrame
                       heat_unserved_kw=unserved)
 
     if park.shiftable_processes:
-        process_kw = pd.DataFrame(0.0, index=index, columns=list(park.shiftable_processes))
+        tz = park.site.timezone
+        forced = process_forced_kw(inputs)
+        process_kw = pd.DataFrame(forced, index=index, columns=list(park.shiftable_processes))
         for day in process_days(inputs):
             process = park.shiftable_processes[day.process_id]
             profile = np.array(process.profile_on_steps(dt_h))
-            offset = clock_minutes(process.baseline_start or process.earliest_start) - clock_minutes(process.earliest_start)
-            start = day.window[0] + int(round(offset / 60 / dt_h)) if day.window else 0
+            begin = pd.Timestamp(day.day).tz_localize(tz) + pd.Timedelta(
+                minutes=clock_minutes(process.baseline_start or process.earliest_start))
+            start = int(np.ceil((begin - index[0]) / pd.Timedelta(hours=dt_h) - 1e-9))
+            allowed = set(day.starts)
             done = 0
-            for _ in range(day.runs):
-                if start + len(profile) > day.window[-1] + 1 if day.window else True:
+            for _ in range(day.max_runs):
+                while start not in allowed and day.starts and start < day.starts[-1]:
+                    start += 1          # later than the baseline when it has passed or is busy
+                if start not in allowed:
                     break
-                process_kw.iloc[start:start + len(profile), process_kw.columns.get_loc(day.process_id)] += profile
+                column = process_kw.columns.get_loc(day.process_id)
+                process_kw.iloc[start:start + len(profile), column] += profile
                 start += len(profile)
                 done += 1
-            if done < day.runs:
+            if done < day.min_runs:
                 slack.append(SlackEntry(day.process_id, f"runs_per_day on {day.day.isoformat()}",
-                                        [stamps[t] for t in day.window] or [day.day.isoformat()], float(day.runs - done), "runs"))
+                                        [stamps[t] for t in day.window] or [day.day.isoformat()],
+                                        float(day.min_runs - done), "runs"))
         frames["process_kw"] = process_kw
 
     if park.energy_loads:

@@ -45,38 +45,66 @@ def _step_of(inputs: DispatchInputs, stamp: pd.Timestamp) -> float:
 
 @dataclass(frozen=True)
 class ProcessDay:
-    """One day's runs of a batch process inside the horizon.
+    """One day's runs of a batch process, cut to the horizon.
 
-    ``starts`` are the steps at which a run may start (the whole run inside the
-    day's window and the horizon); ``window`` the steps of the day's window.
+    ``starts``: steps at which a run may start (the whole run inside the day's
+    window and the horizon, after any run still in progress); ``window``: the
+    steps of the day's window inside the horizon. Between ``min_runs`` and
+    ``max_runs`` runs start in the horizon: all the runs still due when the
+    window ends inside the horizon, otherwise none is required yet (the plan
+    that sees the window's end requires them).
     """
 
     process_id: str
     day: dt.date
-    runs: int
     starts: tuple[int, ...]
     window: tuple[int, ...]
+    min_runs: int
+    max_runs: int
 
 
 def process_days(inputs: DispatchInputs) -> list[ProcessDay]:
-    """The days whose whole window lies in the horizon, with their possible start steps.
+    """Every active day whose window overlaps the horizon, with its possible starts.
 
-    A window only partly inside the horizon is left to the plan that covers it.
+    Runs already started on the horizon's first day (``state.process_runs_done``)
+    are not due again; a run in progress (``state.process_running_steps``)
+    continues at the start of the horizon and no new run starts before it ends.
     """
     tz = inputs.park.site.timezone
+    first_day = inputs.local_index[0].date()
     out = []
     for process_id, process in inputs.park.shiftable_processes.items():
-        length = len(process.profile_on_steps(inputs.dt_h))
+        profile = process.profile_on_steps(inputs.dt_h)
+        length = len(profile)
+        busy = max(0, length - inputs.state.process_running_steps.get(process_id, length))
         for day in _local_days(inputs):
             if not _active(process.days, day):
                 continue
             first = _step_of(inputs, _at(day, process.earliest_start, tz))
             end = _step_of(inputs, _at(day, process.latest_end, tz))
-            if first < 0 or end > inputs.n_steps:
+            if end <= 0 or first >= inputs.n_steps:
                 continue
-            first_step, end_step = int(np.ceil(first - 1e-9)), int(np.floor(end + 1e-9))
-            starts = tuple(range(first_step, end_step - length + 1))
-            out.append(ProcessDay(process_id, day, process.runs_per_day, starts, tuple(range(first_step, end_step))))
+            first_step = max(0, int(np.ceil(first - 1e-9)))
+            end_step = min(inputs.n_steps, int(np.floor(end + 1e-9)))
+            starts = tuple(t for t in range(max(first_step, busy), end_step - length + 1))
+            done = inputs.state.process_runs_done.get(process_id, 0) if day == first_day else 0
+            remaining = max(0, process.runs_per_day - done)
+            ends_inside = end <= inputs.n_steps + 1e-9
+            out.append(ProcessDay(process_id, day, starts, tuple(range(first_step, end_step)),
+                                  remaining if ends_inside else 0, remaining))
+    return out
+
+
+def process_forced_kw(inputs: DispatchInputs) -> dict[str, np.ndarray]:
+    """Power of runs in progress at the horizon start, step by step [kW]."""
+    out = {}
+    for process_id, process in inputs.park.shiftable_processes.items():
+        forced = np.zeros(inputs.n_steps)
+        done = inputs.state.process_running_steps.get(process_id)
+        if done is not None:
+            rest = process.profile_on_steps(inputs.dt_h)[done:][: inputs.n_steps]
+            forced[: len(rest)] = rest
+        out[process_id] = forced
     return out
 
 
@@ -143,10 +171,13 @@ def add_shiftable_processes(m: pyo.ConcreteModel, inputs: DispatchInputs, terms:
     """Batch processes: one binary per possible start; uninterrupted runs in their windows.
 
     .. math::
-        Σ_{τ ∈ S_{p,d}} start_{p,τ} + missed_{p,d} = runs_{p}, \\quad
-        p^{proc}_{p,t} = Σ_{k} q_{p,k}\\, start_{p,t−k}
+        runs^{min}_{p,d} ≤ Σ_{τ ∈ S_{p,d}} start_{p,τ} + missed_{p,d},\\quad
+        Σ_{τ ∈ S_{p,d}} start_{p,τ} ≤ runs^{max}_{p,d}
 
-    and, for several runs a day, at most one run in progress at any step.
+        p^{proc}_{p,t} = forced_{p,t} + Σ_{k} q_{p,k}\\, start_{p,t−k}
+
+    and, where several runs may start in a day, at most one run in progress at
+    any step. ``forced`` is a run already in progress at the horizon start.
     """
     processes = inputs.park.shiftable_processes
     if not processes:
@@ -154,26 +185,33 @@ def add_shiftable_processes(m: pyo.ConcreteModel, inputs: DispatchInputs, terms:
     days = process_days(inputs)
     profiles = {p: processes[p].profile_on_steps(inputs.dt_h) for p in processes}
     starts = sorted({(d.process_id, tau) for d in days for tau in d.starts})
+    m.PROCESSES = pyo.Set(initialize=list(processes), ordered=True)
     m.PROCESS_STARTS = pyo.Set(dimen=2, initialize=starts, ordered=True)
     m.process_start = pyo.Var(m.PROCESS_STARTS, domain=pyo.Binary)
     m.PROCESS_DAYS = pyo.RangeSet(0, len(days) - 1) if days else pyo.Set(initialize=[])
+    m.process_min_runs = pyo.Param(m.PROCESS_DAYS, mutable=True, initialize=0)
+    m.process_max_runs = pyo.Param(m.PROCESS_DAYS, mutable=True, initialize=0)
+    m.process_forced_kw = pyo.Param(m.PROCESSES, m.T, mutable=True, initialize=0.0)
     m.process_missed_runs = pyo.Var(m.PROCESS_DAYS, bounds=(0, None))
-    m.process_runs = pyo.Constraint(
-        m.PROCESS_DAYS,
-        rule=lambda m, k: sum(m.process_start[days[k].process_id, tau] for tau in days[k].starts)
-        + m.process_missed_runs[k] == days[k].runs,
-    )
+
+    def started(m, k):
+        return sum(m.process_start[days[k].process_id, tau] for tau in days[k].starts)
+
+    m.process_runs_min = pyo.Constraint(m.PROCESS_DAYS, rule=lambda m, k: started(m, k) + m.process_missed_runs[k]
+                                        >= m.process_min_runs[k])
+    m.process_runs_max = pyo.Constraint(
+        m.PROCESS_DAYS, rule=lambda m, k: started(m, k) <= m.process_max_runs[k] if days[k].starts else pyo.Constraint.Skip)
     by_process: dict[str, list[int]] = {}
     for p, tau in starts:
         by_process.setdefault(p, []).append(tau)
-    m.PROCESSES = pyo.Set(initialize=list(processes), ordered=True)
 
     def power(m, p, t):
         q = profiles[p]
-        return sum(q[t - tau] * m.process_start[p, tau] for tau in by_process.get(p, []) if 0 <= t - tau < len(q))
+        return m.process_forced_kw[p, t] + sum(
+            q[t - tau] * m.process_start[p, tau] for tau in by_process.get(p, []) if 0 <= t - tau < len(q))
 
     m.process_kw = pyo.Expression(m.PROCESSES, m.T, rule=power)
-    overlap = [(k, t) for k, d in enumerate(days) if d.runs > 1 for t in d.window]
+    overlap = [(k, t) for k, d in enumerate(days) if processes[d.process_id].runs_per_day > 1 for t in d.window]
 
     def one_at_a_time(m, k, t):
         length = len(profiles[days[k].process_id])
@@ -206,14 +244,17 @@ def add_energy_loads(m: pyo.ConcreteModel, inputs: DispatchInputs, terms: Terms,
     m.energy_load_kw = pyo.Var(
         m.ENERGY_LOADS, m.T, bounds=lambda m, f, t: (0, loads[f].max_kw if (f, t) in present else 0.0))
     m.SESSIONS = pyo.RangeSet(0, len(sessions) - 1) if sessions else pyo.Set(initialize=[])
+    m.session_min_kwh = pyo.Param(m.SESSIONS, mutable=True, initialize=0.0)
+    m.session_max_kwh = pyo.Param(m.SESSIONS, mutable=True, initialize=0.0)
     m.session_shortfall_kwh = pyo.Var(m.SESSIONS, bounds=(0, None))
 
     def delivered(m, k):
         s = sessions[k]
         return sum(loads[s.load_id].efficiency * m.energy_load_kw[s.load_id, t] for t in s.steps) * m.dt_h
 
-    m.session_energy_min = pyo.Constraint(m.SESSIONS, rule=lambda m, k: delivered(m, k) + m.session_shortfall_kwh[k] >= sessions[k].min_kwh)
-    m.session_energy_max = pyo.Constraint(m.SESSIONS, rule=lambda m, k: delivered(m, k) <= sessions[k].max_kwh)
+    m.session_energy_min = pyo.Constraint(
+        m.SESSIONS, rule=lambda m, k: delivered(m, k) + m.session_shortfall_kwh[k] >= m.session_min_kwh[k])
+    m.session_energy_max = pyo.Constraint(m.SESSIONS, rule=lambda m, k: delivered(m, k) <= m.session_max_kwh[k])
     terms.electric_demand.append(lambda m, t: sum(m.energy_load_kw[f, t] for f in m.ENERGY_LOADS))
     terms.slack.append(lambda m: sum(m.session_shortfall_kwh[k] for k in m.SESSIONS))
 
@@ -240,6 +281,8 @@ def add_curtailable_loads(m: pyo.ConcreteModel, inputs: DispatchInputs, terms: T
     days = list(day_steps)
     m.SHED_DAYS = pyo.RangeSet(0, len(days) - 1)
     hour_limited = [c for c in loads if loads[c].max_shed_hours_per_day is not None]
+    m.shed_hours_left = pyo.Param(m.CURTAILABLE, m.SHED_DAYS, mutable=True, initialize=24.0)
+    m.shed_kwh_left = pyo.Param(m.CURTAILABLE, m.SHED_DAYS, mutable=True, initialize=0.0)
     if hour_limited:
         m.SHED_HOUR_LIMITED = pyo.Set(initialize=hour_limited, ordered=True)
         m.shedding = pyo.Var(m.SHED_HOUR_LIMITED, m.T, domain=pyo.Binary)
@@ -248,13 +291,13 @@ def add_curtailable_loads(m: pyo.ConcreteModel, inputs: DispatchInputs, terms: T
                                    rule=lambda m, c, t: m.shed_kw[c, t] <= m.shed_cap_kw[c, t] * m.shedding[c, t])
         m.shed_hours_per_day = pyo.Constraint(
             m.SHED_HOUR_LIMITED, m.SHED_DAYS,
-            rule=lambda m, c, k: sum(m.shedding[c, t] for t in day_steps[days[k]]) * m.dt_h <= loads[c].max_shed_hours_per_day)
+            rule=lambda m, c, k: sum(m.shedding[c, t] for t in day_steps[days[k]]) * m.dt_h <= m.shed_hours_left[c, k])
     energy_limited = [c for c in loads if loads[c].max_shed_kwh_per_day is not None]
     if energy_limited:
         m.SHED_ENERGY_LIMITED = pyo.Set(initialize=energy_limited, ordered=True)
         m.shed_kwh_per_day = pyo.Constraint(
             m.SHED_ENERGY_LIMITED, m.SHED_DAYS,
-            rule=lambda m, c, k: sum(m.shed_kw[c, t] for t in day_steps[days[k]]) * m.dt_h <= loads[c].max_shed_kwh_per_day)
+            rule=lambda m, c, k: sum(m.shed_kw[c, t] for t in day_steps[days[k]]) * m.dt_h <= m.shed_kwh_left[c, k])
     terms.electric_demand.append(
         lambda m, t: sum(m.curtailable_base_kw[c, t] - m.shed_kw[c, t] for c in m.CURTAILABLE))
     terms.cost.append(
@@ -289,8 +332,10 @@ def add_shiftable_loads(m: pyo.ConcreteModel, inputs: DispatchInputs, terms: Ter
     m.shift_ahead_kwh = pyo.Var(m.SHIFTABLE, m.T)
     steps = {e: int(np.floor(load.max_shift_h / inputs.dt_h + 1e-9)) for e, load in loads.items()}
 
+    m.shift_ahead_initial_kwh = pyo.Param(m.SHIFTABLE, mutable=True, initialize=0.0)
+
     def ahead(m, e, t):
-        previous = 0.0 if t == m.T.first() else m.shift_ahead_kwh[e, t - 1]
+        previous = m.shift_ahead_initial_kwh[e] if t == m.T.first() else m.shift_ahead_kwh[e, t - 1]
         return m.shift_ahead_kwh[e, t] == previous + (m.shiftable_kw[e, t] - m.shiftable_base_kw[e, t]) * m.dt_h
 
     m.shift_ahead_balance = pyo.Constraint(m.SHIFTABLE, m.T, rule=ahead)
@@ -307,8 +352,33 @@ def add_shiftable_loads(m: pyo.ConcreteModel, inputs: DispatchInputs, terms: Ter
     terms.electric_demand.append(lambda m, t: sum(m.shiftable_kw[e, t] for e in m.SHIFTABLE))
 
 
-def set_flexible_inputs(m: pyo.ConcreteModel, inputs: DispatchInputs) -> None:
-    """Write the baselines of curtailable and shiftable loads and the price of a missed run into the model."""
+def set_flexible_inputs(m: pyo.ConcreteModel, inputs: DispatchInputs, delivered_default: str = "none") -> None:
+    """Write the flexible loads' numbers: baselines, runs and energy due, limits left today, state."""
+    if hasattr(m, "PROCESS_DAYS"):
+        for k, day in enumerate(process_days(inputs)):
+            m.process_min_runs[k].set_value(day.min_runs)
+            m.process_max_runs[k].set_value(day.max_runs)
+        for p, forced in process_forced_kw(inputs).items():
+            for t in m.T:
+                m.process_forced_kw[p, t].set_value(float(forced[t]))
+    if hasattr(m, "SESSIONS"):
+        for k, session in enumerate(energy_sessions(inputs, delivered_default)):
+            m.session_min_kwh[k].set_value(session.min_kwh)
+            m.session_max_kwh[k].set_value(session.max_kwh)
+    if hasattr(m, "SHED_DAYS"):
+        state = inputs.state
+        for c in m.CURTAILABLE:
+            load = inputs.park.curtailable_loads[c]
+            for k in m.SHED_DAYS:
+                used_h = state.shed_hours_used.get(c, 0.0) if k == m.SHED_DAYS.first() else 0.0
+                used_kwh = state.shed_kwh_used.get(c, 0.0) if k == m.SHED_DAYS.first() else 0.0
+                if load.max_shed_hours_per_day is not None:
+                    m.shed_hours_left[c, k].set_value(max(0.0, load.max_shed_hours_per_day - used_h))
+                if load.max_shed_kwh_per_day is not None:
+                    m.shed_kwh_left[c, k].set_value(max(0.0, load.max_shed_kwh_per_day - used_kwh))
+    if hasattr(m, "SHIFTABLE"):
+        for e in m.SHIFTABLE:
+            m.shift_ahead_initial_kwh[e].set_value(inputs.state.shift_ahead_kwh.get(e, 0.0))
     if hasattr(m, "PROCESSES"):
         dearest = float(np.abs(inputs.price_import_cny_per_kwh.to_numpy()).max(initial=0.0))
         for p in m.PROCESSES:

@@ -35,12 +35,28 @@ class PlantState:
     month_to_date_peak_kw : float
         Highest 15-min import of the month so far [kW]; the demand charge is
         priced on what a plan adds above it.
+    process_runs_done : dict
+        Batch process id → runs already started on the local day of the start.
+    process_running_steps : dict
+        Batch process id → steps of its profile already run by a run still in
+        progress at the start (it continues with the rest).
+    shed_hours_used, shed_kwh_used : dict
+        Curtailable load id → hours with shedding, and energy shed, so far on
+        the local day of the start.
+    shift_ahead_kwh : dict
+        Shiftable load id → energy consumed ahead of its baseline at the start
+        [kWh] (negative: still owed).
     """
 
     soc_kwh: dict[str, float] = field(default_factory=dict)
     thermal_soc_kwh: dict[str, float] = field(default_factory=dict)
     energy_delivered_kwh: dict[str, float] = field(default_factory=dict)
     month_to_date_peak_kw: float = 0.0
+    process_runs_done: dict[str, int] = field(default_factory=dict)
+    process_running_steps: dict[str, int] = field(default_factory=dict)
+    shed_hours_used: dict[str, float] = field(default_factory=dict)
+    shed_kwh_used: dict[str, float] = field(default_factory=dict)
+    shift_ahead_kwh: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass

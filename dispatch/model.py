@@ -352,4 +352,4 @@ def set_inputs(m: pyo.ConcreteModel, inputs: DispatchInputs, config: DispatchCon
         final = battery.final_soc_frac * battery.capacity_kwh if battery.final_soc_frac is not None else battery.min_soc_kwh
         m.soc_final_kwh[b].set_value(final)
     set_heat_inputs(m, inputs)
-    set_flexible_inputs(m, inputs)
+    set_flexible_inputs(m, inputs, config.energy_delivered_default)
