@@ -333,6 +333,9 @@ def add_shiftable_loads(m: pyo.ConcreteModel, inputs: DispatchInputs, terms: Ter
     steps = {e: int(np.floor(load.max_shift_h / inputs.dt_h + 1e-9)) for e, load in loads.items()}
 
     m.shift_ahead_initial_kwh = pyo.Param(m.SHIFTABLE, mutable=True, initialize=0.0)
+    # Baseline energy of the steps before the horizon that are still within the
+    # delay of step t (energy owed at the start came from them).
+    m.shift_past_base_kwh = pyo.Param(m.SHIFTABLE, m.T, mutable=True, initialize=0.0)
 
     def ahead(m, e, t):
         previous = m.shift_ahead_initial_kwh[e] if t == m.T.first() else m.shift_ahead_kwh[e, t - 1]
@@ -346,7 +349,8 @@ def add_shiftable_loads(m: pyo.ConcreteModel, inputs: DispatchInputs, terms: Ter
     m.shift_behind_limit = pyo.Constraint(
         m.SHIFTABLE, m.T,
         rule=lambda m, e, t: -m.shift_ahead_kwh[e, t]
-        <= sum(m.shiftable_base_kw[e, tau] for tau in range(max(0, t - steps[e] + 1), t + 1)) * m.dt_h)
+        <= sum(m.shiftable_base_kw[e, tau] for tau in range(max(0, t - steps[e] + 1), t + 1)) * m.dt_h
+        + m.shift_past_base_kwh[e, t])
     for e in loads:
         m.shift_ahead_kwh[e, m.T.last()].fix(0.0)
     terms.electric_demand.append(lambda m, t: sum(m.shiftable_kw[e, t] for e in m.SHIFTABLE))
@@ -379,6 +383,13 @@ def set_flexible_inputs(m: pyo.ConcreteModel, inputs: DispatchInputs, delivered_
     if hasattr(m, "SHIFTABLE"):
         for e in m.SHIFTABLE:
             m.shift_ahead_initial_kwh[e].set_value(inputs.state.shift_ahead_kwh.get(e, 0.0))
+            delay = int(np.floor(inputs.park.shiftable_loads[e].max_shift_h / inputs.dt_h + 1e-9))
+            recent = list(inputs.state.shift_recent_base_kw.get(e, []))[-max(delay - 1, 0):] if delay > 1 else []
+            for t in m.T:
+                # steps before the start within the delay of t: the last (delay - 1 - t) of them
+                count = max(0, delay - 1 - t)
+                past = recent[len(recent) - count:] if count else []
+                m.shift_past_base_kwh[e, t].set_value(float(sum(past)) * inputs.dt_h)
     if hasattr(m, "PROCESSES"):
         dearest = float(np.abs(inputs.price_import_cny_per_kwh.to_numpy()).max(initial=0.0))
         for p in m.PROCESSES:

@@ -46,6 +46,9 @@ class PlantState:
     shift_ahead_kwh : dict
         Shiftable load id → energy consumed ahead of its baseline at the start
         [kWh] (negative: still owed).
+    shift_recent_base_kw : dict
+        Shiftable load id → its baseline over the last steps before the start
+        [kW], most recent last: energy owed at the start may come from them.
     """
 
     soc_kwh: dict[str, float] = field(default_factory=dict)
@@ -57,6 +60,7 @@ class PlantState:
     shed_hours_used: dict[str, float] = field(default_factory=dict)
     shed_kwh_used: dict[str, float] = field(default_factory=dict)
     shift_ahead_kwh: dict[str, float] = field(default_factory=dict)
+    shift_recent_base_kw: dict[str, list[float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -231,9 +235,20 @@ def day_ahead_inputs(case: Case, day: dt.date, horizon_h: float = 24.0, state: P
     """
     if horizon_h <= 0:
         raise InvalidParkError(f"horizon_h: must be > 0 hours, got {horizon_h:g}")
+    start, _ = local_day(day, case.park.site.timezone, horizon_h)
+    return horizon_inputs(case, start, horizon_h, state, forecasts)
+
+
+def horizon_inputs(case: Case, start: pd.Timestamp, horizon_h: float, state: PlantState | None = None,
+                   forecasts: Forecasts | None = None) -> DispatchInputs:
+    """Inputs for a horizon of ``horizon_h`` hours from ``start`` (tz-aware), from the case's data."""
+    if horizon_h <= 0:
+        raise InvalidParkError(f"horizon_h: must be > 0 hours, got {horizon_h:g}")
     park = case.park
     tz = park.site.timezone
-    start, end = local_day(day, tz, horizon_h)
+    start = start.tz_convert(tz)
+    end = start + pd.Timedelta(hours=horizon_h)
+    day = start.date()
     loads_window = slice_window(case.load_profiles, start, end, f"data.loads ({park.data.loads})")
     index = loads_window.index.tz_convert(tz)
     dt_h = step_hours(index, f"data.loads ({park.data.loads})")

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from dispatch.inputs import DispatchInputs
+from microgrid.park import Park
 
 TOTAL_COLUMNS = (
     "pv_available_kw",
@@ -153,17 +154,25 @@ def make_schedule(inputs: DispatchInputs, flows: Flows) -> pd.DataFrame:
 
 
 def compute_kpis(schedule: pd.DataFrame, inputs: DispatchInputs) -> dict:
-    """KPIs of a schedule (see the module docstring for every definition)."""
-    dt_h = inputs.dt_h
-    tariff = inputs.park.tariff
+    """KPIs of a plan for one horizon (see the module docstring for every definition)."""
+    imp = schedule["grid_import_kw"].to_numpy()
+    peak = float(imp.max()) if len(imp) else 0.0
+    demand_charge = inputs.park.tariff.demand_charge_cny(peak, inputs.state.month_to_date_peak_kw, inputs.day)
+    kpis = schedule_kpis(schedule, inputs.park, inputs.dt_h, demand_charge)
+    kpis["month_to_date_peak_kw"] = inputs.state.month_to_date_peak_kw
+    return kpis
+
+
+def schedule_kpis(schedule: pd.DataFrame, park: Park, dt_h: float, demand_charge: float) -> dict:
+    """KPIs of any schedule table, with its demand charge computed by the caller [CNY]."""
+    tariff = park.tariff
     imp = schedule["grid_import_kw"].to_numpy()
     exp = schedule["grid_export_kw"].to_numpy()
     energy_cost = float((imp * schedule["price_import_cny_per_kwh"].to_numpy()).sum() * dt_h)
     export_revenue = float((exp * schedule["price_export_cny_per_kwh"].to_numpy()).sum() * dt_h)
     peak = float(imp.max()) if len(imp) else 0.0
-    demand_charge = tariff.demand_charge_cny(peak, inputs.state.month_to_date_peak_kw, inputs.day)
     wear = 0.0
-    for battery_id, battery in inputs.park.batteries.items():
+    for battery_id, battery in park.batteries.items():
         throughput = (schedule[f"{battery_id}.charge_kw"] + schedule[f"{battery_id}.discharge_kw"]).sum() * dt_h
         wear += battery.throughput_cost_cny_per_kwh * float(throughput)
     pv_generation = float(schedule["pv_available_kw"].sum() * dt_h)
@@ -171,7 +180,6 @@ def compute_kpis(schedule: pd.DataFrame, inputs: DispatchInputs) -> dict:
     pv_on_site = float(np.clip(schedule["pv_used_kw"].to_numpy() - exp, 0, None).sum() * dt_h)
     import_kwh = float(imp.sum() * dt_h)
     consumption = float(schedule["load_kw"].sum() * dt_h)
-    park = inputs.park
     shed_cost = sum(c.shed_cost_cny_per_kwh * float(schedule[f"{c_id}.shed_kw"].sum()) * dt_h
                     for c_id, c in park.curtailable_loads.items())
     kpis = {
@@ -190,7 +198,6 @@ def compute_kpis(schedule: pd.DataFrame, inputs: DispatchInputs) -> dict:
         "curtailment_kwh": pv_generation - pv_used,
         "unserved_load_kwh": float(schedule["unserved_load_kw"].sum() * dt_h),
         "peak_import_kw": peak,
-        "month_to_date_peak_kw": inputs.state.month_to_date_peak_kw,
         "co2_kg": import_kwh * tariff.co2_kg_per_kwh,
         "pv_onsite_kwh": pv_on_site,
         "green_share_ratio": pv_on_site / (pv_on_site + import_kwh) if pv_on_site + import_kwh > 0 else 0.0,

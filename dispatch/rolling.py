@@ -1,0 +1,474 @@
+"""Rolling-horizon operation: re-plan every interval, commit the first steps, carry the state.
+
+One engine serves real operation (intraday re-planning) and offline studies
+over a year. At every re-plan the optimizer sees forecasts issued at that time
+(``mpc``) or the actual data (``perfect-foresight``: the upper bound); what
+really happens is then simulated with the actual data, and the measured state
+(battery and heat-store contents, fleet energy, batch runs, shed hours used,
+shifted energy owed, month-to-date peak) carries into the next window.
+
+Models are built once per horizon shape and reused: a shape is the park, the
+number of steps and where the daily windows of batch processes, fleets and
+shed limits fall in the horizon (:func:`shape_key`); between windows only the
+mutable parameters change (Pyomo's persistent HiGHS interface).
+
+A window that fails (no plan from the solver, or any other error of the plan)
+is never skipped: its committed steps follow the rule-based action instead,
+the window is flagged in ``RollingResult.windows`` and counted in the KPIs.
+"""
+
+from __future__ import annotations
+
+import calendar
+import copy
+import logging
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Callable, Literal
+
+import numpy as np
+import pandas as pd
+
+from dispatch.flexible import energy_sessions, process_days
+from dispatch.inputs import DispatchInputs, PlantState, horizon_inputs
+from dispatch.kpis import Flows, make_schedule, schedule_kpis
+from dispatch.model import DispatchConfig, needs_exclusivity
+from dispatch.optimize import DispatchModel
+from dispatch.strategies import simulate_heuristic
+from microgrid.case import Case
+from microgrid.errors import InvalidRequestError, MicrogridError
+from microgrid.park import Park
+from microgrid.timeseries import step_hours
+
+logger = logging.getLogger(__name__)
+
+ROLLING_STRATEGIES: tuple[str, ...] = ("no-control", "rule-based", "mpc", "perfect-foresight")
+
+
+@dataclass(frozen=True)
+class ForecastErrorModel:
+    """Forecast errors of a study without archived forecasts.
+
+    Forecasts issued at a window start are the actual values plus errors drawn
+    from an AR(1) process along the horizon (correlation ``autocorrelation``
+    from one 15-minute step to the next), seeded by the study seed and the
+    window start, so every run of a study sees the same forecasts.
+
+    * PV: ``actual + capacity × e``, ``e`` normal with standard deviation
+      ``pv_nmae × √(π/2)`` (the normal distribution's MAE-to-σ ratio), only
+      where the sun is up (actual PV > 0), clipped to [0, AC capacity].
+    * Loads (fixed, curtailable and shiftable baselines): ``actual × (1 + e)``
+      with ``σ = load_nmae × √(π/2)``, one error path shared by all loads.
+
+    Defaults come from ``docs/forecasting.md``: PV 7.8 % nMAE of capacity
+    (pvlib from NSRDB weather on NREL's SERF East, daylight steps) and load
+    4.9 % nMAE of the mean (calendar and temperature regression on the
+    reference loads). Heat demand and prices are taken as known.
+    """
+
+    pv_nmae: float = 0.078
+    load_nmae: float = 0.049
+    autocorrelation: float = 0.95
+
+    def _path(self, rng: np.random.Generator, n: int, sigma: float) -> np.ndarray:
+        rho = self.autocorrelation
+        shocks = rng.normal(0.0, sigma * np.sqrt(1 - rho**2), n)
+        path = np.empty(n)
+        previous = rng.normal(0.0, sigma)
+        for t in range(n):
+            previous = rho * previous + shocks[t] if t else previous
+            path[t] = previous
+        return path
+
+    def apply(self, inputs: DispatchInputs, seed: int) -> DispatchInputs:
+        """Forecast inputs: ``inputs`` (actual) with errors; the state is shared."""
+        rng = np.random.default_rng([seed, int(inputs.index[0].value // 10**9)])
+        n = inputs.n_steps
+        factor = np.sqrt(np.pi / 2)
+        forecast = copy.copy(inputs)
+        pv = inputs.pv_available_kw.copy()
+        for array_id in pv.columns:
+            capacity = inputs.park.pv_arrays[array_id].ac_capacity_kw
+            error = self._path(rng, n, self.pv_nmae * factor) * capacity
+            sun = pv[array_id].to_numpy() > 0
+            pv[array_id] = np.clip(pv[array_id].to_numpy() + np.where(sun, error, 0.0), 0.0, capacity)
+        forecast.pv_available_kw = pv
+        load_error = 1.0 + self._path(rng, n, self.load_nmae * factor)
+        load_error = np.clip(load_error, 0.0, None)
+        forecast.load_kw = inputs.load_kw.mul(load_error, axis=0)
+        forecast.curtailable_base_kw = inputs.curtailable_base_kw.mul(load_error, axis=0)
+        forecast.shiftable_base_kw = inputs.shiftable_base_kw.mul(load_error, axis=0)
+        return forecast
+
+
+@dataclass(frozen=True)
+class RollingConfig:
+    """How a rolling-horizon run re-plans.
+
+    Attributes
+    ----------
+    strategy : {'no-control', 'rule-based', 'mpc', 'perfect-foresight'}
+    horizon_h : float
+        Length of every plan [h] (shortened at the end of the case's data).
+    replan_h : float
+        Interval between re-plans [h]; the plan's first ``replan_h`` hours are
+        committed.
+    dispatch : DispatchConfig
+    errors : ForecastErrorModel
+        Forecast errors of ``mpc``.
+    seed : int
+        Seed of the forecast errors.
+    max_models : int
+        Built models kept for reuse (one per horizon shape).
+    """
+
+    strategy: Literal["no-control", "rule-based", "mpc", "perfect-foresight"] = "mpc"
+    horizon_h: float = 24.0
+    replan_h: float = 1.0
+    dispatch: DispatchConfig = field(default_factory=DispatchConfig)
+    errors: ForecastErrorModel = field(default_factory=ForecastErrorModel)
+    seed: int = 0
+    max_models: int = 64
+
+    def __post_init__(self) -> None:
+        if self.strategy not in ROLLING_STRATEGIES:
+            raise InvalidRequestError(f"strategy: unknown {self.strategy!r}; choose one of {', '.join(ROLLING_STRATEGIES)}")
+        if self.replan_h <= 0 or self.horizon_h < self.replan_h:
+            raise InvalidRequestError(
+                f"replan_h: must be > 0 and at most horizon_h ({self.horizon_h:g} h), got {self.replan_h:g}")
+
+
+@dataclass
+class RollingResult:
+    """What a rolling-horizon run did.
+
+    Attributes
+    ----------
+    schedule : pandas.DataFrame
+        The committed (realized) steps, in the output contract of ``schedule.csv``.
+    windows : pandas.DataFrame
+        One row per re-plan: ``window_start``, ``status``, ``fallback`` (the
+        rule-based action was used), ``reason``, ``update_s`` (building or
+        updating the model), ``solve_s`` (HiGHS), ``reused`` (model reused).
+    state : PlantState
+        The state at the end, to continue from.
+    kpis : dict
+        :func:`period_kpis` of the schedule, with ``fallback_windows``.
+    """
+
+    schedule: pd.DataFrame
+    windows: pd.DataFrame
+    state: PlantState
+    kpis: dict
+
+
+def period_kpis(schedule: pd.DataFrame, park: Park, month_to_date_peak_kw: float = 0.0) -> dict:
+    """KPIs of a schedule over any period, with the demand charge billed per calendar month.
+
+    Each month is charged ``rate × its peak import``; a month the schedule
+    covers only in part is charged pro rata to the days covered (so a study
+    of a few days is not billed a whole month's charge). The first month's peak
+    starts from ``month_to_date_peak_kw``.
+    """
+    if schedule.empty:
+        raise InvalidRequestError("period_kpis: the schedule is empty")
+    dt_h = step_hours(schedule.index, "schedule") if len(schedule) > 1 else 0.25
+    local = schedule.index.tz_convert(park.site.timezone)
+    rate = park.tariff.demand_charge_cny_per_kw_month
+    demand = 0.0
+    for k, ((year, month), part) in enumerate(schedule["grid_import_kw"].groupby([local.year, local.month])):
+        peak = max(float(part.max()), month_to_date_peak_kw if k == 0 else 0.0)
+        covered_days = len(part) * dt_h / 24.0
+        demand += rate * peak * min(1.0, covered_days / calendar.monthrange(year, month)[1])
+    return schedule_kpis(schedule, park, dt_h, demand)
+
+
+def shape_key(inputs: DispatchInputs, exclusive: bool) -> tuple:
+    """What fixes the structure of a model: equal keys can share one built model."""
+    local = inputs.local_index
+    days = tuple((d.process_id, d.starts, d.window) for d in process_days(inputs))
+    sessions = tuple((s.load_id, s.steps) for s in energy_sessions(inputs))
+    day_breaks = tuple(np.flatnonzero(np.diff([t.toordinal() for t in local.date])).tolist())
+    return inputs.n_steps, inputs.dt_h, exclusive, days, sessions, day_breaks
+
+
+class ModelCache:
+    """Built models by shape, least recently used dropped beyond ``size``."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.models: OrderedDict[tuple, DispatchModel] = OrderedDict()
+
+    def get(self, inputs: DispatchInputs, config: DispatchConfig) -> tuple[DispatchModel, bool]:
+        exclusive = {"auto": needs_exclusivity(inputs), "always": True, "never": False}[config.exclusivity]
+        # Exclusivity binaries exist when the tariff can ever need them, so that
+        # windows of one shape share them (their domains are set per window).
+        key = shape_key(inputs, exclusive)
+        if key in self.models:
+            self.models.move_to_end(key)
+            return self.models[key], True
+        model = DispatchModel(inputs, config, exclusive)
+        self.models[key] = model
+        if len(self.models) > self.size:
+            self.models.popitem(last=False)
+        return model, False
+
+
+def _realize(actual: DispatchInputs, plan: Flows, steps: int) -> tuple[Flows, DispatchInputs]:
+    """What happens in the first ``steps`` steps when the plan meets the actual PV and loads.
+
+    Heat devices, batch processes, fleets, shedding and shifting follow the
+    plan (shed never above the actual baseline). Batteries follow the plan
+    except that a discharge the actual net load does not need is reduced (a
+    battery never exports). The grid takes the rest: import up to its limit
+    (beyond it load is unserved), PV surplus exported up to the export limit,
+    then curtailed. Returns the realized flows and the inputs cut to the
+    committed steps.
+    """
+    park = actual.park
+    head = {name: getattr(plan, name).iloc[:steps].copy() for name in (
+        "battery_charge_kw", "battery_discharge_kw", "hp_elec_kw", "hp_heat_kw", "boiler_elec_kw", "boiler_heat_kw",
+        "ts_charge_kw", "ts_discharge_kw", "ts_soc_kwh", "heat_dump_kw", "heat_unserved_kw", "process_kw",
+        "energy_load_kw", "shed_kw", "shiftable_kw")}
+    index = actual.index[:steps]
+    for frame in head.values():
+        frame.index = index
+    if park.curtailable_loads:
+        head["shed_kw"] = np.minimum(head["shed_kw"], actual.curtailable_base_kw.iloc[:steps])
+    window = copy.copy(actual)
+    for name in ("load_kw", "pv_available_kw", "curtailable_base_kw", "shiftable_base_kw", "heat_demand_kw"):
+        setattr(window, name, getattr(actual, name).iloc[:steps])
+    window.index = index
+    window.price_import_cny_per_kwh = actual.price_import_cny_per_kwh.iloc[:steps]
+    window.price_export_cny_per_kwh = actual.price_export_cny_per_kwh.iloc[:steps]
+    window.tou_period = actual.tou_period.iloc[:steps]
+    window.temp_air_c = actual.temp_air_c.iloc[:steps]
+    probe = Flows(pv_used_kw=pd.DataFrame(index=index), battery_charge_kw=head["battery_charge_kw"],
+                  battery_discharge_kw=head["battery_discharge_kw"], battery_soc_kwh=pd.DataFrame(index=index),
+                  grid_import_kw=np.zeros(steps), grid_export_kw=np.zeros(steps), unserved_kw=np.zeros(steps),
+                  **{k: v for k, v in head.items() if k not in ("battery_charge_kw", "battery_discharge_kw")})
+    consumption = window.total_load_kw.to_numpy() + probe.flexible_kw(window)
+    pv = window.pv_available_kw.to_numpy() if window.pv_available_kw.shape[1] else np.zeros((steps, 0))
+    pv_total = pv.sum(axis=1)
+    charge = head["battery_charge_kw"].to_numpy()
+    discharge = head["battery_discharge_kw"].to_numpy().copy()
+    net = consumption + charge.sum(axis=1) - discharge.sum(axis=1) - pv_total
+    # A discharge beyond what the park needs would be exported: reduce it.
+    excess = np.clip(-net, 0, None)
+    for t in np.flatnonzero(excess > 0):
+        total = discharge[t].sum()
+        if total > 0:
+            cut = min(total, excess[t])
+            discharge[t] *= (total - cut) / total
+            net[t] += cut
+    grid_import = np.minimum(np.clip(net, 0, None), park.grid.max_import_kw)
+    unserved = np.clip(net, 0, None) - grid_import
+    surplus = np.clip(-net, 0, None)
+    grid_export = np.minimum(surplus, park.grid.max_export_kw)
+    if park.grid.export_pv_only:
+        grid_export = np.minimum(grid_export, pv_total)
+    curtailed = surplus - grid_export
+    share = np.divide(pv, pv_total[:, None], out=np.zeros_like(pv), where=pv_total[:, None] > 0)
+    pv_used = pd.DataFrame(pv - share * curtailed[:, None], index=index, columns=window.pv_available_kw.columns)
+    soc = np.zeros_like(charge)
+    level = np.array([actual.initial_soc_kwh(b) for b in park.batteries], dtype=float)
+    for k, (b, battery) in enumerate(park.batteries.items()):
+        for t in range(steps):
+            level[k] += (battery.charge_efficiency * charge[t, k] - discharge[t, k] / battery.discharge_efficiency) * actual.dt_h
+            level[k] = min(max(level[k], battery.min_soc_kwh), battery.max_soc_kwh)
+            soc[t, k] = level[k]
+    ids = list(park.batteries)
+    return Flows(
+        pv_used_kw=pv_used,
+        battery_charge_kw=pd.DataFrame(charge, index=index, columns=ids),
+        battery_discharge_kw=pd.DataFrame(discharge, index=index, columns=ids),
+        battery_soc_kwh=pd.DataFrame(soc, index=index, columns=ids),
+        grid_import_kw=grid_import, grid_export_kw=grid_export, unserved_kw=unserved,
+        **{k: v for k, v in head.items() if k not in ("battery_charge_kw", "battery_discharge_kw")},
+    ), window
+
+
+def _flows_of(result_schedule: pd.DataFrame, inputs: DispatchInputs) -> Flows:
+    """Rebuild per-device flows from a schedule table (for heuristics' results)."""
+    park = inputs.park
+    s = result_schedule
+
+    def cols(ids, quantity):
+        return pd.DataFrame({i: s[f"{i}.{quantity}"].to_numpy() for i in ids}, index=s.index, columns=list(ids))
+
+    return Flows(
+        pv_used_kw=cols(park.pv_arrays, "used_kw"),
+        battery_charge_kw=cols(park.batteries, "charge_kw"),
+        battery_discharge_kw=cols(park.batteries, "discharge_kw"),
+        battery_soc_kwh=cols(park.batteries, "soc_kwh"),
+        grid_import_kw=s["grid_import_kw"].to_numpy(), grid_export_kw=s["grid_export_kw"].to_numpy(),
+        unserved_kw=s["unserved_load_kw"].to_numpy(),
+        hp_elec_kw=cols(park.heat_pumps, "elec_kw"), hp_heat_kw=cols(park.heat_pumps, "heat_th_kw"),
+        boiler_elec_kw=cols(park.electric_boilers, "elec_kw"), boiler_heat_kw=cols(park.electric_boilers, "heat_th_kw"),
+        ts_charge_kw=cols(park.thermal_stores, "charge_th_kw"), ts_discharge_kw=cols(park.thermal_stores, "discharge_th_kw"),
+        ts_soc_kwh=cols(park.thermal_stores, "soc_th_kwh"),
+        heat_dump_kw=cols(park.heat_buses, "dumped_th_kw"), heat_unserved_kw=cols(park.heat_buses, "unserved_th_kw"),
+        process_kw=cols(park.shiftable_processes, "load_kw"), energy_load_kw=cols(park.energy_loads, "load_kw"),
+        shed_kw=cols(park.curtailable_loads, "shed_kw"), shiftable_kw=cols(park.shiftable_loads, "load_kw"),
+    )
+
+
+def _next_state(state: PlantState, actual: DispatchInputs, flows: Flows, steps: int,
+                delivered_default: str) -> PlantState:
+    """The state after the committed steps (the first ``steps`` of ``actual``)."""
+    park = actual.park
+    tz = park.site.timezone
+    dt_h = actual.dt_h
+    new = copy.deepcopy(state)
+    local = actual.local_index[:steps]
+    start_local = local[0]
+    end_local = (actual.index[steps - 1] + pd.Timedelta(hours=dt_h)).tz_convert(tz)
+    next_day = end_local.date()          # the local day of the next window's start
+    same_day = start_local.date() == next_day
+    for b in park.batteries:
+        new.soc_kwh[b] = float(flows.battery_soc_kwh[b].iloc[-1])
+    for j in park.thermal_stores:
+        new.thermal_soc_kwh[j] = float(flows.ts_soc_kwh[j].iloc[-1])
+    # Month-to-date peak: the committed steps lie in the start's month.
+    peak = float(np.max(flows.grid_import_kw)) if steps else 0.0
+    new.month_to_date_peak_kw = max(state.month_to_date_peak_kw, peak)
+    if (end_local.year, end_local.month) != (start_local.year, start_local.month):
+        new.month_to_date_peak_kw = 0.0
+    # Fleet sessions: energy received so far by the session in progress at the end.
+    end = actual.index[steps - 1] + pd.Timedelta(hours=dt_h)
+    for session in energy_sessions(actual, delivered_default):
+        if not session.arrival < end < session.departure:
+            continue
+        load = park.energy_loads[session.load_id]
+        here = flows.energy_load_kw[session.load_id].to_numpy()
+        mask = np.array([session.arrival <= t for t in actual.index[:steps]])
+        received = float(here[mask].sum() * dt_h * load.efficiency)
+        before = 0.0
+        if session.arrival < actual.index[0]:
+            before = load.energy_kwh - session.max_kwh          # what the session had at the window start
+        new.energy_delivered_kwh[session.load_id] = before + received
+    for load_id in park.energy_loads:
+        if not any(s.load_id == load_id and s.arrival < end < s.departure for s in energy_sessions(actual, delivered_default)):
+            new.energy_delivered_kwh.pop(load_id, None)
+    # Batch runs: follow the committed power step by step to find the starts.
+    for p, process in park.shiftable_processes.items():
+        length = len(process.profile_on_steps(dt_h))
+        power = flows.process_kw[p].to_numpy()
+        running = state.process_running_steps.get(p)
+        remaining = length - running if running is not None else 0
+        done = state.process_runs_done.get(p, 0) if same_day else 0
+        for t in range(steps):
+            if remaining > 0:
+                remaining -= 1
+                continue
+            if power[t] > 1e-6:
+                remaining = length - 1
+                if local[t].date() == next_day:
+                    done += 1
+        new.process_runs_done[p] = done
+        if remaining > 0:
+            new.process_running_steps[p] = length - remaining
+        else:
+            new.process_running_steps.pop(p, None)
+    # Shedding used on the next window's day.
+    for c in park.curtailable_loads:
+        used_h = state.shed_hours_used.get(c, 0.0) if same_day else 0.0
+        used_kwh = state.shed_kwh_used.get(c, 0.0) if same_day else 0.0
+        today = np.array([d == next_day for d in local.date])
+        shed = flows.shed_kw[c].to_numpy()[today]
+        new.shed_hours_used[c] = used_h + float((shed > 1e-6).sum() * dt_h)
+        new.shed_kwh_used[c] = used_kwh + float(shed.sum() * dt_h)
+    for e in park.shiftable_loads:
+        moved = (flows.shiftable_kw[e].to_numpy() - actual.shiftable_base_kw[e].to_numpy()[:steps]).sum() * dt_h
+        new.shift_ahead_kwh[e] = state.shift_ahead_kwh.get(e, 0.0) + float(moved)
+        delay = int(np.floor(park.shiftable_loads[e].max_shift_h / dt_h + 1e-9))
+        recent = list(state.shift_recent_base_kw.get(e, [])) + actual.shiftable_base_kw[e].to_numpy()[:steps].tolist()
+        new.shift_recent_base_kw[e] = recent[-delay:]
+    return new
+
+
+def run_rolling_horizon(
+    case: Case,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    config: RollingConfig | None = None,
+    state: PlantState | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    cache: ModelCache | None = None,
+) -> RollingResult:
+    """Operate the park from ``start`` to ``end`` (tz-aware) with re-planning.
+
+    Parameters
+    ----------
+    case : Case
+    start, end : pandas.Timestamp
+        The period; ``end`` exclusive. Both tz-aware.
+    config : RollingConfig
+    state : PlantState, optional
+        State at ``start`` (default: the devices' initial values).
+    progress : callable, optional
+        ``progress(done_windows, total_windows)`` after every window.
+    cache : ModelCache, optional
+        Built models to reuse across calls (e.g. day by day in a study).
+    """
+    config = config or RollingConfig()
+    for name, stamp in (("start", start), ("end", end)):
+        if stamp.tzinfo is None:
+            raise InvalidRequestError(f"{name}: {stamp} has no UTC offset; give a tz-aware time")
+    if end <= start:
+        raise InvalidRequestError(f"end: {end.isoformat()} must be after start {start.isoformat()}")
+    park = case.park
+    state = copy.deepcopy(state) if state is not None else PlantState()
+    cache = cache or ModelCache(config.max_models)
+    data_end = case.load_profiles.index[-1] + pd.Timedelta(hours=step_hours(case.load_profiles.index, "loads"))
+    replan = pd.Timedelta(hours=config.replan_h)
+    total = int(np.ceil((end - start) / replan))
+    rows: list[pd.DataFrame] = []
+    windows = []
+    t0 = start
+    done = 0
+    while t0 < end:
+        horizon_h = min(config.horizon_h, (data_end - t0) / pd.Timedelta(hours=1))
+        actual = horizon_inputs(case, t0, horizon_h, state)
+        steps = int(round(min(replan, end - t0) / pd.Timedelta(hours=actual.dt_h)))
+        steps = min(steps, actual.n_steps)
+        record = {"window_start": t0.isoformat(), "status": "", "fallback": False, "reason": "",
+                  "update_s": 0.0, "solve_s": 0.0, "reused": False}
+        delivered_default = "none"
+        if config.strategy in ("no-control", "rule-based"):
+            delivered_default = "uncontrolled"
+            result = simulate_heuristic(actual, use_batteries=config.strategy == "rule-based", strategy=config.strategy)
+            flows = _flows_of(result.schedule, actual)
+            realized, window = _realize(actual, flows, steps)
+            record["status"] = result.status.value
+        else:
+            plan_inputs = actual if config.strategy == "perfect-foresight" else config.errors.apply(actual, config.seed)
+            try:
+                started = time.perf_counter()
+                model, reused = cache.get(plan_inputs, config.dispatch)
+                record["reused"] = reused
+                result = model.solve(plan_inputs, strategy=config.strategy)
+                record.update(status=result.status.value, update_s=time.perf_counter() - started - result.solve_time_s,
+                              solve_s=result.solve_time_s)
+                flows = _flows_of(result.schedule, plan_inputs)
+            except MicrogridError as exc:
+                logger.warning("window %s failed (%s); the rule-based action is used", t0.isoformat(), exc)
+                record.update(status="failed", fallback=True, reason=str(exc))
+                fallback = simulate_heuristic(actual, use_batteries=True, strategy="rule-based")
+                flows = _flows_of(fallback.schedule, actual)
+            realized, window = _realize(actual, flows, steps)
+        rows.append(make_schedule(window, realized))
+        state = _next_state(state, actual, realized, steps, delivered_default)
+        windows.append(record)
+        t0 = t0 + pd.Timedelta(hours=steps * actual.dt_h)
+        done += 1
+        if progress is not None:
+            progress(done, total)
+    schedule = pd.concat(rows)
+    kpis = period_kpis(schedule, park)
+    windows_frame = pd.DataFrame(windows)
+    kpis["fallback_windows"] = int(windows_frame["fallback"].sum())
+    kpis["windows"] = len(windows_frame)
+    kpis["strategy"] = config.strategy
+    return RollingResult(schedule=schedule, windows=windows_frame, state=state, kpis=kpis)
