@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from dispatch.flexible import energy_sessions, process_days, process_forced_kw
+from dispatch.flexible import busy_steps, energy_sessions, process_days, process_forced_kw
 from dispatch.inputs import DispatchInputs
 from dispatch.results import SlackEntry
 from microgrid.base import clock_minutes
@@ -82,6 +82,7 @@ def uncontrolled_devices(inputs: DispatchInputs) -> tuple[dict[str, pd.DataFrame
     if park.shiftable_processes:
         tz = park.site.timezone
         forced = process_forced_kw(inputs)
+        busy = busy_steps(inputs)
         process_kw = pd.DataFrame(forced, index=index, columns=list(park.shiftable_processes))
         for day in process_days(inputs):
             process = park.shiftable_processes[day.process_id]
@@ -89,7 +90,7 @@ def uncontrolled_devices(inputs: DispatchInputs) -> tuple[dict[str, pd.DataFrame
             begin = pd.Timestamp(day.day).tz_localize(tz) + pd.Timedelta(
                 minutes=clock_minutes(process.baseline_start or process.earliest_start))
             start = int(np.ceil((begin - index[0]) / pd.Timedelta(hours=dt_h) - 1e-9))
-            allowed = set(day.starts)
+            allowed = {tau for tau in day.starts if tau >= busy[day.process_id]}
             done = 0
             for _ in range(day.max_runs):
                 while start not in allowed and day.starts and start < day.starts[-1]:

@@ -48,7 +48,7 @@ class ProcessDay:
     """One day's runs of a batch process, cut to the horizon.
 
     ``starts``: steps at which a run may start (the whole run inside the day's
-    window and the horizon, after any run still in progress); ``window``: the
+    window and the horizon); ``window``: the
     steps of the day's window inside the horizon. Between ``min_runs`` and
     ``max_runs`` runs start in the horizon: all the runs still due when the
     window ends inside the horizon, otherwise none is required yet (the plan
@@ -68,15 +68,14 @@ def process_days(inputs: DispatchInputs) -> list[ProcessDay]:
 
     Runs already started on the horizon's first day (``state.process_runs_done``)
     are not due again; a run in progress (``state.process_running_steps``)
-    continues at the start of the horizon and no new run starts before it ends.
+    continues at the start of the horizon, and :func:`busy_steps` says until
+    when no new run may start (a bound, so the structure does not depend on it).
     """
     tz = inputs.park.site.timezone
     first_day = inputs.local_index[0].date()
     out = []
     for process_id, process in inputs.park.shiftable_processes.items():
-        profile = process.profile_on_steps(inputs.dt_h)
-        length = len(profile)
-        busy = max(0, length - inputs.state.process_running_steps.get(process_id, length))
+        length = len(process.profile_on_steps(inputs.dt_h))
         for day in _local_days(inputs):
             if not _active(process.days, day):
                 continue
@@ -86,12 +85,21 @@ def process_days(inputs: DispatchInputs) -> list[ProcessDay]:
                 continue
             first_step = max(0, int(np.ceil(first - 1e-9)))
             end_step = min(inputs.n_steps, int(np.floor(end + 1e-9)))
-            starts = tuple(t for t in range(max(first_step, busy), end_step - length + 1))
+            starts = tuple(range(first_step, end_step - length + 1))
             done = inputs.state.process_runs_done.get(process_id, 0) if day == first_day else 0
             remaining = max(0, process.runs_per_day - done)
             ends_inside = end <= inputs.n_steps + 1e-9
             out.append(ProcessDay(process_id, day, starts, tuple(range(first_step, end_step)),
                                   remaining if ends_inside else 0, remaining))
+    return out
+
+
+def busy_steps(inputs: DispatchInputs) -> dict[str, int]:
+    """Steps at the horizon start still taken by a run in progress, by process."""
+    out = {}
+    for process_id, process in inputs.park.shiftable_processes.items():
+        done = inputs.state.process_running_steps.get(process_id)
+        out[process_id] = 0 if done is None else max(0, len(process.profile_on_steps(inputs.dt_h)) - done)
     return out
 
 
@@ -365,6 +373,12 @@ def set_flexible_inputs(m: pyo.ConcreteModel, inputs: DispatchInputs, delivered_
         for p, forced in process_forced_kw(inputs).items():
             for t in m.T:
                 m.process_forced_kw[p, t].set_value(float(forced[t]))
+        busy = busy_steps(inputs)
+        for p, tau in m.PROCESS_STARTS:
+            if tau < busy[p]:
+                m.process_start[p, tau].fix(0)
+            elif m.process_start[p, tau].fixed:
+                m.process_start[p, tau].unfix()
     if hasattr(m, "SESSIONS"):
         for k, session in enumerate(energy_sessions(inputs, delivered_default)):
             m.session_min_kwh[k].set_value(session.min_kwh)

@@ -201,9 +201,13 @@ class ModelCache:
         self.models: OrderedDict[tuple, DispatchModel] = OrderedDict()
 
     def get(self, inputs: DispatchInputs, config: DispatchConfig) -> tuple[DispatchModel, bool]:
-        exclusive = {"auto": needs_exclusivity(inputs), "always": True, "never": False}[config.exclusivity]
-        # Exclusivity binaries exist when the tariff can ever need them, so that
-        # windows of one shape share them (their domains are set per window).
+        # Exclusivity binaries exist whenever the tariff can ever need them, so
+        # that windows of one shape share a model (their domains, binary or
+        # relaxed, are set window by window).
+        tariff = inputs.park.tariff
+        could = tariff.export_price_cny_per_kwh >= min(tariff.prices_cny_per_kwh.values()) or \
+            min(tariff.prices_cny_per_kwh.values()) < 0
+        exclusive = {"auto": could or needs_exclusivity(inputs), "always": True, "never": False}[config.exclusivity]
         key = shape_key(inputs, exclusive)
         if key in self.models:
             self.models.move_to_end(key)
