@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 
 class StrictModel(BaseModel):
@@ -32,3 +32,42 @@ def validate_clock(value: str) -> str:
 
 Clock = Annotated[str, AfterValidator(validate_clock)]
 """A local clock time ``HH:MM`` (``24:00`` allowed), validated."""
+
+
+class Storage(StrictModel):
+    """An energy store whose content limits are fractions of ``capacity_kwh``.
+
+    Shared by batteries (kWh of electricity) and thermal stores (kWh of heat).
+    """
+
+    capacity_kwh: float = Field(ge=0)
+    min_soc_frac: float = Field(default=0.0, ge=0, le=1)
+    max_soc_frac: float = Field(default=1.0, ge=0, le=1)
+    initial_soc_frac: float = Field(default=0.5, ge=0, le=1)
+    final_soc_frac: float | None = Field(default=None, ge=0, le=1, description="content required at the end of the horizon")
+    terminal_value_cny_per_kwh: float = Field(default=0.0, ge=0, description="value of each kWh left at the end")
+
+    @model_validator(mode="after")
+    def _soc_bounds(self) -> "Storage":
+        if self.min_soc_frac > self.max_soc_frac:
+            raise ValueError(f"min_soc_frac {self.min_soc_frac} exceeds max_soc_frac {self.max_soc_frac}; lower it")
+        for name in ("initial_soc_frac", "final_soc_frac"):
+            value = getattr(self, name)
+            if value is not None and not self.min_soc_frac <= value <= self.max_soc_frac:
+                raise ValueError(
+                    f"{name} {value} is outside [min_soc_frac {self.min_soc_frac}, "
+                    f"max_soc_frac {self.max_soc_frac}]; move it inside"
+                )
+        return self
+
+    @property
+    def min_soc_kwh(self) -> float:
+        return self.min_soc_frac * self.capacity_kwh
+
+    @property
+    def max_soc_kwh(self) -> float:
+        return self.max_soc_frac * self.capacity_kwh
+
+    @property
+    def initial_soc_kwh(self) -> float:
+        return self.initial_soc_frac * self.capacity_kwh

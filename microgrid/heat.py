@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from microgrid.base import StrictModel
+from microgrid.base import Storage, StrictModel
 
 KELVIN = 273.15
 
@@ -107,39 +107,14 @@ class ElectricBoiler(StrictModel):
     efficiency: float = Field(default=0.98, gt=0, le=1)
 
 
-class ThermalStore(StrictModel):
+class ThermalStore(Storage):
     """A heat store on a heat bus (hot water tank, steam accumulator, molten salt...).
 
-    Standing loss: the store loses ``loss_frac_per_h`` of its content every hour.
+    ``capacity_kwh`` is kWh of heat. Standing loss: the store loses
+    ``loss_frac_per_h`` of its content every hour.
     """
 
     heat_bus: str
-    capacity_kwh: float = Field(ge=0, description="heat capacity [kWh of heat]")
     max_charge_kw: float = Field(ge=0)
     max_discharge_kw: float = Field(ge=0)
     loss_frac_per_h: float = Field(default=0.005, ge=0, lt=1)
-    min_soc_frac: float = Field(default=0.0, ge=0, le=1)
-    max_soc_frac: float = Field(default=1.0, ge=0, le=1)
-    initial_soc_frac: float = Field(default=0.5, ge=0, le=1)
-    final_soc_frac: float | None = Field(default=None, ge=0, le=1)
-    terminal_value_cny_per_kwh: float = Field(default=0.0, ge=0, description="value of each kWh left at the end")
-
-    @model_validator(mode="after")
-    def _bounds(self) -> "ThermalStore":
-        if self.min_soc_frac > self.max_soc_frac:
-            raise ValueError(f"min_soc_frac {self.min_soc_frac} exceeds max_soc_frac {self.max_soc_frac}; lower it")
-        if not self.min_soc_frac <= self.initial_soc_frac <= self.max_soc_frac:
-            raise ValueError(f"initial_soc_frac {self.initial_soc_frac} is outside [min_soc_frac, max_soc_frac]; move it inside")
-        return self
-
-    @property
-    def min_soc_kwh(self) -> float:
-        return self.min_soc_frac * self.capacity_kwh
-
-    @property
-    def max_soc_kwh(self) -> float:
-        return self.max_soc_frac * self.capacity_kwh
-
-    @property
-    def initial_soc_kwh(self) -> float:
-        return self.initial_soc_frac * self.capacity_kwh

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
-from microgrid.base import StrictModel
+from microgrid.base import Storage, StrictModel
 from microgrid.flexible import CurtailableLoad, EnergyLoad, ShiftableLoad, ShiftableProcess
 from microgrid.heat import ElectricBoiler, HeatBus, HeatPump, ThermalStore
 from microgrid.tariff import Tariff
@@ -84,7 +84,7 @@ class PVArray(StrictModel):
         return value
 
 
-class Battery(StrictModel):
+class Battery(Storage):
     """A stationary battery. SoC bounds are fractions of ``capacity_kwh``.
 
     ``throughput_cost_cny_per_kwh`` is a wear cost charged on every kWh charged
@@ -92,45 +92,13 @@ class Battery(StrictModel):
     """
 
     bus: str
-    capacity_kwh: float = Field(ge=0)
     max_charge_kw: float = Field(ge=0)
     max_discharge_kw: float = Field(ge=0)
     charge_efficiency: float = Field(default=0.95, gt=0, le=1)
     discharge_efficiency: float = Field(default=0.95, gt=0, le=1)
     min_soc_frac: float = Field(default=0.1, ge=0, le=1)
     max_soc_frac: float = Field(default=0.9, ge=0, le=1)
-    initial_soc_frac: float = Field(default=0.5, ge=0, le=1)
-    final_soc_frac: float | None = Field(default=None, ge=0, le=1, description="SoC required at the end of the horizon")
-    terminal_value_cny_per_kwh: float = Field(default=0.0, ge=0, description="value of each kWh left at the end")
     throughput_cost_cny_per_kwh: float = Field(default=0.0, ge=0)
-
-    @model_validator(mode="after")
-    def _soc_bounds(self) -> "Battery":
-        if self.min_soc_frac > self.max_soc_frac:
-            raise ValueError(f"min_soc_frac {self.min_soc_frac} exceeds max_soc_frac {self.max_soc_frac}; lower it")
-        if not self.min_soc_frac <= self.initial_soc_frac <= self.max_soc_frac:
-            raise ValueError(
-                f"initial_soc_frac {self.initial_soc_frac} is outside "
-                f"[min_soc_frac {self.min_soc_frac}, max_soc_frac {self.max_soc_frac}]; move it inside"
-            )
-        if self.final_soc_frac is not None and not self.min_soc_frac <= self.final_soc_frac <= self.max_soc_frac:
-            raise ValueError(
-                f"final_soc_frac {self.final_soc_frac} is outside "
-                f"[min_soc_frac {self.min_soc_frac}, max_soc_frac {self.max_soc_frac}]; move it inside"
-            )
-        return self
-
-    @property
-    def min_soc_kwh(self) -> float:
-        return self.min_soc_frac * self.capacity_kwh
-
-    @property
-    def max_soc_kwh(self) -> float:
-        return self.max_soc_frac * self.capacity_kwh
-
-    @property
-    def initial_soc_kwh(self) -> float:
-        return self.initial_soc_frac * self.capacity_kwh
 
 
 class FixedLoad(StrictModel):

@@ -66,50 +66,65 @@ def step_hours(index: pd.DatetimeIndex, what: str = "time series") -> float:
     return float(deltas[0]) / 3.6e12
 
 
-def read_timeseries_csv(path: Path, what: str | None = None) -> pd.DataFrame:
-    """Read a CSV whose first column ``timestamp`` holds ISO 8601 times with offset.
+_OFFSET = r"(?:[+-]\d{2}:?\d{2}|Z)$"
 
-    Returns a frame indexed by tz-aware timestamps (converted to one timezone
-    when the file mixes offsets) with float columns.
+
+def read_timestamped_csv(path: Path, what: str | None = None) -> pd.DataFrame:
+    """Read a CSV whose ``timestamp`` column holds ISO 8601 times with UTC offset.
+
+    Returns a frame on a tz-aware index (in the file's offset when it uses one,
+    else UTC) with float columns; empty cells become NaN, and everything else
+    that is wrong (file missing, not CSV, no ``timestamp``, an empty or naive
+    or malformed time, a non-numeric value) raises :class:`DataError`.
     """
     what = what or path.name
     if not path.exists():
         raise DataError(f"{what}: file not found at {path}")
     try:
-        frame = pd.read_csv(path)
+        frame = pd.read_csv(path, dtype={"timestamp": str})
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
         raise DataError(f"{what}: cannot be read as CSV ({exc})") from None
     if "timestamp" not in frame.columns:
-        raise DataError(f"{what}: missing column 'timestamp' (ISO 8601 with UTC offset)")
-    raw = frame.pop("timestamp").astype(str)
-    naive = ~raw.str.contains(r"(?:[+-]\d{2}:?\d{2}|Z)$", regex=True)
+        raise DataError(f"{what}: missing column 'timestamp' (ISO 8601 with UTC offset, start of the step)")
+    raw = frame.pop("timestamp")
+    if raw.isna().any():
+        row = int(raw.isna().to_numpy().argmax()) + 2
+        raise DataError(f"{what}: empty 'timestamp' on line {row}; every row needs a time")
+    raw = raw.str.strip()
+    naive = ~raw.str.contains(_OFFSET, regex=True)
     if naive.any():
-        first = raw[naive].iloc[0]
         raise DataError(
-            f"{what}: column 'timestamp' has a time without UTC offset ({first!r}); "
+            f"{what}: column 'timestamp' has a time without UTC offset ({raw[naive].iloc[0]!r}); "
             "write it with an offset, e.g. 2026-07-15T00:00:00+08:00"
         )
     try:
-        stamps = pd.to_datetime(raw, format="ISO8601", utc=True)
+        stamps = pd.DatetimeIndex(pd.to_datetime(raw, format="ISO8601", utc=True))
     except (ValueError, TypeError) as exc:
         raise DataError(f"{what}: column 'timestamp' is not ISO 8601 ({exc})") from None
-    offsets = raw.str.extract(r"([+-]\d{2}:?\d{2}|Z)$")[0].unique()
-    index = pd.DatetimeIndex(stamps)
+    offsets = raw.str.extract(f"({_OFFSET})")[0].unique()
     if len(offsets) == 1 and offsets[0] not in ("Z", "+00:00", "+0000"):
-        first = pd.Timestamp(raw.iloc[0])
-        index = index.tz_convert(first.tz)
-    frame.index = index
+        stamps = stamps.tz_convert(pd.Timestamp(raw.iloc[0]).tz)
+    frame.index = stamps
     frame.index.name = "timestamp"
     for column in frame.columns:
         values = pd.to_numeric(frame[column], errors="coerce")
         bad = values.isna() & frame[column].notna()
         if bad.any():
             at = frame.index[bad.to_numpy()][0].isoformat()
-            raise DataError(f"{what}: column '{column}' has a non-numeric value at {at}")
-        if values.isna().any():
-            at = frame.index[values.isna().to_numpy()][0].isoformat()
-            raise DataError(f"{what}: column '{column}' has a missing value at {at}; fill the gap")
+            raise DataError(f"{what}: column '{column}' has a non-numeric value {frame[column][bad].iloc[0]!r} at {at}")
         frame[column] = values.astype(float)
+    return frame
+
+
+def read_timeseries_csv(path: Path, what: str | None = None) -> pd.DataFrame:
+    """Read a case's data file: :func:`read_timestamped_csv`, with no gap and one step length."""
+    what = what or path.name
+    frame = read_timestamped_csv(path, what)
+    for column in frame.columns:
+        missing = frame[column].isna().to_numpy()
+        if missing.any():
+            at = frame.index[missing][0].isoformat()
+            raise DataError(f"{what}: column '{column}' has a missing value at {at}; fill the gap")
     step_hours(frame.index, what)
     return frame
 

@@ -38,13 +38,13 @@ import pandas as pd
 
 from forecasting.sources.checks import WEATHER_LIMITS, check_table
 from microgrid.errors import DataError
+from microgrid.timeseries import read_timestamped_csv
 
 logger = logging.getLogger(__name__)
 
 #: Columns a weather CSV may hold besides ``timestamp``.
 WEATHER_CSV_COLUMNS = ("ghi", "dni", "dhi", "cloud_cover", "temp_air", "wind_speed")
 
-_OFFSET = r"(?:[+-]\d{2}:?\d{2}|Z)$"
 
 
 def read_weather_csv(path: Path | str, *, max_gap_h: float = 1.0, what: str | None = None) -> pd.DataFrame:
@@ -135,41 +135,7 @@ def read_meter_csv(
 def _read_with_timestamps(path: Path, what: str) -> pd.DataFrame:
     """Read a CSV whose ``timestamp`` column holds ISO 8601 times with UTC offset.
 
-    Empty cells become NaN; non-numeric cells are errors.
+    Empty cells become NaN (gaps, checked by :func:`check_table`); non-numeric
+    cells are errors.
     """
-    if not path.exists():
-        raise DataError(f"{what}: file not found at {path}")
-    try:
-        frame = pd.read_csv(path, dtype={"timestamp": str})
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise DataError(f"{what}: cannot be read as CSV ({exc})") from None
-    if "timestamp" not in frame.columns:
-        raise DataError(f"{what}: missing column 'timestamp' (ISO 8601 with UTC offset, start of the step)")
-    raw = frame.pop("timestamp")
-    if raw.isna().any():
-        row = int(raw.isna().to_numpy().argmax()) + 2
-        raise DataError(f"{what}: empty 'timestamp' on line {row}; every row needs a time")
-    raw = raw.str.strip()
-    naive = ~raw.str.contains(_OFFSET, regex=True)
-    if naive.any():
-        raise DataError(
-            f"{what}: column 'timestamp' has a time without UTC offset ({raw[naive].iloc[0]!r}); "
-            "write it with an offset, e.g. 2026-07-15T00:00:00+08:00"
-        )
-    try:
-        stamps = pd.DatetimeIndex(pd.to_datetime(raw, format="ISO8601", utc=True))
-    except (ValueError, TypeError) as exc:
-        raise DataError(f"{what}: column 'timestamp' is not ISO 8601 ({exc})") from None
-    offsets = raw.str.extract(f"({_OFFSET})")[0].unique()
-    if len(offsets) == 1 and offsets[0] not in ("Z", "+00:00", "+0000"):
-        stamps = stamps.tz_convert(pd.Timestamp(raw.iloc[0]).tz)
-    frame.index = stamps
-    frame.index.name = "timestamp"
-    for column in frame.columns:
-        values = pd.to_numeric(frame[column], errors="coerce")
-        bad = values.isna() & frame[column].notna()
-        if bad.any():
-            at = frame.index[bad.to_numpy()][0].isoformat()
-            raise DataError(f"{what}: column '{column}' has a non-numeric value {frame[column][bad].iloc[0]!r} at {at}")
-        frame[column] = values.astype(float)
-    return frame
+    return read_timestamped_csv(path, what)
