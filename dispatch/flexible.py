@@ -375,10 +375,8 @@ def set_flexible_inputs(m: pyo.ConcreteModel, inputs: DispatchInputs, delivered_
                 m.process_forced_kw[p, t].set_value(float(forced[t]))
         busy = busy_steps(inputs)
         for p, tau in m.PROCESS_STARTS:
-            if tau < busy[p]:
-                m.process_start[p, tau].fix(0)
-            elif m.process_start[p, tau].fixed:
-                m.process_start[p, tau].unfix()
+            # A bound, not a fixed value: the persistent solver updates bounds cheaply.
+            m.process_start[p, tau].setub(0 if tau < busy[p] else 1)
     if hasattr(m, "SESSIONS"):
         for k, session in enumerate(energy_sessions(inputs, delivered_default)):
             m.session_min_kwh[k].set_value(session.min_kwh)

@@ -111,11 +111,23 @@ class DispatchModel:
         set_inputs(m, inputs, self.config)
         m.lex_pv_onsite_bound.deactivate()
         m.lex_grid_import_bound.deactivate()
+        objective = self.config.objective
         if first_solve:
             self.solver.set_instance(m)
             self._instance_set = True
+        else:
+            # Only numbers change between horizons of one shape: parameters,
+            # variable bounds and domains. Checking the whole model for new
+            # or changed components would cost more than the update itself.
+            # Lexicographic objectives switch objectives and bound constraints,
+            # so they keep Pyomo's full checks.
+            quick = objective == "cost"
+            updates = self.solver.config.auto_updates
+            for option in ("check_for_new_or_removed_constraints", "check_for_new_or_removed_vars",
+                           "check_for_new_or_removed_params", "check_for_new_objective", "update_constraints",
+                           "update_named_expressions", "update_objective"):
+                setattr(updates, option, not quick)
         update_time = time.perf_counter() - started
-        objective = self.config.objective
         results, status = self._run(objective)
         highs_time = float(results.timing_info.highs_time)
         gap = _relative_gap(results.incumbent_objective, results.objective_bound, status)

@@ -129,7 +129,7 @@ class RollingConfig:
     dispatch: DispatchConfig = field(default_factory=DispatchConfig)
     errors: ForecastErrorModel = field(default_factory=ForecastErrorModel)
     seed: int = 0
-    max_models: int = 64
+    max_models: int = 128
 
     def __post_init__(self) -> None:
         if self.strategy not in ROLLING_STRATEGIES:

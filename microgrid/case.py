@@ -116,6 +116,13 @@ class Case:
         """The case's heat file: one column per heat demand profile [kW of heat]."""
         return self._read("heat")
 
+    @cached_property
+    def pv_profiles(self) -> pd.DataFrame:
+        """AC power of every PV array over the whole weather file [kW], computed once with pvlib."""
+        from forecasting.pv import park_pv_ac_kw
+
+        return park_pv_ac_kw(self.weather, self.park.site, self.park.pv_arrays)
+
     def sunniest_and_cloudiest_day(self, month: int) -> tuple[dt.date, dt.date]:
         """Local dates with the most and the least irradiation (daily GHI sum) in ``month``."""
         daily = self.weather["ghi"].tz_convert(self.park.site.timezone).resample("1D").sum()
