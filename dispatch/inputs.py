@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from forecasting.pv import park_pv_ac_kw
 from microgrid.case import Case
 from microgrid.errors import DataError, InvalidParkError
 from microgrid.park import Park
@@ -283,9 +284,12 @@ def horizon_inputs(case: Case, start: pd.Timestamp, horizon_h: float, state: Pla
                 f"data.weather ({park.data.weather}): its steps differ from the loads file's; "
                 "use the same step length in both"
             )
-        if park.pv_arrays:
+        if park.pv_arrays and "pv_profiles" in vars(case):
+            # Already computed for the whole weather file (a rolling horizon does that once).
             pv_kw = case.pv_profiles.loc[(case.pv_profiles.index >= start) & (case.pv_profiles.index < end)]
             pv_kw = pv_kw.set_axis(index)
+        elif park.pv_arrays:
+            pv_kw = park_pv_ac_kw(weather, park.site, park.pv_arrays)
         if "temp_air" in weather.columns:
             temp_air_c = weather["temp_air"]
     heat_kw = None

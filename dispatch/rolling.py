@@ -423,6 +423,8 @@ def run_rolling_horizon(
     if end <= start:
         raise InvalidRequestError(f"end: {end.isoformat()} must be after start {start.isoformat()}")
     park = case.park
+    if park.pv_arrays:
+        case.pv_profiles   # noqa: B018 - PV of the whole weather file once, sliced by every window
     state = copy.deepcopy(state) if state is not None else PlantState()
     cache = cache or ModelCache(config.max_models)
     data_end = case.load_profiles.index[-1] + pd.Timedelta(hours=step_hours(case.load_profiles.index, "loads"))
