@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from dispatch.model import DispatchConfig
 from dispatch.rolling import ModelCache, RollingConfig, run_rolling_horizon
 from microgrid.case import load_case
 
@@ -39,12 +40,15 @@ def main() -> None:
     parser.add_argument("--end", default="2027-01-01", help="exclusive")
     parser.add_argument("--horizon-h", type=float, default=24.0)
     parser.add_argument("--replan-h", type=float, default=1.0)
+    parser.add_argument("--integer-horizon-h", type=float, default=None,
+                        help="keep integer decisions only for this many hours of each plan")
     args = parser.parse_args()
     case = load_case(args.case)
     tz = case.park.site.timezone
     start = pd.Timestamp(dt.date.fromisoformat(args.start)).tz_localize(tz)
     end = pd.Timestamp(dt.date.fromisoformat(args.end)).tz_localize(tz)
-    config = RollingConfig(strategy=args.strategy, horizon_h=args.horizon_h, replan_h=args.replan_h)
+    config = RollingConfig(strategy=args.strategy, horizon_h=args.horizon_h, replan_h=args.replan_h,
+                           dispatch=DispatchConfig(integer_horizon_h=args.integer_horizon_h))
     cache = ModelCache(config.max_models)
     state = None
     windows = []
@@ -61,7 +65,8 @@ def main() -> None:
     days = (end - start) / pd.Timedelta(days=1)
     print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
           f"strategy {args.strategy}, {args.start} – {args.end} (exclusive), horizon {args.horizon_h:g} h, "
-          f"re-plan every {args.replan_h:g} h\n")
+          f"re-plan every {args.replan_h:g} h, integer decisions "
+          f"{'over the whole horizon' if args.integer_horizon_h is None else f'over the first {args.integer_horizon_h:g} h'}\n")
     print("| quantity | value |")
     print("|---|---:|")
     print(f"| windows | {len(w)} |")

@@ -60,6 +60,12 @@ class DispatchConfig:
         Binaries that forbid simultaneous charge/discharge and import/export.
         ``auto`` adds them only when they could change the optimum, see
         :func:`needs_exclusivity`.
+    integer_horizon_h : float or None
+        Keep on/off, unit and start decisions integer only for the steps that
+        begin within this many hours of the horizon start; later ones are
+        relaxed to their continuous range. A rolling horizon commits only its
+        first steps, so the far end of each plan can be an LP estimate (a
+        common MPC practice); ``None`` (default) keeps every step integer.
     solver_options : dict
         HiGHS options. The defaults switch off HiGHS's RINS and RENS sub-MIP
         heuristics and its restarts: on the full reference park they cut the
@@ -80,6 +86,7 @@ class DispatchConfig:
     time_limit_s: float = 30.0
     exclusivity: Literal["auto", "always", "never"] = "auto"
     slack_cost_cny_per_kwh: float = 1000.0
+    integer_horizon_h: float | None = None
     solver_options: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_SOLVER_OPTIONS))
 
 
@@ -306,6 +313,33 @@ def build_model(inputs: DispatchInputs, config: DispatchConfig, exclusive: bool)
     return m
 
 
+INTEGER_VARIABLES = ("hp_units_on", "process_start", "shedding", "grid_importing", "battery_charging")
+"""Integer variables indexed by (…, step), in every model that has them."""
+
+
+def relax_far_integers(m: pyo.ConcreteModel, first_relaxed_step: int) -> None:
+    """Relax the integer variables of steps ≥ ``first_relaxed_step`` to their continuous range.
+
+    Steps before keep their integer domain (the exclusivity binaries keep the
+    domain :func:`set_inputs` gave them).
+    """
+    for name in INTEGER_VARIABLES:
+        var = getattr(m, name, None)
+        if var is None:
+            continue
+        for index, v in var.items():
+            t = index[-1] if isinstance(index, tuple) else index
+            if t < first_relaxed_step:
+                if name == "hp_units_on":
+                    v.domain = pyo.NonNegativeIntegers
+                elif name in ("process_start", "shedding"):
+                    v.domain = pyo.Binary
+            elif name == "hp_units_on":
+                v.domain = pyo.NonNegativeReals
+            else:
+                v.domain = pyo.UnitInterval
+
+
 def set_inputs(m: pyo.ConcreteModel, inputs: DispatchInputs, config: DispatchConfig) -> None:
     """Write a horizon's numbers into the model's mutable parameters.
 
@@ -331,6 +365,8 @@ def set_inputs(m: pyo.ConcreteModel, inputs: DispatchInputs, config: DispatchCon
         for b in m.BATTERIES:
             for t in m.T:
                 m.battery_charging[b, t].domain = pyo.Binary if battery_binary[t] else pyo.UnitInterval
+    if config.integer_horizon_h is not None:
+        relax_far_integers(m, int(np.ceil(config.integer_horizon_h / inputs.dt_h - 1e-9)))
     price_import = inputs.price_import_cny_per_kwh.to_numpy()
     price_export = inputs.price_export_cny_per_kwh.to_numpy()
     for t in m.T:

@@ -162,3 +162,24 @@ def test_bad_periods_are_refused(case) -> None:
         run_rolling_horizon(case, START, START, RollingConfig(strategy="no-control"))
     with pytest.raises(InvalidRequestError, match="replan_h"):
         RollingConfig(horizon_h=2, replan_h=3)
+
+
+def test_integer_horizon_relaxes_only_far_integers() -> None:
+    """With integer decisions kept for the first 2 hours, later starts are continuous."""
+    import pyomo.environ as pyo
+
+    from dispatch.model import build_model, set_inputs
+    from tests.conftest import make_inputs, two_price_park
+
+    park = two_price_park(capacity_kwh=0, initial_soc_frac=0.0)
+    park["shiftable_processes"] = {"grind": {"bus": "main", "power_kw": 100, "duration_h": 1}}
+    inputs = make_inputs(park, [0.0] * 6)
+    config = DispatchConfig(integer_horizon_h=2)
+    m = build_model(inputs, config, exclusive=False)
+    set_inputs(m, inputs, config)
+    domains = {tau: m.process_start["grind", tau].domain for tau in range(6)}
+    assert domains[0] is pyo.Binary and domains[1] is pyo.Binary
+    assert all(domains[tau] is pyo.UnitInterval for tau in range(2, 6))
+    # The same model for another window: the domains follow the config again.
+    set_inputs(m, inputs, DispatchConfig(integer_horizon_h=6))
+    assert all(m.process_start["grind", tau].domain is pyo.Binary for tau in range(6))
