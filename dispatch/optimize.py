@@ -62,6 +62,12 @@ class DispatchModel:
         m = self.model
         for name in ("cost", "self_consumption", "co2"):
             getattr(m, f"objective_{name}").activate() if name == objective else getattr(m, f"objective_{name}").deactivate()
+        # Forget the previous solve's basis and solution, so that a reused model
+        # gives the same plan as a fresh one (where several plans cost the same,
+        # a warm start would pick another, and a resumed study would differ).
+        highs = getattr(self.solver, "_solver_model", None)
+        if highs is not None and hasattr(highs, "clearSolver"):
+            highs.clearSolver()
         results = self.solver.solve(
             m,
             time_limit=self.config.time_limit_s,

@@ -16,6 +16,7 @@ from typing import Annotated, Callable
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from microgrid.errors import InvalidRequestError, MicrogridError
@@ -26,6 +27,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,   # help texts keep their units in brackets, e.g. [kW]
 )
 console = Console()
 err_console = Console(stderr=True)
@@ -65,7 +67,7 @@ def _run(action: Callable[[], None]) -> None:
     try:
         action()
     except MicrogridError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(EXIT_USER_ERROR) from None
     except (typer.Exit, typer.Abort, KeyboardInterrupt):
         raise
@@ -73,7 +75,7 @@ def _run(action: Callable[[], None]) -> None:
         if _state["debug"]:
             raise
         err_console.print(
-            f"[bold red]internal error:[/] {type(exc).__name__}: {exc} (rerun with --debug for the traceback; "
+            f"[bold red]internal error:[/] {type(exc).__name__}: {escape(str(exc))} (rerun with --debug for the traceback; "
             "please report it)", highlight=False, soft_wrap=True,
         )
         raise typer.Exit(EXIT_INTERNAL_ERROR) from None
@@ -194,7 +196,7 @@ def schedule(
             console.print(f"[bold yellow]The plan cannot meet {len(result.slack)} requirement(s); "
                           "it uses priced slack for them:[/]", highlight=False)
         for entry in result.slack:
-            console.print(f"[yellow]  not met:[/] {entry.describe()}", highlight=False)
+            console.print(f"[yellow]  not met:[/] {escape(entry.describe())}", highlight=False)
         console.print("wrote " + ", ".join(str(p) for p in paths.values()), highlight=False)
 
     _run(action)
@@ -203,6 +205,8 @@ def schedule(
 from service.forecast_cli import forecast_app  # noqa: E402 - registered after the shared helpers exist
 
 app.add_typer(forecast_app, name="forecast")
+from service.study_cli import study_app  # noqa: E402 - the study and sweep commands
+app.add_typer(study_app)
 
 
 def run() -> None:  # pragma: no cover - console-script shim

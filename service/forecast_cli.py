@@ -14,7 +14,7 @@ from rich.table import Table
 
 from microgrid.errors import InvalidRequestError
 
-forecast_app = typer.Typer(help="PV and load forecasts from weather and metered history, and their accuracy.",
+forecast_app = typer.Typer(rich_markup_mode=None, help="PV and load forecasts from weather and metered history, and their accuracy.",
                            no_args_is_help=True)
 
 

@@ -180,3 +180,12 @@ def test_unmet_requirements_are_printed(tmp_path: Path) -> None:
     assert kpis["solver_status"] == "infeasible_relaxed"
     assert kpis["slack"][0]["device"] == "grid"
     assert kpis["unserved_load_kwh"] > 0
+
+
+def test_brackets_in_messages_survive(tmp_path: Path) -> None:
+    """Messages quote ranges in brackets; the terminal must show them, not eat them as markup."""
+    park = json.loads(json.dumps(PARK))
+    park["batteries"]["b1"].update(min_soc_frac=0.44, initial_soc_frac=0.42)
+    case = write_case(tmp_path / "case", park)
+    one_line_error(run("schedule", str(case), "--date", "2026-07-15"),
+                   "is outside [min_soc_frac 0.44, max_soc_frac 0.9]; move it inside")

@@ -1,0 +1,178 @@
+"""``microgrid sweep``: --set parsing and validation, and a small sweep on a real local Dask cluster."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from microgrid.errors import InvalidParkError, InvalidRequestError
+from service.cli import app
+from service.study import StudySettings
+from service.sweep import apply_overrides, parse_set, run_sweep, scenario_grid, scenario_id
+
+runner = CliRunner()
+
+TINY_PARK = {
+    "site": {"name": "tiny park", "latitude_deg": 34.75, "longitude_deg": 113.63, "altitude_m": 110},
+    "grid": {"max_import_kw": 2000, "max_export_kw": 500},
+    "tariff": {"preset": "henan_2024"},
+    "pv_arrays": {"pv1": {"bus": "pcc", "dc_capacity_kw": 600, "ac_capacity_kw": 500}},
+    "batteries": {"b1": {"bus": "pcc", "capacity_kwh": 400, "max_charge_kw": 200, "max_discharge_kw": 200}},
+    "loads": {"l1": {"bus": "pcc", "profile": "l1_kw"}},
+}
+
+
+def write_case(folder: Path, days: int = 3) -> Path:
+    """``days`` days at 15 minutes from 2026-07-14: a sine-shaped day of sun, a two-level load."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "park.yaml").write_text(yaml.safe_dump(TINY_PARK, sort_keys=False))
+    index = pd.date_range("2026-07-14", periods=96 * days, freq="15min", tz="Asia/Shanghai")
+    hours = index.hour + index.minute / 60
+    sun = np.clip(np.sin((hours - 6) / 13 * np.pi), 0, None)
+    stamps = [t.isoformat() for t in index]
+    pd.DataFrame({"timestamp": stamps, "ghi": 900 * sun, "dni": 700 * sun, "dhi": 150 * sun, "temp_air": 28.0,
+                  "wind_speed": 2.0}).to_csv(folder / "weather.csv", index=False)
+    pd.DataFrame({"timestamp": stamps, "l1_kw": np.where((hours >= 8) & (hours < 20), 700.0, 300.0)}).to_csv(
+        folder / "loads.csv", index=False)
+    return folder
+
+
+def run(*args: str):
+    return runner.invoke(app, list(args))
+
+
+def one_line_error(result, *fragments: str) -> None:
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1, result.output
+    assert lines[0].startswith("error:"), lines[0]
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def test_parse_set_reads_values_as_yaml() -> None:
+    axis = parse_set("batteries.b1.capacity_kwh=0,2000,4000.5")
+    assert axis.path == "batteries.b1.capacity_kwh"
+    assert axis.values == (0, 2000, 4000.5)
+    assert parse_set("grid.export_pv_only=true,false").values == (True, False)
+    assert parse_set("tariff.preset=henan_2024").values == ("henan_2024",)
+    assert parse_set("x.y=[1, 2],[3]").values == ([1, 2], [3])
+    for bad in ("batteries.b1.capacity_kwh", "=1,2", "a..b=1", "a.b=1,,2", "a.b=1,1"):
+        with pytest.raises(InvalidRequestError):
+            parse_set(bad)
+
+
+def test_overrides_set_fields_and_refuse_unknown_devices() -> None:
+    config = {"batteries": {"b1": {"capacity_kwh": 1}, "b2": {"capacity_kwh": 2}}, "tariff": {"preset": "p"}}
+    out = apply_overrides(config, {"batteries.b1.capacity_kwh": 5, "tariff.prices_cny_per_kwh.flat": 0.7})
+    assert out == {"batteries": {"b1": {"capacity_kwh": 5}, "b2": {"capacity_kwh": 2}},
+                   "tariff": {"preset": "p", "prices_cny_per_kwh": {"flat": 0.7}}}
+    assert config["batteries"]["b1"]["capacity_kwh"] == 1  # not mutated
+    with pytest.raises(InvalidParkError, match="no 'b9' in batteries; known: b1, b2"):
+        apply_overrides(config, {"batteries.b9.capacity_kwh": 5})
+    with pytest.raises(InvalidParkError, match="batteries.b1.capacity_kwh is a value"):
+        apply_overrides(config, {"batteries.b1.capacity_kwh.x": 5})
+
+
+def test_grid_is_cartesian_and_ids_are_stable() -> None:
+    grid = scenario_grid([parse_set("a.b=1,2"), parse_set("c.d=x,y,z")])
+    assert [s.overrides for s in grid][:2] == [{"a.b": 1, "c.d": "x"}, {"a.b": 1, "c.d": "y"}]
+    assert len(grid) == 6 and [s.number for s in grid] == list(range(1, 7))
+    assert len({s.id for s in grid}) == 6
+    assert scenario_id({"c.d": "x", "a.b": 1}) == grid[0].id
+
+
+SWEEP = ("--start", "2026-07-15", "--end", "2026-07-15", "--strategy", "no-control")
+
+
+@pytest.mark.parametrize(("option", "fragments"), [
+    ("batteries.b1.capacty_kwh=100,200", ("--set batteries.b1.capacty_kwh=100", "did you mean 'capacity_kwh'")),
+    ("batteries.b1.capacity_kwh=400,-5", ("--set batteries.b1.capacity_kwh=-5", "batteries.b1.capacity_kwh")),
+    ("batteries.b9.capacity_kwh=100", ("--set batteries.b9.capacity_kwh", "no 'b9' in batteries")),
+    ("pv_arrays.pv1.dc_capacity_kw=600,lots", ("--set pv_arrays.pv1.dc_capacity_kw=lots",)),
+    ("loads.l1.profile=l1_kw,missing_kw", ("--set loads.l1.profile=missing_kw", "column 'missing_kw'")),
+    ("grid.max_import_kw", ("write it as PATH=VALUE",)),
+])
+def test_bad_set_gives_one_line_before_anything_runs(tmp_path: Path, option: str, fragments: tuple) -> None:
+    case = write_case(tmp_path / "case")
+    out = tmp_path / "out"
+    result = run("sweep", str(case), "--set", option, *SWEEP, "--out", str(out))
+    one_line_error(result, *fragments)
+    assert not out.exists()
+
+
+def test_a_scenario_invalid_as_a_whole_is_named(tmp_path: Path) -> None:
+    # each value is valid alone; min 0.44 with initial 0.42 is not
+    case = write_case(tmp_path / "case")
+    result = run("sweep", str(case), "--set", "batteries.b1.min_soc_frac=0.1,0.44",
+                 "--set", "batteries.b1.initial_soc_frac=0.5,0.42", *SWEEP, "--out", str(tmp_path / "out"))
+    one_line_error(result, "scenario batteries.b1.min_soc_frac=0.44, batteries.b1.initial_soc_frac=0.42:",
+                   "initial_soc_frac 0.42 is outside")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.fixture
+def local_cluster():
+    from dask.distributed import LocalCluster
+
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+
+
+def test_sweep_runs_on_a_real_local_dask_cluster(tmp_path: Path, local_cluster) -> None:
+    case = write_case(tmp_path / "case")
+    axes = [parse_set("pv_arrays.pv1.dc_capacity_kw=300,900"), parse_set("batteries.b1.capacity_kwh=0,400")]
+    settings = StudySettings(dt.date(2026, 7, 15), dt.date(2026, 7, 15), ("no-control",))
+    seen = []
+    result = run_sweep(case, axes, settings, tmp_path / "out", scheduler=local_cluster.scheduler_address,
+                       progress=lambda done, total, scenario, outcome: seen.append((done, total, outcome["error"])))
+    assert [d for d, _, _ in seen] == [1, 2, 3, 4] and all(not e for _, _, e in seen)
+    assert "2 workers" in result.cluster
+    table = pd.read_csv(tmp_path / "out" / "sweep.csv")
+    assert len(table) == 4
+    assert list(table.columns[:4]) == ["scenario", "pv_arrays.pv1.dc_capacity_kw", "batteries.b1.capacity_kwh",
+                                       "strategy"]
+    assert (table["error"].fillna("") == "").all()
+    assert (table["windows"] == 24).all()
+    by_pv = table.groupby("pv_arrays.pv1.dc_capacity_kw")
+    # PV size matters: more generation, less cost; battery size does not under no-control
+    assert by_pv["pv_generation_kwh"].first()[900] > 2 * by_pv["pv_generation_kwh"].first()[300]
+    assert by_pv["total_cost_cny"].first()[900] < by_pv["total_cost_cny"].first()[300]
+    assert table.groupby("pv_arrays.pv1.dc_capacity_kw")["total_cost_cny"].nunique().eq(1).all()
+    assert (tmp_path / "out" / "report.html").read_text().count("data:image/png;base64,") >= 3
+    meta = json.loads((tmp_path / "out" / "sweep.json").read_text())
+    assert meta["scenarios"] == 4 and meta["wall_s"] > 0
+    for scenario in result.scenarios:
+        days = tmp_path / "out" / "scenarios" / scenario.id / "no-control" / "days"
+        assert (days / "2026-07-15.state.json").exists()
+
+
+def test_sweep_cli_on_the_default_local_cluster_and_resume(tmp_path: Path) -> None:
+    case = write_case(tmp_path / "case")
+    args = ("sweep", str(case), "--set", "pv_arrays.pv1.dc_capacity_kw=300,900", *SWEEP, "--strategy", "rule-based",
+            "--workers", "2", "--out", str(tmp_path / "out"))
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    assert "total wall time" in result.output
+    table = pd.read_csv(tmp_path / "out" / "sweep.csv")
+    assert len(table) == 4 and set(table["strategy"]) == {"no-control", "rule-based"}
+    assert "savings_cny" in table.columns
+    assert (table["resumed_days"] == 0).all()
+    again = run(*args)
+    assert again.exit_code == 0, again.output
+    table_again = pd.read_csv(tmp_path / "out" / "sweep.csv")
+    assert (table_again["resumed_days"] == 2).all()  # one day × two strategies, read back
+    pd.testing.assert_series_equal(table_again["total_cost_cny"], table["total_cost_cny"])
+    other = run(*args, "--seed", "3")  # refused before any cluster starts
+    one_line_error(other, "scenario pv_arrays.pv1.dc_capacity_kw=300:", "seed 0 there, 3 now", "use another output")
