@@ -5,15 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
-import yaml
-from typer.testing import CliRunner
 
-from service.cli import app
-
-runner = CliRunner()
+from tests.service.helpers import one_line_error, run, write_tiny_case
 
 PARK = {
     "site": {"name": "tiny park", "latitude_deg": 34.75, "longitude_deg": 113.63, "altitude_m": 110},
@@ -26,25 +21,8 @@ PARK = {
 
 
 def write_case(folder: Path, park: dict | None = None, naive: bool = False) -> Path:
-    """Two days at 15 minutes: a sine-shaped day of sun, a two-level load."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "park.yaml").write_text(yaml.safe_dump(park or PARK, sort_keys=False))
-    index = pd.date_range("2026-07-15", periods=192, freq="15min", tz="Asia/Shanghai")
-    hours = index.hour + index.minute / 60
-    sun = np.clip(np.sin((hours - 6) / 13 * np.pi), 0, None)
-    stamps = [t.isoformat() for t in index]
-    if naive:
-        stamps = [t.strftime("%Y-%m-%dT%H:%M:%S") for t in index]
-    weather = pd.DataFrame({"timestamp": stamps, "ghi": 900 * sun, "dni": 700 * sun, "dhi": 150 * sun,
-                            "temp_air": 28.0, "wind_speed": 2.0})
-    weather.to_csv(folder / "weather.csv", index=False)
-    loads = pd.DataFrame({"timestamp": stamps, "l1_kw": np.where((hours >= 8) & (hours < 20), 900.0, 400.0)})
-    loads.to_csv(folder / "loads.csv", index=False)
-    return folder
-
-
-def run(*args: str):
-    return runner.invoke(app, list(args))
+    """Two days at 15 minutes from 2026-07-15: a sine-shaped day of sun, a two-level load."""
+    return write_tiny_case(folder, park or PARK, naive=naive)
 
 
 def test_schedule_writes_the_three_files(tmp_path: Path) -> None:
@@ -73,15 +51,6 @@ def test_heuristic_strategies(tmp_path: Path, strategy: str) -> None:
                  "--out", str(tmp_path / "o"), "--no-plot")
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "o" / "kpis.json").read_text())["strategy"] == strategy
-
-
-def one_line_error(result, *fragments: str) -> None:
-    assert result.exit_code == 1, result.output
-    assert "Traceback" not in result.output
-    text = " ".join(result.output.split())
-    assert text.startswith("error:"), text
-    for fragment in fragments:
-        assert fragment in text, text
 
 
 def test_unknown_field_is_named_with_a_suggestion(tmp_path: Path) -> None:

@@ -6,20 +6,17 @@ import datetime as dt
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from typer.testing import CliRunner
 
 from dispatch.inputs import PlantState
 from microgrid.case import load_case
-from service.cli import app
+from tests.service.helpers import one_line_error, run, write_tiny_case
 from service.report import write_study_report
 from service.study import (StudyProgress, StudyResult, StudySettings, run_study, simulate, state_from_dict,
                            state_to_dict, study_kpis)
 
-runner = CliRunner()
 
 TINY_PARK = {
     "site": {"name": "tiny park", "latitude_deg": 34.75, "longitude_deg": 113.63, "altitude_m": 110},
@@ -34,31 +31,7 @@ FIRST_DAY = "2026-07-14"
 
 def write_case(folder: Path, park: dict | None = None, days: int = 4) -> Path:
     """``days`` days at 15 minutes from 2026-07-14: a sunny and a hazy day alternating, a two-level load."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "park.yaml").write_text(yaml.safe_dump(park or TINY_PARK, sort_keys=False))
-    index = pd.date_range(FIRST_DAY, periods=96 * days, freq="15min", tz="Asia/Shanghai")
-    hours = index.hour + index.minute / 60
-    sun = np.clip(np.sin((hours - 6) / 13 * np.pi), 0, None) * np.where(index.day % 2 == 0, 1.0, 0.6)
-    stamps = [t.isoformat() for t in index]
-    pd.DataFrame({"timestamp": stamps, "ghi": 900 * sun, "dni": 700 * sun, "dhi": 150 * sun, "temp_air": 28.0,
-                  "wind_speed": 2.0}).to_csv(folder / "weather.csv", index=False)
-    pd.DataFrame({"timestamp": stamps, "l1_kw": np.where((hours >= 8) & (hours < 20), 600.0, 250.0)}).to_csv(
-        folder / "loads.csv", index=False)
-    return folder
-
-
-def run(*args: str):
-    return runner.invoke(app, list(args))
-
-
-def one_line_error(result, *fragments: str) -> None:
-    assert result.exit_code == 1, result.output
-    assert "Traceback" not in result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1, result.output
-    assert lines[0].startswith("error:"), lines[0]
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
+    return write_tiny_case(folder, park or TINY_PARK, start=FIRST_DAY, days=days, day_kw=600.0, night_kw=250.0, hazy_odd_days=True)
 
 
 STUDY = ("--start", "2026-07-15", "--end", "2026-07-16", "--strategy", "no-control", "--strategy", "rule-based")

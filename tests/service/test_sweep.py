@@ -6,18 +6,14 @@ import datetime as dt
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
-import yaml
-from typer.testing import CliRunner
 
 from microgrid.errors import InvalidParkError, InvalidRequestError
-from service.cli import app
+from tests.service.helpers import one_line_error, run, write_tiny_case
 from service.study import StudySettings
 from service.sweep import apply_overrides, parse_set, run_sweep, scenario_grid, scenario_id
 
-runner = CliRunner()
 
 TINY_PARK = {
     "site": {"name": "tiny park", "latitude_deg": 34.75, "longitude_deg": 113.63, "altitude_m": 110},
@@ -31,31 +27,7 @@ TINY_PARK = {
 
 def write_case(folder: Path, days: int = 3) -> Path:
     """``days`` days at 15 minutes from 2026-07-14: a sine-shaped day of sun, a two-level load."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "park.yaml").write_text(yaml.safe_dump(TINY_PARK, sort_keys=False))
-    index = pd.date_range("2026-07-14", periods=96 * days, freq="15min", tz="Asia/Shanghai")
-    hours = index.hour + index.minute / 60
-    sun = np.clip(np.sin((hours - 6) / 13 * np.pi), 0, None)
-    stamps = [t.isoformat() for t in index]
-    pd.DataFrame({"timestamp": stamps, "ghi": 900 * sun, "dni": 700 * sun, "dhi": 150 * sun, "temp_air": 28.0,
-                  "wind_speed": 2.0}).to_csv(folder / "weather.csv", index=False)
-    pd.DataFrame({"timestamp": stamps, "l1_kw": np.where((hours >= 8) & (hours < 20), 700.0, 300.0)}).to_csv(
-        folder / "loads.csv", index=False)
-    return folder
-
-
-def run(*args: str):
-    return runner.invoke(app, list(args))
-
-
-def one_line_error(result, *fragments: str) -> None:
-    assert result.exit_code == 1, result.output
-    assert "Traceback" not in result.output
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert len(lines) == 1, result.output
-    assert lines[0].startswith("error:"), lines[0]
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
+    return write_tiny_case(folder, TINY_PARK, start="2026-07-14", days=days, day_kw=700.0, night_kw=300.0)
 
 
 def test_parse_set_reads_values_as_yaml() -> None:

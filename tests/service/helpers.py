@@ -1,0 +1,54 @@
+"""What the command-line tests share: a tiny case on disk, running the CLI, checking a one-line error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+from typer.testing import CliRunner
+
+from service.cli import app
+
+runner = CliRunner()
+
+
+def run(*args: str):
+    """Invoke ``microgrid`` with ``args``."""
+    return runner.invoke(app, list(args))
+
+
+def one_line_error(result, *fragments: str) -> None:
+    """Exit status 1, no traceback, and one message starting with ``error:`` holding ``fragments``."""
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    text = " ".join(result.output.split())
+    assert text.startswith("error:"), text
+    assert text.count("error:") == 1, text
+    for fragment in fragments:
+        assert fragment in text, text
+
+
+def write_tiny_case(folder: Path, park: dict, *, start: str = "2026-07-15", days: int = 2,
+                    day_kw: float = 900.0, night_kw: float = 400.0, hazy_odd_days: bool = False,
+                    naive: bool = False) -> Path:
+    """``park`` with ``days`` days of data at 15 minutes from ``start``.
+
+    Sun: a sine from 06:00 to 19:00 (60 % on odd days of the month when
+    ``hazy_odd_days``); one load ``l1_kw``: ``day_kw`` 08:00-20:00, else ``night_kw``.
+    ``naive`` writes timestamps without UTC offset.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "park.yaml").write_text(yaml.safe_dump(park, sort_keys=False))
+    index = pd.date_range(start, periods=96 * days, freq="15min", tz="Asia/Shanghai")
+    hours = index.hour + index.minute / 60
+    sun = np.clip(np.sin((hours - 6) / 13 * np.pi), 0, None)
+    if hazy_odd_days:
+        sun = sun * np.where(index.day % 2 == 0, 1.0, 0.6)
+    stamps = [t.strftime("%Y-%m-%dT%H:%M:%S") if naive else t.isoformat() for t in index]
+    pd.DataFrame({"timestamp": stamps, "ghi": 900 * sun, "dni": 700 * sun, "dhi": 150 * sun,
+                  "temp_air": 28.0, "wind_speed": 2.0}).to_csv(folder / "weather.csv", index=False)
+    pd.DataFrame({"timestamp": stamps, "l1_kw": np.where((hours >= 8) & (hours < 20), day_kw, night_kw)}).to_csv(
+        folder / "loads.csv", index=False)
+    return folder
