@@ -162,6 +162,8 @@ def schedule(
         day = parse_date(date)
         if month_peak_kw < 0:
             raise InvalidRequestError("--month-peak-kw: must be ≥ 0 kW")
+        if horizon_h <= 0:
+            raise InvalidRequestError(f"--horizon-h: must be > 0 hours, got {horizon_h:g}")
         if mip_gap is not None and not 0 <= mip_gap < 1:
             raise InvalidRequestError("--mip-gap: must be in [0, 1), e.g. 0.001")
         if time_limit_s is not None and time_limit_s <= 0:
