@@ -123,23 +123,59 @@ class Transformer(StrictModel):
     sn_kva: float = Field(gt=0, description="rated apparent power [kVA]")
     vk_percent: float = Field(default=6.0, gt=0, description="short-circuit voltage [%]")
     vkr_percent: float = Field(default=1.0, ge=0, description="real part of short-circuit voltage [%]")
+    pfe_kw: float = Field(default=0.0, ge=0, description="iron losses [kW]")
+    i0_percent: float = Field(default=0.0, ge=0, description="open-loop current [%]")
+
+    @model_validator(mode="after")
+    def _impedance(self) -> "Transformer":
+        if self.vkr_percent >= self.vk_percent:
+            raise ValueError(f"vkr_percent {self.vkr_percent} must be below vk_percent {self.vk_percent}")
+        return self
 
 
 class Line(StrictModel):
-    """A cable or overhead line between two buses."""
+    """A cable or overhead line between two buses: a pandapower standard type, or its own data."""
 
     from_bus: str
     to_bus: str
     length_km: float = Field(gt=0)
     std_type: str | None = Field(default=None, description="pandapower standard line type")
+    r_ohm_per_km: float | None = Field(default=None, ge=0)
+    x_ohm_per_km: float | None = Field(default=None, ge=0)
+    c_nf_per_km: float = Field(default=0.0, ge=0)
+    max_i_ka: float | None = Field(default=None, gt=0, description="thermal current limit [kA]")
+
+    @model_validator(mode="after")
+    def _data(self) -> "Line":
+        own = (self.r_ohm_per_km, self.x_ohm_per_km, self.max_i_ka)
+        if self.std_type is None and any(v is None for v in own):
+            raise ValueError("give std_type (a pandapower standard type) or r_ohm_per_km, x_ohm_per_km and max_i_ka")
+        if self.std_type is None and self.r_ohm_per_km == 0 and self.x_ohm_per_km == 0:
+            raise ValueError("a line with no impedance (r_ohm_per_km and x_ohm_per_km both 0); give its data "
+                             "or join the buses")
+        if self.std_type is not None and any(v is not None for v in own):
+            raise ValueError("give either std_type or r_ohm_per_km/x_ohm_per_km/max_i_ka, not both")
+        return self
 
 
 class Network(StrictModel):
-    """The park's internal network: buses, transformers and lines."""
+    """The park's internal network: buses, transformers and lines, and its limits.
+
+    Reactive power: loads draw at ``load_power_factor`` (lagging); PV
+    inverters and batteries run at ``pv_power_factor`` and
+    ``battery_power_factor`` (1: active power only).
+    """
 
     buses: dict[str, Bus] = Field(default_factory=dict)
     transformers: dict[str, Transformer] = Field(default_factory=dict)
     lines: dict[str, Line] = Field(default_factory=dict)
+    load_power_factor: float = Field(default=0.95, gt=0, le=1)
+    pv_power_factor: float = Field(default=1.0, gt=0, le=1)
+    battery_power_factor: float = Field(default=1.0, gt=0, le=1)
+    min_vm_pu: float = Field(default=0.95, gt=0)
+    max_vm_pu: float = Field(default=1.05, gt=0)
+    max_line_loading_pct: float = Field(default=100.0, gt=0)
+    max_trafo_loading_pct: float = Field(default=100.0, gt=0)
 
     @model_validator(mode="after")
     def _branches_on_known_buses(self) -> "Network":

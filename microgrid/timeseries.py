@@ -69,13 +69,14 @@ def step_hours(index: pd.DatetimeIndex, what: str = "time series") -> float:
 _OFFSET = r"(?:[+-]\d{2}:?\d{2}|Z)$"
 
 
-def read_timestamped_csv(path: Path, what: str | None = None) -> pd.DataFrame:
+def read_timestamped_csv(path: Path, what: str | None = None, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
     """Read a CSV whose ``timestamp`` column holds ISO 8601 times with UTC offset.
 
     Returns a frame on a tz-aware index (in the file's offset when it uses one,
     else UTC) with float columns; empty cells become NaN, and everything else
     that is wrong (file missing, not CSV, no ``timestamp``, an empty or naive
     or malformed time, a non-numeric value) raises :class:`DataError`.
+    ``text_columns`` are kept as text.
     """
     what = what or path.name
     if not path.exists():
@@ -107,6 +108,8 @@ def read_timestamped_csv(path: Path, what: str | None = None) -> pd.DataFrame:
     frame.index = stamps
     frame.index.name = "timestamp"
     for column in frame.columns:
+        if column in text_columns:
+            continue
         values = pd.to_numeric(frame[column], errors="coerce")
         bad = values.isna() & frame[column].notna()
         if bad.any():

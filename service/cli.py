@@ -108,6 +108,10 @@ KPI_ROWS = [
     ("co2_kg", "CO2", "kg", "{:,.0f}"),
     ("heat_demand_kwh", "heat demand", "kWh th", "{:,.0f}"),
     ("heat_pump_average_cop", "heat pump average COP", "", "{:.2f}"),
+    ("min_vm_pu", "lowest voltage", "p.u.", "{:.3f}"),
+    ("max_line_loading_pct", "highest line loading", "%", "{:.1f}"),
+    ("max_trafo_loading_pct", "highest transformer loading", "%", "{:.1f}"),
+    ("network_violations", "network limit violations", "", "{}"),
     ("objective", "objective", "", "{}"),
     ("solver_status", "status", "", "{}"),
     ("mip_gap", "MIP gap", "", "{:.2e}"),
@@ -150,6 +154,8 @@ def schedule(
         "--weather", help="Weather forecast CSV: PV (and heat-pump COP) from it instead of the case's weather.")] = None,
     load_history: Annotated[Path | None, typer.Option(
         "--load-history", help="Meter CSV (<profile>_kw columns): forecast those profiles from it.")] = None,
+    network: Annotated[bool, typer.Option(
+        "--network/--no-network", help="AC power flow of the plan on the case's network (network.csv).")] = True,
 ) -> None:
     """Plan one day for a case and write schedule.csv, kpis.json and schedule.png."""
 
@@ -192,8 +198,19 @@ def schedule(
                 used = ", ".join(forecasts.forecast_profiles) or "none (no column matches a profile of the case)"
                 console.print(f"load forecasts from {load_history.name}: {used}; other profiles from the case's data",
                               highlight=False)
+        report = None
+        if network and case.park.network.buses:
+            from microgrid.network import validate_schedule
+
+            report = validate_schedule(case.park, result.schedule)
+            result.kpis.update(report.kpis)
         paths = write_outputs(result, out, plot=plot)
+        if report is not None:
+            paths["network"] = write_network_report(report, out)
         console.print(kpi_table(result.kpis, f"{case.name} — {day.isoformat()} — {strategy.value}"))
+        if report is not None and report.kpis["network_violations"]:
+            console.print(f"[bold yellow]network: {report.kpis['network_violations']} limit violation(s); "
+                          "see network.csv and network_violations.csv[/]", highlight=False)
         if result.slack:
             console.print(f"[bold yellow]The plan cannot meet {len(result.slack)} requirement(s); "
                           "it uses priced slack for them:[/]", highlight=False)
@@ -203,6 +220,59 @@ def schedule(
 
     _run(action)
 
+
+def write_network_report(report, out: Path) -> Path:
+    """``network.csv`` (per step) and, when there are any, ``network_violations.csv``."""
+    path = out / "network.csv"
+    steps = report.steps.copy()
+    steps.index = [t.isoformat() for t in steps.index]
+    steps.index.name = "timestamp"
+    steps.to_csv(path, float_format="%.4f")
+    if len(report.violations):
+        violations = report.violations.copy()
+        violations["timestamp"] = [t.isoformat() for t in violations["timestamp"]]
+        violations.to_csv(out / "network_violations.csv", index=False, float_format="%.4f")
+    return path
+
+
+network_app = typer.Typer(rich_markup_mode=None, help="The park's electrical network.", no_args_is_help=True)
+
+
+@network_app.command("check")
+def network_check(
+    case_dir: Annotated[Path, typer.Argument(help="Case folder holding park.yaml.")],
+    schedule_file: Annotated[Path, typer.Option("--schedule", help="A schedule.csv of this case.")],
+    out: Annotated[Path | None, typer.Option("--out", help="Folder for network.csv and network_violations.csv.")] = None,
+) -> None:
+    """AC power flow of a schedule, step by step: voltages, line and transformer loading, losses, violations."""
+
+    def action() -> None:
+        from microgrid.case import load_case
+        from microgrid.network import validate_schedule
+        from microgrid.timeseries import read_timestamped_csv
+
+        case = load_case(case_dir)
+        schedule = read_timestamped_csv(schedule_file, text_columns=("tou_period",))
+        report = validate_schedule(case.park, schedule)
+        table = Table(title=f"{case.name}: AC power flow of {schedule_file.name}", header_style="bold")
+        table.add_column("KPI")
+        table.add_column("value", justify="right")
+        for key, value in report.kpis.items():
+            table.add_row(key, f"{value:.3f}" if isinstance(value, float) else str(value))
+        console.print(table)
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            console.print(f"wrote {write_network_report(report, out)}", highlight=False)
+        if report.kpis["network_violations"]:
+            for row in report.violations.head(10).itertuples():
+                console.print(f"[yellow]  {row.timestamp.isoformat()} {row.element} {escape(str(row.name))}: "
+                              f"{row.quantity} {row.value:.3f} beyond {row.limit:.3f}[/]", highlight=False)
+            raise typer.Exit(4)
+
+    _run(action)
+
+
+app.add_typer(network_app, name="network")
 
 from service.forecast_cli import forecast_app  # noqa: E402 - registered after the shared helpers exist
 
