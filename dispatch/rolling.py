@@ -223,12 +223,15 @@ def _realize(actual: DispatchInputs, plan: Flows, steps: int) -> tuple[Flows, Di
     """What happens in the first ``steps`` steps when the plan meets the actual PV and loads.
 
     Heat devices, batch processes, fleets, shedding and shifting follow the
-    plan (shed never above the actual baseline). Batteries follow the plan
-    except that a discharge the actual net load does not need is reduced (a
-    battery never exports). The grid takes the rest: import up to its limit
-    (beyond it load is unserved), PV surplus exported up to the export limit,
-    then curtailed. Returns the realized flows and the inputs cut to the
-    committed steps.
+    plan (shed never above the actual baseline). The batteries hold the
+    planned grid exchange, as a site controller does: they take up the
+    difference between the actual and the planned net load (more discharge
+    when the load is higher or PV lower than forecast, more charge in the
+    opposite case) within their power and energy limits, and a discharge the
+    park does not need is never exported. The grid takes the rest: import up
+    to its limit (beyond it load is unserved), PV surplus exported up to the
+    export limit, then curtailed. Returns the realized flows and the inputs
+    cut to the committed steps.
     """
     park = actual.park
     head = {name: getattr(plan, name).iloc[:steps].copy() for name in (
@@ -255,17 +258,37 @@ def _realize(actual: DispatchInputs, plan: Flows, steps: int) -> tuple[Flows, Di
     consumption = window.total_load_kw.to_numpy() + probe.flexible_kw(window)
     pv = window.pv_available_kw.to_numpy() if window.pv_available_kw.shape[1] else np.zeros((steps, 0))
     pv_total = pv.sum(axis=1)
-    charge = head["battery_charge_kw"].to_numpy()
-    discharge = head["battery_discharge_kw"].to_numpy().copy()
-    net = consumption + charge.sum(axis=1) - discharge.sum(axis=1) - pv_total
-    # A discharge beyond what the park needs would be exported: reduce it.
-    excess = np.clip(-net, 0, None)
-    for t in np.flatnonzero(excess > 0):
-        total = discharge[t].sum()
-        if total > 0:
-            cut = min(total, excess[t])
-            discharge[t] *= (total - cut) / total
-            net[t] += cut
+    bats = list(park.batteries.values())
+    planned_out = (head["battery_discharge_kw"] - head["battery_charge_kw"]).to_numpy()   # net output, kW
+    planned_grid = np.asarray(plan.grid_import_kw[:steps]) - np.asarray(plan.grid_export_kw[:steps])
+    charge = np.zeros_like(planned_out)
+    discharge = np.zeros_like(planned_out)
+    soc = np.zeros_like(planned_out)
+    level = np.array([actual.initial_soc_kwh(b) for b in park.batteries], dtype=float)
+    dt_h = actual.dt_h
+    net = np.zeros(steps)
+    for t in range(steps):
+        wanted = consumption[t] - pv_total[t] - planned_grid[t]          # battery output that holds the plan
+        most_out = np.array([min(b.max_discharge_kw, max(level[k] - b.min_soc_kwh, 0) * b.discharge_efficiency / dt_h)
+                             for k, b in enumerate(bats)])
+        most_in = np.array([min(b.max_charge_kw, max(b.max_soc_kwh - level[k], 0) / (b.charge_efficiency * dt_h))
+                            for k, b in enumerate(bats)])
+        out = np.clip(planned_out[t], -most_in, most_out)
+        extra = wanted - out.sum()
+        room = np.where(extra > 0, most_out - out, most_in + out)
+        if room.sum() > 0 and extra != 0:
+            out = out + np.sign(extra) * room * min(1.0, abs(extra) / room.sum())
+        # Never discharge into export: only what the park consumes.
+        surplus_out = max(0.0, out.clip(min=0).sum() - max(consumption[t] - pv_total[t], 0.0))
+        if surplus_out > 0:
+            positive = out.clip(min=0)
+            out = out - positive * (surplus_out / positive.sum())
+        discharge[t], charge[t] = out.clip(min=0), (-out).clip(min=0)
+        for k, b in enumerate(bats):
+            level[k] += (b.charge_efficiency * charge[t, k] - discharge[t, k] / b.discharge_efficiency) * dt_h
+            level[k] = min(max(level[k], b.min_soc_kwh), b.max_soc_kwh)
+            soc[t, k] = level[k]
+        net[t] = consumption[t] + charge[t].sum() - discharge[t].sum() - pv_total[t]
     grid_import = np.minimum(np.clip(net, 0, None), park.grid.max_import_kw)
     unserved = np.clip(net, 0, None) - grid_import
     surplus = np.clip(-net, 0, None)
@@ -275,13 +298,6 @@ def _realize(actual: DispatchInputs, plan: Flows, steps: int) -> tuple[Flows, Di
     curtailed = surplus - grid_export
     share = np.divide(pv, pv_total[:, None], out=np.zeros_like(pv), where=pv_total[:, None] > 0)
     pv_used = pd.DataFrame(pv - share * curtailed[:, None], index=index, columns=window.pv_available_kw.columns)
-    soc = np.zeros_like(charge)
-    level = np.array([actual.initial_soc_kwh(b) for b in park.batteries], dtype=float)
-    for k, (b, battery) in enumerate(park.batteries.items()):
-        for t in range(steps):
-            level[k] += (battery.charge_efficiency * charge[t, k] - discharge[t, k] / battery.discharge_efficiency) * actual.dt_h
-            level[k] = min(max(level[k], battery.min_soc_kwh), battery.max_soc_kwh)
-            soc[t, k] = level[k]
     ids = list(park.batteries)
     return Flows(
         pv_used_kw=pv_used,
