@@ -219,11 +219,14 @@ class ModelCache:
         return model, False
 
 
-def _realize(actual: DispatchInputs, plan: Flows, steps: int) -> tuple[Flows, DispatchInputs]:
+def _realize(actual: DispatchInputs, plan: Flows, steps: int,
+             planned: DispatchInputs | None = None) -> tuple[Flows, DispatchInputs]:
     """What happens in the first ``steps`` steps when the plan meets the actual PV and loads.
 
     Heat devices, batch processes, fleets, shedding and shifting follow the
-    plan (shed never above the actual baseline). The batteries hold the
+    plan (shed never above the actual baseline; a shiftable load moves its
+    actual baseline by the planned shift, ``planned`` holding the forecast
+    baseline the plan saw). The batteries hold the
     planned grid exchange, as a site controller does: they take up the
     difference between the actual and the planned net load (more discharge
     when the load is higher or PV lower than forecast, more charge in the
@@ -243,6 +246,10 @@ def _realize(actual: DispatchInputs, plan: Flows, steps: int) -> tuple[Flows, Di
         frame.index = index
     if park.curtailable_loads:
         head["shed_kw"] = np.minimum(head["shed_kw"], actual.curtailable_base_kw.iloc[:steps])
+    if park.shiftable_loads and planned is not None:
+        shift = head["shiftable_kw"].to_numpy() - planned.shiftable_base_kw.iloc[:steps].to_numpy()
+        head["shiftable_kw"] = pd.DataFrame(np.clip(actual.shiftable_base_kw.iloc[:steps].to_numpy() + shift, 0, None),
+                                            index=index, columns=head["shiftable_kw"].columns)
     window = copy.copy(actual)
     for name in ("load_kw", "pv_available_kw", "curtailable_base_kw", "shiftable_base_kw", "heat_demand_kw"):
         setattr(window, name, getattr(actual, name).iloc[:steps])
@@ -479,7 +486,8 @@ def run_rolling_horizon(
                 record.update(status="failed", fallback=True, reason=str(exc))
                 fallback = simulate_heuristic(actual, use_batteries=True, strategy="rule-based")
                 flows = _flows_of(fallback.schedule, actual)
-            realized, window = _realize(actual, flows, steps)
+                plan_inputs = actual
+            realized, window = _realize(actual, flows, steps, plan_inputs)
         rows.append(make_schedule(window, realized))
         state = _next_state(state, actual, realized, steps, delivered_default)
         windows.append(record)
