@@ -58,13 +58,17 @@ class ForecastErrorModel:
     * PV: ``actual + capacity × e``, ``e`` normal with standard deviation
       ``pv_nmae × √(π/2)`` (the normal distribution's MAE-to-σ ratio), only
       where the sun is up (actual PV > 0), clipped to [0, AC capacity].
-    * Loads (fixed, curtailable and shiftable baselines): ``actual × (1 + e)``
+    * Loads (fixed loads and curtailable baselines): ``actual × (1 + e)``
       with ``σ = load_nmae × √(π/2)``, one error path shared by all loads.
+      Shiftable loads' baselines are taken as known: their energy owed is
+      accounted against the actual baseline, and a plan on another baseline
+      could owe more than it can make up.
 
     Defaults come from ``docs/forecasting.md``: PV 7.8 % nMAE of capacity
     (pvlib from NSRDB weather on NREL's SERF East, daylight steps) and load
     4.9 % nMAE of the mean (calendar and temperature regression on the
-    reference loads). Heat demand and prices are taken as known.
+    reference loads). Heat demand, shiftable baselines and prices are taken
+    as known.
     """
 
     pv_nmae: float = 0.078
@@ -98,7 +102,6 @@ class ForecastErrorModel:
         load_error = np.clip(load_error, 0.0, None)
         forecast.load_kw = inputs.load_kw.mul(load_error, axis=0)
         forecast.curtailable_base_kw = inputs.curtailable_base_kw.mul(load_error, axis=0)
-        forecast.shiftable_base_kw = inputs.shiftable_base_kw.mul(load_error, axis=0)
         return forecast
 
 
