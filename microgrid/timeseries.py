@@ -40,22 +40,30 @@ def require_tz_aware(index: pd.Index, what: str) -> pd.DatetimeIndex:
     return index
 
 
-def step_hours(index: pd.DatetimeIndex, what: str = "time series") -> float:
-    """Length of one step [h], derived from a regular index.
-
-    Raises :class:`DataError` when the index has fewer than two entries, is not
-    strictly increasing, or its steps are not all equal.
-    """
+def increasing_deltas(index: pd.DatetimeIndex, what: str) -> np.ndarray:
+    """Spacings of a tz-aware index [ns]; :class:`DataError` unless it has two or more
+    timestamps that strictly increase."""
     require_tz_aware(index, what)
     if len(index) < 2:
         raise DataError(f"{what}: need at least two timestamps to derive the step length")
     deltas = np.diff(index.asi8)
     if (deltas <= 0).any():
         i = int(np.argmax(deltas <= 0))
+        word = "is repeated" if deltas[i] == 0 else "goes back in time"
         raise DataError(
-            f"{what}: timestamps must be strictly increasing; "
-            f"{index[i + 1].isoformat()} follows {index[i].isoformat()}"
+            f"{what}: timestamps must be strictly increasing; {index[i + 1].isoformat()} {word} "
+            f"after {index[i].isoformat()}; sort the rows and drop duplicates"
         )
+    return deltas
+
+
+def step_hours(index: pd.DatetimeIndex, what: str = "time series") -> float:
+    """Length of one step [h], derived from a regular index.
+
+    Raises :class:`DataError` when the index has fewer than two entries, is not
+    strictly increasing, or its steps are not all equal.
+    """
+    deltas = increasing_deltas(index, what)
     if not (deltas == deltas[0]).all():
         i = int(np.argmax(deltas != deltas[0]))
         raise DataError(

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from microgrid.errors import DataError
-from microgrid.timeseries import require_tz_aware
+from microgrid.timeseries import increasing_deltas, require_tz_aware
 
 logger = logging.getLogger(__name__)
 
@@ -56,17 +56,7 @@ def regular_step(index: pd.DatetimeIndex, what: str) -> pd.Timedelta:
     timestamps, repeats or goes back in time, or has a spacing that is not a
     whole number of steps.
     """
-    require_tz_aware(index, what)
-    if len(index) < 2:
-        raise DataError(f"{what}: need at least two timestamps to derive the step length")
-    deltas = np.diff(index.asi8)
-    if (deltas <= 0).any():
-        i = int(np.argmax(deltas <= 0))
-        word = "is repeated" if deltas[i] == 0 else "goes back in time"
-        raise DataError(
-            f"{what}: timestamps must be strictly increasing; {index[i + 1].isoformat()} {word} "
-            f"after {index[i].isoformat()}; sort the rows and drop duplicates"
-        )
+    deltas = increasing_deltas(index, what)
     values, counts = np.unique(deltas, return_counts=True)
     step_ns = int(values[np.argmax(counts)])
     off_grid = deltas % step_ns != 0
