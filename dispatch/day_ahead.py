@@ -14,6 +14,7 @@ from dispatch.results import DispatchResult
 from dispatch.strategies import STRATEGIES, run_strategy
 from microgrid.case import Case
 from microgrid.errors import InvalidRequestError
+from microgrid.timeseries import write_timeseries_csv
 
 logger = logging.getLogger(__name__)
 
@@ -62,10 +63,7 @@ def write_outputs(result: DispatchResult, out_dir: Path, plot: bool = True) -> d
     """Write ``schedule.csv``, ``kpis.json`` and (optionally) ``schedule.png`` into ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"schedule": out_dir / "schedule.csv", "kpis": out_dir / "kpis.json"}
-    table = result.schedule.copy()
-    table.index = [t.isoformat() for t in table.index]
-    table.index.name = "timestamp"
-    table.to_csv(paths["schedule"], float_format="%.4f")
+    write_timeseries_csv(result.schedule, paths["schedule"])
     kpis = {k: _jsonable(v) for k, v in result.kpis.items()}
     kpis["build_time_s"] = result.build_time_s
     kpis["slack"] = [vars(entry) for entry in result.slack]

@@ -367,9 +367,10 @@ def _next_state(state: PlantState, actual: DispatchInputs, flows: Flows, steps: 
         new.month_to_date_peak_kw = 0.0
     # Fleet sessions: energy received so far by the session in progress at the end.
     end = actual.index[steps - 1] + pd.Timedelta(hours=dt_h)
-    for session in energy_sessions(actual, delivered_default):
-        if not session.arrival < end < session.departure:
-            continue
+    in_progress = [s for s in energy_sessions(actual, delivered_default) if s.arrival < end < s.departure]
+    for load_id in park.energy_loads:
+        new.energy_delivered_kwh.pop(load_id, None)
+    for session in in_progress:
         load = park.energy_loads[session.load_id]
         here = flows.energy_load_kw[session.load_id].to_numpy()
         mask = np.array([session.arrival <= t for t in actual.index[:steps]])
@@ -378,9 +379,6 @@ def _next_state(state: PlantState, actual: DispatchInputs, flows: Flows, steps: 
         if session.arrival < actual.index[0]:
             before = load.energy_kwh - session.max_kwh          # what the session had at the window start
         new.energy_delivered_kwh[session.load_id] = before + received
-    for load_id in park.energy_loads:
-        if not any(s.load_id == load_id and s.arrival < end < s.departure for s in energy_sessions(actual, delivered_default)):
-            new.energy_delivered_kwh.pop(load_id, None)
     # Batch runs: follow the committed power step by step to find the starts.
     for p, process in park.shiftable_processes.items():
         length = len(process.profile_on_steps(dt_h))

@@ -127,6 +127,19 @@ def read_timestamped_csv(path: Path, what: str | None = None, text_columns: tupl
     return frame
 
 
+def write_timeseries_csv(frame: pd.DataFrame, path: Path, float_format: str = "%.4f") -> Path:
+    """Write ``frame`` with its index as a ``timestamp`` column in ISO 8601 with UTC offset.
+
+    The counterpart of :func:`read_timestamped_csv`: step starts such as
+    ``2026-07-15T00:00:00+08:00``. Creates the folder if needed.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = frame.copy()
+    table.index = pd.Index([t.isoformat() for t in frame.index], name="timestamp")
+    table.to_csv(path, float_format=float_format)
+    return path
+
+
 def read_timeseries_csv(path: Path, what: str | None = None) -> pd.DataFrame:
     """Read a case's data file: :func:`read_timestamped_csv`, with no gap and one step length."""
     what = what or path.name

@@ -223,15 +223,11 @@ def schedule(
 
 def write_network_report(report, out: Path) -> Path:
     """``network.csv`` (per step) and, when there are any, ``network_violations.csv``."""
-    path = out / "network.csv"
-    steps = report.steps.copy()
-    steps.index = [t.isoformat() for t in steps.index]
-    steps.index.name = "timestamp"
-    steps.to_csv(path, float_format="%.4f")
+    from microgrid.timeseries import write_timeseries_csv
+
+    path = write_timeseries_csv(report.steps, out / "network.csv")
     if len(report.violations):
-        violations = report.violations.copy()
-        violations["timestamp"] = [t.isoformat() for t in violations["timestamp"]]
-        violations.to_csv(out / "network_violations.csv", index=False, float_format="%.4f")
+        write_timeseries_csv(report.violations.set_index("timestamp"), out / "network_violations.csv")
     return path
 
 

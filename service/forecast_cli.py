@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from microgrid.errors import InvalidRequestError
+from microgrid.timeseries import write_timeseries_csv
 
 forecast_app = typer.Typer(rich_markup_mode=None, help="PV and load forecasts from weather and metered history, and their accuracy.",
                            no_args_is_help=True)
@@ -26,14 +27,6 @@ class LoadMethod(StrEnum):
 class Kind(StrEnum):
     pv = "pv"
     load = "load"
-
-
-def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    table = frame.copy()
-    table.index = [t.isoformat() for t in table.index]
-    table.index.name = "timestamp"
-    table.to_csv(path, float_format="%.3f")
 
 
 def _summary(frame: pd.DataFrame, title: str) -> Table:
@@ -76,7 +69,7 @@ def forecast_pv(
         pv["total_kw"] = pv.sum(axis=1)
         console.print(_summary(pv, f"{case.name}: PV forecast from {weather.name}"))
         if out is not None:
-            _write_csv(pv, out)
+            write_timeseries_csv(pv, out, float_format="%.3f")
             console.print(f"wrote {out}", highlight=False)
 
     _run(action)
@@ -115,7 +108,7 @@ def forecast_load(
         forecast = forecast_load_kw(past, index, method=method.value, timezone=tz)
         console.print(_summary(forecast, f"{case.name}: {method.value} load forecast for {day} ({days} day(s))"))
         if out is not None:
-            _write_csv(forecast, out)
+            write_timeseries_csv(forecast, out, float_format="%.3f")
             console.print(f"wrote {out}", highlight=False)
 
     _run(action)
