@@ -13,6 +13,16 @@ from service.cli import app
 
 runner = CliRunner()
 
+TINY_PARK = {
+    "site": {"name": "tiny park", "latitude_deg": 34.75, "longitude_deg": 113.63, "altitude_m": 110},
+    "grid": {"max_import_kw": 2000, "max_export_kw": 500},
+    "tariff": {"preset": "henan_2024"},
+    "pv_arrays": {"pv1": {"bus": "pcc", "dc_capacity_kw": 600, "ac_capacity_kw": 500}},
+    "batteries": {"b1": {"bus": "pcc", "capacity_kwh": 400, "max_charge_kw": 200, "max_discharge_kw": 200}},
+    "loads": {"l1": {"bus": "pcc", "profile": "l1_kw"}},
+}
+"""One PV array, one battery and one load on one bus, with the Henan tariff."""
+
 
 def run(*args: str):
     """Invoke ``microgrid`` with ``args``."""

@@ -12,20 +12,15 @@ import yaml
 
 from dispatch.inputs import PlantState
 from microgrid.case import load_case
+from tests.service.helpers import TINY_PARK as BASE_PARK
 from tests.service.helpers import one_line_error, run, write_tiny_case
 from service.report import write_study_report
 from service.study import (StudyProgress, StudyResult, StudySettings, run_study, simulate, state_from_dict,
                            state_to_dict, study_kpis)
 
 
-TINY_PARK = {
-    "site": {"name": "tiny park", "latitude_deg": 34.75, "longitude_deg": 113.63, "altitude_m": 110},
-    "grid": {"max_import_kw": 2000, "max_export_kw": 500},
-    "tariff": {"preset": "henan_2024"},
-    "pv_arrays": {"pv1": {"bus": "pcc", "dc_capacity_kw": 900, "ac_capacity_kw": 750}},
-    "batteries": {"b1": {"bus": "pcc", "capacity_kwh": 400, "max_charge_kw": 200, "max_discharge_kw": 200}},
-    "loads": {"l1": {"bus": "pcc", "profile": "l1_kw"}},
-}
+# The shared tiny park with a larger PV array, so that PV surplus charges the battery.
+TINY_PARK = {**BASE_PARK, "pv_arrays": {"pv1": {"bus": "pcc", "dc_capacity_kw": 900, "ac_capacity_kw": 750}}}
 FIRST_DAY = "2026-07-14"
 
 

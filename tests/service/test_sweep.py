@@ -10,19 +10,11 @@ import pandas as pd
 import pytest
 
 from microgrid.errors import InvalidParkError, InvalidRequestError
-from tests.service.helpers import one_line_error, run, write_tiny_case
+from tests.service.helpers import TINY_PARK, one_line_error, run, write_tiny_case
 from service.study import StudySettings
 from service.sweep import apply_overrides, parse_set, run_sweep, scenario_grid, scenario_id
 
 
-TINY_PARK = {
-    "site": {"name": "tiny park", "latitude_deg": 34.75, "longitude_deg": 113.63, "altitude_m": 110},
-    "grid": {"max_import_kw": 2000, "max_export_kw": 500},
-    "tariff": {"preset": "henan_2024"},
-    "pv_arrays": {"pv1": {"bus": "pcc", "dc_capacity_kw": 600, "ac_capacity_kw": 500}},
-    "batteries": {"b1": {"bus": "pcc", "capacity_kwh": 400, "max_charge_kw": 200, "max_discharge_kw": 200}},
-    "loads": {"l1": {"bus": "pcc", "profile": "l1_kw"}},
-}
 
 
 def write_case(folder: Path, days: int = 3) -> Path:
