@@ -49,6 +49,12 @@ class PlantState:
     shift_recent_base_kw : dict
         Shiftable load id → its baseline over the last steps before the start
         [kW], most recent last: energy owed at the start may come from them.
+    previous_plan : dict, optional
+        The controller's memory, not a measurement: the start (ISO 8601) and
+        the integer decisions of the last optimized plan
+        (``DispatchModel.integer_decisions``), which warm-start the next one.
+        A rolling horizon keeps it so that a run continued from a saved state
+        makes the same plans as one that was never interrupted.
     """
 
     soc_kwh: dict[str, float] = field(default_factory=dict)
@@ -61,6 +67,7 @@ class PlantState:
     shed_kwh_used: dict[str, float] = field(default_factory=dict)
     shift_ahead_kwh: dict[str, float] = field(default_factory=dict)
     shift_recent_base_kw: dict[str, list[float]] = field(default_factory=dict)
+    previous_plan: dict | None = None
 
 
 @dataclass

@@ -1,9 +1,11 @@
-"""Solving the dispatch MILP with HiGHS through Pyomo's persistent interface.
+"""Solving the dispatch MILP with HiGHS.
 
-:class:`DispatchModel` owns a built model and its persistent HiGHS solver:
-build once per horizon shape, then :meth:`DispatchModel.solve` any number of
-:class:`~dispatch.inputs.DispatchInputs` of that shape; only the mutable
-parameters change between solves.
+:class:`DispatchModel` owns a built model: Pyomo states it once per horizon
+shape, :class:`~dispatch.standard_form.StandardForm` compiles it once into
+HiGHS's matrix form, and :meth:`DispatchModel.solve` then solves any number
+of :class:`~dispatch.inputs.DispatchInputs` of that shape; only the mutable
+parameters (and the bounds and domains the setters change) are pushed to
+HiGHS between solves.
 """
 
 from __future__ import annotations
@@ -11,28 +13,48 @@ from __future__ import annotations
 import logging
 import math
 import time
+from dataclasses import dataclass
 
+import highspy
 import numpy as np
 import pandas as pd
 import pyomo.environ as pyo
-from pyomo.contrib.solver.common.factory import SolverFactory
-from pyomo.contrib.solver.common.results import SolutionStatus, TerminationCondition
 
 from dispatch.inputs import DispatchInputs
 from dispatch.flexible import energy_sessions, process_days
 from dispatch.heat import heat_pump_groups, split_group
 from dispatch.kpis import Flows, compute_kpis, make_schedule
-from dispatch.model import DispatchConfig, build_model, needs_exclusivity, set_inputs
+from dispatch.model import INTEGER_VARIABLES, DispatchConfig, build_model, needs_exclusivity, set_inputs
 from dispatch.results import DispatchResult, SlackEntry, SolverStatus
+from dispatch.standard_form import StandardForm
 from microgrid.errors import InfeasibleError, SolverError, SolverTimeoutError
 
 logger = logging.getLogger(__name__)
 
 SLACK_TOLERANCE = 1e-4  # kW or kWh below which slack counts as zero
 
+_FEASIBLE = 2   # HiGHS's kSolutionStatusFeasible
+
+
+@dataclass
+class Plan:
+    """What one solve of a :class:`DispatchModel` gives, before any table is made.
+
+    Attributes are those of :class:`~dispatch.results.DispatchResult` of the
+    same names; ``flows`` holds every device's flows on the horizon's index.
+    """
+
+    flows: Flows
+    status: SolverStatus
+    mip_gap: float
+    solve_time_s: float
+    build_time_s: float
+    objective_cny: float
+    slack: list[SlackEntry]
+
 
 class DispatchModel:
-    """A dispatch model of fixed shape with its persistent HiGHS solver.
+    """A dispatch model of fixed shape, compiled for HiGHS.
 
     Parameters
     ----------
@@ -50,56 +72,112 @@ class DispatchModel:
         self.config = config
         self.exclusive = exclusive
         self.model = build_model(inputs, config, exclusive)
-        self.solver = SolverFactory("highs")
-        if not self.solver.available():
-            raise SolverError("HiGHS is not available; install highspy (pip install highspy)")
+        self.form: StandardForm | None = None    # compiled at the first solve, once dt_h is known
         self.build_time_s = time.perf_counter() - started
-        self._instance_set = False
-        self._highs_clock_s = 0.0   # HiGHS's run time is cumulative per instance
+        self.solution: np.ndarray | None = None
 
-    def _run(self, objective: str) -> tuple[object, SolverStatus]:
-        """Solve with one objective active; raise on failure, load the solution."""
+    def _compile(self) -> None:
         m = self.model
-        for name in ("cost", "self_consumption", "co2"):
-            getattr(m, f"objective_{name}").activate() if name == objective else getattr(m, f"objective_{name}").deactivate()
+        frozen = [m.dt_h] + ([m.ts_retention] if hasattr(m, "ts_retention") else [])
+        watch = [getattr(m, name) for name in INTEGER_VARIABLES if hasattr(m, name)]
+        self.form = StandardForm(m, frozen=frozen, watch=watch)
+        h = self.form.highs
+        options = {"mip_rel_gap": self.config.mip_gap, "time_limit": self.config.time_limit_s,
+                   **self.config.solver_options}
+        for name, value in options.items():
+            if h.setOptionValue(name, value) == highspy.HighsStatus.kError:
+                raise SolverError(f"solver_options: HiGHS has no option {name!r} taking {value!r}")
+
+    def _run(self, objective: str, warm_start: dict | None = None) -> tuple[np.ndarray, SolverStatus, float, float]:
+        """Solve with one objective; raise on failure. Returns (x, status, gap, HiGHS seconds)."""
+        form = self.form
+        form.update(f"objective_{objective}")
+        h = form.highs
         # Forget the previous solve's basis and solution, so that a reused model
-        # gives the same plan as a fresh one (where several plans cost the same,
-        # a warm start would pick another, and a resumed study would differ).
-        highs = getattr(self.solver, "_solver_model", None)
-        if highs is not None and hasattr(highs, "clearSolver"):
-            highs.clearSolver()
-        results = self.solver.solve(
-            m,
-            time_limit=self.config.time_limit_s,
-            rel_gap=self.config.mip_gap,
-            solver_options=dict(self.config.solver_options),
-            load_solutions=False,
-            raise_exception_on_nonoptimal_result=False,
-        )
-        condition = results.termination_condition
-        has_solution = results.solution_status in (SolutionStatus.optimal, SolutionStatus.feasible)
-        if not has_solution:
-            self._highs_clock_s = float(results.timing_info.highs_time)
-        if condition in (TerminationCondition.provenInfeasible, TerminationCondition.infeasibleOrUnbounded):
+        # gives the same plan as a fresh one given the same warm start.
+        h.clearSolver()
+        if warm_start:
+            self._set_start(warm_start)
+        started = time.perf_counter()
+        h.run()
+        seconds = time.perf_counter() - started
+        status = h.getModelStatus()
+        info = h.getInfo()
+        has_solution = info.primal_solution_status == _FEASIBLE
+        if status in (highspy.HighsModelStatus.kInfeasible, highspy.HighsModelStatus.kUnboundedOrInfeasible):
             raise InfeasibleError("the dispatch model is infeasible even with priced slack; check the device data")
-        if condition == TerminationCondition.maxTimeLimit and not has_solution:
+        if status == highspy.HighsModelStatus.kTimeLimit and not has_solution:
             raise SolverTimeoutError(
                 f"HiGHS found no plan within time_limit_s={self.config.time_limit_s:g} s; raise the limit"
             )
-        if not has_solution:
-            raise SolverError(f"HiGHS stopped without a plan ({condition.name})")
-        results.solution_loader.load_vars()
-        status = SolverStatus.OPTIMAL if condition == TerminationCondition.convergenceCriteriaSatisfied else SolverStatus.TIME_LIMIT
-        clock = float(results.timing_info.highs_time)
-        results.timing_info.highs_time, self._highs_clock_s = clock - self._highs_clock_s, clock
-        return results, status
+        if not has_solution or status not in (highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kTimeLimit,
+                                              highspy.HighsModelStatus.kInterrupt):
+            raise SolverError(f"HiGHS stopped without a plan ({h.modelStatusToString(status)})")
+        x = np.asarray(h.getSolution().col_value, dtype=float)
+        ok = SolverStatus.OPTIMAL if status == highspy.HighsModelStatus.kOptimal else SolverStatus.TIME_LIMIT
+        integer = bool(np.any(form._integer))
+        if not integer:
+            gap = 0.0 if ok is SolverStatus.OPTIMAL else math.inf
+        else:
+            gap = _relative_gap(info.objective_function_value, info.mip_dual_bound, ok)
+        return x, ok, gap, seconds
 
-    def solve(self, inputs: DispatchInputs, strategy: str = "optimal") -> DispatchResult:
-        """Update the parameters from ``inputs``, solve, and return the typed result.
+    def _set_start(self, warm_start: dict) -> None:
+        """Hand HiGHS a partial MIP start: the integer decisions of ``warm_start`` that exist here.
+
+        ``warm_start`` is :meth:`integer_decisions` of an earlier plan with
+        ``shift_steps``, the steps from that plan's start to this one's.
+        """
+        form = self.form
+        shift = int(warm_start.get("shift_steps", 0))
+        index, values = [], []
+        for name, entries in warm_start.get("decisions", {}).items():
+            component = getattr(self.model, name, None)
+            if component is None:
+                continue
+            columns = form.columns(component)
+            for *key, value in entries:
+                key[-1] -= shift
+                j = columns.get(tuple(key) if len(key) > 1 else key[0])
+                if j is not None and form._integer[j]:
+                    index.append(j)
+                    values.append(value)
+        if index:
+            form.highs.setSolution(len(index), np.asarray(index, dtype=np.int32), np.asarray(values, dtype=float))
+
+    def integer_decisions(self) -> dict[str, list]:
+        """The last plan's integer decisions, ``{component: [[*index, value], ...]}`` (JSON-ready).
+
+        The last element of every index is the step. A warm start for a later
+        plan: ``solve(..., warm_start={"decisions": ..., "shift_steps": k})``.
+        """
+        if self.solution is None:
+            return {}
+        out: dict[str, list] = {}
+        for name in INTEGER_VARIABLES:
+            component = getattr(self.model, name, None)
+            if component is None:
+                continue
+            out[name] = [[*(key if isinstance(key, tuple) else (key,)), float(round(self.solution[j]))]
+                         for key, j in self.form.columns(component).items()]
+        return out
+
+    def plan(self, inputs: DispatchInputs, warm_start: dict | None = None) -> Plan:
+        """Update the parameters from ``inputs``, solve, and return the plan's flows and status.
 
         With the ``self_consumption`` or ``co2`` objective, a second solve
         minimizes cost with the first objective held within
         ``config.lexicographic_tolerance`` of its optimum.
+
+        Parameters
+        ----------
+        inputs : DispatchInputs
+        warm_start : dict, optional
+            ``{"decisions": integer_decisions(), "shift_steps": k}`` of an
+            earlier plan that started ``k`` steps before this one: its integer
+            decisions moved ``k`` steps earlier are handed to HiGHS, which
+            completes them into a first plan. The plan found is the same for
+            the same inputs and warm start, whatever was solved before.
 
         Raises
         ------
@@ -112,120 +190,134 @@ class DispatchModel:
             Any other solver failure.
         """
         started = time.perf_counter()
-        first_solve = not self._instance_set
+        first_solve = self.form is None
         m = self.model
         set_inputs(m, inputs, self.config)
         m.lex_pv_onsite_bound.deactivate()
         m.lex_grid_import_bound.deactivate()
         objective = self.config.objective
         if first_solve:
-            self.solver.set_instance(m)
-            self._instance_set = True
-        else:
-            # Only numbers change between horizons of one shape: parameters,
-            # variable bounds and domains. Checking the whole model for new
-            # or changed components would cost more than the update itself.
-            # Lexicographic objectives switch objectives and bound constraints,
-            # so they keep Pyomo's full checks.
-            quick = objective == "cost"
-            updates = self.solver.config.auto_updates
-            for option in ("check_for_new_or_removed_constraints", "check_for_new_or_removed_vars",
-                           "check_for_new_or_removed_params", "check_for_new_objective", "update_constraints",
-                           "update_named_expressions", "update_objective"):
-                setattr(updates, option, not quick)
+            self._compile()
         update_time = time.perf_counter() - started
-        results, status = self._run(objective)
-        highs_time = float(results.timing_info.highs_time)
-        gap = _relative_gap(results.incumbent_objective, results.objective_bound, status)
+        x, status, gap, highs_time = self._run(objective, warm_start)
         if objective != "cost":
             tol = self.config.lexicographic_tolerance
             if objective == "self_consumption":
-                achieved = pyo.value(m.pv_onsite_kwh)
+                achieved = self.form.expression_values(m.pv_onsite_kwh, x)[None]
                 m.lex_bound.set_value(achieved - tol * abs(achieved) - 1e-6)
                 m.lex_pv_onsite_bound.activate()
             else:
-                achieved = pyo.value(m.grid_import_kwh)
+                achieved = self.form.expression_values(m.grid_import_kwh, x)[None]
                 m.lex_bound.set_value(achieved + tol * abs(achieved) + 1e-6)
                 m.lex_grid_import_bound.activate()
-            results, second_status = self._run("cost")
-            highs_time += float(results.timing_info.highs_time)
-            gap = max(gap, _relative_gap(results.incumbent_objective, results.objective_bound, second_status))
+            x, second_status, second_gap, seconds = self._run("cost")
+            highs_time += seconds
+            gap = max(gap, second_gap)
             if second_status is not SolverStatus.OPTIMAL:
                 status = second_status
-        flows = self._flows(inputs)
-        schedule = make_schedule(inputs, flows)
+        self.solution = x
         slack = self._slack(inputs)
-        if slack:
-            status = SolverStatus.INFEASIBLE_RELAXED
+        return Plan(
+            flows=self._flows(inputs),
+            status=SolverStatus.INFEASIBLE_RELAXED if slack else status,
+            mip_gap=gap,
+            solve_time_s=highs_time,
+            build_time_s=update_time + (self.build_time_s if first_solve else 0.0),
+            objective_cny=float(self.form.expression_values(m.objective_cost, x)[None]),
+            slack=slack,
+        )
+
+    def solve(self, inputs: DispatchInputs, strategy: str = "optimal", warm_start: dict | None = None) -> DispatchResult:
+        """:meth:`plan`, with the schedule table and the KPIs of the result.
+
+        ``strategy`` labels the result; see :meth:`plan` for the rest.
+        """
+        plan = self.plan(inputs, warm_start)
+        schedule = make_schedule(inputs, plan.flows)
         kpis = compute_kpis(schedule, inputs)
-        kpis.update(strategy=strategy, objective=objective, solver_status=status.value, mip_gap=gap,
-                    solve_time_s=highs_time)
+        kpis.update(strategy=strategy, objective=self.config.objective, solver_status=plan.status.value,
+                    mip_gap=plan.mip_gap, solve_time_s=plan.solve_time_s)
         return DispatchResult(
             strategy=strategy,
             schedule=schedule,
             kpis=kpis,
-            status=status,
-            mip_gap=gap,
-            solve_time_s=highs_time,
-            build_time_s=update_time + (self.build_time_s if first_solve else 0.0),
-            objective_cny=float(pyo.value(m.cost_cny + m.slack_penalty)),
-            slack=slack,
+            status=plan.status,
+            mip_gap=plan.mip_gap,
+            solve_time_s=plan.solve_time_s,
+            build_time_s=plan.build_time_s,
+            objective_cny=plan.objective_cny,
+            slack=plan.slack,
         )
 
-    def _frame(self, component, keys, clip: bool = True) -> pd.DataFrame:
-        """Values of a (device, step)-indexed component as a frame on step positions."""
-        n = self.n_steps
-        frame = pd.DataFrame({k: [pyo.value(component[k, t]) for t in range(n)] for k in keys},
-                             columns=list(keys), index=range(n), dtype=float)
-        return frame.clip(lower=0.0) if clip else frame
+    def _values(self, component, keys) -> np.ndarray:
+        """Solution values of a (key, step)-indexed variable, ``len(keys) × n_steps``."""
+        return self.form.values_of(component, list(keys), self.n_steps, self.solution)
 
-    def _heat_pump_frames(self, inputs: DispatchInputs) -> dict[str, pd.DataFrame]:
+    def _vector(self, component) -> np.ndarray:
+        """Solution values of a step-indexed variable."""
+        columns = self.form.columns(component)
+        return self.solution[np.array([columns[t] for t in range(self.n_steps)], dtype=np.int64)]
+
+    def _scalar(self, component, key) -> float:
+        return float(self.solution[self.form.columns(component)[key]])
+
+    def _frame(self, component, keys, index: pd.DatetimeIndex, clip: bool = True) -> pd.DataFrame:
+        """Values of a (device, step)-indexed component as a frame on ``index``."""
+        keys = list(keys)
+        if component.ctype is pyo.Expression:
+            values = self.form.expression_values(component, self.solution)
+            data = np.array([[values[k, t] for k in keys] for t in range(self.n_steps)]).reshape(self.n_steps, len(keys))
+        else:
+            data = self._values(component, keys).T
+        if clip:
+            data = np.clip(data, 0.0, None)
+        return pd.DataFrame(data, columns=keys, index=index, dtype=float)
+
+    def _heat_pump_frames(self, inputs: DispatchInputs, index: pd.DatetimeIndex) -> dict[str, pd.DataFrame]:
         """Per-unit electric and heat power of the heat pumps, from their groups."""
         m = self.model
         elec, heat = {}, {}
         for g, members in heat_pump_groups(self.park).items():
-            total = np.array([pyo.value(m.hp_elec_kw[g, t]) for t in m.T]).clip(min=0)
+            total = self._values(m.hp_elec_kw, [g])[0].clip(min=0)
             on = None
             if hasattr(m, "HP_GROUPS_MIN_LOAD") and g in m.HP_GROUPS_MIN_LOAD:
-                on = np.array([pyo.value(m.hp_units_on[g, t]) for t in m.T])
+                on = self._values(m.hp_units_on, [g])[0]
             unit_elec = split_group(total, on, members, self.park.heat_pumps[g].max_elec_kw)
             cop = inputs.cop(g)
             for h in members:
                 elec[h] = unit_elec[h]
                 heat[h] = unit_elec[h] * cop
         columns = list(self.park.heat_pumps)
-        return {"hp_elec_kw": pd.DataFrame(elec, columns=columns), "hp_heat_kw": pd.DataFrame(heat, columns=columns)}
+        return {"hp_elec_kw": pd.DataFrame(elec, columns=columns, index=index),
+                "hp_heat_kw": pd.DataFrame(heat, columns=columns, index=index)}
 
     def _flows(self, inputs: DispatchInputs) -> Flows:
         m = self.model
-        n = self.n_steps
-        frames: dict[str, pd.DataFrame] = {"pv_used_kw": self._frame(m.pv_used_kw, m.PV)}
-        frames["battery_charge_kw"] = self._frame(m.battery_charge_kw, m.BATTERIES) if m.BATTERIES else None
-        frames["battery_discharge_kw"] = self._frame(m.battery_discharge_kw, m.BATTERIES) if m.BATTERIES else None
-        frames["battery_soc_kwh"] = self._frame(m.battery_soc_kwh, m.BATTERIES) if m.BATTERIES else None
+        index = inputs.index
+        frames: dict[str, pd.DataFrame] = {"pv_used_kw": self._frame(m.pv_used_kw, m.PV, index)}
+        frames["battery_charge_kw"] = self._frame(m.battery_charge_kw, m.BATTERIES, index) if m.BATTERIES else None
+        frames["battery_discharge_kw"] = self._frame(m.battery_discharge_kw, m.BATTERIES, index) if m.BATTERIES else None
+        frames["battery_soc_kwh"] = self._frame(m.battery_soc_kwh, m.BATTERIES, index) if m.BATTERIES else None
         if hasattr(m, "HEAT_BUSES"):
             frames.update(
-                **self._heat_pump_frames(inputs),
-                boiler_elec_kw=self._frame(m.boiler_elec_kw, m.BOILERS),
-                boiler_heat_kw=self._frame(m.boiler_heat_kw, m.BOILERS),
-                ts_charge_kw=self._frame(m.ts_charge_kw, m.THERMAL_STORES),
-                ts_discharge_kw=self._frame(m.ts_discharge_kw, m.THERMAL_STORES),
-                ts_soc_kwh=self._frame(m.ts_soc_kwh, m.THERMAL_STORES),
-                heat_dump_kw=self._frame(m.heat_dump_kw, m.HEAT_BUSES),
-                heat_unserved_kw=self._frame(m.heat_unserved_kw, m.HEAT_BUSES),
+                **self._heat_pump_frames(inputs, index),
+                boiler_elec_kw=self._frame(m.boiler_elec_kw, m.BOILERS, index),
+                boiler_heat_kw=self._frame(m.boiler_heat_kw, m.BOILERS, index),
+                ts_charge_kw=self._frame(m.ts_charge_kw, m.THERMAL_STORES, index),
+                ts_discharge_kw=self._frame(m.ts_discharge_kw, m.THERMAL_STORES, index),
+                ts_soc_kwh=self._frame(m.ts_soc_kwh, m.THERMAL_STORES, index),
+                heat_dump_kw=self._frame(m.heat_dump_kw, m.HEAT_BUSES, index),
+                heat_unserved_kw=self._frame(m.heat_unserved_kw, m.HEAT_BUSES, index),
             )
         if hasattr(m, "PROCESSES"):
-            frames["process_kw"] = self._frame(m.process_kw, m.PROCESSES).round(6)
+            frames["process_kw"] = self._frame(m.process_kw, m.PROCESSES, index).round(6)
         if hasattr(m, "ENERGY_LOADS"):
-            frames["energy_load_kw"] = self._frame(m.energy_load_kw, m.ENERGY_LOADS)
+            frames["energy_load_kw"] = self._frame(m.energy_load_kw, m.ENERGY_LOADS, index)
         if hasattr(m, "CURTAILABLE"):
-            frames["shed_kw"] = self._frame(m.shed_kw, m.CURTAILABLE)
+            frames["shed_kw"] = self._frame(m.shed_kw, m.CURTAILABLE, index)
         if hasattr(m, "SHIFTABLE"):
-            frames["shiftable_kw"] = self._frame(m.shiftable_kw, m.SHIFTABLE)
-        for frame in frames.values():
-            if frame is not None:
-                frame.index = inputs.index
-        vector = {name: np.array([pyo.value(getattr(m, name)[t]) for t in range(n)]).clip(min=0)
+            frames["shiftable_kw"] = self._frame(m.shiftable_kw, m.SHIFTABLE, index)
+        vector = {name: self._vector(getattr(m, name)).clip(min=0)
                   for name in ("grid_import_kw", "grid_export_kw", "unserved_kw")}
         vector["unserved_kw"][vector["unserved_kw"] < SLACK_TOLERANCE] = 0.0
         empty = pd.DataFrame(index=inputs.index)
@@ -252,29 +344,29 @@ class DispatchModel:
                 entries.append(SlackEntry(device, constraint, [stamps[t] for t in steps],
                                           float(values.sum() * inputs.dt_h), unit))
 
-        per_step("grid", "max_import_kw (load not served)", np.array([pyo.value(m.unserved_kw[t]) for t in m.T]))
+        per_step("grid", "max_import_kw (load not served)", self._vector(m.unserved_kw))
         for b in m.BATTERIES:
-            shortfall = pyo.value(m.battery_final_shortfall_kwh[b])
+            shortfall = self._scalar(m.battery_final_shortfall_kwh, b)
             if shortfall > SLACK_TOLERANCE:
                 entries.append(SlackEntry(b, "final_soc_frac", [stamps[-1]], float(shortfall), "kWh"))
         if hasattr(m, "HEAT_BUSES"):
             for bus in m.HEAT_BUSES:
-                per_step(bus, "heat_balance (heat demand not served)",
-                         np.array([pyo.value(m.heat_unserved_kw[bus, t]) for t in m.T]), "kWh of heat")
+                per_step(bus, "heat_balance (heat demand not served)", self._values(m.heat_unserved_kw, [bus])[0],
+                         "kWh of heat")
             for j in m.THERMAL_STORES:
-                shortfall = pyo.value(m.ts_final_shortfall_kwh[j])
+                shortfall = self._scalar(m.ts_final_shortfall_kwh, j)
                 if shortfall > SLACK_TOLERANCE:
                     entries.append(SlackEntry(j, "final_soc_frac", [stamps[-1]], float(shortfall), "kWh of heat"))
         if hasattr(m, "PROCESS_DAYS"):
             for k, day in enumerate(process_days(inputs)):
-                missed = pyo.value(m.process_missed_runs[k])
+                missed = self._scalar(m.process_missed_runs, k)
                 if missed > 1e-6:
                     window = [stamps[t] for t in day.window] or [day.day.isoformat()]
                     entries.append(SlackEntry(day.process_id, f"runs_per_day on {day.day.isoformat()}", window,
                                               float(round(missed, 6)), "runs"))
         if hasattr(m, "SESSIONS"):
             for k, session in enumerate(energy_sessions(inputs, self.config.energy_delivered_default)):
-                shortfall = pyo.value(m.session_shortfall_kwh[k])
+                shortfall = self._scalar(m.session_shortfall_kwh, k)
                 if shortfall > SLACK_TOLERANCE:
                     entries.append(SlackEntry(
                         session.load_id, f"energy_kwh by departure {session.departure.isoformat()}",

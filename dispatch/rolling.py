@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import calendar
 import copy
+import dataclasses
 import logging
 import time
 from collections import OrderedDict
@@ -350,7 +351,7 @@ def _next_state(state: PlantState, actual: DispatchInputs, flows: Flows, steps: 
     park = actual.park
     tz = park.site.timezone
     dt_h = actual.dt_h
-    new = copy.deepcopy(state)
+    new = copy.deepcopy(dataclasses.replace(state, previous_plan=None))
     local = actual.local_index[:steps]
     start_local = local[0]
     end_local = (actual.index[steps - 1] + pd.Timedelta(hours=dt_h)).tz_convert(tz)
@@ -416,6 +417,17 @@ def _next_state(state: PlantState, actual: DispatchInputs, flows: Flows, steps: 
     return new
 
 
+def _warm_start(state: PlantState, start: pd.Timestamp) -> dict | None:
+    """The previous plan's integer decisions moved to a plan starting at ``start``, if any."""
+    previous = state.previous_plan
+    if not previous:
+        return None
+    shift = (start - pd.Timestamp(previous["start"])) / pd.Timedelta(hours=previous["dt_h"])
+    if shift < 0 or abs(shift - round(shift)) > 1e-9:
+        return None
+    return {"decisions": previous["decisions"], "shift_steps": int(round(shift))}
+
+
 def run_rolling_horizon(
     case: Case,
     start: pd.Timestamp,
@@ -478,10 +490,10 @@ def run_rolling_horizon(
                 started = time.perf_counter()
                 model, reused = cache.get(plan_inputs, config.dispatch)
                 record["reused"] = reused
-                result = model.solve(plan_inputs, strategy=config.strategy)
-                record.update(status=result.status.value, update_s=time.perf_counter() - started - result.solve_time_s,
-                              solve_s=result.solve_time_s)
-                flows = _flows_of(result.schedule, plan_inputs)
+                plan = model.plan(plan_inputs, warm_start=_warm_start(state, t0))
+                record.update(status=plan.status.value, update_s=time.perf_counter() - started - plan.solve_time_s,
+                              solve_s=plan.solve_time_s)
+                flows = plan.flows
             except MicrogridError as exc:
                 logger.warning("window %s failed (%s); the rule-based action is used", t0.isoformat(), exc)
                 record.update(status="failed", fallback=True, reason=str(exc))
@@ -490,7 +502,11 @@ def run_rolling_horizon(
                 plan_inputs = actual
             realized, window = _realize(actual, flows, steps, plan_inputs)
         rows.append(make_schedule(window, realized))
+        previous_plan = None
+        if config.strategy in ("mpc", "perfect-foresight") and not record["fallback"]:
+            previous_plan = {"start": t0.isoformat(), "dt_h": actual.dt_h, "decisions": model.integer_decisions()}
         state = _next_state(state, actual, realized, steps, delivered_default)
+        state.previous_plan = previous_plan
         windows.append(record)
         t0 = t0 + pd.Timedelta(hours=steps * actual.dt_h)
         done += 1

@@ -111,14 +111,14 @@ def test_perfect_foresight_over_one_window_equals_the_day_ahead_plan(case) -> No
 
 def test_a_failing_window_is_flagged_and_falls_back(case, monkeypatch) -> None:
     failing = START + pd.Timedelta(hours=4)
-    original = DispatchModel.solve
+    original = DispatchModel.plan
 
-    def solve(self, inputs, strategy="optimal"):
+    def plan(self, inputs, warm_start=None):
         if inputs.index[0] == failing:
             raise SolverError("HiGHS stopped without a plan (forced in a test)")
-        return original(self, inputs, strategy)
+        return original(self, inputs, warm_start)
 
-    monkeypatch.setattr(DispatchModel, "solve", solve)
+    monkeypatch.setattr(DispatchModel, "plan", plan)
     result = run_rolling_horizon(case, START, START + pd.Timedelta(hours=8),
                                  RollingConfig(strategy="perfect-foresight", horizon_h=12, replan_h=2))
     windows = result.windows
