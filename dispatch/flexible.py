@@ -17,7 +17,7 @@ import pandas as pd
 import pyomo.environ as pyo
 
 from dispatch.inputs import DispatchInputs
-from dispatch.terms import Terms
+from dispatch.terms import Terms, set_series
 from microgrid.base import clock_minutes
 from microgrid.workdays import is_workday
 
@@ -370,9 +370,7 @@ def set_flexible_inputs(m: pyo.ConcreteModel, inputs: DispatchInputs, delivered_
         for k, day in enumerate(process_days(inputs)):
             m.process_min_runs[k].set_value(day.min_runs)
             m.process_max_runs[k].set_value(day.max_runs)
-        for p, forced in process_forced_kw(inputs).items():
-            for t in m.T:
-                m.process_forced_kw[p, t].set_value(float(forced[t]))
+        set_series(m.process_forced_kw, process_forced_kw(inputs))
         busy = busy_steps(inputs)
         for p, tau in m.PROCESS_STARTS:
             # A bound, not a fixed value: the persistent solver updates bounds cheaply.
@@ -397,11 +395,12 @@ def set_flexible_inputs(m: pyo.ConcreteModel, inputs: DispatchInputs, delivered_
             m.shift_ahead_initial_kwh[e].set_value(inputs.state.shift_ahead_kwh.get(e, 0.0))
             delay = int(np.floor(inputs.park.shiftable_loads[e].max_shift_h / inputs.dt_h + 1e-9))
             recent = list(inputs.state.shift_recent_base_kw.get(e, []))[-max(delay - 1, 0):] if delay > 1 else []
-            for t in m.T:
+            past_kwh = np.zeros(inputs.n_steps)
+            for t in range(min(inputs.n_steps, max(delay - 1, 0))):
                 # steps before the start within the delay of t: the last (delay - 1 - t) of them
-                count = max(0, delay - 1 - t)
-                past = recent[len(recent) - count:] if count else []
-                m.shift_past_base_kwh[e, t].set_value(float(sum(past)) * inputs.dt_h)
+                count = delay - 1 - t
+                past_kwh[t] = float(sum(recent[len(recent) - count:])) * inputs.dt_h
+            set_series(m.shift_past_base_kwh, {e: past_kwh})
     if hasattr(m, "PROCESSES"):
         dearest = float(np.abs(inputs.price_import_cny_per_kwh.to_numpy()).max(initial=0.0))
         for p in m.PROCESSES:
@@ -409,15 +408,10 @@ def set_flexible_inputs(m: pyo.ConcreteModel, inputs: DispatchInputs, delivered_
             saving = sum(profile) * inputs.dt_h * dearest + max(profile) * inputs.demand_charge_cny_per_kw
             m.process_missed_run_cost[p].set_value(10.0 * max(saving, 1.0))
     if hasattr(m, "CURTAILABLE"):
-        for c in m.CURTAILABLE:
-            cap = np.minimum(inputs.curtailable_base_kw[c].to_numpy(), inputs.park.curtailable_loads[c].max_shed_kw)
-            for t in m.T:
-                m.shed_cap_kw[c, t].set_value(float(max(cap[t], 0.0)))
+        set_series(m.shed_cap_kw, {c: np.clip(np.minimum(inputs.curtailable_base_kw[c].to_numpy(),
+                                                         inputs.park.curtailable_loads[c].max_shed_kw), 0.0, None)
+                                   for c in m.CURTAILABLE})
     for name, frame in (("curtailable_base_kw", inputs.curtailable_base_kw), ("shiftable_base_kw", inputs.shiftable_base_kw)):
         if not hasattr(m, name):
             continue
-        param = getattr(m, name)
-        for device in frame.columns:
-            values = frame[device].to_numpy()
-            for t in m.T:
-                param[device, t].set_value(float(values[t]))
+        set_series(getattr(m, name), {device: frame[device].to_numpy() for device in frame.columns})

@@ -9,7 +9,7 @@ import numpy as np
 import pyomo.environ as pyo
 
 from dispatch.inputs import DispatchInputs
-from dispatch.terms import Terms
+from dispatch.terms import Terms, set_series
 
 
 def heat_pump_groups(park) -> dict[str, list[str]]:
@@ -123,14 +123,8 @@ def set_heat_inputs(m: pyo.ConcreteModel, inputs: DispatchInputs) -> None:
     """Write heat demand, COPs, store retention and store states into the model."""
     if not hasattr(m, "HEAT_BUSES"):
         return
-    for b in m.HEAT_BUSES:
-        values = inputs.heat_demand_kw[b].to_numpy()
-        for t in m.T:
-            m.heat_demand_kw[b, t].set_value(float(values[t]))
-    for g in m.HP_GROUPS:
-        cop = inputs.cop(g)
-        for t in m.T:
-            m.hp_cop[g, t].set_value(float(cop[t]))
+    set_series(m.heat_demand_kw, {b: inputs.heat_demand_kw[b].to_numpy() for b in m.HEAT_BUSES})
+    set_series(m.hp_cop, {g: inputs.cop(g) for g in m.HP_GROUPS})
     for j in m.THERMAL_STORES:
         store = inputs.park.thermal_stores[j]
         m.ts_retention[j].set_value((1.0 - store.loss_frac_per_h) ** inputs.dt_h)

@@ -27,7 +27,7 @@ from dispatch.flexible import (
 )
 from dispatch.heat import add_heat, set_heat_inputs
 from dispatch.inputs import DispatchInputs
-from dispatch.terms import Terms
+from dispatch.terms import Terms, set_series
 from microgrid.park import Park
 
 Objective = Literal["cost", "self_consumption", "co2"]
@@ -66,6 +66,12 @@ class DispatchConfig:
         relaxed to their continuous range. A rolling horizon commits only its
         first steps, so the far end of each plan can be an LP estimate (a
         common MPC practice); ``None`` (default) keeps every step integer.
+    lp_first : bool
+        Solve the LP relaxation first and take it when its integer decisions
+        come out integral (then it is the MIP's exact optimum, gap 0); else
+        solve the MIP. Pays where few decisions are integer (an integer
+        horizon of an hour or two in a rolling horizon); costs one LP where
+        the relaxation is fractional.
     solver_options : dict
         HiGHS options. The defaults switch off HiGHS's RINS and RENS sub-MIP
         heuristics and its restarts: on the full reference park they cut the
@@ -87,6 +93,7 @@ class DispatchConfig:
     exclusivity: Literal["auto", "always", "never"] = "auto"
     slack_cost_cny_per_kwh: float = 1000.0
     integer_horizon_h: float | None = None
+    lp_first: bool = False
     solver_options: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_SOLVER_OPTIONS))
 
 
@@ -318,26 +325,24 @@ INTEGER_VARIABLES = ("hp_units_on", "process_start", "shedding", "grid_importing
 
 
 def relax_far_integers(m: pyo.ConcreteModel, first_relaxed_step: int) -> None:
-    """Relax the integer variables of steps ≥ ``first_relaxed_step`` to their continuous range.
+    """Relax on/off, unit and start decisions of steps ≥ ``first_relaxed_step`` to their continuous range.
 
-    Steps before keep their integer domain (the exclusivity binaries keep the
-    domain :func:`set_inputs` gave them).
+    Steps before keep their integer domain. (The exclusivity binaries are set
+    window by window in :func:`set_inputs`.) Nothing is done when the model is
+    already relaxed from that step.
     """
-    for name in INTEGER_VARIABLES:
+    if getattr(m, "_relaxed_from", None) == first_relaxed_step:
+        return
+    integer = {"hp_units_on": pyo.NonNegativeIntegers, "process_start": pyo.Binary, "shedding": pyo.Binary}
+    relaxed = {"hp_units_on": pyo.NonNegativeReals, "process_start": pyo.UnitInterval, "shedding": pyo.UnitInterval}
+    for name in integer:
         var = getattr(m, name, None)
         if var is None:
             continue
         for index, v in var.items():
             t = index[-1] if isinstance(index, tuple) else index
-            if t < first_relaxed_step:
-                if name == "hp_units_on":
-                    v.domain = pyo.NonNegativeIntegers
-                elif name in ("process_start", "shedding"):
-                    v.domain = pyo.Binary
-            elif name == "hp_units_on":
-                v.domain = pyo.NonNegativeReals
-            else:
-                v.domain = pyo.UnitInterval
+            v.domain = integer[name] if t < first_relaxed_step else relaxed[name]
+    m._relaxed_from = first_relaxed_step
 
 
 def set_inputs(m: pyo.ConcreteModel, inputs: DispatchInputs, config: DispatchConfig) -> None:
@@ -358,30 +363,23 @@ def set_inputs(m: pyo.ConcreteModel, inputs: DispatchInputs, config: DispatchCon
     if config.exclusivity == "always":
         grid_binary = np.ones_like(grid_binary)
         battery_binary = np.ones_like(battery_binary)
+    n = inputs.n_steps
+    first_relaxed = n if config.integer_horizon_h is None else int(np.ceil(config.integer_horizon_h / inputs.dt_h - 1e-9))
+    integer_step = np.arange(n) < first_relaxed
     if hasattr(m, "grid_importing"):
         for t in m.T:
-            m.grid_importing[t].domain = pyo.Binary if grid_binary[t] else pyo.UnitInterval
+            m.grid_importing[t].domain = pyo.Binary if grid_binary[t] and integer_step[t] else pyo.UnitInterval
     if hasattr(m, "battery_charging"):
         for b in m.BATTERIES:
             for t in m.T:
-                m.battery_charging[b, t].domain = pyo.Binary if battery_binary[t] else pyo.UnitInterval
-    if config.integer_horizon_h is not None:
-        relax_far_integers(m, int(np.ceil(config.integer_horizon_h / inputs.dt_h - 1e-9)))
-    price_import = inputs.price_import_cny_per_kwh.to_numpy()
-    price_export = inputs.price_export_cny_per_kwh.to_numpy()
-    for t in m.T:
-        m.price_import[t].set_value(float(price_import[t]))
-        m.price_export[t].set_value(float(price_export[t]))
+                m.battery_charging[b, t].domain = pyo.Binary if battery_binary[t] and integer_step[t] else pyo.UnitInterval
+    relax_far_integers(m, first_relaxed)
+    set_series(m.price_import, inputs.price_import_cny_per_kwh.to_numpy())
+    set_series(m.price_export, inputs.price_export_cny_per_kwh.to_numpy())
     m.month_to_date_peak_kw.set_value(inputs.state.month_to_date_peak_kw)
     m.demand_charge_cny_per_kw.set_value(inputs.demand_charge_cny_per_kw)
-    for a in m.PV:
-        values = inputs.pv_available_kw[a].to_numpy()
-        for t in m.T:
-            m.pv_available_kw[a, t].set_value(float(values[t]))
-    for l in m.LOADS:
-        values = inputs.load_kw[l].to_numpy()
-        for t in m.T:
-            m.load_kw[l, t].set_value(float(values[t]))
+    set_series(m.pv_available_kw, {a: inputs.pv_available_kw[a].to_numpy() for a in m.PV})
+    set_series(m.load_kw, {l: inputs.load_kw[l].to_numpy() for l in m.LOADS})
     for b in m.BATTERIES:
         battery = inputs.park.batteries[b]
         m.soc_initial_kwh[b].set_value(inputs.initial_soc_kwh(b))

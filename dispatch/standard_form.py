@@ -113,6 +113,7 @@ class StandardForm:
         self._watched = np.array([j for j, v in enumerate(self.variables) if id(v.parent_component()) in watched],
                                  dtype=np.int32)
         self._expressions: dict[str, tuple] = {}
+        self._coef_by_column: tuple | None = None
         self._compile()
 
     # -- compilation ------------------------------------------------------
@@ -293,12 +294,15 @@ class StandardForm:
         watched = self._watched
         if len(watched):
             lower, upper, integer = self._column_data(watched)
+            self._lower[watched], self._upper[watched] = lower, upper
             h.changeColsBounds(len(watched), watched, lower, upper)
             changed = watched[integer != self._integer[watched]]
             if len(changed):
                 self._integer[watched] = integer
                 h.changeColsIntegrality(len(changed), changed, np.where(self._integer[changed], 1, 0).astype(np.uint8))
         row_lower, row_upper = self._row_bounds(values)
+        self._row_lower, self._row_upper = row_lower, row_upper
+        self._coef_values = values[self._coef_target]
         rows = np.arange(self.n_rows, dtype=np.int32)
         h.changeRowsBounds(self.n_rows, rows, row_lower, row_upper)
         for k in self._dynamic_coef:
@@ -308,7 +312,46 @@ class StandardForm:
         np.add.at(cost, columns, sense * values[coefficients])
         h.changeColsCost(self.n_cols, cols, cost)
         h.changeObjectiveOffset(float(sense * values[constant]))
+        self._cost, self._offset = cost, float(sense * values[constant])
         self._objective_name = objective
+
+    def objective_value(self, x: np.ndarray) -> float:
+        """The objective HiGHS minimizes, at ``x`` (as of the last :meth:`update`)."""
+        return float(self._cost @ x + self._offset)
+
+    def round_integers(self, x: np.ndarray, columns: np.ndarray, tolerance: float = 1e-6) -> np.ndarray | None:
+        """``x`` with ``columns`` made integer while every row and bound still holds, or ``None``.
+
+        Column by column, the nearest integer is tried, then the one above and
+        the one below; a value is kept when the rows the column enters stay
+        within their bounds (``tolerance`` absolute, plus 1e-9 relative).
+        Continuous columns keep their values, so when the integer columns carry
+        no cost the objective is unchanged.
+        """
+        if self._coef_by_column is None:
+            order = np.argsort(self._coef_col, kind="stable")
+            self._coef_by_column = (order, np.searchsorted(self._coef_col[order], np.arange(self.n_cols + 1)))
+        order, starts = self._coef_by_column
+        data = self._coef_values
+        activity = np.bincount(self._coef_row, weights=data * x[self._coef_col], minlength=self.n_rows)
+        lower, upper = self._row_lower, self._row_upper
+        y = x.copy()
+        for j in columns:
+            entries = order[starts[j]:starts[j + 1]]
+            rows, a = self._coef_row[entries], data[entries]
+            slack = tolerance + 1e-9 * np.maximum(np.abs(np.where(np.isfinite(lower[rows]), lower[rows], 0.0)),
+                                                  np.abs(np.where(np.isfinite(upper[rows]), upper[rows], 0.0)))
+            for value in (np.round(y[j]), np.ceil(y[j] - 1e-9), np.floor(y[j] + 1e-9)):
+                if not self._lower[j] - 1e-9 <= value <= self._upper[j] + 1e-9:
+                    continue
+                moved = activity[rows] + a * (value - y[j])
+                if np.all(moved >= lower[rows] - slack) and np.all(moved <= upper[rows] + slack):
+                    activity[rows] = moved
+                    y[j] = value
+                    break
+            else:
+                return None
+        return y
 
     # -- solutions --------------------------------------------------------
     def columns(self, component) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import numpy as np
 import pyomo.environ as pyo
 
 StepTerm = Callable[[pyo.ConcreteModel, int], Any]
@@ -31,3 +32,19 @@ class Terms:
     electric_demand: list[StepTerm] = field(default_factory=list)
     cost: list[ModelTerm] = field(default_factory=list)
     slack: list[ModelTerm] = field(default_factory=list)
+
+
+def set_series(param: pyo.Param, series) -> None:
+    """Write time series into a mutable ``Param`` in one call.
+
+    ``series`` is an array over the steps for a step-indexed ``Param``, or a
+    mapping ``key → array over the steps`` for a (key, step)-indexed one.
+    The values are finite numbers computed by the setters, so Pyomo's
+    per-value checks are skipped (``store_values(check=False)``).
+    """
+    if isinstance(series, dict):
+        values = {(key, t): v for key, array in series.items()
+                  for t, v in enumerate(np.asarray(array, dtype=float).tolist())}
+    else:
+        values = dict(enumerate(np.asarray(series, dtype=float).tolist()))
+    param.store_values(values, check=False)
