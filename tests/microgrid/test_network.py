@@ -34,8 +34,12 @@ def test_reference_network_has_every_element(case) -> None:
     assert len(net.bus) == len(spec.buses) and len(net.line) == len(spec.lines)
     assert len(net.trafo) == len(spec.transformers) and len(net.ext_grid) == 1
     assert len(net.sgen) == len(case.park.pv_arrays) and len(net.storage) == len(case.park.batteries)
-    # 2,500 kVA is 2.5 MVA: kW/kVA become MW/MVA at this boundary only.
-    assert net.trafo.set_index("name").loc["t_ws1", "sn_mva"] == pytest.approx(2.5)
+    # 2,500 kVA is 2.5 MVA: kW/kVA become MW/MVA at this boundary only; the case's type carries its data.
+    t_ws1 = net.trafo.set_index("name").loc["t_ws1"]
+    assert t_ws1["sn_mva"] == pytest.approx(2.5) and t_ws1["pfe_kw"] == pytest.approx(2.85)
+    assert t_ws1["std_type"] == "cast-resin 2500 kVA 10/0.4 kV Dyn11"
+    feeder = net.line.set_index("name").loc["feeder_office"]
+    assert feeder["max_i_ka"] == pytest.approx(0.249) and feeder["df"] == pytest.approx(0.8)
 
 
 def test_power_flow_of_the_reference_plan(case, plan) -> None:
@@ -53,7 +57,7 @@ def test_power_flow_of_the_reference_plan(case, plan) -> None:
 
 def test_overloaded_transformer_is_reported_by_element_and_step(case, plan) -> None:
     park = case.park.model_copy(deep=True)
-    park.network.transformers["t_ws1"].sn_kva = 1000   # 1 MVA under a 1.9 MW workshop
+    park.network.transformers["t_ws1"].std_type = "cast-resin 1000 kVA 10/0.4 kV Dyn11"  # under a 1.9 MW workshop
     report = validate_schedule(park, plan.schedule)
     over = report.violations[report.violations["name"] == "t_ws1"]
     assert len(over) > 0
@@ -117,10 +121,8 @@ from microgrid.network import injections_mw, reactive_kvar, run_lightsim2grid, r
 
 
 def _reactive_park(case):
-    """The reference park with iron losses, magnetising current and reactive power everywhere."""
+    """The reference park (Dyn11 transformers with iron losses and magnetising current), reactive power everywhere."""
     park = case.park.model_copy(deep=True)
-    for trafo in park.network.transformers.values():
-        trafo.pfe_kw, trafo.i0_percent = 2.5, 0.8
     park.loads["ws1"].power_factor = 0.85
     park.pv_arrays["pv_ws1"].power_factor = 0.9
     park.pv_arrays["pv_ws2"].power_factor, park.pv_arrays["pv_ws2"].reactive_mode = 0.95, "inject"
@@ -136,6 +138,8 @@ def test_fast_engines_agree_with_plain_runpp(case, plan) -> None:
     """
     park = _reactive_park(case)
     net = build_network(park)
+    assert (net.trafo["pfe_kw"] > 0).all() and (net.trafo["i0_percent"] > 0).all()
+    assert (net.trafo["shift_degree"] == 330).all() and (net.line["df"] == 0.8).all()
     injections = injections_mw(park, net, plan.schedule)
     fast = {"lightsim2grid": run_lightsim2grid(net, injections), "pandapower": run_pandapower(net, injections)}
     for t in range(0, 96, 4):
