@@ -34,6 +34,19 @@ Clock = Annotated[str, AfterValidator(validate_clock)]
 """A local clock time ``HH:MM`` (``24:00`` allowed), validated."""
 
 
+class ElectricalLoad(StrictModel):
+    """A consumer on a bus of the park's network, drawing reactive power at ``power_factor``.
+
+    ``power_factor`` (lagging: the load absorbs reactive power,
+    ``q_kvar = p_kw · tan(acos(power_factor))``) defaults to the network's
+    ``load_power_factor``; it matters only for the AC power flow.
+    """
+
+    bus: str
+    power_factor: float | None = Field(default=None, gt=0, le=1,
+                                       description="lagging power factor (default: network.load_power_factor)")
+
+
 class Storage(StrictModel):
     """An energy store whose content limits are fractions of ``capacity_kwh``.
 

@@ -61,7 +61,8 @@ def format_validation_error(error: ValidationError, root: type[BaseModel] = Park
             message = item["msg"].removeprefix("Value error, ")
             value = item.get("input")
             shown = "" if isinstance(value, (dict, list)) or value is None else f" (got {value!r})"
-            messages.append(f"{where}: {message}{shown}")
+            # Whole-park checks (model validators) name their field in the message itself.
+            messages.append(f"{message}{shown}" if not loc and not prefix else f"{where}: {message}{shown}")
     return "; ".join(messages)
 
 

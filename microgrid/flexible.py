@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from microgrid.base import Clock, StrictModel, clock_minutes
+from microgrid.base import Clock, ElectricalLoad, StrictModel, clock_minutes
 
 Days = Literal["all", "workdays"]
 
@@ -23,7 +23,7 @@ def window_minutes(start: str, end: str) -> int:
     return length if length > 0 else length + 24 * 60
 
 
-class ShiftableProcess(StrictModel):
+class ShiftableProcess(ElectricalLoad):
     """A batch process that runs uninterrupted with a fixed power profile.
 
     Give either ``power_kw`` and ``duration_h`` (a flat profile) or
@@ -34,7 +34,6 @@ class ShiftableProcess(StrictModel):
     (default: ``earliest_start``).
     """
 
-    bus: str
     power_kw: float | None = Field(default=None, gt=0)
     duration_h: float | None = Field(default=None, gt=0)
     profile_kw: list[float] | None = None
@@ -100,7 +99,7 @@ class ShiftableProcess(StrictModel):
         )
 
 
-class EnergyLoad(StrictModel):
+class EnergyLoad(ElectricalLoad):
     """A load that needs a given energy between arrival and departure (e.g. an EV fleet).
 
     Every active day, a session arrives at ``arrival`` and must have received
@@ -108,7 +107,6 @@ class EnergyLoad(StrictModel):
     window crosses midnight), drawing at most ``max_kw``.
     """
 
-    bus: str
     arrival: Clock
     departure: Clock
     energy_kwh: float = Field(gt=0)
@@ -131,10 +129,9 @@ class EnergyLoad(StrictModel):
         return self
 
 
-class CurtailableLoad(StrictModel):
+class CurtailableLoad(ElectricalLoad):
     """A load of which up to ``max_shed_kw`` can be shed, at a price, within daily limits."""
 
-    bus: str
     profile: str = Field(description="column of the loads file, in kW")
     scale: float = Field(default=1.0, ge=0)
     max_shed_kw: float = Field(gt=0)
@@ -143,7 +140,7 @@ class CurtailableLoad(StrictModel):
     max_shed_kwh_per_day: float | None = Field(default=None, ge=0)
 
 
-class ShiftableLoad(StrictModel):
+class ShiftableLoad(ElectricalLoad):
     """A load whose baseline energy may move earlier or later by at most ``max_shift_h``.
 
     Energy moved away from a step is consumed again within ``max_shift_h``
@@ -151,7 +148,6 @@ class ShiftableLoad(StrictModel):
     ``max_kw`` caps the resulting power (none: no cap).
     """
 
-    bus: str
     profile: str = Field(description="column of the loads file, in kW")
     scale: float = Field(default=1.0, ge=0)
     max_shift_h: float = Field(gt=0, le=24)

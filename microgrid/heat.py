@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from microgrid.base import Storage, StrictModel
+from microgrid.base import ElectricalLoad, Storage, StrictModel
 
 KELVIN = 273.15
 
@@ -70,14 +70,13 @@ class CopCarnot(StrictModel):
 CopModel = Annotated[CopTable | CopCarnot, Field(discriminator="kind")]
 
 
-class HeatPump(StrictModel):
+class HeatPump(ElectricalLoad):
     """An electric heat pump (air-source or on a fixed-temperature source, e.g. waste heat).
 
     Runs between ``min_load_frac × max_elec_kw`` and ``max_elec_kw`` when on
     (an on/off binary), or is off. Heat out = COP(source temperature) × electric in.
     """
 
-    bus: str
     heat_bus: str
     max_elec_kw: float = Field(gt=0)
     min_load_frac: float = Field(default=0.0, ge=0, lt=1)
@@ -98,10 +97,9 @@ class HeatPump(StrictModel):
         return self.cop.cop(np.asarray(temp_air_c, dtype=float))
 
 
-class ElectricBoiler(StrictModel):
+class ElectricBoiler(ElectricalLoad):
     """An electric (resistance or electrode) boiler: heat = efficiency × electric in."""
 
-    bus: str
     heat_bus: str
     max_elec_kw: float = Field(gt=0)
     efficiency: float = Field(default=0.98, gt=0, le=1)

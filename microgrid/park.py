@@ -6,6 +6,9 @@ device quantity has one stable address such as ``batteries.b1.capacity_kwh``.
 
 Sign conventions: every power is a non-negative magnitude in kW whose direction
 is in its name (``charge_kw``/``discharge_kw``, ``import_kw``/``export_kw``).
+Reactive power is a magnitude too, with its direction named by
+``reactive_mode`` (``absorb``/``inject``); the signs pandapower wants are set
+in one place, :mod:`microgrid.network`.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
-from microgrid.base import Storage, StrictModel
+from microgrid.base import ElectricalLoad, Storage, StrictModel
 from microgrid.flexible import CurtailableLoad, EnergyLoad, ShiftableLoad, ShiftableProcess
 from microgrid.heat import ElectricBoiler, HeatBus, HeatPump, ThermalStore
 from microgrid.tariff import Tariff
@@ -57,7 +60,28 @@ class GridConnection(StrictModel):
     export_pv_only: bool = True
 
 
-class PVArray(StrictModel):
+ReactiveMode = Literal["absorb", "inject"]
+
+
+class Inverter(StrictModel):
+    """Reactive power of an inverter-connected device (PV, battery) in the AC power flow.
+
+    The inverter runs at a fixed ``power_factor`` (default: the network's
+    ``pv_power_factor`` or ``battery_power_factor``), absorbing reactive power
+    (``absorb``: under-excited, inductive, lowers the voltage, the usual
+    setting against voltage rise from PV) or injecting it (``inject``:
+    over-excited, capacitive, raises the voltage):
+    ``q_kvar = |p_kw| · tan(acos(power_factor))``. With ``sn_kva`` (its
+    apparent-power rating) that is its reactive capability:
+    ``q_kvar ≤ sqrt(sn_kva² − p_kw²)``.
+    """
+
+    power_factor: float | None = Field(default=None, gt=0, le=1, description="fixed power factor")
+    reactive_mode: ReactiveMode = Field(default="absorb", description="absorb or inject reactive power")
+    sn_kva: float | None = Field(default=None, gt=0, description="apparent-power rating of the inverter [kVA]")
+
+
+class PVArray(Inverter):
     """A rooftop PV array with its inverters, modelled with PVWatts through pvlib.
 
     ``azimuth_deg`` follows pvlib: 180 faces south. ``system_losses_pct`` covers
@@ -84,7 +108,7 @@ class PVArray(StrictModel):
         return value
 
 
-class Battery(Storage):
+class Battery(Storage, Inverter):
     """A stationary battery. SoC bounds are fractions of ``capacity_kwh``.
 
     ``throughput_cost_cny_per_kwh`` is a wear cost charged on every kWh charged
@@ -101,10 +125,9 @@ class Battery(Storage):
     throughput_cost_cny_per_kwh: float = Field(default=0.0, ge=0)
 
 
-class FixedLoad(StrictModel):
+class FixedLoad(ElectricalLoad):
     """An inflexible load: ``scale`` × the column ``profile`` of the loads file [kW]."""
 
-    bus: str
     profile: str = Field(description="column of the loads file, in kW")
     scale: float = Field(default=1.0, ge=0)
 
@@ -115,26 +138,87 @@ class Bus(StrictModel):
     vn_kv: float = Field(gt=0, description="nominal voltage [kV]")
 
 
-class Transformer(StrictModel):
-    """A two-winding transformer between two buses."""
+class TrafoType(StrictModel):
+    """A two-winding transformer type: rating and test data from its datasheet."""
 
-    hv_bus: str
-    lv_bus: str
     sn_kva: float = Field(gt=0, description="rated apparent power [kVA]")
-    vk_percent: float = Field(default=6.0, gt=0, description="short-circuit voltage [%]")
-    vkr_percent: float = Field(default=1.0, ge=0, description="real part of short-circuit voltage [%]")
-    pfe_kw: float = Field(default=0.0, ge=0, description="iron losses [kW]")
-    i0_percent: float = Field(default=0.0, ge=0, description="open-loop current [%]")
+    vn_hv_kv: float = Field(gt=0, description="rated voltage of the high-voltage side [kV]")
+    vn_lv_kv: float = Field(gt=0, description="rated voltage of the low-voltage side [kV]")
+    vk_percent: float = Field(gt=0, description="short-circuit voltage [%]")
+    vkr_percent: float = Field(ge=0, description="real part of the short-circuit voltage, load losses / sn [%]")
+    pfe_kw: float = Field(default=0.0, ge=0, description="no-load (iron) losses [kW]")
+    i0_percent: float = Field(default=0.0, ge=0, description="no-load current [%]")
+    shift_degree: float = Field(default=0.0, description="phase shift of the vector group [°]")
 
     @model_validator(mode="after")
-    def _impedance(self) -> "Transformer":
+    def _impedance(self) -> "TrafoType":
         if self.vkr_percent >= self.vk_percent:
             raise ValueError(f"vkr_percent {self.vkr_percent} must be below vk_percent {self.vk_percent}")
         return self
 
 
+class LineType(StrictModel):
+    """A cable or overhead-line type: per-km data and ampacity from its datasheet."""
+
+    r_ohm_per_km: float = Field(ge=0)
+    x_ohm_per_km: float = Field(ge=0)
+    c_nf_per_km: float = Field(default=0.0, ge=0)
+    max_i_ka: float = Field(gt=0, description="ampacity, thermal current limit [kA]")
+    type: Literal["cs", "ol"] = Field(default="cs", description="cs: cable, ol: overhead line")
+    q_mm2: float | None = Field(default=None, gt=0, description="conductor cross-section [mm²]")
+
+    @model_validator(mode="after")
+    def _impedance(self) -> "LineType":
+        if self.r_ohm_per_km == 0 and self.x_ohm_per_km == 0:
+            raise ValueError("a line type with no impedance (r_ohm_per_km and x_ohm_per_km both 0); give its data")
+        return self
+
+
+class StdTypes(StrictModel):
+    """Standard types the case defines, next to pandapower's own (a case's type of the same name wins)."""
+
+    line: dict[str, LineType] = Field(default_factory=dict)
+    trafo: dict[str, TrafoType] = Field(default_factory=dict)
+
+
+class Transformer(StrictModel):
+    """A two-winding transformer between two buses: a standard type, or its own data.
+
+    A standard type is one of pandapower's or one the case defines in
+    ``network.std_types.trafo``; otherwise give ``sn_kva`` and the test data
+    (``vk_percent`` 6, ``vkr_percent`` 1, ``pfe_kw`` 0, ``i0_percent`` 0 unless given).
+    """
+
+    hv_bus: str
+    lv_bus: str
+    std_type: str | None = Field(default=None, description="standard transformer type")
+    sn_kva: float | None = Field(default=None, gt=0, description="rated apparent power [kVA]")
+    vk_percent: float = Field(default=6.0, gt=0, description="short-circuit voltage [%]")
+    vkr_percent: float = Field(default=1.0, ge=0, description="real part of short-circuit voltage [%]")
+    pfe_kw: float = Field(default=0.0, ge=0, description="iron losses [kW]")
+    i0_percent: float = Field(default=0.0, ge=0, description="open-loop current [%]")
+    parallel: int = Field(default=1, ge=1, description="identical units in parallel")
+
+    @model_validator(mode="after")
+    def _data(self) -> "Transformer":
+        own = {"sn_kva", "vk_percent", "vkr_percent", "pfe_kw", "i0_percent"} & self.model_fields_set
+        if self.std_type is not None and own:
+            raise ValueError(f"give either std_type or the transformer's own data ({', '.join(sorted(own))}), "
+                             "not both")
+        if self.std_type is None and self.sn_kva is None:
+            raise ValueError("give std_type (a standard transformer type) or sn_kva with vk_percent and vkr_percent")
+        if self.std_type is None and self.vkr_percent >= self.vk_percent:
+            raise ValueError(f"vkr_percent {self.vkr_percent} must be below vk_percent {self.vk_percent}")
+        return self
+
+
 class Line(StrictModel):
-    """A cable or overhead line between two buses: a pandapower standard type, or its own data."""
+    """A cable or overhead line between two buses: a standard type, or its own data.
+
+    A standard type is one of pandapower's or one the case defines in
+    ``network.std_types.line``. Loading is the current over
+    ``max_i_ka × derating_factor × parallel``.
+    """
 
     from_bus: str
     to_bus: str
@@ -144,6 +228,9 @@ class Line(StrictModel):
     x_ohm_per_km: float | None = Field(default=None, ge=0)
     c_nf_per_km: float = Field(default=0.0, ge=0)
     max_i_ka: float | None = Field(default=None, gt=0, description="thermal current limit [kA]")
+    parallel: int = Field(default=1, ge=1, description="identical cables in parallel")
+    derating_factor: float = Field(default=1.0, gt=0, le=1,
+                                   description="of the ampacity, for laying conditions (grouping, soil, depth)")
 
     @model_validator(mode="after")
     def _data(self) -> "Line":
@@ -161,14 +248,23 @@ class Line(StrictModel):
 class Network(StrictModel):
     """The park's internal network: buses, transformers and lines, and its limits.
 
-    Reactive power: loads draw at ``load_power_factor`` (lagging); PV
-    inverters and batteries run at ``pv_power_factor`` and
-    ``battery_power_factor`` (1: active power only).
+    Either described here (``buses``, ``lines``, ``transformers``) or read
+    from a pandapower JSON file (``pandapower_json``, relative to the case
+    folder), whose buses the devices name directly or through ``bus_names``
+    (park bus → bus name in the JSON).
+
+    Reactive power: every load draws at its own ``power_factor`` or else at
+    ``load_power_factor`` (lagging); PV inverters and batteries run at their
+    own ``power_factor`` or else ``pv_power_factor`` and
+    ``battery_power_factor`` (1: active power only), see :class:`Inverter`.
     """
 
     buses: dict[str, Bus] = Field(default_factory=dict)
     transformers: dict[str, Transformer] = Field(default_factory=dict)
     lines: dict[str, Line] = Field(default_factory=dict)
+    std_types: StdTypes = Field(default_factory=StdTypes)
+    pandapower_json: str | None = Field(default=None, description="pandapower JSON file of the network")
+    bus_names: dict[str, str] = Field(default_factory=dict, description="park bus -> bus name in pandapower_json")
     load_power_factor: float = Field(default=0.95, gt=0, le=1)
     pv_power_factor: float = Field(default=1.0, gt=0, le=1)
     battery_power_factor: float = Field(default=1.0, gt=0, le=1)
@@ -177,8 +273,19 @@ class Network(StrictModel):
     max_line_loading_pct: float = Field(default=100.0, gt=0)
     max_trafo_loading_pct: float = Field(default=100.0, gt=0)
 
+    @property
+    def described(self) -> bool:
+        """Whether the case has a network to run power flows on."""
+        return bool(self.buses) or self.pandapower_json is not None
+
     @model_validator(mode="after")
     def _branches_on_known_buses(self) -> "Network":
+        if self.pandapower_json is not None and (self.buses or self.lines or self.transformers):
+            raise ValueError("give either pandapower_json (a network file) or buses, lines and transformers, "
+                             "not both")
+        if self.bus_names and self.pandapower_json is None:
+            raise ValueError("bus_names maps park buses to the buses of pandapower_json; give pandapower_json "
+                             "or remove bus_names")
         for kind, branches, ends in (
             ("transformers", self.transformers, ("hv_bus", "lv_bus")),
             ("lines", self.lines, ("from_bus", "to_bus")),

@@ -199,10 +199,10 @@ def schedule(
                 console.print(f"load forecasts from {load_history.name}: {used}; other profiles from the case's data",
                               highlight=False)
         report = None
-        if network and case.park.network.buses:
+        if network and case.park.network.described:
             from microgrid.network import validate_schedule
 
-            report = validate_schedule(case.park, result.schedule)
+            report = validate_schedule(case.park, result.schedule, folder=case.folder)
             result.kpis.update(report.kpis)
         paths = write_outputs(result, out, plot=plot)
         if report is not None:
@@ -249,7 +249,7 @@ def network_check(
 
         case = load_case(case_dir)
         schedule = read_timestamped_csv(schedule_file, text_columns=("tou_period",))
-        report = validate_schedule(case.park, schedule)
+        report = validate_schedule(case.park, schedule, folder=case.folder)
         table = Table(title=f"{case.name}: AC power flow of {schedule_file.name}", header_style="bold")
         table.add_column("KPI")
         table.add_column("value", justify="right")
