@@ -83,7 +83,8 @@ def uncontrolled_devices(inputs: DispatchInputs) -> tuple[dict[str, pd.DataFrame
         tz = park.site.timezone
         forced = process_forced_kw(inputs)
         busy = busy_steps(inputs)
-        process_kw = pd.DataFrame(forced, index=index, columns=list(park.shiftable_processes))
+        ids = list(park.shiftable_processes)
+        process_kw = np.column_stack([forced[p] for p in ids]) if ids else np.zeros((n, 0))
         for day in process_days(inputs):
             process = park.shiftable_processes[day.process_id]
             profile = np.array(process.profile_on_steps(dt_h))
@@ -97,33 +98,33 @@ def uncontrolled_devices(inputs: DispatchInputs) -> tuple[dict[str, pd.DataFrame
                     start += 1          # later than the baseline when it has passed or is busy
                 if start not in allowed:
                     break
-                column = process_kw.columns.get_loc(day.process_id)
-                process_kw.iloc[start:start + len(profile), column] += profile
+                process_kw[start:start + len(profile), ids.index(day.process_id)] += profile
                 start += len(profile)
                 done += 1
             if done < day.min_runs:
                 slack.append(SlackEntry(day.process_id, f"runs_per_day on {day.day.isoformat()}",
                                         [stamps[t] for t in day.window] or [day.day.isoformat()],
                                         float(day.min_runs - done), "runs"))
-        frames["process_kw"] = process_kw
+        frames["process_kw"] = pd.DataFrame(process_kw, index=index, columns=ids)
 
     if park.energy_loads:
-        energy_kw = pd.DataFrame(0.0, index=index, columns=list(park.energy_loads))
+        ids = list(park.energy_loads)
+        energy_kw = np.zeros((n, len(ids)))
         for session in energy_sessions(inputs, delivered_default="uncontrolled"):
             load = park.energy_loads[session.load_id]
-            column = energy_kw.columns.get_loc(session.load_id)
+            column = ids.index(session.load_id)
             need = session.max_kwh
             for t in session.steps:
                 if need <= TOLERANCE:
                     break
                 p = min(load.max_kw, need / (load.efficiency * dt_h))
-                energy_kw.iloc[t, column] = p
+                energy_kw[t, column] = p
                 need -= p * load.efficiency * dt_h
             short = max(0.0, session.min_kwh - (session.max_kwh - need))
             if short > TOLERANCE:
                 slack.append(SlackEntry(session.load_id, f"energy_kwh by departure {session.departure.isoformat()}",
                                         [stamps[t] for t in session.steps], short, "kWh"))
-        frames["energy_load_kw"] = energy_kw
+        frames["energy_load_kw"] = pd.DataFrame(energy_kw, index=index, columns=ids)
 
     if park.curtailable_loads:
         frames["shed_kw"] = pd.DataFrame(0.0, index=index, columns=list(park.curtailable_loads))

@@ -42,7 +42,10 @@ class Plan:
     """What one solve of a :class:`DispatchModel` gives, before any table is made.
 
     Attributes are those of :class:`~dispatch.results.DispatchResult` of the
-    same names; ``flows`` holds every device's flows on the horizon's index.
+    same names; ``flows`` holds every device's flows on the horizon's index;
+    ``method`` says how the plan was found: ``lp`` (no integer decisions),
+    ``lp_rounded`` or ``lp_fixed`` (relax-and-fix, see ``DispatchConfig.lp_first``)
+    or ``mip``. (With a lexicographic objective, that of the second solve.)
     """
 
     flows: Flows
@@ -52,6 +55,7 @@ class Plan:
     build_time_s: float
     objective_cny: float
     slack: list[SlackEntry]
+    method: str = "mip"
 
 
 class DispatchModel:
@@ -104,6 +108,7 @@ class DispatchModel:
             lp_seconds = 0.0
         # Forget the previous solve's basis and solution, so that a reused model
         # gives the same plan as a fresh one given the same warm start.
+        self.method = "mip" if len(integer) else "lp"
         h.clearSolver()
         if warm_start:
             self._set_start(warm_start)
@@ -161,6 +166,7 @@ class DispatchModel:
             if rounded is not None:
                 gap = _relative_gap(form.objective_value(rounded), bound, SolverStatus.OPTIMAL)
                 if gap <= self.config.mip_gap:
+                    self.method = "lp_rounded"
                     return rounded, SolverStatus.OPTIMAL, gap, seconds
             candidates = [np.clip(np.round(x[integer]), form._lower[integer], form._upper[integer])]
             if warm_start:
@@ -181,6 +187,7 @@ class DispatchModel:
                     y[integer] = fixed
                     gap = _relative_gap(form.objective_value(y), bound, SolverStatus.OPTIMAL)
                     if gap <= self.config.mip_gap:
+                        self.method = "lp_fixed"
                         return y, SolverStatus.OPTIMAL, gap, seconds
             return None
         finally:
@@ -294,8 +301,9 @@ class DispatchModel:
             mip_gap=gap,
             solve_time_s=highs_time,
             build_time_s=update_time + (self.build_time_s if first_solve else 0.0),
-            objective_cny=float(self.form.expression_values(m.objective_cost, x)[None]),
+            objective_cny=self.form.objective_value(x, "objective_cost"),
             slack=slack,
+            method=self.method,
         )
 
     def solve(self, inputs: DispatchInputs, strategy: str = "optimal", warm_start: dict | None = None) -> DispatchResult:
@@ -373,7 +381,9 @@ class DispatchModel:
             frames.update(
                 **self._heat_pump_frames(inputs, index),
                 boiler_elec_kw=self._frame(m.boiler_elec_kw, m.BOILERS, index),
-                boiler_heat_kw=self._frame(m.boiler_heat_kw, m.BOILERS, index),
+                boiler_heat_kw=pd.DataFrame(
+                    {k: self._values(m.boiler_elec_kw, [k])[0].clip(min=0) * self.park.electric_boilers[k].efficiency
+                     for k in m.BOILERS}, index=index, columns=list(m.BOILERS)),
                 ts_charge_kw=self._frame(m.ts_charge_kw, m.THERMAL_STORES, index),
                 ts_discharge_kw=self._frame(m.ts_discharge_kw, m.THERMAL_STORES, index),
                 ts_soc_kwh=self._frame(m.ts_soc_kwh, m.THERMAL_STORES, index),

@@ -10,7 +10,11 @@ shifted energy owed, month-to-date peak) carries into the next window.
 Models are built once per horizon shape and reused: a shape is the park, the
 number of steps and where the daily windows of batch processes, fleets and
 shed limits fall in the horizon (:func:`shape_key`); between windows only the
-mutable parameters change (Pyomo's persistent HiGHS interface).
+mutable parameters change, pushed to HiGHS through the model's compiled
+matrix form (:mod:`dispatch.standard_form`). Each plan starts from the
+previous plan's integer decisions moved to its start (a warm start kept in
+:attr:`PlantState.previous_plan`, so a run continued from a saved state makes
+the same plans as an uninterrupted one).
 
 A window that fails (no plan from the solver, or any other error of the plan)
 is never skipped: its committed steps follow the rule-based action instead,
@@ -36,7 +40,8 @@ from dispatch.inputs import DispatchInputs, PlantState, horizon_inputs
 from dispatch.kpis import Flows, make_schedule, schedule_kpis
 from dispatch.model import DispatchConfig, needs_exclusivity
 from dispatch.optimize import DispatchModel
-from dispatch.strategies import simulate_heuristic
+from dispatch.results import SolverStatus
+from dispatch.strategies import heuristic_flows
 from microgrid.case import Case
 from microgrid.errors import InvalidRequestError, MicrogridError
 from microgrid.park import Park
@@ -119,6 +124,11 @@ class RollingConfig:
         Interval between re-plans [h]; the plan's first ``replan_h`` hours are
         committed.
     dispatch : DispatchConfig
+        How each window is solved. The default keeps integer decisions over
+        the first 3 hours (``integer_horizon_h``; the committed hour and two
+        more), relaxes the rest, and tries relax-and-fix before the MIP
+        (``lp_first``): docs/benchmarks.md measures both against plans
+        integer over the whole horizon.
     errors : ForecastErrorModel
         Forecast errors of ``mpc``.
     seed : int
@@ -130,7 +140,7 @@ class RollingConfig:
     strategy: Literal["no-control", "rule-based", "mpc", "perfect-foresight"] = "mpc"
     horizon_h: float = 24.0
     replan_h: float = 1.0
-    dispatch: DispatchConfig = field(default_factory=DispatchConfig)
+    dispatch: DispatchConfig = field(default_factory=lambda: DispatchConfig(integer_horizon_h=3.0, lp_first=True))
     errors: ForecastErrorModel = field(default_factory=ForecastErrorModel)
     seed: int = 0
     max_models: int = 128
@@ -154,7 +164,9 @@ class RollingResult:
     windows : pandas.DataFrame
         One row per re-plan: ``window_start``, ``status``, ``fallback`` (the
         rule-based action was used), ``reason``, ``update_s`` (building or
-        updating the model), ``solve_s`` (HiGHS), ``reused`` (model reused).
+        updating the model), ``solve_s`` (HiGHS), ``reused`` (model reused),
+        ``method`` (how the plan was found, see ``dispatch.optimize.Plan``;
+        empty for the heuristics and fallbacks).
     state : PlantState
         The state at the end, to continue from.
     kpis : dict
@@ -320,31 +332,6 @@ def _realize(actual: DispatchInputs, plan: Flows, steps: int,
     ), window
 
 
-def _flows_of(result_schedule: pd.DataFrame, inputs: DispatchInputs) -> Flows:
-    """Rebuild per-device flows from a schedule table (for heuristics' results)."""
-    park = inputs.park
-    s = result_schedule
-
-    def cols(ids, quantity):
-        return pd.DataFrame({i: s[f"{i}.{quantity}"].to_numpy() for i in ids}, index=s.index, columns=list(ids))
-
-    return Flows(
-        pv_used_kw=cols(park.pv_arrays, "used_kw"),
-        battery_charge_kw=cols(park.batteries, "charge_kw"),
-        battery_discharge_kw=cols(park.batteries, "discharge_kw"),
-        battery_soc_kwh=cols(park.batteries, "soc_kwh"),
-        grid_import_kw=s["grid_import_kw"].to_numpy(), grid_export_kw=s["grid_export_kw"].to_numpy(),
-        unserved_kw=s["unserved_load_kw"].to_numpy(),
-        hp_elec_kw=cols(park.heat_pumps, "elec_kw"), hp_heat_kw=cols(park.heat_pumps, "heat_th_kw"),
-        boiler_elec_kw=cols(park.electric_boilers, "elec_kw"), boiler_heat_kw=cols(park.electric_boilers, "heat_th_kw"),
-        ts_charge_kw=cols(park.thermal_stores, "charge_th_kw"), ts_discharge_kw=cols(park.thermal_stores, "discharge_th_kw"),
-        ts_soc_kwh=cols(park.thermal_stores, "soc_th_kwh"),
-        heat_dump_kw=cols(park.heat_buses, "dumped_th_kw"), heat_unserved_kw=cols(park.heat_buses, "unserved_th_kw"),
-        process_kw=cols(park.shiftable_processes, "load_kw"), energy_load_kw=cols(park.energy_loads, "load_kw"),
-        shed_kw=cols(park.curtailable_loads, "shed_kw"), shiftable_kw=cols(park.shiftable_loads, "load_kw"),
-    )
-
-
 def _next_state(state: PlantState, actual: DispatchInputs, flows: Flows, steps: int,
                 delivered_default: str) -> PlantState:
     """The state after the committed steps (the first ``steps`` of ``actual``)."""
@@ -476,14 +463,13 @@ def run_rolling_horizon(
         steps = int(round(min(replan, end - t0) / pd.Timedelta(hours=actual.dt_h)))
         steps = min(steps, actual.n_steps)
         record = {"window_start": t0.isoformat(), "status": "", "fallback": False, "reason": "",
-                  "update_s": 0.0, "solve_s": 0.0, "reused": False}
+                  "update_s": 0.0, "solve_s": 0.0, "reused": False, "method": ""}
         delivered_default = "none"
         if config.strategy in ("no-control", "rule-based"):
             delivered_default = "uncontrolled"
-            result = simulate_heuristic(actual, use_batteries=config.strategy == "rule-based", strategy=config.strategy)
-            flows = _flows_of(result.schedule, actual)
+            flows, _ = heuristic_flows(actual, use_batteries=config.strategy == "rule-based")
             realized, window = _realize(actual, flows, steps)
-            record["status"] = result.status.value
+            record["status"] = SolverStatus.NOT_OPTIMIZED.value
         else:
             plan_inputs = actual if config.strategy == "perfect-foresight" else config.errors.apply(actual, config.seed)
             try:
@@ -492,13 +478,12 @@ def run_rolling_horizon(
                 record["reused"] = reused
                 plan = model.plan(plan_inputs, warm_start=_warm_start(state, t0))
                 record.update(status=plan.status.value, update_s=time.perf_counter() - started - plan.solve_time_s,
-                              solve_s=plan.solve_time_s)
+                              solve_s=plan.solve_time_s, method=plan.method)
                 flows = plan.flows
             except MicrogridError as exc:
                 logger.warning("window %s failed (%s); the rule-based action is used", t0.isoformat(), exc)
                 record.update(status="failed", fallback=True, reason=str(exc))
-                fallback = simulate_heuristic(actual, use_batteries=True, strategy="rule-based")
-                flows = _flows_of(fallback.schedule, actual)
+                flows, _ = heuristic_flows(actual, use_batteries=True)
                 plan_inputs = actual
             realized, window = _realize(actual, flows, steps, plan_inputs)
         rows.append(make_schedule(window, realized))

@@ -289,7 +289,7 @@ class StandardForm:
             if not math.isclose(float(pyo.value(data)), self._frozen_values[key], rel_tol=1e-12, abs_tol=1e-12):
                 raise RuntimeError(f"{data.name}: a frozen parameter changed; build a new model for this shape")
         h = self.highs
-        values = self._values()
+        values = self._values_now = self._values()
         cols = np.arange(self.n_cols, dtype=np.int32)
         watched = self._watched
         if len(watched):
@@ -315,9 +315,12 @@ class StandardForm:
         self._cost, self._offset = cost, float(sense * values[constant])
         self._objective_name = objective
 
-    def objective_value(self, x: np.ndarray) -> float:
-        """The objective HiGHS minimizes, at ``x`` (as of the last :meth:`update`)."""
-        return float(self._cost @ x + self._offset)
+    def objective_value(self, x: np.ndarray, name: str | None = None) -> float:
+        """An objective (default: the one HiGHS minimizes) at ``x``, as of the last :meth:`update`."""
+        if name is None or name == self._objective_name:
+            return float(self._cost @ x + self._offset)
+        sense, columns, coefficients, constant = self.objectives[name]
+        return float(sense * (self._values_now[coefficients] @ x[columns] + self._values_now[constant]))
 
     def round_integers(self, x: np.ndarray, columns: np.ndarray, tolerance: float = 1e-6) -> np.ndarray | None:
         """``x`` with ``columns`` made integer while every row and bound still holds, or ``None``.

@@ -46,6 +46,16 @@ def simulate_heuristic(inputs: DispatchInputs, use_batteries: bool, strategy: st
     Heat devices and flexible loads run uncontrolled (:mod:`dispatch.baseline`);
     the batteries then see the park's net load.
     """
+    flows, slack = heuristic_flows(inputs, use_batteries)
+    schedule = make_schedule(inputs, flows)
+    kpis = compute_kpis(schedule, inputs)
+    kpis.update(strategy=strategy, objective=None, solver_status=SolverStatus.NOT_OPTIMIZED.value, mip_gap=None,
+                solve_time_s=None)
+    return DispatchResult(strategy=strategy, schedule=schedule, kpis=kpis, status=SolverStatus.NOT_OPTIMIZED, slack=slack)
+
+
+def heuristic_flows(inputs: DispatchInputs, use_batteries: bool) -> tuple[Flows, list[SlackEntry]]:
+    """The flows of :func:`simulate_heuristic`, and what they leave unmet, before any table is made."""
     park = inputs.park
     device_frames, slack = uncontrolled_devices(inputs)
     dt_h = inputs.dt_h
@@ -107,14 +117,10 @@ def simulate_heuristic(inputs: DispatchInputs, use_batteries: bool, strategy: st
         unserved_kw=unserved,
         **device_frames,
     )
-    schedule = make_schedule(inputs, flows)
     if unserved.any():
         steps = [inputs.index[t].isoformat() for t in np.flatnonzero(unserved)]
         slack.insert(0, SlackEntry("grid", "max_import_kw (load not served)", steps, float(unserved.sum() * dt_h), "kWh"))
-    kpis = compute_kpis(schedule, inputs)
-    kpis.update(strategy=strategy, objective=None, solver_status=SolverStatus.NOT_OPTIMIZED.value, mip_gap=None,
-                solve_time_s=None)
-    return DispatchResult(strategy=strategy, schedule=schedule, kpis=kpis, status=SolverStatus.NOT_OPTIMIZED, slack=slack)
+    return flows, slack
 
 
 def run_strategy(inputs: DispatchInputs, strategy: str = "optimal", config: DispatchConfig | None = None) -> DispatchResult:

@@ -79,9 +79,15 @@ class StudySettings:
     reuse_models : bool
         Reuse the models built on earlier days (``mpc`` and
         ``perfect-foresight``), updating only their parameters: faster, and
-        the same plans as fresh models (every solve starts HiGHS afresh, see
-        ``DispatchModel``), so a resumed study equals an uninterrupted one.
+        the same plans as fresh models (every solve starts HiGHS afresh from
+        the previous plan's decisions, which the saved state keeps; see
+        ``DispatchModel.plan``), so a resumed study equals an uninterrupted one.
         On by default; off builds every day's models anew.
+    integer_horizon_h : float, optional
+        Integer decisions over the first hours of every plan, the rest relaxed
+        (``DispatchConfig.integer_horizon_h``); at least ``replan_h``, so that
+        the committed steps are integer. Default: 3 h or ``replan_h`` if
+        longer (measured in docs/benchmarks.md).
     """
 
     start: dt.date
@@ -91,6 +97,7 @@ class StudySettings:
     replan_h: float = 1.0
     seed: int = 0
     reuse_models: bool = True
+    integer_horizon_h: float | None = None
 
     def __post_init__(self) -> None:
         if self.end < self.start:
@@ -114,6 +121,16 @@ class StudySettings:
             raise InvalidRequestError(
                 f"replan_h: {self.replan_h:g} h does not divide a day; the study runs day by day "
                 "(use e.g. 0.25, 0.5, 1, 2, 3, 4, 6, 12 or 24)")
+        if self.integer_horizon_h is not None and not (math.isfinite(self.integer_horizon_h)
+                                                       and self.integer_horizon_h >= self.replan_h):
+            raise InvalidRequestError(
+                f"integer_horizon_h: must be at least the re-plan interval ({self.replan_h:g} h), so that the "
+                f"committed steps are integer; got {self.integer_horizon_h:g}")
+
+    @property
+    def effective_integer_horizon_h(self) -> float:
+        """``integer_horizon_h``, or its default: 3 h, or ``replan_h`` if longer."""
+        return self.integer_horizon_h if self.integer_horizon_h is not None else max(3.0, self.replan_h)
 
     @property
     def days(self) -> list[dt.date]:
@@ -254,7 +271,9 @@ def rolling_config(case: Case, settings: StudySettings, strategy: str) -> Rollin
         horizon_h=settings.horizon_h,
         replan_h=settings.replan_h,
         dispatch=DispatchConfig(objective=dispatch.objective, mip_gap=dispatch.mip_gap,
-                                time_limit_s=dispatch.time_limit_s),
+                                time_limit_s=dispatch.time_limit_s,
+                                integer_horizon_h=min(settings.effective_integer_horizon_h, settings.horizon_h),
+                                lp_first=True),
         seed=settings.seed,
     )
 

@@ -24,6 +24,9 @@ from rich.table import Table
 study_app = typer.Typer(rich_markup_mode=None)
 
 EXIT_INTERRUPTED = 130
+INTEGER_HORIZON_HELP = ("Keep on/off, unit and start decisions integer for this many hours of every plan, the rest "
+                        "relaxed: at least the re-plan interval, the horizon length for all [default: 3, or the "
+                        "re-plan interval if longer].")
 REUSE_HELP = ("Reuse models built on earlier days (mpc, perfect-foresight), updating only their parameters; "
               "the plans are the same as with fresh models.")
 STRATEGY_HELP = "Rolling strategy: no-control, rule-based, mpc or perfect-foresight; repeat for several."
@@ -113,12 +116,12 @@ def _interrupted(out: Path, what: str) -> typer.Exit:
 
 
 def _settings(start: str, end: str, strategy: list[str], horizon_h: float, replan_h: float, seed: int,
-              reuse_models: bool):
+              reuse_models: bool, integer_horizon_h: float | None):
     from service.study import StudySettings
 
     first, last = _dates(start, end)
     return StudySettings(start=first, end=last, strategies=tuple(dict.fromkeys(strategy)), horizon_h=horizon_h,
-                         replan_h=replan_h, seed=seed, reuse_models=reuse_models)
+                         replan_h=replan_h, seed=seed, reuse_models=reuse_models, integer_horizon_h=integer_horizon_h)
 
 
 def summary_table(kpis, title: str) -> Table:
@@ -148,6 +151,7 @@ def study(
     replan_h: Annotated[float, typer.Option("--replan-h", help="Interval between re-plans, in hours.")] = 1.0,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the mpc forecast errors.")] = 0,
     reuse_models: Annotated[bool, typer.Option("--reuse-models/--fresh-models", help=REUSE_HELP)] = True,
+    integer_horizon_h: Annotated[float | None, typer.Option("--integer-horizon-h", help=INTEGER_HORIZON_HELP)] = None,
 ) -> None:
     """Operate the park day by day over a period with rolling re-planning; compare strategies.
 
@@ -160,7 +164,7 @@ def study(
         from microgrid.case import load_case
         from service.study import StudyProgress, run_study
 
-        settings = _settings(start, end, strategy, horizon_h, replan_h, seed, reuse_models)
+        settings = _settings(start, end, strategy, horizon_h, replan_h, seed, reuse_models, integer_horizon_h)
         case = load_case(case_dir)
         days = len(settings.days)
         bar = _progress_bar(console)
@@ -224,6 +228,7 @@ def sweep(
     replan_h: Annotated[float, typer.Option("--replan-h", help="Interval between re-plans, in hours.")] = 1.0,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the mpc forecast errors.")] = 0,
     reuse_models: Annotated[bool, typer.Option("--reuse-models/--fresh-models", help=REUSE_HELP)] = True,
+    integer_horizon_h: Annotated[float | None, typer.Option("--integer-horizon-h", help=INTEGER_HORIZON_HELP)] = None,
 ) -> None:
     """Run the study for every combination of --set values, in parallel on Dask; write sweep.csv and report.html.
 
@@ -235,7 +240,7 @@ def sweep(
     def action() -> None:
         from service.sweep import parse_set, run_sweep, validate_sweep
 
-        settings = _settings(start, end, strategy, horizon_h, replan_h, seed, reuse_models)
+        settings = _settings(start, end, strategy, horizon_h, replan_h, seed, reuse_models, integer_horizon_h)
         axes = [parse_set(text) for text in set_]
         scenarios = validate_sweep(case_dir, axes, settings, out)  # before any cluster starts
         console.print(f"{len(scenarios)} scenario(s) × {', '.join(settings.strategies)}, "

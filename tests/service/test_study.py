@@ -145,6 +145,8 @@ def test_a_changed_case_is_refused(tmp_path: Path) -> None:
     (("--start", "15/07/2026", "--end", "2026-07-16", "--strategy", "no-control"), "--start"),
     (("--start", "2026-07-15", "--end", "2026-07-16", "--strategy", "optimal"), "unknown 'optimal'"),
     (("--start", "2026-07-15", "--end", "2026-07-16", "--strategy", "mpc", "--replan-h", "5"), "does not divide"),
+    (("--start", "2026-07-15", "--end", "2026-07-16", "--strategy", "mpc", "--replan-h", "6",
+      "--integer-horizon-h", "2"), "integer_horizon_h: must be at least the re-plan interval"),
 ])
 def test_bad_requests_give_one_line(tmp_path: Path, args: tuple, fragment: str) -> None:
     case = write_case(tmp_path / "case")
