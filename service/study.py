@@ -53,7 +53,7 @@ from microgrid.timeseries import step_hours
 
 logger = logging.getLogger(__name__)
 
-STUDY_FORMAT = 1
+STUDY_FORMAT = 2  # 2: the state keeps the previous plan (warm start); windows say how each plan was found
 """Version of the checkpoint layout; a folder written by another version is refused."""
 
 BASELINE = "no-control"
