@@ -293,6 +293,7 @@ def plan_network_aware(
             break
     plan = NetworkAwarePlan(result=result, report=report, unaware=unaware, unaware_report=unaware_report,
                             iterations=iterations, converged=report.kpis["network_violations"] == 0, rebuilds=rebuilds)
+    result.network_iterations = plan.iterations_frame()
     result.kpis.update(report.kpis)
     result.kpis.update(network_aware=True, network_iterations=len(iterations) - 1, network_converged=plan.converged,
                        network_cost_increase_cny=plan.cost_increase_cny,
