@@ -43,11 +43,24 @@ def plan_day_ahead(
         Battery SoC and month-to-date peak import at the start.
     forecasts : Forecasts, optional
         Weather forecast and/or metered load history replacing the case's data.
+
+    With ``optimal`` and a case whose ``network.constrained`` is true, the plan
+    is network-aware (:func:`dispatch.network_aware.plan_network_aware`): its
+    KPIs carry the AC check, ``network_iterations``, ``network_converged`` and
+    ``network_cost_increase_cny`` against the network-unaware plan, and
+    ``result.network_iterations`` the rounds.
     """
     if strategy not in STRATEGIES:
         raise InvalidRequestError(f"strategy: unknown {strategy!r}; choose one of {', '.join(STRATEGIES)}")
     inputs = day_ahead_inputs(case, day, horizon_h=horizon_h, state=state, forecasts=forecasts)
-    result = run_strategy(inputs, strategy, config)
+    if strategy == "optimal" and case.park.network.constrained:
+        from dispatch.network_aware import plan_network_aware
+        from dispatch.validate import check_inputs
+
+        check_inputs(inputs)
+        result = plan_network_aware(inputs, config, folder=case.folder).result
+    else:
+        result = run_strategy(inputs, strategy, config)
     result.kpis = {"case": case.name, "date": day.isoformat(), "horizon_h": horizon_h, "dt_h": inputs.dt_h,
                    **result.kpis}
     return result
@@ -67,6 +80,9 @@ def write_outputs(result: DispatchResult, out_dir: Path, plot: bool = True) -> d
     kpis = {k: _jsonable(v) for k, v in result.kpis.items()}
     kpis["build_time_s"] = result.build_time_s
     kpis["slack"] = [vars(entry) for entry in result.slack]
+    if result.network_iterations is not None:
+        paths["network_iterations"] = out_dir / "network_iterations.csv"
+        result.network_iterations.to_csv(paths["network_iterations"])
     paths["kpis"].write_text(json.dumps(kpis, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     if plot:
         from dispatch.plot import plot_schedule

@@ -15,7 +15,8 @@ Definitions (energies are Σ power × Δt):
   ``pv_self_consumption_ratio`` = Σ max(0, PV used − export) × Δt / PV generation
   (PV neither exported nor curtailed, battery charging included);
 * ``self_sufficiency_ratio`` = 1 − grid import / consumption, consumption
-  being ``load_kw`` (everything but battery charging);
+  being ``load_kw`` (everything but battery charging; in a network-aware plan
+  it includes the planned network losses, ``network_losses_kw``);
 * ``co2_kg`` = grid import × the tariff's CO2 factor (exports not credited);
 * ``green_share_ratio`` = PV used on site / (PV used on site + grid import):
   the share of the energy the park consumes (and stores) that is its own PV;
@@ -77,11 +78,12 @@ class Flows:
     energy_load_kw: pd.DataFrame | None = None
     shed_kw: pd.DataFrame | None = None
     shiftable_kw: pd.DataFrame | None = None
+    network_losses_kw: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         index = self.pv_used_kw.index
         for name, value in vars(self).items():
-            if value is None:
+            if value is None and name != "network_losses_kw":
                 setattr(self, name, pd.DataFrame(index=index))
 
     def flexible_kw(self, inputs: DispatchInputs) -> np.ndarray:
@@ -99,6 +101,8 @@ def make_schedule(inputs: DispatchInputs, flows: Flows) -> pd.DataFrame:
     index = inputs.index
     unserved = np.asarray(flows.unserved_kw, dtype=float)
     demand = inputs.total_load_kw.to_numpy() + flows.flexible_kw(inputs)
+    if flows.network_losses_kw is not None:      # a network-aware plan buys its planned losses at the PCC
+        demand = demand + np.asarray(flows.network_losses_kw, dtype=float)
     columns: dict[str, np.ndarray] = {
         "pv_available_kw": inputs.total_pv_available_kw.to_numpy(),
         "pv_used_kw": flows.pv_used_kw.sum(axis=1).to_numpy(),
@@ -114,6 +118,8 @@ def make_schedule(inputs: DispatchInputs, flows: Flows) -> pd.DataFrame:
     columns["curtailment_kw"] = columns["pv_available_kw"] - columns["pv_used_kw"]
     columns["unserved_load_kw"] = unserved
     schedule = pd.DataFrame(columns, index=index)
+    if flows.network_losses_kw is not None:
+        schedule["network_losses_kw"] = np.asarray(flows.network_losses_kw, dtype=float)
     schedule["tou_period"] = inputs.tou_period.to_numpy()
     device_columns: dict[str, np.ndarray] = {}
 

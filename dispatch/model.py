@@ -72,6 +72,12 @@ class DispatchConfig:
         solve the MIP. Pays where few decisions are integer (an integer
         horizon of an hour or two in a rolling horizon); costs one LP where
         the relaxation is fractional.
+    network : dispatch.network.NetworkSpec or None
+        Network constraints to build in (linearized loading and voltage
+        limits, losses at the PCC; :mod:`dispatch.network`), their numbers
+        written by ``dispatch.network.set_network_inputs``. ``None``
+        (default): the plan ignores the network. Set by
+        :func:`dispatch.network_aware.plan_network_aware`.
     solver_options : dict
         HiGHS options. The defaults switch off HiGHS's RINS and RENS sub-MIP
         heuristics and its restarts: on the full reference park they cut the
@@ -94,6 +100,7 @@ class DispatchConfig:
     slack_cost_cny_per_kwh: float = 1000.0
     integer_horizon_h: float | None = None
     lp_first: bool = False
+    network: Any = None
     solver_options: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_SOLVER_OPTIONS))
 
 
@@ -314,6 +321,10 @@ def build_model(inputs: DispatchInputs, config: DispatchConfig, exclusive: bool)
     add_energy_loads(m, inputs, terms, config.energy_delivered_default)
     add_curtailable_loads(m, inputs, terms)
     add_shiftable_loads(m, inputs, terms)
+    if config.network is not None:
+        from dispatch.network import add_network
+
+        add_network(m, inputs, terms, config.network)
     add_balance(m, terms)
     add_export_rule(m, park)
     add_objectives(m, park, terms)

@@ -74,6 +74,9 @@ class DispatchResult:
         The solver's objective, slack penalties included [CNY].
     slack : list of SlackEntry
         Requirements not met; empty when the plan meets all.
+    network_iterations : pandas.DataFrame or None
+        A network-aware plan's rounds (``dispatch.network_aware.NetworkIteration``
+        by iteration, 0 the network-unaware plan); None otherwise.
     """
 
     strategy: str
@@ -85,3 +88,4 @@ class DispatchResult:
     build_time_s: float | None = None
     objective_cny: float | None = None
     slack: list[SlackEntry] = field(default_factory=list)
+    network_iterations: pd.DataFrame | None = None

@@ -272,6 +272,9 @@ class Network(StrictModel):
     max_vm_pu: float = Field(default=1.05, gt=0)
     max_line_loading_pct: float = Field(default=100.0, gt=0)
     max_trafo_loading_pct: float = Field(default=100.0, gt=0)
+    constrained: bool = Field(default=False, description="network-aware dispatch: loading and voltage limits "
+                              "inside the MILP, iterated with AC power flow (dispatch.network)")
+    max_iterations: int = Field(default=8, ge=1, le=50, description="solve / AC-check rounds of a network-aware plan")
 
     @property
     def described(self) -> bool:
@@ -283,6 +286,9 @@ class Network(StrictModel):
         if self.pandapower_json is not None and (self.buses or self.lines or self.transformers):
             raise ValueError("give either pandapower_json (a network file) or buses, lines and transformers, "
                              "not both")
+        if self.constrained and not self.described:
+            raise ValueError("constrained: true needs a network; describe buses, lines and transformers or give "
+                             "pandapower_json")
         if self.bus_names and self.pandapower_json is None:
             raise ValueError("bus_names maps park buses to the buses of pandapower_json; give pandapower_json "
                              "or remove bus_names")

@@ -112,6 +112,9 @@ KPI_ROWS = [
     ("max_line_loading_pct", "highest line loading", "%", "{:.1f}"),
     ("max_trafo_loading_pct", "highest transformer loading", "%", "{:.1f}"),
     ("network_violations", "network limit violations", "", "{}"),
+    ("network_iterations", "network-aware iterations", "", "{}"),
+    ("network_unaware_violations", "violations of the network-unaware plan", "", "{}"),
+    ("network_cost_increase_cny", "cost increase for the network limits", "CNY", "{:,.2f}"),
     ("objective", "objective", "", "{}"),
     ("solver_status", "status", "", "{}"),
     ("mip_gap", "MIP gap", "", "{:.2e}"),
@@ -208,6 +211,14 @@ def schedule(
         if report is not None:
             paths["network"] = write_network_report(report, out)
         console.print(kpi_table(result.kpis, f"{case.name} — {day.isoformat()} — {strategy.value}"))
+        if result.kpis.get("network_aware"):
+            kp = result.kpis
+            state = "no violation in AC" if kp["network_converged"] else \
+                f"{kp['network_violations']} violation(s) remain (see network_violations.csv)"
+            console.print(f"network-aware plan: {kp['network_iterations']} iteration(s), {state}; "
+                          f"{kp['network_cost_increase_cny']:,.2f} CNY more than the network-unaware plan "
+                          f"({kp['network_unaware_violations']} violation(s)); rounds in network_iterations.csv",
+                          highlight=False)
         if report is not None and report.kpis["network_violations"]:
             console.print(f"[bold yellow]network: {report.kpis['network_violations']} limit violation(s); "
                           "see network.csv and network_violations.csv[/]", highlight=False)
