@@ -75,6 +75,10 @@ class DispatchInputs:
     """Time series and state of one horizon, on one tz-aware index (step starts).
 
     All powers in kW (means over the step), prices in CNY/kWh.
+    ``peak_margin_kw`` (optional, per step) is headroom the plan keeps below
+    the month-to-date peak for forecast errors: its import plus the margin is
+    what counts against the peak (see ``ForecastErrorModel.peak_margin_sigmas``);
+    none by default.
     """
 
     park: Park
@@ -91,12 +95,17 @@ class DispatchInputs:
     heat_demand_kw: pd.DataFrame | None = None
     curtailable_base_kw: pd.DataFrame | None = None
     shiftable_base_kw: pd.DataFrame | None = None
+    peak_margin_kw: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         empty = pd.DataFrame(index=self.index)
         for name in ("heat_demand_kw", "curtailable_base_kw", "shiftable_base_kw"):
             if getattr(self, name) is None:
                 setattr(self, name, empty.copy())
+        if self.peak_margin_kw is None:
+            self.peak_margin_kw = np.zeros(len(self.index))
+        elif len(self.peak_margin_kw) != len(self.index) or np.any(np.asarray(self.peak_margin_kw) < 0):
+            raise DataError("peak_margin_kw: one value ≥ 0 kW per step of the horizon")
         if self.temp_air_c is None:
             if any(hp.source == "ambient" for hp in self.park.heat_pumps.values()):
                 raise DataError("weather: temp_air is needed for the COP of air-source heat pumps")

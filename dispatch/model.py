@@ -157,7 +157,10 @@ def add_grid(m: pyo.ConcreteModel, park: Park, exclusive: bool) -> None:
 
     .. math::
         0 ≤ import_t ≤ P^{imp},\\quad 0 ≤ export_t ≤ P^{exp},\\quad
-        peak^{new} ≥ import_t − P^{mtd}
+        peak^{new} ≥ import_t + margin_t − P^{mtd}
+
+    ``margin_t`` is the headroom a plan on forecasts keeps for their errors
+    (``DispatchInputs.peak_margin_kw``; 0 by default).
     """
     grid = park.grid
     m.price_import = pyo.Param(m.T, mutable=True, initialize=0.0)
@@ -166,8 +169,10 @@ def add_grid(m: pyo.ConcreteModel, park: Park, exclusive: bool) -> None:
     m.demand_charge_cny_per_kw = pyo.Param(mutable=True, initialize=0.0)
     m.grid_import_kw = pyo.Var(m.T, bounds=(0, grid.max_import_kw))
     m.grid_export_kw = pyo.Var(m.T, bounds=(0, grid.max_export_kw))
+    m.peak_margin_kw = pyo.Param(m.T, mutable=True, initialize=0.0)
     m.new_peak_kw = pyo.Var(bounds=(0, None))
-    m.new_peak_def = pyo.Constraint(m.T, rule=lambda m, t: m.new_peak_kw >= m.grid_import_kw[t] - m.month_to_date_peak_kw)
+    m.new_peak_def = pyo.Constraint(
+        m.T, rule=lambda m, t: m.new_peak_kw >= m.grid_import_kw[t] + m.peak_margin_kw[t] - m.month_to_date_peak_kw)
     if exclusive:
         m.grid_importing = pyo.Var(m.T, domain=pyo.Binary)
         m.grid_import_exclusive = pyo.Constraint(
@@ -388,6 +393,7 @@ def set_inputs(m: pyo.ConcreteModel, inputs: DispatchInputs, config: DispatchCon
     set_series(m.price_import, inputs.price_import_cny_per_kwh.to_numpy())
     set_series(m.price_export, inputs.price_export_cny_per_kwh.to_numpy())
     m.month_to_date_peak_kw.set_value(inputs.state.month_to_date_peak_kw)
+    set_series(m.peak_margin_kw, inputs.peak_margin_kw)
     m.demand_charge_cny_per_kw.set_value(inputs.demand_charge_cny_per_kw)
     set_series(m.pv_available_kw, {a: inputs.pv_available_kw[a].to_numpy() for a in m.PV})
     set_series(m.load_kw, {l: inputs.load_kw[l].to_numpy() for l in m.LOADS})

@@ -70,6 +70,13 @@ class ForecastErrorModel:
       accounted against the actual baseline, and a plan on another baseline
       could owe more than it can make up.
 
+    A plan on forecasts keeps ``peak_margin_sigmas`` standard deviations of
+    the net-load error, ``√(σ_load² + σ_PV²)`` at each step, as headroom below
+    the month-to-date peak (``DispatchInputs.peak_margin_kw``): the demand
+    charge bills the month's single highest 15 minutes, so an error that
+    lifts the import above the peak costs the whole month, while one that
+    lowers it saves nothing (0: none).
+
     Defaults come from ``docs/forecasting.md``: PV 7.8 % nMAE of capacity
     (pvlib from NSRDB weather on NREL's SERF East, daylight steps) and load
     4.9 % nMAE of the mean (calendar and temperature regression on the
@@ -80,6 +87,7 @@ class ForecastErrorModel:
     pv_nmae: float = 0.078
     load_nmae: float = 0.049
     autocorrelation: float = 0.95
+    peak_margin_sigmas: float = 2.0
 
     def _path(self, rng: np.random.Generator, n: int, sigma: float) -> np.ndarray:
         rho = self.autocorrelation
@@ -108,6 +116,11 @@ class ForecastErrorModel:
         load_error = np.clip(load_error, 0.0, None)
         forecast.load_kw = inputs.load_kw.mul(load_error, axis=0)
         forecast.curtailable_base_kw = inputs.curtailable_base_kw.mul(load_error, axis=0)
+        sigma_load = self.load_nmae * factor * (forecast.load_kw.sum(axis=1).to_numpy()
+                                                + forecast.curtailable_base_kw.sum(axis=1).to_numpy())
+        capacity = sum(inputs.park.pv_arrays[a].ac_capacity_kw for a in pv.columns)
+        sigma_pv = np.where(pv.sum(axis=1).to_numpy() > 0, self.pv_nmae * factor * capacity, 0.0)
+        forecast.peak_margin_kw = self.peak_margin_sigmas * np.sqrt(sigma_load**2 + sigma_pv**2)
         return forecast
 
 
@@ -242,15 +255,18 @@ def _realize(actual: DispatchInputs, plan: Flows, steps: int,
     Heat devices, batch processes, fleets, shedding and shifting follow the
     plan (shed never above the actual baseline; a shiftable load moves its
     actual baseline by the planned shift, ``planned`` holding the forecast
-    baseline the plan saw). The batteries hold the
-    planned grid exchange, as a site controller does: they take up the
-    difference between the actual and the planned net load (more discharge
-    when the load is higher or PV lower than forecast, more charge in the
-    opposite case) within their power and energy limits, and a discharge the
-    park does not need is never exported. The grid takes the rest: import up
-    to its limit (beyond it load is unserved), PV surplus exported up to the
-    export limit, then curtailed. Returns the realized flows and the inputs
-    cut to the committed steps.
+    baseline the plan saw). The batteries follow their planned power, as a
+    site controller does, and act on the difference between the actual and
+    the planned net load only where it costs: they discharge more where the
+    import would rise above the month's peak so far (or the planned import,
+    if higher) — a new peak is billed for the whole month — and charge more
+    where PV surplus would be exported beyond the plan; elsewhere the grid
+    takes the difference, and the batteries keep the energy the plan set
+    aside for later. All within their power and energy limits; a discharge
+    the park does not need is never exported. The grid takes the rest: import
+    up to its limit (beyond it load is unserved), PV surplus exported up to
+    the export limit, then curtailed. Returns the realized flows and the
+    inputs cut to the committed steps.
     """
     park = actual.park
     head = {name: getattr(plan, name).iloc[:steps].copy() for name in (
@@ -290,14 +306,17 @@ def _realize(actual: DispatchInputs, plan: Flows, steps: int,
     level = np.array([actual.initial_soc_kwh(b) for b in park.batteries], dtype=float)
     dt_h = actual.dt_h
     net = np.zeros(steps)
+    peak = actual.state.month_to_date_peak_kw
     for t in range(steps):
-        wanted = consumption[t] - pv_total[t] - planned_grid[t]          # battery output that holds the plan
         most_out = np.array([min(b.max_discharge_kw, max(level[k] - b.min_soc_kwh, 0) * b.discharge_efficiency / dt_h)
                              for k, b in enumerate(bats)])
         most_in = np.array([min(b.max_charge_kw, max(b.max_soc_kwh - level[k], 0) / (b.charge_efficiency * dt_h))
                             for k, b in enumerate(bats)])
         out = np.clip(planned_out[t], -most_in, most_out)
-        extra = wanted - out.sum()
+        exchange = consumption[t] - pv_total[t] - out.sum()              # grid import (> 0) with planned batteries
+        highest = max(peak, planned_grid[t])                            # no new peak beyond the plan's
+        lowest = min(planned_grid[t], 0.0)                              # no export beyond the plan's
+        extra = exchange - highest if exchange > highest else exchange - lowest if exchange < lowest else 0.0
         room = np.where(extra > 0, most_out - out, most_in + out)
         if room.sum() > 0 and extra != 0:
             out = out + np.sign(extra) * room * min(1.0, abs(extra) / room.sum())
@@ -312,6 +331,7 @@ def _realize(actual: DispatchInputs, plan: Flows, steps: int,
             level[k] = min(max(level[k], b.min_soc_kwh), b.max_soc_kwh)
             soc[t, k] = level[k]
         net[t] = consumption[t] + charge[t].sum() - discharge[t].sum() - pv_total[t]
+        peak = max(peak, min(net[t], park.grid.max_import_kw))
     grid_import = np.minimum(np.clip(net, 0, None), park.grid.max_import_kw)
     unserved = np.clip(net, 0, None) - grid_import
     surplus = np.clip(-net, 0, None)
