@@ -61,8 +61,17 @@ class ForecastErrorModel:
     from one 15-minute step to the next), seeded by the study seed and the
     window start, so every run of a study sees the same forecasts.
 
+    With ``from_measurement`` (default) the process starts from no error at
+    the issue time, when the park's meters give the present, and its standard
+    deviation grows with the lead time towards the day-ahead accuracy below:
+    ``σ_k = σ √(1 − ρ^{2k})`` for the ``k``-th step ahead (with ρ = 0.95 a
+    third of σ for the next 15 minutes, 58 % one hour ahead, 95 % six hours
+    ahead). Without it every step has the day-ahead error, the next 15
+    minutes included.
+
     * PV: ``actual + capacity × e``, ``e`` normal with standard deviation
-      ``pv_nmae × √(π/2)`` (the normal distribution's MAE-to-σ ratio), only
+      ``pv_nmae × √(π/2)`` (the normal distribution's MAE-to-σ ratio), one
+      error path for all arrays (they see the same weather forecast), only
       where the sun is up (actual PV > 0), clipped to [0, AC capacity].
     * Loads (fixed loads and curtailable baselines): ``actual × (1 + e)``
       with ``σ = load_nmae × √(π/2)``, one error path shared by all loads.
@@ -87,17 +96,24 @@ class ForecastErrorModel:
     pv_nmae: float = 0.078
     load_nmae: float = 0.049
     autocorrelation: float = 0.95
-    peak_margin_sigmas: float = 2.0
+    peak_margin_sigmas: float = 1.0
+    from_measurement: bool = True
 
     def _path(self, rng: np.random.Generator, n: int, sigma: float) -> np.ndarray:
         rho = self.autocorrelation
         shocks = rng.normal(0.0, sigma * np.sqrt(1 - rho**2), n)
         path = np.empty(n)
-        previous = rng.normal(0.0, sigma)
+        previous = 0.0 if self.from_measurement else rng.normal(0.0, sigma)
         for t in range(n):
-            previous = rho * previous + shocks[t] if t else previous
+            previous = rho * previous + shocks[t] if (t or self.from_measurement) else previous
             path[t] = previous
         return path
+
+    def sigma_fraction(self, n: int) -> np.ndarray:
+        """Standard deviation of the error at each of ``n`` steps ahead, as a fraction of the day-ahead σ."""
+        if not self.from_measurement:
+            return np.ones(n)
+        return np.sqrt(1.0 - self.autocorrelation ** (2 * np.arange(1, n + 1)))
 
     def apply(self, inputs: DispatchInputs, seed: int) -> DispatchInputs:
         """Forecast inputs: ``inputs`` (actual) with errors; the state is shared."""
@@ -106,11 +122,11 @@ class ForecastErrorModel:
         factor = np.sqrt(np.pi / 2)
         forecast = copy.copy(inputs)
         pv = inputs.pv_available_kw.copy()
+        pv_error = self._path(rng, n, self.pv_nmae * factor)
         for array_id in pv.columns:
             capacity = inputs.park.pv_arrays[array_id].ac_capacity_kw
-            error = self._path(rng, n, self.pv_nmae * factor) * capacity
             sun = pv[array_id].to_numpy() > 0
-            pv[array_id] = np.clip(pv[array_id].to_numpy() + np.where(sun, error, 0.0), 0.0, capacity)
+            pv[array_id] = np.clip(pv[array_id].to_numpy() + np.where(sun, pv_error * capacity, 0.0), 0.0, capacity)
         forecast.pv_available_kw = pv
         load_error = 1.0 + self._path(rng, n, self.load_nmae * factor)
         load_error = np.clip(load_error, 0.0, None)
@@ -120,7 +136,7 @@ class ForecastErrorModel:
                                                 + forecast.curtailable_base_kw.sum(axis=1).to_numpy())
         capacity = sum(inputs.park.pv_arrays[a].ac_capacity_kw for a in pv.columns)
         sigma_pv = np.where(pv.sum(axis=1).to_numpy() > 0, self.pv_nmae * factor * capacity, 0.0)
-        forecast.peak_margin_kw = self.peak_margin_sigmas * np.sqrt(sigma_load**2 + sigma_pv**2)
+        forecast.peak_margin_kw = self.peak_margin_sigmas * self.sigma_fraction(n) * np.sqrt(sigma_load**2 + sigma_pv**2)
         return forecast
 
 
