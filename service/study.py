@@ -299,8 +299,10 @@ def settings_record(case: Case, settings: StudySettings, strategy: str, config: 
         "replan_h": settings.replan_h,
         "seed": settings.seed,
         "reuse_models": settings.reuse_models,
+        # (the forecast errors matter to mpc only)
         "rolling_config": {k: v for k, v in _plain(config).items()
-                           if k not in ("strategy", "horizon_h", "replan_h", "seed")},
+                           if k not in ("strategy", "horizon_h", "replan_h", "seed")
+                           and (k != "errors" or strategy == "mpc")},
     }
 
 
