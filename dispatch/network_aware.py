@@ -33,7 +33,6 @@ import numpy as np
 import pandas as pd
 
 from dispatch.inputs import DispatchInputs
-from dispatch.kpis import compute_kpis, make_schedule
 from dispatch.model import DispatchConfig, needs_exclusivity
 from dispatch.network import (
     LinearRows,
@@ -47,7 +46,7 @@ from dispatch.network import (
     variable_values,
 )
 from dispatch.optimize import DispatchModel
-from dispatch.results import DispatchResult, SlackEntry, SolverStatus
+from dispatch.results import DispatchResult
 from microgrid.errors import InvalidParkError
 from microgrid.network import NetworkReport, build_network, linearize_schedule, validate_schedule
 
@@ -109,6 +108,8 @@ class NetworkAwarePlan:
         Whether the last plan has no violation.
     rebuilds : int
         Times the model was rebuilt for a quantity outside its structure.
+    model : DispatchModel
+        The model that made ``result`` (its flows and integer decisions).
     """
 
     result: DispatchResult
@@ -118,6 +119,7 @@ class NetworkAwarePlan:
     iterations: list[NetworkIteration] = field(default_factory=list)
     converged: bool = False
     rebuilds: int = 0
+    model: DispatchModel | None = None
 
     @property
     def cost_increase_cny(self) -> float:
@@ -143,31 +145,8 @@ def _record(k: int, result: DispatchResult, report: NetworkReport, spec: Network
 
 def _result(model: DispatchModel, inputs: DispatchInputs, strategy: str = "optimal",
             warm_start: dict | None = None) -> DispatchResult:
-    """:meth:`DispatchModel.solve`, with the planned network losses in the schedule when the model has them."""
-    plan = model.plan(inputs, warm_start)
-    m = model.model
-    if hasattr(m, "network_losses_kw") and model.config.network.losses:
-        losses = model.form.expression_values(m.network_losses_kw, model.solution)
-        plan.flows.network_losses_kw = np.array([losses[t] for t in range(inputs.n_steps)])
-    if hasattr(m, "net_slack"):
-        stamps = [t.isoformat() for t in inputs.index]
-        for q, (element, name, quantity) in enumerate(model.config.network.quantities):
-            values = model.form.values_of(m.net_slack, [q], inputs.n_steps, model.solution)[0]
-            steps = np.flatnonzero(values > 1e-6)
-            if len(steps):
-                unit = "% of loading" if quantity == "loading_pct" else "p.u."
-                plan.slack.append(SlackEntry(name, f"{element} {quantity} limit (linearized network)",
-                                             [stamps[t] for t in steps], float(values.max()), unit))
-                plan.status = SolverStatus.INFEASIBLE_RELAXED
-    schedule = make_schedule(inputs, plan.flows)
-    kpis = compute_kpis(schedule, inputs)
-    kpis.update(strategy=strategy, objective=model.config.objective, solver_status=plan.status.value,
-                mip_gap=plan.mip_gap, solve_time_s=plan.solve_time_s)
-    if "network_losses_kw" in schedule:
-        kpis["planned_network_losses_kwh"] = float(schedule["network_losses_kw"].sum() * inputs.dt_h)
-    return DispatchResult(strategy=strategy, schedule=schedule, kpis=kpis, status=plan.status, mip_gap=plan.mip_gap,
-                          solve_time_s=plan.solve_time_s, build_time_s=plan.build_time_s,
-                          objective_cny=plan.objective_cny, slack=plan.slack)
+    """:meth:`DispatchModel.solve` (the planned losses and the network slack come with it)."""
+    return model.solve(inputs, strategy, warm_start)
 
 
 def _violated(report: NetworkReport, quantities: list[tuple[str, str, str]], index: pd.Index):
@@ -194,6 +173,7 @@ def plan_network_aware(
     losses: bool = True,
     engine: str = "auto",
     unaware: DispatchResult | None = None,
+    warm_start: dict | None = None,
 ) -> NetworkAwarePlan:
     """Plan ``inputs`` so that the AC power flow of the plan keeps every network limit (see the module docstring).
 
@@ -216,6 +196,9 @@ def plan_network_aware(
         AC power-flow engine of the checks and the linearizations.
     unaware : DispatchResult, optional
         The network-unaware plan of ``inputs`` if already made.
+    warm_start : dict, optional
+        Integer decisions to start the first solve from (see
+        :meth:`DispatchModel.plan`); later solves start from the last plan.
 
     Returns
     -------
@@ -234,11 +217,13 @@ def plan_network_aware(
     max_iterations = max_iterations or park.network.max_iterations
     net = net if net is not None else build_network(park, folder)
     exclusive = {"auto": needs_exclusivity(inputs), "always": True, "never": False}[config.exclusivity]
-    warm = None
+    blind_model = None
     if unaware is None:
-        blind = DispatchModel(inputs, dataclasses.replace(config, network=None), exclusive)
-        unaware = blind.solve(inputs)
-        warm = {"decisions": blind.integer_decisions(), "shift_steps": 0}
+        blind_model = DispatchModel(inputs, dataclasses.replace(config, network=None), exclusive)
+        unaware = blind_model.solve(inputs, warm_start=warm_start)
+        warm = {"decisions": blind_model.integer_decisions(), "shift_steps": 0}
+    else:
+        warm = warm_start
     unaware_report = validate_schedule(park, unaware.schedule, net, engine=engine)
     iterations = [_record(0, unaware, unaware_report, None, 0, unaware.solve_time_s or 0.0, 0.0)]
     columns = controlled_columns(park)
@@ -292,7 +277,8 @@ def plan_network_aware(
         if report.kpis["network_violations"] == 0:
             break
     plan = NetworkAwarePlan(result=result, report=report, unaware=unaware, unaware_report=unaware_report,
-                            iterations=iterations, converged=report.kpis["network_violations"] == 0, rebuilds=rebuilds)
+                            iterations=iterations, converged=report.kpis["network_violations"] == 0, rebuilds=rebuilds,
+                            model=model if model is not None else blind_model)
     result.network_iterations = plan.iterations_frame()
     result.kpis.update(report.kpis)
     result.kpis.update(network_aware=True, network_iterations=len(iterations) - 1, network_converged=plan.converged,

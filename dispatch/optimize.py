@@ -296,7 +296,7 @@ class DispatchModel:
         self.solution = x
         slack = self._slack(inputs)
         return Plan(
-            flows=self._flows(inputs),
+            flows=self.flows(inputs),
             status=SolverStatus.INFEASIBLE_RELAXED if slack else status,
             mip_gap=gap,
             solve_time_s=highs_time,
@@ -316,6 +316,8 @@ class DispatchModel:
         kpis = compute_kpis(schedule, inputs)
         kpis.update(strategy=strategy, objective=self.config.objective, solver_status=plan.status.value,
                     mip_gap=plan.mip_gap, solve_time_s=plan.solve_time_s)
+        if plan.flows.network_losses_kw is not None:
+            kpis["planned_network_losses_kwh"] = float(np.sum(plan.flows.network_losses_kw) * inputs.dt_h)
         return DispatchResult(
             strategy=strategy,
             schedule=schedule,
@@ -370,7 +372,8 @@ class DispatchModel:
         return {"hp_elec_kw": pd.DataFrame(elec, columns=columns, index=index),
                 "hp_heat_kw": pd.DataFrame(heat, columns=columns, index=index)}
 
-    def _flows(self, inputs: DispatchInputs) -> Flows:
+    def flows(self, inputs: DispatchInputs) -> Flows:
+        """Every device's flows in the last plan, on the index of ``inputs`` (those it was solved for)."""
         m = self.model
         index = inputs.index
         frames: dict[str, pd.DataFrame] = {"pv_used_kw": self._frame(m.pv_used_kw, m.PV, index)}
@@ -402,7 +405,12 @@ class DispatchModel:
                   for name in ("grid_import_kw", "grid_export_kw", "unserved_kw")}
         vector["unserved_kw"][vector["unserved_kw"] < SLACK_TOLERANCE] = 0.0
         empty = pd.DataFrame(index=inputs.index)
+        losses = None
+        if hasattr(m, "network_losses_kw") and self.config.network is not None and self.config.network.losses:
+            values = self.form.expression_values(m.network_losses_kw, self.solution)
+            losses = np.array([values[t] for t in range(self.n_steps)])
         return Flows(
+            network_losses_kw=losses,
             pv_used_kw=frames.pop("pv_used_kw"),
             battery_charge_kw=frames.pop("battery_charge_kw") if m.BATTERIES else empty,
             battery_discharge_kw=frames.pop("battery_discharge_kw") if m.BATTERIES else empty,
@@ -445,6 +453,14 @@ class DispatchModel:
                     window = [stamps[t] for t in day.window] or [day.day.isoformat()]
                     entries.append(SlackEntry(day.process_id, f"runs_per_day on {day.day.isoformat()}", window,
                                               float(round(missed, 6)), "runs"))
+        if hasattr(m, "net_slack"):
+            for q, (element, name, quantity) in enumerate(self.config.network.quantities):
+                values = self._values(m.net_slack, [q])[0]
+                steps = np.flatnonzero(values > 1e-6)
+                if len(steps):
+                    unit = "% of loading" if quantity == "loading_pct" else "p.u."
+                    entries.append(SlackEntry(name, f"{element} {quantity} limit (linearized network)",
+                                              [stamps[t] for t in steps], float(values.max()), unit))
         if hasattr(m, "SESSIONS"):
             for k, session in enumerate(energy_sessions(inputs, self.config.energy_delivered_default)):
                 shortfall = self._scalar(m.session_shortfall_kwh, k)

@@ -282,7 +282,8 @@ def _realize(actual: DispatchInputs, plan: Flows, steps: int,
     the park does not need is never exported. The grid takes the rest: import
     up to its limit (beyond it load is unserved), PV surplus exported up to
     the export limit, then curtailed. Returns the realized flows and the
-    inputs cut to the committed steps.
+    inputs cut to the committed steps. A network-aware plan's planned losses
+    are bought at the PCC as planned.
     """
     park = actual.park
     head = {name: getattr(plan, name).iloc[:steps].copy() for name in (
@@ -310,7 +311,8 @@ def _realize(actual: DispatchInputs, plan: Flows, steps: int,
                   battery_discharge_kw=head["battery_discharge_kw"], battery_soc_kwh=pd.DataFrame(index=index),
                   grid_import_kw=np.zeros(steps), grid_export_kw=np.zeros(steps), unserved_kw=np.zeros(steps),
                   **{k: v for k, v in head.items() if k not in ("battery_charge_kw", "battery_discharge_kw")})
-    consumption = window.total_load_kw.to_numpy() + probe.flexible_kw(window)
+    losses = None if plan.network_losses_kw is None else np.asarray(plan.network_losses_kw[:steps], dtype=float)
+    consumption = window.total_load_kw.to_numpy() + probe.flexible_kw(window) + (0.0 if losses is None else losses)
     pv = window.pv_available_kw.to_numpy() if window.pv_available_kw.shape[1] else np.zeros((steps, 0))
     pv_total = pv.sum(axis=1)
     bats = list(park.batteries.values())
@@ -363,7 +365,7 @@ def _realize(actual: DispatchInputs, plan: Flows, steps: int,
         battery_charge_kw=pd.DataFrame(charge, index=index, columns=ids),
         battery_discharge_kw=pd.DataFrame(discharge, index=index, columns=ids),
         battery_soc_kwh=pd.DataFrame(soc, index=index, columns=ids),
-        grid_import_kw=grid_import, grid_export_kw=grid_export, unserved_kw=unserved,
+        grid_import_kw=grid_import, grid_export_kw=grid_export, unserved_kw=unserved, network_losses_kw=losses,
         **{k: v for k, v in head.items() if k not in ("battery_charge_kw", "battery_discharge_kw")},
     ), window
 
@@ -440,6 +442,23 @@ def _next_state(state: PlantState, actual: DispatchInputs, flows: Flows, steps: 
     return new
 
 
+def _plan_network_aware(inputs: DispatchInputs, config: RollingConfig, net, warm_start: dict | None,
+                        record: dict) -> tuple[DispatchModel, Flows]:
+    """One window planned network-aware (:func:`dispatch.network_aware.plan_network_aware`), recorded."""
+    from dispatch.network_aware import plan_network_aware
+
+    aware = plan_network_aware(inputs, config.dispatch, net=net, warm_start=warm_start)
+    result = aware.result
+    record.update(status=result.status.value, method="network",
+                  solve_s=float(sum(it.solve_time_s for it in aware.iterations)),
+                  network_iterations=len(aware.iterations) - 1, network_converged=aware.converged,
+                  network_violations=int(aware.report.kpis["network_violations"]))
+    if not aware.converged:
+        logger.warning("window %s: the network-aware plan keeps %d AC violation(s) after %d iterations",
+                       inputs.index[0].isoformat(), aware.report.kpis["network_violations"], len(aware.iterations) - 1)
+    return aware.model, aware.model.flows(inputs)
+
+
 def _warm_start(state: PlantState, start: pd.Timestamp) -> dict | None:
     """The previous plan's integer decisions moved to a plan starting at ``start``, if any."""
     previous = state.previous_plan
@@ -486,6 +505,11 @@ def run_rolling_horizon(
         case.pv_profiles   # noqa: B018 - PV of the whole weather file once, sliced by every window
     state = copy.deepcopy(state) if state is not None else PlantState()
     cache = cache or ModelCache(config.max_models)
+    net = None
+    if park.network.constrained and config.strategy in ("mpc", "perfect-foresight"):
+        from microgrid.network import build_network
+
+        net = build_network(park, case.folder)
     data_end = case.load_profiles.index[-1] + pd.Timedelta(hours=step_hours(case.load_profiles.index, "loads"))
     replan = pd.Timedelta(hours=config.replan_h)
     total = int(np.ceil((end - start) / replan))
@@ -510,12 +534,15 @@ def run_rolling_horizon(
             plan_inputs = actual if config.strategy == "perfect-foresight" else config.errors.apply(actual, config.seed)
             try:
                 started = time.perf_counter()
-                model, reused = cache.get(plan_inputs, config.dispatch)
-                record["reused"] = reused
-                plan = model.plan(plan_inputs, warm_start=_warm_start(state, t0))
-                record.update(status=plan.status.value, update_s=time.perf_counter() - started - plan.solve_time_s,
-                              solve_s=plan.solve_time_s, method=plan.method)
-                flows = plan.flows
+                if net is not None:
+                    model, flows = _plan_network_aware(plan_inputs, config, net, _warm_start(state, t0), record)
+                else:
+                    model, reused = cache.get(plan_inputs, config.dispatch)
+                    record["reused"] = reused
+                    plan = model.plan(plan_inputs, warm_start=_warm_start(state, t0))
+                    record.update(status=plan.status.value, solve_s=plan.solve_time_s, method=plan.method)
+                    flows = plan.flows
+                record["update_s"] = time.perf_counter() - started - record["solve_s"]
             except MicrogridError as exc:
                 logger.warning("window %s failed (%s); the rule-based action is used", t0.isoformat(), exc)
                 record.update(status="failed", fallback=True, reason=str(exc))

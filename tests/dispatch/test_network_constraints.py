@@ -162,3 +162,22 @@ def test_constrained_without_a_network_is_refused() -> None:
     config["network"] = {"constrained": True}
     with pytest.raises(InvalidParkError, match="constrained: true needs a network"):
         park_from_dict(config)
+
+
+def test_rolling_horizon_plans_network_aware_when_the_case_enables_it() -> None:
+    """Two re-plans in the stress case's overload hours: each window iterates to an AC-clean plan."""
+    import pandas as pd
+
+    from dispatch.rolling import RollingConfig, run_rolling_horizon
+
+    case = load_case(CASES / "zhengzhou_park_constrained")
+    tz = case.park.site.timezone
+    start = pd.Timestamp("2026-07-15 09:00", tz=tz)
+    config = RollingConfig(strategy="perfect-foresight", horizon_h=6, replan_h=1)
+    aware = run_rolling_horizon(case, start, start + pd.Timedelta(hours=2), config)
+    windows = aware.windows
+    assert (windows["method"] == "network").all() and windows["network_converged"].all()
+    net = build_network(case.park, case.folder)
+    assert validate_schedule(case.park, aware.schedule, net).kpis["network_violations"] == 0
+    assert (aware.schedule["network_losses_kw"] > 0).all()
+    assert (windows["network_iterations"] >= 1).all() and (windows["network_violations"] == 0).all()
