@@ -98,7 +98,7 @@ class DispatchModel:
         form = self.form
         form.update(f"objective_{objective}")
         h = form.highs
-        integer = np.flatnonzero(form._integer).astype(np.int32)
+        integer = form.integer_columns()
         if len(integer) and self.config.lp_first:
             shortcut = self._relax_and_fix(integer, warm_start)
             if shortcut is not None:
@@ -106,9 +106,9 @@ class DispatchModel:
             lp_seconds = self._lp_seconds
         else:
             lp_seconds = 0.0
+        self.method = "mip" if len(integer) else "lp"
         # Forget the previous solve's basis and solution, so that a reused model
         # gives the same plan as a fresh one given the same warm start.
-        self.method = "mip" if len(integer) else "lp"
         h.clearSolver()
         if warm_start:
             self._set_start(warm_start)
@@ -168,7 +168,8 @@ class DispatchModel:
                 if gap <= self.config.mip_gap:
                     self.method = "lp_rounded"
                     return rounded, SolverStatus.OPTIMAL, gap, seconds
-            candidates = [np.clip(np.round(x[integer]), form._lower[integer], form._upper[integer])]
+            lower, upper = form.column_bounds(integer)
+            candidates = [np.clip(np.round(x[integer]), lower, upper)]
             if warm_start:
                 index, values = self._start_entries(warm_start)
                 if set(index) >= set(integer.tolist()):
@@ -182,7 +183,7 @@ class DispatchModel:
                 seconds += time.perf_counter() - started
                 optimal = h.getModelStatus() == highspy.HighsModelStatus.kOptimal
                 y = np.asarray(h.getSolution().col_value, dtype=float)
-                h.changeColsBounds(len(integer), integer, form._lower[integer], form._upper[integer])
+                h.changeColsBounds(len(integer), integer, lower, upper)
                 if optimal:
                     y[integer] = fixed
                     gap = _relative_gap(form.objective_value(y), bound, SolverStatus.OPTIMAL)
@@ -208,7 +209,7 @@ class DispatchModel:
             for *key, value in entries:
                 key[-1] -= shift
                 j = columns.get(tuple(key) if len(key) > 1 else key[0])
-                if j is not None and form._integer[j]:
+                if j is not None and form.is_integer(j):
                     index.append(j)
                     values.append(value)
         return index, values

@@ -356,6 +356,17 @@ class StandardForm:
                 return None
         return y
 
+    def integer_columns(self) -> np.ndarray:
+        """Columns that are integer now (as of the last :meth:`update`)."""
+        return np.flatnonzero(self._integer).astype(np.int32)
+
+    def is_integer(self, column: int) -> bool:
+        return bool(self._integer[column])
+
+    def column_bounds(self, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper bounds of ``columns`` (as of the last :meth:`update`)."""
+        return self._lower[columns].copy(), self._upper[columns].copy()
+
     # -- solutions --------------------------------------------------------
     def columns(self, component) -> dict:
         """Index → column of a variable component."""

@@ -132,3 +132,36 @@ def test_the_same_warm_start_gives_the_same_plan_on_a_reused_and_a_fresh_model(r
     b = DispatchModel(now, config, True).plan(now, warm_start=warm)
     assert a.objective_cny == b.objective_cny
     pd.testing.assert_frame_equal(a.flows.battery_soc_kwh, b.flows.battery_soc_kwh)
+
+
+def test_rounding_keeps_every_row_or_gives_up() -> None:
+    """need: x + 0.5·y ≥ 3 with x ≤ 3, y ∈ {0, 1, 2}."""
+    m = _hand_model()
+    form = StandardForm(m, frozen=[m.dt], watch=[m.y])
+    form.update("obj")
+    x, y = form.columns(m.x)[None], form.columns(m.y)[None]
+    point = np.zeros(2)
+    point[x], point[y] = 3.0, 0.4                      # nearest (0) still meets the need: 3 ≥ 3
+    assert form.round_integers(point, np.array([y]))[y] == 0.0
+    point[x] = 2.8                                     # 2.8 + 0.5·0 < 3: the one above, 1, meets it
+    assert form.round_integers(point, np.array([y]))[y] == 1.0
+    m.q.set_value(4.5)                                 # need 5.5: x = 2.8 would need y = 5.4 > 2
+    form.update("obj")
+    point[y] = 2.0
+    assert form.round_integers(point, np.array([y])) is None
+
+
+def test_relax_and_fix_is_within_the_mip_gap_of_the_mip(reference) -> None:
+    tz = reference.park.site.timezone
+    inputs = horizon_inputs(reference, pd.Timestamp("2026-07-14 13:00", tz=tz), 24.0,
+                            PlantState(month_to_date_peak_kw=4500.0))
+    mip = DispatchModel(inputs, DispatchConfig(integer_horizon_h=3), True).plan(inputs)
+    fast = DispatchModel(inputs, DispatchConfig(integer_horizon_h=3, lp_first=True), True).plan(inputs)
+    assert mip.method == "mip" and fast.method in ("lp_rounded", "lp_fixed", "mip")
+    assert fast.mip_gap <= 1e-3
+    # Both are within 0.1 % of the same optimum.
+    assert fast.objective_cny == pytest.approx(mip.objective_cny, rel=2e-3)
+    hp = fast.flows.hp_elec_kw.to_numpy()
+    # Integer decisions are integral where they are kept integer: a heat pump on runs above its minimum load.
+    first = hp[: 12]
+    assert np.all((first < 1e-6) | (first >= 0.3 * 600 - 1e-6))
