@@ -13,7 +13,7 @@ from service.api import store
 from service.api.db import PlanRow, utc_now
 from service.api.deps import ParkIdDep, PlannerDep, PrincipalDep, SessionDep, SettingsDep
 from service.api.jobs import plan_job
-from service.api.problems import InvalidInput, NotFound
+from service.api.problems import InvalidInput, NotFound, PlanTimeout
 from service.api.schemas import PlanCreate, PlanOut, PlanSummary
 
 router = APIRouter(prefix="/parks/{park_id}/plans", tags=["plans"])
@@ -90,8 +90,12 @@ def create_plan(
     folder = store.version_folder(settings, session, version)
     request = body.model_dump(mode="json")
     grace_s = min(5.0, (settings.http_timeout_s - limit_s) / 2)
-    result = planner.run(plan_job, version.document, str(folder), request, received + limit_s,
-                         timeout_s=limit_s + grace_s - (time.time() - received))
+    try:
+        result = planner.run(plan_job, version.document, str(folder), request, received + limit_s,
+                             timeout_s=limit_s + grace_s - (time.time() - received))
+    except PlanTimeout:
+        raise PlanTimeout(f"no answer within the request's time limit of {limit_s:g} s; the server is busy or the "
+                          "park too large for the limit: retry later or with a longer time_limit_s") from None
     row = PlanRow(
         park_id=park_id, park_version=version.version, kind="day_ahead", plan_date=body.date.isoformat(),
         starts_at=result["start"], ends_at=result["end"],
