@@ -13,10 +13,11 @@ import logging
 import multiprocessing
 import threading
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import BrokenExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Callable
 
-from service.api.problems import Overloaded, PlanTimeout
+from service.api.problems import Overloaded, PlanTimeout, WorkerFailed
 
 logger = logging.getLogger(__name__)
 
@@ -34,8 +35,10 @@ class Planner:
         Jobs waiting or running at once; one more is refused with 503.
     """
 
-    def __init__(self, executor: Executor, workers: int, max_in_progress: int) -> None:
+    def __init__(self, executor: Executor, workers: int, max_in_progress: int,
+                 restart: Callable[[], Executor] | None = None) -> None:
         self.executor = executor
+        self._restart = restart
         self.workers = workers
         self.max_in_progress = max_in_progress
         self._lock = threading.Lock()
@@ -44,8 +47,11 @@ class Planner:
     @classmethod
     def process_pool(cls, workers: int, max_in_progress: int, warm_up: bool = True) -> "Planner":
         """A planner on ``workers`` spawned processes, each importing the solver stack at once."""
-        executor = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
-        planner = cls(executor, workers, max_in_progress)
+        def start() -> Executor:
+            return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+
+        executor = start()
+        planner = cls(executor, workers, max_in_progress, restart=start)
         if warm_up:
             from service.api.jobs import warm_up_job
 
@@ -69,6 +75,8 @@ class Planner:
         ------
         Overloaded
             ``max_in_progress`` jobs are already waiting or running (503).
+        WorkerFailed
+            The worker process died (503); the pool is replaced.
         PlanTimeout
             The job did not finish within ``timeout_s`` (504); it is cancelled
             if it has not started yet.
@@ -85,6 +93,10 @@ class Planner:
             future = self.executor.submit(job, *args)
             try:
                 return future.result(timeout=timeout_s)
+            except BrokenExecutor:
+                self._replace_broken_pool()
+                raise WorkerFailed("the worker solving this request died (out of memory or killed); "
+                                   "the pool was restarted, retry the request") from None
             except FutureTimeout:
                 future.cancel()
                 raise PlanTimeout(f"no answer within {timeout_s:.1f} s; the server is busy or the park too large "
@@ -93,6 +105,14 @@ class Planner:
             with self._lock:
                 self._in_progress -= 1
 
+    def _replace_broken_pool(self) -> None:
+        with self._lock:
+            if self._restart is None:
+                return
+            logger.error("a worker process died; starting a new pool")
+            self.executor.shutdown(wait=False, cancel_futures=True)
+            self.executor = self._restart()
+
     def shutdown(self) -> None:
-        """Stop the workers (running jobs are abandoned)."""
-        self.executor.shutdown(wait=False, cancel_futures=True)
+        """Stop the workers once their running jobs end (each within its time limit); drop queued jobs."""
+        self.executor.shutdown(wait=True, cancel_futures=True)

@@ -91,6 +91,10 @@ class Overloaded(ProblemError):
         super().__init__(detail, headers={"Retry-After": str(retry_after_s)})
 
 
+class WorkerFailed(ProblemError):
+    status, slug, title = 503, "worker-failed", "The worker solving the request failed"
+
+
 class PlanTimeout(ProblemError):
     status, slug, title = 504, "plan-timeout", "No plan within the time limit"
 

@@ -1,0 +1,44 @@
+"""The worker pool on its own: real processes, the in-progress limit, a dead worker replaced."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from service.api.jobs import plain, warm_up_job
+from service.api.planner import Planner
+from service.api.problems import WorkerFailed
+
+
+def _die() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _pid() -> int:
+    return os.getpid()
+
+
+def test_jobs_run_in_another_process_and_a_dead_worker_is_replaced() -> None:
+    planner = Planner.process_pool(workers=1, max_in_progress=2, warm_up=False)
+    try:
+        first = planner.run(_pid, timeout_s=60)
+        assert first != os.getpid()
+        with pytest.raises(WorkerFailed, match="retry"):
+            planner.run(_die, timeout_s=60)
+        assert planner.in_progress == 0
+        second = planner.run(_pid, timeout_s=60)
+        assert second not in (first, os.getpid())
+        assert planner.run(warm_up_job, timeout_s=120) is True
+    finally:
+        planner.shutdown()
+
+
+def test_plain_makes_json_values() -> None:
+    import numpy as np
+    import pandas as pd
+
+    value = {"a": np.float64(1.5), "b": [np.int64(2), float("nan")], "c": pd.Timestamp("2026-07-15", tz="UTC"),
+             3: float("inf")}
+    assert plain(value) == {"a": 1.5, "b": [2, None], "c": "2026-07-15T00:00:00+00:00", "3": None}
