@@ -176,6 +176,8 @@ class PreparedVersion:
         self.case_folder = case_folder
         self.files = files
         self.folder = folder
+        self.refs: dict[str, str] | None = None
+        """name → sha256 of ``files`` once they are in the database."""
 
 
 def prepare_version(settings: Settings, session: Session, document: dict | None, case_folder: str | None,
@@ -208,18 +210,19 @@ def folder_for_check(settings: Settings, session: Session, prepared: PreparedVer
     """The folder a worker checks the data in: the case folder, or the inline files unpacked (stored first)."""
     if prepared.folder is not None:
         return prepared.folder
-    refs = store_files(session, prepared.files)
+    prepared.refs = store_files(session, prepared.files)
     session.flush()
-    prepared.refs = refs
-    return files_folder(settings, session, refs)
+    return files_folder(settings, session, prepared.refs)
 
 
 def add_version(session: Session, park: ParkRow, prepared: PreparedVersion, comment: str | None,
                 key_id: int | None) -> ParkVersionRow:
     """Append a version to ``park`` (already in the session) and make it current; committed."""
     number = park.current_version + 1
+    if prepared.files is not None and prepared.refs is None:
+        prepared.refs = store_files(session, prepared.files)
     row = ParkVersionRow(park_id=park.id, version=number, document=prepared.document,
-                         case_folder=prepared.case_folder, data_files=getattr(prepared, "refs", {}) or {},
+                         case_folder=prepared.case_folder, data_files=prepared.refs or {},
                          comment=comment, created_by_key_id=key_id, created_at=utc_now())
     park.current_version = number
     park.name = prepared.park.site.name

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Response, status
 from sqlalchemy import select
+from sqlalchemy.orm import defer
 
 from service.api import store
 from service.api.db import PlanRow, utc_now
@@ -122,6 +123,7 @@ def list_plans(
     query = select(PlanRow).where(PlanRow.park_id == park_id)
     if date is not None:
         query = query.where(PlanRow.plan_date == date.isoformat())
+    query = query.options(defer(PlanRow.schedule), defer(PlanRow.slack), defer(PlanRow.request))
     query = query.order_by(PlanRow.id.desc()).limit(limit).offset(offset)
     return [PlanSummary(**summary_fields(row)) for row in session.scalars(query)]
 

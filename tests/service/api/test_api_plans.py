@@ -231,3 +231,12 @@ def test_reference_park_is_registered_at_start_up(tmp_path, planner) -> None:
         assert dt.datetime.fromisoformat(plan.json()["schedule"][0]["timestamp"]).utcoffset() == dt.timedelta(hours=8)
     with TestClient(app) as client:  # a restart registers nothing twice
         assert len(client.get("/parks/zhengzhou_park/versions", headers={"X-API-Key": "k"}).json()) == 1
+
+
+def test_listing_pages_newest_first(client, tiny) -> None:
+    ids = [client.post("/parks/tiny/plans", json={"date": "2026-07-15", "strategy": "no-control"},
+                       headers=ADMIN).json()["id"] for _ in range(3)]
+    page = client.get("/parks/tiny/plans", params={"limit": 2, "offset": 1}, headers=ADMIN).json()
+    assert [p["id"] for p in page] == [ids[1], ids[0]]
+    assert_problem(client.get("/parks/tiny/plans", params={"limit": 0}, headers=ADMIN), 422, "query.limit")
+    assert_problem(client.get("/parks/tiny/plans", params={"date": "July"}, headers=ADMIN), 422, "query.date")
