@@ -132,7 +132,8 @@ class ForecastsIn(_Request):
 class PlanCreate(_Request):
     """Request a day-ahead plan."""
 
-    date: dt.date = Field(description="Local date (park timezone) whose plan starts at 00:00.")
+    date: dt.date = Field(ge=dt.date(1900, 1, 1), le=dt.date(2199, 12, 31),
+                          description="Local date (park timezone) whose plan starts at 00:00.")
     strategy: Strategy = "optimal"
     objective: Objective | None = Field(None, description="Default: the park's dispatch.objective.")
     horizon_h: float = Field(24.0, gt=0, description="Plan length [h]; more than 24 adds a look-ahead.")

@@ -88,6 +88,16 @@ def required_files(park: Park) -> list[str]:
     return names
 
 
+def check_data_names(park: Park) -> None:
+    """The files a park names are plain relative paths: nothing outside its folder is read."""
+    fields = {"data.loads": park.data.loads, "data.weather": park.data.weather, "data.heat": park.data.heat,
+              "network.pandapower_json": park.network.pandapower_json}
+    for field, name in fields.items():
+        if name is not None and not _FILE_NAME.match(name):
+            raise InvalidInput(f"{field}: {name!r} is not a file name inside the case; use a relative path "
+                               "without '..'", errors=[{"field": field, "reason": "not a relative file name"}])
+
+
 def check_inline_files(park: Park, files: dict[str, str]) -> None:
     """Every file the park names is among ``files``, and every name is a plain relative path."""
     for name in files:
@@ -196,6 +206,7 @@ def prepare_version(settings: Settings, session: Session, document: dict | None,
     else:
         folder = None
     park = park_from_dict(document)
+    check_data_names(park)
     files = None
     if case_folder is None:
         old = {}

@@ -141,3 +141,13 @@ def test_bad_yaml_and_ambiguous_bodies(client, files) -> None:
 def test_unknown_park_is_404_for_an_admin(client) -> None:
     assert_problem(client.get("/parks/ghost", headers=ADMIN), 404, None, "no park 'ghost'")
     assert_problem(client.put("/parks/ghost", json={"park": tiny_park()}, headers=ADMIN), 404)
+
+
+def test_data_paths_leaving_the_case_folder_are_refused(client) -> None:
+    park = yaml.safe_load(open("cases/zhengzhou_park/park.yaml"))
+    park["data"] = {"loads": "../../../../etc/passwd"}
+    assert_problem(client.post("/parks", json={"id": "t", "case_folder": "zhengzhou_park", "park": park},
+                               headers=ADMIN), 422, "data.loads", "without '..'")
+    park["data"] = {"weather": "/etc/hostname"}
+    assert_problem(client.post("/parks", json={"id": "t", "case_folder": "zhengzhou_park", "park": park},
+                               headers=ADMIN), 422, "data.weather")

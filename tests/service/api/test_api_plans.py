@@ -103,6 +103,8 @@ def test_invalid_requests_are_422_with_the_field(client, tiny, settings) -> None
     assert_problem(post({"date": "2026-07-15", "time_limit_s": 25}), 422, "time_limit_s", "at most 20 s")
     assert_problem(post({"date": "2026-07-15", "mip_gap": 1.5}), 422, "mip_gap")
     assert_problem(post({"date": "2026-08-01"}), 422, "data.loads", "outside the data")
+    assert_problem(post({"date": "0001-01-01"}), 422, "date")
+    assert_problem(post({"date": "9999-12-31"}), 422, "date")
     assert_problem(post({"date": "2026-07-15", "soc_kwh": {"b9": 10}}), 422, "state.soc_kwh", "b9")
     assert_problem(post({"date": "2026-07-15", "soc_kwh": {"b1": 1e6}}), 422, "state.soc_kwh.b1", "bounds")
     assert client.get("/parks/tiny/plans", headers=ADMIN).json() == []
