@@ -11,6 +11,7 @@ import json
 import math
 import tempfile
 import time
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -42,12 +43,34 @@ def schedule_rows(schedule) -> list[dict[str, Any]]:
     return [{"timestamp": row.pop("timestamp"), **row} for row in rows]
 
 
+CASE_CACHE_SIZE = 4
+_case_cache: OrderedDict[tuple, Any] = OrderedDict()
+
+
+def _files_signature(folder: Path) -> tuple:
+    """Names, sizes and modification times of a folder's files: a changed file is a new case."""
+    return tuple(sorted((str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns)
+                        for p in folder.rglob("*") if p.is_file()))
+
+
 def open_case(document: dict, folder: str):
-    """The :class:`microgrid.case.Case` of a park document whose files are in ``folder``, data checked."""
+    """The :class:`microgrid.case.Case` of a park document whose files are in ``folder``, data checked.
+
+    A worker keeps the last few cases it opened (their time series read, PV
+    computed), keyed by the document and the folder's files.
+    """
     from microgrid.case import Case, park_from_dict
 
-    case = Case(park=park_from_dict(document), folder=Path(folder))
+    path = Path(folder)
+    key = (json.dumps(document, sort_keys=True, default=str), str(path), _files_signature(path))
+    if key in _case_cache:
+        _case_cache.move_to_end(key)
+        return _case_cache[key]
+    case = Case(park=park_from_dict(document), folder=path)
     case.check_data()
+    _case_cache[key] = case
+    while len(_case_cache) > CASE_CACHE_SIZE:
+        _case_cache.popitem(last=False)
     return case
 
 

@@ -42,3 +42,20 @@ def test_plain_makes_json_values() -> None:
     value = {"a": np.float64(1.5), "b": [np.int64(2), float("nan")], "c": pd.Timestamp("2026-07-15", tz="UTC"),
              3: float("inf")}
     assert plain(value) == {"a": 1.5, "b": [2, None], "c": "2026-07-15T00:00:00+00:00", "3": None}
+
+
+def test_a_worker_reuses_an_opened_case_until_its_files_change(tmp_path) -> None:
+    import os
+
+    from service.api.jobs import open_case
+    from tests.service.helpers import TINY_PARK, write_tiny_case
+
+    folder = write_tiny_case(tmp_path / "case", TINY_PARK)
+    first = open_case(TINY_PARK, str(folder))
+    assert open_case(TINY_PARK, str(folder)) is first
+    other = {**TINY_PARK, "grid": {"max_import_kw": 3000, "max_export_kw": 500}}
+    assert open_case(other, str(folder)) is not first
+    loads = folder / "loads.csv"
+    stat = loads.stat()
+    os.utime(loads, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    assert open_case(TINY_PARK, str(folder)) is not first
