@@ -125,6 +125,18 @@ def test_the_reference_park_over_http_while_it_keeps_answering(server_factory) -
         assert busy_seen and len(latencies) >= 5
         assert max(latencies) < 1.0, latencies
         assert http.get(f"/parks/zhengzhou_park/plans/{body['id']}").json()["kpis"] == body["kpis"]
+        # A limit too short for the optimum: HiGHS's best plan with its gap, or the rule-based plan flagged.
+        started = time.perf_counter()
+        hurried = http.post("/parks/zhengzhou_park/plans", json={"date": "2026-07-16", "time_limit_s": 0.7,
+                                                                 "mip_gap": 0.0})
+        assert hurried.status_code == 201, hurried.text
+        hurried = hurried.json()
+        assert time.perf_counter() - started < 0.7 + 5
+        if hurried["status"] == "time_limit":
+            assert hurried["fallback"] is False and hurried["mip_gap"] > 0
+        else:
+            assert hurried["fallback"] is True and hurried["status"] == "not_optimized"
+            assert hurried["strategy"] == "rule-based" and "no optimal plan in time" in hurried["fallback_reason"]
         docs = http.get("/docs")
         assert docs.status_code == 200 and "swagger" in docs.text.lower()
 
