@@ -90,6 +90,7 @@ def create_plan(
     version = store.get_version(session, park_id)
     folder = store.version_folder(settings, session, version)
     request = body.model_dump(mode="json")
+    session.commit()  # end the read transaction: no database connection is held while the worker solves
     grace_s = min(5.0, (settings.http_timeout_s - limit_s) / 2)
     try:
         result = planner.run(plan_job, version.document, str(folder), request, received + limit_s,

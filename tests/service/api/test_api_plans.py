@@ -107,6 +107,10 @@ def test_invalid_requests_are_422_with_the_field(client, tiny, settings) -> None
     assert_problem(post({"date": "9999-12-31"}), 422, "date")
     assert_problem(post({"date": "2026-07-15", "soc_kwh": {"b9": 10}}), 422, "state.soc_kwh", "b9")
     assert_problem(post({"date": "2026-07-15", "soc_kwh": {"b1": 1e6}}), 422, "state.soc_kwh.b1", "bounds")
+    settings.max_forecast_rows = 3
+    rows = [{"timestamp": f"2026-07-15T0{h}:00:00+08:00", "ghi": 0.0} for h in range(4)]
+    assert_problem(post({"date": "2026-07-15", "forecasts": {"weather": rows}}), 422, "forecasts.weather",
+                   "at most 3 rows")
     assert client.get("/parks/tiny/plans", headers=ADMIN).json() == []
 
 
