@@ -34,7 +34,7 @@ CREATE_EXAMPLES = {
         "value": {"id": "zhengzhou_copy", "case_folder": "zhengzhou_park"},
     },
     "inline data": {
-        "summary": "The case format as YAML with its CSV files inline",
+        "summary": "The case format as YAML with its CSV files inline (shortened here: send whole files)",
         "value": {
             "id": "demo_park",
             "park_yaml": TINY_PARK_YAML,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import time
 from typing import Annotated
 
@@ -29,14 +30,14 @@ PLAN_EXAMPLES = {
     "rule-based": {"summary": "The inverter's self-consumption mode, for comparison",
                    "value": {"date": "2026-07-15", "strategy": "rule-based"}},
     "weather forecast inline": {
-        "summary": "PV from a weather forecast sent with the request (rows, any step length)",
+        "summary": "PV from a weather forecast sent with the request (hourly rows here; any step length)",
         "value": {"date": "2026-07-15", "forecasts": {"weather": [
-            {"timestamp": "2026-07-15T00:00:00+08:00", "ghi": 0, "temp_air": 27.5, "wind_speed": 1.8},
-            {"timestamp": "2026-07-15T01:00:00+08:00", "ghi": 0, "temp_air": 27.1, "wind_speed": 1.7},
-            "... one row per hour up to 2026-07-16T00:00:00+08:00"]}},
+            {"timestamp": f"2026-07-{15 + hour // 24}T{hour % 24:02d}:00:00+08:00",
+             "ghi": round(max(0.0, 850 * math.sin(math.pi * (hour - 5.5) / 14)), 1) if 5.5 < hour < 19.5 else 0.0,
+             "temp_air": round(27.0 + 6 * math.sin(math.pi * (hour - 8) / 12), 1), "wind_speed": 2.0}
+            for hour in range(25)]}},
     },
 }
-PLAN_EXAMPLES["weather forecast inline"]["value"]["forecasts"]["weather"].pop()
 
 
 def summary_fields(row: PlanRow) -> dict:

@@ -217,9 +217,8 @@ def test_too_many_plans_in_progress_is_503(client, tiny, planner, monkeypatch) -
     assert planner.in_progress == 0
 
 
-def test_reference_park_is_registered_at_start_up(tmp_path, planner) -> None:
-    from fastapi.testclient import TestClient
-
+def _reference_app(tmp_path, planner):
+    """An app with the default settings' reference park and the admin key ``k``."""
     from service.api.deps import get_planner, get_settings
     from service.api.main import create_app
     from service.api.settings import Settings
@@ -228,6 +227,28 @@ def test_reference_park_is_registered_at_start_up(tmp_path, planner) -> None:
     settings = Settings(data_dir=tmp_path / "var", admin_key="k")
     app.dependency_overrides[get_settings] = lambda: settings
     app.dependency_overrides[get_planner] = lambda: planner
+    return app
+
+
+def test_the_documented_examples_work_on_the_reference_park(tmp_path, planner) -> None:
+    from fastapi.testclient import TestClient
+
+    from service.api.routes.parks import CREATE_EXAMPLES
+    from service.api.routes.plans import PLAN_EXAMPLES
+
+    with TestClient(_reference_app(tmp_path, planner)) as client:
+        for name, example in PLAN_EXAMPLES.items():
+            response = client.post("/parks/zhengzhou_park/plans", json=example["value"], headers={"X-API-Key": "k"})
+            assert response.status_code == 201, (name, response.text)
+        for name in ("reference case", "document from a case folder"):
+            response = client.post("/parks", json=CREATE_EXAMPLES[name]["value"], headers={"X-API-Key": "k"})
+            assert response.status_code == 201, (name, response.text)
+
+
+def test_reference_park_is_registered_at_start_up(tmp_path, planner) -> None:
+    from fastapi.testclient import TestClient
+
+    app = _reference_app(tmp_path, planner)
     with TestClient(app) as client:
         parks = client.get("/parks", headers={"X-API-Key": "k"}).json()
         assert [p["id"] for p in parks] == ["zhengzhou_park"]
