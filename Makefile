@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 DEMO_DATE ?= 2026-07-15
 DEMO_OUT ?= out/demo
 
-.PHONY: demo test bench venv clean
+.PHONY: demo test bench serve venv clean
 
 venv: $(VENV)/.installed
 
@@ -26,6 +26,11 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 
 demo: $(VENV)/.installed
 	$(BIN)/microgrid schedule cases/zhengzhou_park --date $(DEMO_DATE) --out $(DEMO_OUT)
+
+# The HTTP service on 127.0.0.1:8000 (MICROGRID_HOST / MICROGRID_PORT), SQLite under var/,
+# the reference park registered; docs at http://127.0.0.1:8000/docs.
+serve: $(VENV)/.installed
+	$(BIN)/microgrid service serve
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest

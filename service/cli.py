@@ -286,6 +286,8 @@ from service.forecast_cli import forecast_app  # noqa: E402 - registered after t
 app.add_typer(forecast_app, name="forecast")
 from service.study_cli import study_app  # noqa: E402 - the study and sweep commands
 app.add_typer(study_app)
+from service.service_cli import service_app  # noqa: E402 - the HTTP service
+app.add_typer(service_app, name="service")
 
 
 def run() -> None:  # pragma: no cover - console-script shim

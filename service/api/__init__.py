@@ -1,0 +1,1 @@
+"""The HTTP service for park operators (FastAPI): parks, API keys and day-ahead plans."""

@@ -1,0 +1,196 @@
+"""The service's database: SQLAlchemy 2 tables, the engine, sessions.
+
+SQLite by default, in WAL mode with ``synchronous=FULL``: a transaction is on
+disk when its commit returns, so whatever the service acknowledged survives a
+killed process (and a power cut). Any other SQLAlchemy URL works the same
+way (PostgreSQL through ``MICROGRID_DATABASE_URL``); the tables use only
+portable types.
+
+Tables::
+
+    parks            id, name, current_version, created_at, updated_at
+    park_versions    park_id, version, document (the case format as JSON),
+                     case_folder or data_files (file name -> sha256), created_at
+    data_files       sha256, content (CSV text), stored once however many
+                     versions use it
+    plans            park_id, park_version, kind (day_ahead; intraday and
+                     others later), plan_date, starts_at and ends_at (ISO 8601
+                     in the park's offset), strategy, objective, status,
+                     mip_gap, fallback_reason, request, kpis, slack, schedule
+    api_keys         name, key_hash (SHA-256 of the token), prefix, is_admin
+    api_key_parks    key_id, park_id (the parks a key may use)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, TypeDecorator,
+                        UniqueConstraint, create_engine, event)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
+
+
+def utc_now() -> dt.datetime:
+    """The current time, tz-aware in UTC."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """A tz-aware timestamp, stored in UTC (SQLite keeps no offset; this adds it back)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: the database stores tz-aware timestamps only")
+        return value.astimezone(dt.timezone.utc)
+
+    def process_result_value(self, value: dt.datetime | None, dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value.astimezone(dt.timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ParkRow(Base):
+    __tablename__ = "parks"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    current_version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
+
+    versions: Mapped[list["ParkVersionRow"]] = relationship(back_populates="park", order_by="ParkVersionRow.version")
+
+
+class ParkVersionRow(Base):
+    __tablename__ = "park_versions"
+    __table_args__ = (UniqueConstraint("park_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    park_id: Mapped[str] = mapped_column(ForeignKey("parks.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    document: Mapped[dict] = mapped_column(JSON)
+    case_folder: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    data_files: Mapped[dict] = mapped_column(JSON, default=dict)
+    comment: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
+    created_by_key_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+    park: Mapped[ParkRow] = relationship(back_populates="versions")
+
+
+class DataFileRow(Base):
+    __tablename__ = "data_files"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    content: Mapped[str] = mapped_column(Text)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+
+
+class PlanRow(Base):
+    __tablename__ = "plans"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    park_id: Mapped[str] = mapped_column(ForeignKey("parks.id"), index=True)
+    park_version: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(32), default="day_ahead")
+    plan_date: Mapped[str] = mapped_column(String(10), index=True)
+    starts_at: Mapped[str] = mapped_column(String(40))
+    ends_at: Mapped[str] = mapped_column(String(40))
+    strategy: Mapped[str] = mapped_column(String(32))
+    objective: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    horizon_h: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(32))
+    mip_gap: Mapped[float | None] = mapped_column(Float, nullable=True)
+    solve_time_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    wall_time_s: Mapped[float] = mapped_column(Float)
+    time_limit_s: Mapped[float] = mapped_column(Float)
+    fallback_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    request: Mapped[dict] = mapped_column(JSON)
+    kpis: Mapped[dict] = mapped_column(JSON)
+    slack: Mapped[list] = mapped_column(JSON)
+    schedule: Mapped[list] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
+    created_by_key_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class ApiKeyRow(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
+
+    parks: Mapped[list["ApiKeyParkRow"]] = relationship(cascade="all, delete-orphan")
+
+    @property
+    def park_ids(self) -> list[str]:
+        return sorted(link.park_id for link in self.parks)
+
+
+class ApiKeyParkRow(Base):
+    __tablename__ = "api_key_parks"
+
+    key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"), primary_key=True)
+    park_id: Mapped[str] = mapped_column(ForeignKey("parks.id"), primary_key=True)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``; SQLite gets its folder, WAL, full sync and foreign keys.
+
+    Parameters
+    ----------
+    url : str
+        SQLAlchemy database URL, e.g. ``sqlite:////srv/var/microgrid.db``.
+    """
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[1] if "///" in url else ""
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(connection, _record) -> None:  # pragma: no cover - exercised on every connect
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=FULL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    return engine
+
+
+def init_db(engine: Engine) -> None:
+    """Create the tables that do not exist yet."""
+    Base.metadata.create_all(engine)
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session that rolls back on error and is always closed."""
+    session = factory()
+    try:
+        yield session
+    except Exception:
+        session.rollback()
+        raise
+    finally:
+        session.close()

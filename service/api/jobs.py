@@ -1,0 +1,220 @@
+"""The CPU-heavy work of the service, run in worker processes (:mod:`service.api.planner`).
+
+Module-level functions of plain arguments and plain results (dicts, lists,
+floats) so that they pickle; the heavy packages are imported in the worker.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import tempfile
+import time
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+MIN_SOLVER_TIME_LIMIT_S = 0.5
+SOLVER_SHARE = 0.8
+"""Share of the time left that the solves may use; the rest is for reading data, KPIs and the answer."""
+
+
+def plain(value: Any) -> Any:
+    """``value`` as JSON-ready Python: numpy scalars unboxed, NaN and ±inf as None, timestamps in ISO 8601."""
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def schedule_rows(schedule) -> list[dict[str, Any]]:
+    """One dict per step: ``timestamp`` (ISO 8601 with offset) and the schedule's columns (units in names)."""
+    rows = json.loads(schedule.to_json(orient="records", double_precision=6))
+    for stamp, row in zip(schedule.index, rows):
+        row["timestamp"] = stamp.isoformat()
+    return [{"timestamp": row.pop("timestamp"), **row} for row in rows]
+
+
+CASE_CACHE_SIZE = 4
+_case_cache: OrderedDict[tuple, Any] = OrderedDict()
+
+
+def _files_signature(folder: Path) -> tuple:
+    """Names, sizes and modification times of a folder's files: a changed file is a new case."""
+    return tuple(sorted((str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns)
+                        for p in folder.rglob("*") if p.is_file()))
+
+
+def open_case(document: dict, folder: str):
+    """The :class:`microgrid.case.Case` of a park document whose files are in ``folder``, data checked.
+
+    A worker keeps the last few cases it opened (their time series read, PV
+    computed), keyed by the document and the folder's files.
+    """
+    from microgrid.case import Case, park_from_dict
+
+    path = Path(folder)
+    key = (json.dumps(document, sort_keys=True, default=str), str(path), _files_signature(path))
+    if key in _case_cache:
+        _case_cache.move_to_end(key)
+        return _case_cache[key]
+    case = Case(park=park_from_dict(document), folder=path)
+    case.check_data()
+    _case_cache[key] = case
+    while len(_case_cache) > CASE_CACHE_SIZE:
+        _case_cache.popitem(last=False)
+    return case
+
+
+def validate_case_job(document: dict, folder: str) -> dict[str, Any]:
+    """Check that a park and its data files make a case; summarise the data's period.
+
+    Returns
+    -------
+    dict
+        ``name``, ``data_start``, ``data_end`` (ISO 8601), ``dt_h`` [h].
+    """
+    from microgrid.timeseries import step_hours
+
+    case = open_case(document, folder)
+    loads = case.load_profiles
+    dt_h = step_hours(loads.index, "data.loads")
+    if case.park.network.described:
+        from microgrid.network import build_network
+
+        build_network(case.park, folder=case.folder)
+    end = loads.index[-1] + dt.timedelta(hours=dt_h)
+    return {"name": case.name, "data_start": loads.index[0].isoformat(), "data_end": end.isoformat(), "dt_h": dt_h}
+
+
+def _forecast_frames(forecasts: dict | None, workdir: Path):
+    """Inline forecast rows → :class:`dispatch.inputs.Forecasts`, through the CSV readers and their checks."""
+    if not forecasts or not (forecasts.get("weather") or forecasts.get("load_history")):
+        return None
+    import pandas as pd
+
+    from dispatch.inputs import Forecasts
+    from forecasting.sources import read_meter_csv, read_weather_csv
+    from microgrid.errors import DataError
+
+    frames = {}
+    for key, reader in (("weather", read_weather_csv), ("load_history", read_meter_csv)):
+        rows = forecasts.get(key)
+        if not rows:
+            continue
+        if any("timestamp" not in row for row in rows):
+            raise DataError(f"forecasts.{key}: every row needs a 'timestamp' (ISO 8601 with UTC offset)")
+        path = workdir / f"{key}.csv"
+        pd.DataFrame(rows).to_csv(path, index=False)
+        frames[key] = reader(path, what=f"forecasts.{key}")
+    return Forecasts(weather=frames.get("weather"), load_history=frames.get("load_history"))
+
+
+def solver_time_limit_s(remaining_s: float, objective: str, network_rounds: int) -> float:
+    """Time limit of one HiGHS solve so that all the solves of a plan end within ``remaining_s``.
+
+    A lexicographic objective is two solves; a network-aware plan up to
+    ``network_rounds`` rounds of them.
+    """
+    solves = (1 if objective == "cost" else 2) * max(1, network_rounds)
+    return max(MIN_SOLVER_TIME_LIMIT_S, SOLVER_SHARE * remaining_s / solves)
+
+
+def plan_job(document: dict, folder: str, request: dict, deadline_epoch_s: float) -> dict[str, Any]:
+    """Plan a day for a park; the rule-based plan if the optimal one cannot be had before the deadline.
+
+    Parameters
+    ----------
+    document : dict
+        The park in the case format.
+    folder : str
+        Folder holding its data files.
+    request : dict
+        :class:`service.api.schemas.PlanCreate` as a dict (``date`` ISO).
+    deadline_epoch_s : float
+        When the answer is due (``time.time()`` clock) [s].
+
+    Returns
+    -------
+    dict
+        ``strategy``, ``objective``, ``status``, ``mip_gap``, ``solve_time_s``,
+        ``fallback_reason``, ``start``, ``end``, ``kpis``, ``slack``,
+        ``schedule`` (rows), ``solver_time_limit_s``.
+
+    With the ``optimal`` strategy, each solve gets a share of the time left
+    (:func:`solver_time_limit_s`): at the limit HiGHS returns its best plan
+    with its gap (status ``time_limit``); if it has none (or the request
+    waited for a worker until its deadline), the rule-based plan is returned
+    with ``fallback_reason``.
+    """
+    from dispatch.day_ahead import plan_day_ahead
+    from dispatch.inputs import PlantState
+    from dispatch.model import DispatchConfig
+    from microgrid.errors import SolverTimeoutError
+    from microgrid.timeseries import local_day
+
+    case = open_case(document, folder)
+    park = case.park
+    day = dt.date.fromisoformat(request["date"])
+    objective = request.get("objective") or park.dispatch.objective
+    state = PlantState(soc_kwh=dict(request.get("soc_kwh") or {}),
+                       month_to_date_peak_kw=float(request.get("month_to_date_peak_kw") or 0.0))
+    horizon_h = float(request.get("horizon_h", 24.0))
+    strategy = request.get("strategy", "optimal")
+    rounds = park.network.max_iterations + 1 if park.network.constrained else 1
+    fallback_reason = None
+    limit_s = None
+    with tempfile.TemporaryDirectory(prefix="microgrid-plan-") as workdir:
+        forecasts = _forecast_frames(request.get("forecasts"), Path(workdir))
+        remaining_s = deadline_epoch_s - time.time()
+        if strategy == "optimal" and remaining_s < MIN_SOLVER_TIME_LIMIT_S:
+            fallback_reason = (f"the request waited for a solver until {max(remaining_s, 0):.1f} s were left "
+                               "of its time limit, too little to optimize")
+            strategy = "rule-based"
+        config = None
+        if strategy == "optimal":
+            limit_s = solver_time_limit_s(remaining_s, objective, rounds)
+            config = DispatchConfig(objective=objective,
+                                    mip_gap=park.dispatch.mip_gap if request.get("mip_gap") is None else request["mip_gap"],
+                                    time_limit_s=min(limit_s, park.dispatch.time_limit_s))
+        try:
+            result = plan_day_ahead(case, day, strategy, config, horizon_h=horizon_h, state=state, forecasts=forecasts)
+        except SolverTimeoutError as exc:
+            fallback_reason = f"no optimal plan in time ({exc})"
+            strategy = "rule-based"
+            if forecasts is not None:
+                forecasts.forecast_profiles.clear()
+            result = plan_day_ahead(case, day, strategy, None, horizon_h=horizon_h, state=state, forecasts=forecasts)
+    start, end = local_day(day, park.site.timezone, horizon_h)
+    kpis = plain(result.kpis)
+    kpis["build_time_s"] = plain(result.build_time_s)
+    return {
+        "strategy": strategy,
+        "objective": objective if strategy == "optimal" else None,
+        "status": result.status.value,
+        "mip_gap": plain(result.mip_gap),
+        "solve_time_s": plain(result.solve_time_s),
+        "solver_time_limit_s": limit_s,
+        "fallback_reason": fallback_reason,
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "kpis": kpis,
+        "slack": [plain(vars(entry)) for entry in result.slack],
+        "schedule": schedule_rows(result.schedule),
+    }
+
+
+def warm_up_job() -> bool:
+    """Import the solver stack once, so that a worker's first plan does not pay for it."""
+    import dispatch.day_ahead  # noqa: F401
+    import forecasting.sources  # noqa: F401
+
+    return True

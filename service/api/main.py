@@ -1,0 +1,142 @@
+"""The FastAPI application: routers, error handlers, the request-size guard, start-up and shut-down.
+
+``uvicorn service.api.main:app`` (or ``make serve``) serves :data:`app`; tests
+build their own with :func:`create_app` and override the dependencies in
+:mod:`service.api.deps`.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.api import store
+from service.api.db import init_db, make_engine, session_factory
+from service.api.deps import get_planner, get_settings
+from service.api.jobs import validate_case_job
+from service.api.planner import Planner
+from service.api.problems import PayloadTooLarge, install_handlers, problem_response
+from service.api.routes import health, keys, parks, plans
+from service.api.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+DESCRIPTION = """\
+Day-ahead plans for industrial-park microgrids over HTTP.
+
+Every request except `/health` needs an API key in the `X-API-Key` header (or
+`Authorization: Bearer <key>`). An admin key registers parks and issues keys;
+other keys belong to one or more parks. Errors are problem details (RFC 9457):
+`type`, `title`, `status`, `detail`, `instance` and `errors` (`field`, `reason`).
+Units are in the field names; timestamps are ISO 8601 with UTC offset.
+"""
+
+
+class BodySizeLimit:
+    """Refuse request bodies above ``MICROGRID_MAX_REQUEST_BYTES`` with 413, declared length or not.
+
+    The limit is read from ``state.max_request_bytes`` of the application,
+    which the start-up sets from the settings.
+    """
+
+    def __init__(self, app: ASGIApp, state) -> None:
+        self.app = app
+        self.state = state
+
+    @property
+    def max_bytes(self) -> int:
+        return self.state.max_request_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._refuse(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await self._refuse(scope, receive, send)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        from starlette.requests import Request
+
+        exc = PayloadTooLarge(f"the request body is larger than {self.max_bytes} bytes, the most this server takes")
+        response = problem_response(Request(scope, receive), exc.status, exc.slug, exc.title, exc.detail)
+        await response(scope, receive, send)
+
+
+def register_reference_cases(settings: Settings, factory) -> None:
+    """Register each of ``settings.reference_cases`` under its folder name, unless a park has that id."""
+    session = factory()
+    try:
+        for name in settings.reference_cases:
+            if session.get(store.ParkRow, name) is not None:
+                continue
+            prepared = store.prepare_version(settings, session, None, name, None)
+            validate_case_job(prepared.document, str(prepared.folder))
+            park = store.new_park(session, name, prepared)
+            store.add_version(session, park, prepared, "reference case registered at start-up", None)
+            logger.info("registered the reference case %s", name)
+    finally:
+        session.close()
+
+
+def create_app() -> FastAPI:
+    """A new application; settings and worker pool come from its dependencies (overridable) at start-up."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        settings: Settings = app.dependency_overrides.get(get_settings, get_settings)()
+        engine = make_engine(settings.database_url)
+        init_db(engine)
+        app.state.engine = engine
+        app.state.max_request_bytes = settings.max_request_bytes
+        app.state.session_factory = session_factory(engine)
+        register_reference_cases(settings, app.state.session_factory)
+        own_planner = get_planner not in app.dependency_overrides
+        if own_planner:
+            app.state.planner = Planner.process_pool(settings.workers, settings.max_queued_plans)
+        try:
+            yield
+        finally:
+            if own_planner:
+                app.state.planner.shutdown()
+            engine.dispose()
+
+    app = FastAPI(title="park-microgrid", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    install_handlers(app)
+    for router in (health.router, parks.router, plans.router, keys.router):
+        app.include_router(router)
+    app.state.max_request_bytes = Settings.model_fields["max_request_bytes"].default
+    app.add_middleware(BodySizeLimit, state=app.state)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,138 @@
+"""``/parks/{park_id}/plans``: request day-ahead plans, list and fetch past ones."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query, Response, status
+from sqlalchemy import select
+from sqlalchemy.orm import defer
+
+from service.api import store
+from service.api.db import PlanRow, utc_now
+from service.api.deps import ParkIdDep, PlannerDep, PrincipalDep, SessionDep, SettingsDep
+from service.api.jobs import plan_job
+from service.api.problems import InvalidInput, NotFound, PlanTimeout
+from service.api.schemas import PlanCreate, PlanOut, PlanSummary
+
+router = APIRouter(prefix="/parks/{park_id}/plans", tags=["plans"])
+
+PLAN_EXAMPLES = {
+    "least cost": {"summary": "Least-cost plan for a day", "value": {"date": "2026-07-15"}},
+    "state and options": {
+        "summary": "With the measured state, another objective and a time limit",
+        "value": {"date": "2026-07-15", "objective": "self_consumption", "month_to_date_peak_kw": 5200,
+                  "soc_kwh": {"b1": 1200, "b2": 300}, "time_limit_s": 10},
+    },
+    "rule-based": {"summary": "The inverter's self-consumption mode, for comparison",
+                   "value": {"date": "2026-07-15", "strategy": "rule-based"}},
+    "weather forecast inline": {
+        "summary": "PV from a weather forecast sent with the request (hourly rows here; any step length)",
+        "value": {"date": "2026-07-15", "forecasts": {"weather": [
+            {"timestamp": f"2026-07-{15 + hour // 24}T{hour % 24:02d}:00:00+08:00",
+             "ghi": round(max(0.0, 850 * math.sin(math.pi * (hour - 5.5) / 14)), 1) if 5.5 < hour < 19.5 else 0.0,
+             "temp_air": round(27.0 + 6 * math.sin(math.pi * (hour - 8) / 12), 1), "wind_speed": 2.0}
+            for hour in range(25)]}},
+    },
+}
+
+
+def summary_fields(row: PlanRow) -> dict:
+    return dict(id=row.id, park_id=row.park_id, park_version=row.park_version, kind=row.kind,
+                date=dt.date.fromisoformat(row.plan_date), start=row.starts_at, end=row.ends_at,
+                strategy=row.strategy, objective=row.objective, horizon_h=row.horizon_h, status=row.status,
+                mip_gap=row.mip_gap, fallback=row.fallback_reason is not None, fallback_reason=row.fallback_reason,
+                total_cost_cny=row.kpis.get("total_cost_cny"), created_at=row.created_at)
+
+
+def plan_out(row: PlanRow) -> PlanOut:
+    return PlanOut(**summary_fields(row), solve_time_s=row.solve_time_s, wall_time_s=row.wall_time_s,
+                   time_limit_s=row.time_limit_s, request=row.request, kpis=row.kpis, slack=row.slack,
+                   schedule=row.schedule)
+
+
+def _check_limits(body: PlanCreate, settings) -> float:
+    """The request's time limit [s], after the horizon, time-limit and forecast-size guards."""
+    if body.horizon_h > settings.max_horizon_h:
+        raise InvalidInput(f"horizon_h: at most {settings.max_horizon_h:g} h on this server, got {body.horizon_h:g}",
+                           errors=[{"field": "horizon_h", "reason": f"at most {settings.max_horizon_h:g} h"}])
+    if body.time_limit_s is not None and body.time_limit_s > settings.plan_time_limit_s:
+        raise InvalidInput(
+            f"time_limit_s: at most {settings.plan_time_limit_s:g} s on this server, got {body.time_limit_s:g}",
+            errors=[{"field": "time_limit_s", "reason": f"at most {settings.plan_time_limit_s:g} s"}])
+    for name in ("weather", "load_history"):
+        rows = getattr(body.forecasts, name, None) if body.forecasts else None
+        if rows is not None and len(rows) > settings.max_forecast_rows:
+            raise InvalidInput(f"forecasts.{name}: at most {settings.max_forecast_rows} rows, got {len(rows)}",
+                               errors=[{"field": f"forecasts.{name}", "reason": "too many rows"}])
+    return body.time_limit_s or settings.plan_time_limit_s
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=PlanOut, summary="Request a day-ahead plan",
+             responses={422: {"description": "Invalid request or park data"},
+                        503: {"description": "Too many plans in progress"},
+                        504: {"description": "No answer within the time limit"}})
+def create_plan(
+    park_id: ParkIdDep, body: Annotated[PlanCreate, Body(openapi_examples=PLAN_EXAMPLES)], response: Response,
+    session: SessionDep, settings: SettingsDep, planner: PlannerDep, principal: PrincipalDep,
+) -> PlanOut:
+    """Plan a day with the park's current version; the plan is stored before the answer.
+
+    The solve runs in a worker process within ``time_limit_s``. At the limit
+    the best plan found is returned with its ``mip_gap`` (status
+    ``time_limit``); without any, the rule-based plan, with ``fallback`` true
+    and the reason. Only when no answer at all is ready in time: 504.
+    """
+    received = time.time()
+    limit_s = _check_limits(body, settings)
+    version = store.get_version(session, park_id)
+    folder = store.version_folder(settings, session, version)
+    request = body.model_dump(mode="json")
+    session.commit()  # end the read transaction: no database connection is held while the worker solves
+    grace_s = min(5.0, (settings.http_timeout_s - limit_s) / 2)
+    try:
+        result = planner.run(plan_job, version.document, str(folder), request, received + limit_s,
+                             timeout_s=limit_s + grace_s - (time.time() - received))
+    except PlanTimeout:
+        raise PlanTimeout(f"no answer within the request's time limit of {limit_s:g} s; the server is busy or the "
+                          "park too large for the limit: retry later or with a longer time_limit_s") from None
+    row = PlanRow(
+        park_id=park_id, park_version=version.version, kind="day_ahead", plan_date=body.date.isoformat(),
+        starts_at=result["start"], ends_at=result["end"],
+        strategy=result["strategy"], objective=result["objective"], horizon_h=body.horizon_h,
+        status=result["status"], mip_gap=result["mip_gap"], solve_time_s=result["solve_time_s"],
+        wall_time_s=time.time() - received, time_limit_s=limit_s, fallback_reason=result["fallback_reason"],
+        request=request, kpis=result["kpis"],
+        slack=result["slack"], schedule=result["schedule"], created_at=utc_now(), created_by_key_id=principal.key_id,
+    )
+    session.add(row)
+    session.commit()
+    response.headers["Location"] = f"/parks/{park_id}/plans/{row.id}"
+    return plan_out(row)
+
+
+@router.get("", response_model=list[PlanSummary], summary="List a park's plans, newest first")
+def list_plans(
+    park_id: ParkIdDep, session: SessionDep,
+    date: Annotated[dt.date | None, Query(description="Only plans of this local date.")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[PlanSummary]:
+    store.get_park(session, park_id)
+    query = select(PlanRow).where(PlanRow.park_id == park_id)
+    if date is not None:
+        query = query.where(PlanRow.plan_date == date.isoformat())
+    query = query.options(defer(PlanRow.schedule), defer(PlanRow.slack), defer(PlanRow.request))
+    query = query.order_by(PlanRow.id.desc()).limit(limit).offset(offset)
+    return [PlanSummary(**summary_fields(row)) for row in session.scalars(query)]
+
+
+@router.get("/{plan_id}", response_model=PlanOut, summary="Fetch a plan with its schedule and KPIs")
+def read_plan(park_id: ParkIdDep, plan_id: int, session: SessionDep) -> PlanOut:
+    row = session.get(PlanRow, plan_id)
+    if row is None or row.park_id != park_id:
+        raise NotFound(f"park {park_id!r} has no plan {plan_id}; list its plans with GET /parks/{park_id}/plans")
+    return plan_out(row)

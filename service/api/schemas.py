@@ -1,0 +1,212 @@
+"""Request and response bodies (separate classes: what a client sends is not what it gets).
+
+Units are in the field names; timestamps are ISO 8601 with UTC offset.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+PARK_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+FILE_NAME_PATTERN = r"^(?!.*\.\.)[A-Za-z0-9_.-]{1,100}(/[A-Za-z0-9_.-]{1,100}){0,3}$"
+
+Strategy = Literal["optimal", "rule-based", "no-control"]
+Objective = Literal["cost", "self_consumption", "co2"]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- parks ---------------------------------------------------------------------------------------
+
+class ParkDocumentIn(_Request):
+    """The park in the case format, as a JSON object (``park``) or as YAML text (``park_yaml``)."""
+
+    park: dict[str, Any] | None = Field(None, description="The case format (park.yaml) as a JSON object.")
+    park_yaml: str | None = Field(None, description="The case format as YAML text.")
+
+
+class ParkCreate(ParkDocumentIn):
+    """Register a park.
+
+    Its time series come either from a case folder the server holds
+    (``case_folder``, relative to the server's case root, e.g.
+    ``zhengzhou_park``; without ``park``/``park_yaml`` its ``park.yaml`` is the
+    document too) or inline (``data_files``: file name → CSV text, the files
+    the document's ``data`` section names, and a ``pandapower_json`` network
+    file if it names one).
+    """
+
+    id: str = Field(pattern=PARK_ID_PATTERN, description="Park id: letters, digits, '_' and '-'.")
+    case_folder: str | None = Field(None, description="A case folder under the server's case root.")
+    data_files: dict[str, str] | None = Field(None, description="File name → content (CSV or JSON text).")
+    comment: str | None = Field(None, max_length=500)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "ParkCreate":
+        if self.park is not None and self.park_yaml is not None:
+            raise ValueError("give the park as 'park' (JSON) or as 'park_yaml' (YAML text), not both")
+        if self.case_folder is not None and self.data_files is not None:
+            raise ValueError("give the time series as 'case_folder' or as 'data_files', not both")
+        if self.case_folder is None and self.data_files is None:
+            raise ValueError("the park needs its time series: give 'data_files' (inline CSV) or 'case_folder'")
+        if self.case_folder is None and self.park is None and self.park_yaml is None:
+            raise ValueError("give the park as 'park' (JSON) or 'park_yaml' (YAML text)")
+        return self
+
+
+class ParkUpdate(ParkDocumentIn):
+    """A new version of a park: a whole new document; data files or case folder kept unless given."""
+
+    case_folder: str | None = None
+    data_files: dict[str, str] | None = Field(
+        None, description="Files replacing or adding to the previous version's (name → content).")
+    expected_version: int | None = Field(
+        None, ge=1, description="The version this update is based on; another current version is a 409 conflict.")
+    comment: str | None = Field(None, max_length=500)
+
+    @model_validator(mode="after")
+    def _one_document(self) -> "ParkUpdate":
+        if (self.park is None) == (self.park_yaml is None):
+            raise ValueError("give the new park document as 'park' (JSON) or as 'park_yaml' (YAML text)")
+        if self.case_folder is not None and self.data_files is not None:
+            raise ValueError("give the time series as 'case_folder' or as 'data_files', not both")
+        return self
+
+
+class DataFileOut(BaseModel):
+    name: str
+    sha256: str
+    size_bytes: int
+
+
+class ParkDataOut(BaseModel):
+    """Where a park version's time series come from."""
+
+    case_folder: str | None = None
+    files: list[DataFileOut] = []
+
+
+class ParkSummary(BaseModel):
+    id: str
+    name: str
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class ParkOut(ParkSummary):
+    """A park at one version: its document (the case format) and its data."""
+
+    version_created_at: dt.datetime
+    comment: str | None
+    document: dict[str, Any]
+    data: ParkDataOut
+
+
+class ParkVersionSummary(BaseModel):
+    version: int
+    created_at: dt.datetime
+    comment: str | None
+
+
+# --- plans ---------------------------------------------------------------------------------------
+
+class ForecastsIn(_Request):
+    """Forecasts that replace the case's data for this plan, as rows with ISO 8601 timestamps.
+
+    ``weather``: ``timestamp`` and the weather CSV columns (``ghi``, ``dni``,
+    ``dhi`` [W/m²] or ``cloud_cover`` [%], ``temp_air`` [°C],
+    ``wind_speed`` [m/s]); ``load_history``: ``timestamp`` and ``<profile>_kw``
+    columns of metered history before the plan.
+    """
+
+    weather: list[dict[str, float | str | None]] | None = None
+    load_history: list[dict[str, float | str | None]] | None = None
+
+
+class PlanCreate(_Request):
+    """Request a day-ahead plan."""
+
+    date: dt.date = Field(ge=dt.date(1900, 1, 1), le=dt.date(2199, 12, 31),
+                          description="Local date (park timezone) whose plan starts at 00:00.")
+    strategy: Strategy = "optimal"
+    objective: Objective | None = Field(None, description="Default: the park's dispatch.objective.")
+    horizon_h: float = Field(24.0, gt=0, description="Plan length [h]; more than 24 adds a look-ahead.")
+    time_limit_s: float | None = Field(
+        None, gt=0, description="Time limit of this request [s] (default and upper bound: the server's).")
+    mip_gap: float | None = Field(None, ge=0, lt=1, description="Relative MIP gap (default: the park's).")
+    month_to_date_peak_kw: float = Field(0.0, ge=0, description="Highest 15-min import of the month so far [kW].")
+    soc_kwh: dict[str, float] = Field(default_factory=dict, description="Battery id → stored energy at the start [kWh].")
+    forecasts: ForecastsIn | None = None
+
+
+class PlanSummary(BaseModel):
+    id: int
+    park_id: str
+    park_version: int
+    kind: str
+    date: dt.date
+    start: dt.datetime
+    end: dt.datetime
+    strategy: str
+    objective: str | None
+    horizon_h: float
+    status: str = Field(description="optimal, time_limit, infeasible_relaxed or not_optimized.")
+    mip_gap: float | None
+    fallback: bool = Field(description="True when the optimal plan was not available in time and this is the "
+                                       "rule-based plan instead (see fallback_reason).")
+    fallback_reason: str | None
+    total_cost_cny: float | None
+    created_at: dt.datetime
+
+
+class PlanOut(PlanSummary):
+    """A plan: the request, the schedule (one row per step, units in the column names) and its KPIs."""
+
+    solve_time_s: float | None
+    wall_time_s: float
+    time_limit_s: float
+    request: dict[str, Any]
+    kpis: dict[str, Any]
+    slack: list[dict[str, Any]]
+    schedule: list[dict[str, Any]]
+
+
+# --- keys ----------------------------------------------------------------------------------------
+
+class KeyCreate(_Request):
+    name: str = Field(min_length=1, max_length=200)
+    park_ids: list[str] = Field(default_factory=list, description="Parks the key may read, update and plan.")
+    admin: bool = Field(False, description="May register parks and issue keys; sees every park.")
+
+    @model_validator(mode="after")
+    def _scope(self) -> "KeyCreate":
+        if not self.admin and not self.park_ids:
+            raise ValueError("a key needs at least one park in 'park_ids', or 'admin': true")
+        return self
+
+
+class KeyOut(BaseModel):
+    id: int
+    name: str
+    prefix: str = Field(description="The token's first characters, to recognise it.")
+    admin: bool
+    park_ids: list[str]
+    created_at: dt.datetime
+
+
+class KeyCreated(KeyOut):
+    token: str = Field(description="The API key; shown only once, stored hashed.")
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    database: str
+    workers: int
+    plans_in_progress: int
+    time: dt.datetime

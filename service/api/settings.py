@@ -1,0 +1,94 @@
+"""Settings of the HTTP service, from ``MICROGRID_*`` environment variables.
+
+Core packages never read the environment; only this module does, and the
+service receives the result through :func:`get_settings` (cached), which tests
+replace with a dependency override.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+"""The repository (or installed source tree) holding ``cases/`` and ``var/``."""
+
+
+class Settings(BaseSettings):
+    """How the service runs.
+
+    Attributes
+    ----------
+    database_url : str
+        SQLAlchemy URL. Default: SQLite in ``var/microgrid.db`` (WAL journal);
+        PostgreSQL with ``postgresql+psycopg://user:password@host/db`` (install
+        ``psycopg[binary]``).
+    data_dir : pathlib.Path
+        Folder for the service's files: the default database and the data
+        files of uploaded parks, unpacked from the database for the solver.
+    case_root : pathlib.Path
+        Folder of the case folders a park may reference (``case_folder``);
+        nothing outside it is read.
+    reference_cases : list of str
+        Case folders under ``case_root`` registered at start-up (once, under
+        their folder name) if no park of that id exists.
+    admin_key : str or None
+        A plaintext admin API key accepted in addition to the keys in the
+        database (e.g. from a secret store). Keys made with ``microgrid service
+        create-key`` are stored hashed only.
+    host, port : str, int
+        Where ``microgrid service serve`` (``make serve``) listens.
+    http_timeout_s : float
+        The timeout clients and proxies are expected to use [s]; every
+        request's solve time limit stays below it.
+    plan_time_limit_s : float
+        Default and largest time limit of one plan request [s], queueing in
+        the worker pool included.
+    workers : int
+        Processes solving plans.
+    max_queued_plans : int
+        Plan requests waiting or running at once; more get 503.
+    max_horizon_h : float
+        Longest plan a request may ask for [h].
+    max_request_bytes : int
+        Largest request body [bytes]; larger ones get 413.
+    max_forecast_rows : int
+        Most rows of one inline forecast table.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="MICROGRID_", extra="ignore")
+
+    database_url: str = ""
+    data_dir: Path = REPO_ROOT / "var"
+    case_root: Path = REPO_ROOT / "cases"
+    reference_cases: list[str] = Field(default_factory=lambda: ["zhengzhou_park"])
+    admin_key: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    http_timeout_s: float = Field(30.0, gt=0)
+    plan_time_limit_s: float = Field(20.0, gt=0)
+    workers: int = Field(1, ge=1)
+    max_queued_plans: int = Field(8, ge=1)
+    max_horizon_h: float = Field(48.0, gt=0)
+    max_request_bytes: int = Field(16_000_000, ge=1024)
+    max_forecast_rows: int = Field(20_000, ge=1)
+
+    @model_validator(mode="after")
+    def _defaults_and_limits(self) -> "Settings":
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'microgrid.db'}"
+        if self.plan_time_limit_s >= self.http_timeout_s:
+            raise ValueError(
+                f"MICROGRID_PLAN_TIME_LIMIT_S ({self.plan_time_limit_s:g} s) must be below "
+                f"MICROGRID_HTTP_TIMEOUT_S ({self.http_timeout_s:g} s)"
+            )
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The service's settings, read from the environment once."""
+    return Settings()

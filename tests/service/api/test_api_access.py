@@ -1,0 +1,97 @@
+"""Access control on every resource: 401 without a valid key, 403 for another park's data or admin actions."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.api.main import create_app
+from tests.service.api.conftest import ADMIN, assert_problem, issue_key, register, tiny_park
+
+# Every route that needs a key: (method, path, body, admin only). Paths use park "a"; plan 1 is a's.
+PROTECTED = [
+    ("GET", "/parks", None, False),
+    ("POST", "/parks", {"id": "new", "case_folder": "zhengzhou_park"}, True),
+    ("GET", "/parks/a", None, False),
+    ("PUT", "/parks/a", {"park": tiny_park()}, False),
+    ("GET", "/parks/a/versions", None, False),
+    ("POST", "/parks/a/plans", {"date": "2026-07-15", "strategy": "no-control"}, False),
+    ("GET", "/parks/a/plans", None, False),
+    ("GET", "/parks/a/plans/1", None, False),
+    ("POST", "/keys", {"name": "k", "park_ids": ["a"]}, True),
+    ("GET", "/keys", None, True),
+]
+ROUTE_IDS = [f"{m} {p}" for m, p, _, _ in PROTECTED]
+SCOPED = [route for route in PROTECTED if route[:2] != ("GET", "/parks")]
+"""All but the park list, which a park's key may read (filtered: test_a_parks_key_lists_only_its_parks)."""
+
+
+@pytest.fixture
+def two_parks(client, files) -> dict[str, dict[str, str]]:
+    """Parks a and b, a plan of a (id 1), and a key for each park."""
+    register(client, "a", files)
+    register(client, "b", files)
+    plan = client.post("/parks/a/plans", json={"date": "2026-07-15", "strategy": "no-control"}, headers=ADMIN)
+    assert plan.json()["id"] == 1
+    return {"a": issue_key(client, "a"), "b": issue_key(client, "b")}
+
+
+def test_the_table_covers_every_route() -> None:
+    paths = create_app().openapi()["paths"]
+    routes = {(method.upper(), path) for path, operations in paths.items() for method in operations}
+    table = {(m, p.replace("/parks/a", "/parks/{park_id}").replace("/plans/1", "/plans/{plan_id}"))
+             for m, p, _, _ in PROTECTED}
+    assert routes - {("GET", "/health")} == table
+
+
+@pytest.mark.parametrize(("method", "path", "body", "admin_only"), PROTECTED, ids=ROUTE_IDS)
+def test_without_a_key_is_401(client, two_parks, method, path, body, admin_only) -> None:
+    response = client.request(method, path, json=body)
+    problem = assert_problem(response, 401, None, "X-API-Key")
+    assert response.headers["www-authenticate"].startswith("ApiKey")
+    assert problem["instance"] == path
+
+
+@pytest.mark.parametrize(("method", "path", "body", "admin_only"), PROTECTED, ids=ROUTE_IDS)
+def test_an_unknown_key_is_401(client, two_parks, method, path, body, admin_only) -> None:
+    assert_problem(client.request(method, path, json=body, headers={"X-API-Key": "mgk_not-a-key"}), 401, None,
+                   "unknown API key")
+    assert_problem(client.request(method, path, json=body, headers={"Authorization": "Bearer mgk_nope"}), 401)
+
+
+@pytest.mark.parametrize(("method", "path", "body", "admin_only"), SCOPED,
+                         ids=[f"{m} {p}" for m, p, _, _ in SCOPED])
+def test_another_parks_key_is_403(client, two_parks, method, path, body, admin_only) -> None:
+    response = client.request(method, path, json=body, headers=two_parks["b"])
+    assert_problem(response, 403, None, "admin API key" if admin_only else "not valid for park 'a'")
+
+
+@pytest.mark.parametrize(("method", "path", "body", "admin_only"), PROTECTED, ids=ROUTE_IDS)
+def test_the_parks_own_key_may_do_all_but_admin_actions(client, two_parks, method, path, body, admin_only) -> None:
+    response = client.request(method, path, json=body, headers=two_parks["a"])
+    if admin_only:
+        assert_problem(response, 403, None, "needs an admin API key")
+    else:
+        assert response.status_code in (200, 201), response.text
+
+
+def test_a_parks_key_lists_only_its_parks(client, two_parks) -> None:
+    assert [p["id"] for p in client.get("/parks", headers=two_parks["b"]).json()] == ["b"]
+    both = issue_key(client, "a", "b")
+    assert [p["id"] for p in client.get("/parks", headers=both).json()] == ["a", "b"]
+
+
+def test_403_does_not_reveal_whether_a_park_exists(client, two_parks) -> None:
+    ghost = client.get("/parks/ghost", headers=two_parks["b"])
+    real = client.get("/parks/a", headers=two_parks["b"])
+    assert ghost.status_code == real.status_code == 403
+
+
+def test_bearer_token_works_like_the_header(client, two_parks) -> None:
+    token = two_parks["a"]["X-API-Key"]
+    response = client.get("/parks/a", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+
+
+def test_health_needs_no_key(client) -> None:
+    body = client.get("/health").json()
+    assert body["status"] == "ok" and body["database"] == "sqlite"

@@ -1,0 +1,61 @@
+"""The worker pool on its own: real processes, the in-progress limit, a dead worker replaced."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from service.api.jobs import plain, warm_up_job
+from service.api.planner import Planner
+from service.api.problems import WorkerFailed
+
+
+def _die() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _pid() -> int:
+    return os.getpid()
+
+
+def test_jobs_run_in_another_process_and_a_dead_worker_is_replaced() -> None:
+    planner = Planner.process_pool(workers=1, max_in_progress=2, warm_up=False)
+    try:
+        first = planner.run(_pid, timeout_s=60)
+        assert first != os.getpid()
+        with pytest.raises(WorkerFailed, match="retry"):
+            planner.run(_die, timeout_s=60)
+        assert planner.in_progress == 0
+        second = planner.run(_pid, timeout_s=60)
+        assert second not in (first, os.getpid())
+        assert planner.run(warm_up_job, timeout_s=120) is True
+    finally:
+        planner.shutdown()
+
+
+def test_plain_makes_json_values() -> None:
+    import numpy as np
+    import pandas as pd
+
+    value = {"a": np.float64(1.5), "b": [np.int64(2), float("nan")], "c": pd.Timestamp("2026-07-15", tz="UTC"),
+             3: float("inf")}
+    assert plain(value) == {"a": 1.5, "b": [2, None], "c": "2026-07-15T00:00:00+00:00", "3": None}
+
+
+def test_a_worker_reuses_an_opened_case_until_its_files_change(tmp_path) -> None:
+    import os
+
+    from service.api.jobs import open_case
+    from tests.service.helpers import TINY_PARK, write_tiny_case
+
+    folder = write_tiny_case(tmp_path / "case", TINY_PARK)
+    first = open_case(TINY_PARK, str(folder))
+    assert open_case(TINY_PARK, str(folder)) is first
+    other = {**TINY_PARK, "grid": {"max_import_kw": 3000, "max_export_kw": 500}}
+    assert open_case(other, str(folder)) is not first
+    loads = folder / "loads.csv"
+    stat = loads.stat()
+    os.utime(loads, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    assert open_case(TINY_PARK, str(folder)) is not first

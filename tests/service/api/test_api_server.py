@@ -1,0 +1,174 @@
+"""The real server: ``microgrid service serve`` (uvicorn) on a free loopback port, driven over HTTP.
+
+Plans are solved in its process pool while it keeps answering; and what it
+acknowledged survives SIGKILL and a restart.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.service.api.conftest import tiny_files, tiny_park
+
+ADMIN_KEY = "server-test-admin-key"
+HEADERS = {"X-API-Key": ADMIN_KEY}
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """``microgrid service serve`` in its own process group, with its data under ``data_dir``."""
+
+    def __init__(self, data_dir: Path, reference_cases: str = "[]") -> None:
+        self.data_dir = data_dir
+        self.reference_cases = reference_cases
+        self.process: subprocess.Popen | None = None
+        self.url = ""
+
+    def start(self, timeout_s: float = 60.0) -> "Server":
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        env = {**os.environ, "MICROGRID_DATA_DIR": str(self.data_dir), "MICROGRID_ADMIN_KEY": ADMIN_KEY,
+               "MICROGRID_REFERENCE_CASES": self.reference_cases, "MICROGRID_WORKERS": "1"}
+        log = open(self.data_dir.parent / f"server-{port}.log", "wb")  # noqa: SIM115 - kept for the process
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", "from service.cli import app; app()", "service", "serve", "--port", str(port)],
+            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"the server exited: {(self.data_dir.parent / f'server-{port}.log').read_text()}")
+            try:
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                time.sleep(0.2)
+        raise AssertionError("the server did not answer /health in time")
+
+    def kill(self) -> None:
+        """SIGKILL the server process, then its worker processes (the same process group)."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                pass
+        if self.process is not None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+@pytest.fixture
+def server_factory(tmp_path: Path):
+    servers: list[Server] = []
+
+    def make(reference_cases: str = "[]") -> Server:
+        server = Server(tmp_path / "var", reference_cases)
+        servers.append(server)
+        return server.start()
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+def test_the_reference_park_over_http_while_it_keeps_answering(server_factory) -> None:
+    server = server_factory('["zhengzhou_park"]')
+    with httpx.Client(base_url=server.url, headers=HEADERS, timeout=30) as http:
+        assert http.get("/parks").json()[0]["id"] == "zhengzhou_park"
+        assert http.get("/parks", headers={"X-API-Key": ""}).status_code == 401
+        answers = {}
+        solving = threading.Thread(target=lambda: answers.setdefault(
+            "plan", http.post("/parks/zhengzhou_park/plans", json={"date": "2026-07-15"})))
+        solving.start()
+        latencies = []
+        busy_seen = False
+        while solving.is_alive():
+            started = time.perf_counter()
+            health = http.get("/health").json()
+            latencies.append(time.perf_counter() - started)
+            busy_seen |= health["plans_in_progress"] == 1
+            time.sleep(0.05)
+        solving.join()
+        plan = answers["plan"]
+        assert plan.status_code == 201, plan.text
+        body = plan.json()
+        assert body["status"] in ("optimal", "time_limit") and body["park_version"] == 1
+        assert len(body["schedule"]) == 96 and body["schedule"][0]["timestamp"] == "2026-07-15T00:00:00+08:00"
+        assert busy_seen and len(latencies) >= 5
+        assert max(latencies) < 1.0, latencies
+        assert http.get(f"/parks/zhengzhou_park/plans/{body['id']}").json()["kpis"] == body["kpis"]
+        # A limit too short for the optimum: HiGHS's best plan with its gap, or the rule-based plan flagged.
+        started = time.perf_counter()
+        hurried = http.post("/parks/zhengzhou_park/plans", json={"date": "2026-07-16", "time_limit_s": 0.7,
+                                                                 "mip_gap": 0.0})
+        assert hurried.status_code == 201, hurried.text
+        hurried = hurried.json()
+        assert time.perf_counter() - started < 0.7 + 5
+        if hurried["status"] == "time_limit":
+            assert hurried["fallback"] is False and hurried["mip_gap"] > 0
+        else:
+            assert hurried["fallback"] is True and hurried["status"] == "not_optimized"
+            assert hurried["strategy"] == "rule-based" and "no optimal plan in time" in hurried["fallback_reason"]
+        docs = http.get("/docs")
+        assert docs.status_code == 200 and "swagger" in docs.text.lower()
+
+
+def test_acknowledged_plans_survive_sigkill_and_restart(server_factory, tmp_path) -> None:
+    files = tiny_files(tmp_path)
+    server = server_factory()
+    with httpx.Client(base_url=server.url, headers=HEADERS, timeout=30) as http:
+        assert http.post("/parks", json={"id": "tiny", "park": tiny_park(), "data_files": files}).status_code == 201
+        bigger = tiny_park()
+        bigger["batteries"]["b1"]["capacity_kwh"] = 800
+        assert http.put("/parks/tiny", json={"park": bigger}).status_code == 200
+        token = http.post("/keys", json={"name": "operator", "park_ids": ["tiny"]}).json()["token"]
+        accepted = {}
+        for strategy, date in [("rule-based", "2026-07-15"), ("no-control", "2026-07-16"), ("optimal", "2026-07-15"),
+                               ("rule-based", "2026-07-16")]:
+            response = http.post("/parks/tiny/plans", json={"date": date, "strategy": strategy},
+                                 headers={"X-API-Key": token})
+            assert response.status_code == 201, response.text
+            accepted[response.json()["id"]] = response.json()
+    server.kill()
+    assert server.process.returncode == -signal.SIGKILL
+    shutil.rmtree(server.data_dir / "files")  # only a cache: the restart unpacks the park's files from the database
+    restarted = server_factory()
+    with httpx.Client(base_url=restarted.url, timeout=30) as http:
+        listed = http.get("/parks/tiny/plans", headers={"X-API-Key": token})
+        assert listed.status_code == 200
+        assert sorted(p["id"] for p in listed.json()) == sorted(accepted)
+        for plan_id, plan in accepted.items():
+            assert http.get(f"/parks/tiny/plans/{plan_id}", headers={"X-API-Key": token}).json() == plan
+        park = http.get("/parks/tiny", headers=HEADERS).json()
+        assert park["version"] == 2 and park["document"]["batteries"]["b1"]["capacity_kwh"] == 800
+        new = http.post("/parks/tiny/plans", json={"date": "2026-07-15", "strategy": "no-control"},
+                        headers={"X-API-Key": token})
+        assert new.status_code == 201 and new.json()["park_version"] == 2
