@@ -154,7 +154,14 @@ def read_timeseries_csv(path: Path, what: str | None = None) -> pd.DataFrame:
 
 
 def local_day(date: dt.date, timezone: str, horizon_h: float = 24.0) -> tuple[pd.Timestamp, pd.Timestamp]:
-    """Start and end of the planning window that begins at local midnight of ``date``."""
+    """Start and end of the planning window that begins at local midnight of ``date``.
+
+    Raises :class:`DataError` for a date pandas cannot place in time (before
+    1678 or after 2261).
+    """
+    if not 1678 <= date.year <= 2261:
+        raise DataError(f"date: {date} is outside the range of timestamps (1678–2261); "
+                        "pick a date inside the case's data")
     start = pd.Timestamp(date).tz_localize(timezone)
     return start, start + pd.Timedelta(hours=horizon_h)
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from microgrid.errors import DataError
-from microgrid.timeseries import read_timeseries_csv, slice_window, step_hours
+from microgrid.timeseries import local_day, read_timeseries_csv, slice_window, step_hours
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -65,3 +66,9 @@ def test_window_outside_data_is_named() -> None:
     start = pd.Timestamp("2026-01-02", tz="Asia/Shanghai")
     with pytest.raises(DataError, match="outside the data"):
         slice_window(frame, start, start + pd.Timedelta("1D"), "loads")
+
+
+@pytest.mark.parametrize("day", [dt.date(1, 1, 1), dt.date(9999, 12, 31)])
+def test_a_date_pandas_cannot_hold_is_named(day) -> None:
+    with pytest.raises(DataError, match="date: .* outside the range of timestamps"):
+        local_day(day, "Asia/Shanghai")
