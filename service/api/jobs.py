@@ -138,7 +138,8 @@ def plan_job(document: dict, folder: str, request: dict, deadline_epoch_s: float
     folder : str
         Folder holding its data files.
     request : dict
-        :class:`service.api.schemas.PlanCreate` as a dict (``date`` ISO).
+        :class:`service.api.schemas.PlanCreate` as a dict (``date`` ISO), with the
+        state of the measurement used filled in when the client gave none.
     deadline_epoch_s : float
         When the answer is due (``time.time()`` clock) [s].
 
@@ -166,6 +167,7 @@ def plan_job(document: dict, folder: str, request: dict, deadline_epoch_s: float
     day = dt.date.fromisoformat(request["date"])
     objective = request.get("objective") or park.dispatch.objective
     state = PlantState(soc_kwh=dict(request.get("soc_kwh") or {}),
+                       thermal_soc_kwh=dict(request.get("thermal_soc_kwh") or {}),
                        month_to_date_peak_kw=float(request.get("month_to_date_peak_kw") or 0.0))
     horizon_h = float(request.get("horizon_h", 24.0))
     strategy = request.get("strategy", "optimal")

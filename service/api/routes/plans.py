@@ -11,7 +11,9 @@ from fastapi import APIRouter, Body, Query, Response, status
 from sqlalchemy import select
 from sqlalchemy.orm import defer
 
-from service.api import store
+from microgrid.case import park_from_dict
+from microgrid.timeseries import local_day
+from service.api import measurements, store
 from service.api.db import PlanRow, utc_now
 from service.api.deps import ParkIdDep, PlannerDep, PrincipalDep, SessionDep, SettingsDep
 from service.api.jobs import plan_job
@@ -45,7 +47,8 @@ def summary_fields(row: PlanRow) -> dict:
                 date=dt.date.fromisoformat(row.plan_date), start=row.starts_at, end=row.ends_at,
                 strategy=row.strategy, objective=row.objective, horizon_h=row.horizon_h, status=row.status,
                 mip_gap=row.mip_gap, fallback=row.fallback_reason is not None, fallback_reason=row.fallback_reason,
-                total_cost_cny=row.kpis.get("total_cost_cny"), created_at=row.created_at)
+                total_cost_cny=row.kpis.get("total_cost_cny"), measurement_id=row.measurement_id,
+                created_at=row.created_at)
 
 
 def plan_out(row: PlanRow) -> PlanOut:
@@ -81,6 +84,11 @@ def create_plan(
 ) -> PlanOut:
     """Plan a day with the park's current version; the plan is stored before the answer.
 
+    Without ``soc_kwh``, ``thermal_soc_kwh`` and ``month_to_date_peak_kw`` the
+    plan starts from the newest measurement taken at or before its start
+    (``measurement_id``; the peak only within the same month), or, without
+    one, from the park's initial values.
+
     The solve runs in a worker process within ``time_limit_s``. At the limit
     the best plan found is returned with its ``mip_gap`` (status
     ``time_limit``); without any, the rule-based plan, with ``fallback`` true
@@ -91,10 +99,17 @@ def create_plan(
     version = store.get_version(session, park_id)
     folder = store.version_folder(settings, session, version)
     request = body.model_dump(mode="json")
+    job_request, measured = dict(request), None
+    if not body.explicit_state:
+        park = park_from_dict(version.document)
+        start = local_day(body.date, park.site.timezone, body.horizon_h)[0].to_pydatetime()
+        measured = measurements.latest(session, park_id, at_or_before=start)
+        if measured is not None:
+            job_request.update(measurements.state_for_plan(measured, start, park))
     session.commit()  # end the read transaction: no database connection is held while the worker solves
     grace_s = min(5.0, (settings.http_timeout_s - limit_s) / 2)
     try:
-        result = planner.run(plan_job, version.document, str(folder), request, received + limit_s,
+        result = planner.run(plan_job, version.document, str(folder), job_request, received + limit_s,
                              timeout_s=limit_s + grace_s - (time.time() - received))
     except PlanTimeout:
         raise PlanTimeout(f"no answer within the request's time limit of {limit_s:g} s; the server is busy or the "
@@ -105,7 +120,7 @@ def create_plan(
         strategy=result["strategy"], objective=result["objective"], horizon_h=body.horizon_h,
         status=result["status"], mip_gap=result["mip_gap"], solve_time_s=result["solve_time_s"],
         wall_time_s=time.time() - received, time_limit_s=limit_s, fallback_reason=result["fallback_reason"],
-        request=request, kpis=result["kpis"],
+        request=request, kpis=result["kpis"], measurement_id=measured.id if measured is not None else None,
         slack=result["slack"], schedule=result["schedule"], created_at=utc_now(), created_by_key_id=principal.key_id,
     )
     session.add(row)
