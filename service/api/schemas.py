@@ -153,6 +153,21 @@ class PlanCreate(_Request):
         return any(v is not None for v in (self.month_to_date_peak_kw, self.soc_kwh, self.thermal_soc_kwh))
 
 
+class IntradayPlanCreate(_Request):
+    """Re-plan from a time of the day, from the latest measured state."""
+
+    start: AwareDatetime | None = Field(
+        None, description="Start of the plan (ISO 8601 with offset), rounded up to the next step of the park's "
+                          "data. Default: the latest measurement's time, rounded up.")
+    horizon_h: float = Field(24.0, gt=0, description="Plan length [h].")
+    strategy: Strategy = "optimal"
+    objective: Objective | None = Field(None, description="Default: the park's dispatch.objective.")
+    time_limit_s: float | None = Field(
+        None, gt=0, description="Time limit of this request [s] (default and upper bound: the server's).")
+    mip_gap: float | None = Field(None, ge=0, lt=1, description="Relative MIP gap (default: the park's).")
+    forecasts: ForecastsIn | None = None
+
+
 class PlanSummary(BaseModel):
     id: int
     park_id: str

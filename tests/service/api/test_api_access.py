@@ -18,6 +18,7 @@ PROTECTED = [
                                        "month_to_date_peak_kw": 900}, False),
     ("GET", "/parks/a/measurements/latest", None, False),
     ("POST", "/parks/a/plans", {"date": "2026-07-15", "strategy": "no-control"}, False),
+    ("POST", "/parks/a/plans/intraday", {"horizon_h": 4, "strategy": "no-control"}, False),
     ("GET", "/parks/a/plans", None, False),
     ("GET", "/parks/a/plans/1", None, False),
     ("POST", "/keys", {"name": "k", "park_ids": ["a"]}, True),
@@ -35,7 +36,7 @@ def two_parks(client, files) -> dict[str, dict[str, str]]:
     register(client, "b", files)
     plan = client.post("/parks/a/plans", json={"date": "2026-07-15", "strategy": "no-control"}, headers=ADMIN)
     assert plan.json()["id"] == 1
-    measured = client.post("/parks/a/measurements", json={"measured_at": "2026-07-14T21:00:00+08:00",
+    measured = client.post("/parks/a/measurements", json={"measured_at": "2026-07-15T00:00:00+08:00",
                                                            "month_to_date_peak_kw": 800}, headers=ADMIN)
     assert measured.json()["id"] == 1
     return {"a": issue_key(client, "a"), "b": issue_key(client, "b")}
