@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, TypeDecorator,
-                        UniqueConstraint, create_engine, event)
+                        UniqueConstraint, create_engine, event, inspect, text)
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 
@@ -202,9 +202,21 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+ADDED_COLUMNS = {("plans", "measurement_id"): "INTEGER"}
+"""Columns added to existing tables since the first release: (table, column) → SQL type (nullable, no default)."""
+
+
 def init_db(engine: Engine) -> None:
-    """Create the tables that do not exist yet."""
+    """Create the tables that do not exist yet, and add the columns of :data:`ADDED_COLUMNS` they lack.
+
+    Not a migration tool: only nullable columns are ever added this way.
+    """
     Base.metadata.create_all(engine)
+    existing = inspect(engine)
+    with engine.begin() as connection:
+        for (table, column), sql_type in ADDED_COLUMNS.items():
+            if column not in {c["name"] for c in existing.get_columns(table)}:
+                connection.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}"))
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
