@@ -1,4 +1,4 @@
-"""``/parks/{park_id}/plans``: request day-ahead plans, list and fetch past ones."""
+"""``/parks/{park_id}/plans``: request day-ahead plans and intraday re-plans, list and fetch past ones."""
 
 from __future__ import annotations
 
