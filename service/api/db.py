@@ -16,7 +16,11 @@ Tables::
     plans            park_id, park_version, kind (day_ahead; intraday and
                      others later), plan_date, starts_at and ends_at (ISO 8601
                      in the park's offset), strategy, objective, status,
-                     mip_gap, fallback_reason, request, kpis, slack, schedule
+                     mip_gap, fallback_reason, request, kpis, slack, schedule,
+                     measurement_id (the measured state it started from)
+    measurements     park_id, park_version (checked against), measured_at (UTC;
+                     measured_offset_min keeps the sender's offset), soc_kwh,
+                     thermal_soc_kwh, month_to_date_peak_kw, pv_kw, load_kw
     api_keys         name, key_hash (SHA-256 of the token), prefix, is_admin
     api_key_parks    key_id, park_id (the parks a key may use)
 """
@@ -28,7 +32,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, TypeDecorator,
-                        UniqueConstraint, create_engine, event)
+                        UniqueConstraint, create_engine, event, inspect, text)
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 
@@ -121,8 +125,31 @@ class PlanRow(Base):
     kpis: Mapped[dict] = mapped_column(JSON)
     slack: Mapped[list] = mapped_column(JSON)
     schedule: Mapped[list] = mapped_column(JSON)
+    measurement_id: Mapped[int | None] = mapped_column(ForeignKey("measurements.id"), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
     created_by_key_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class MeasurementRow(Base):
+    __tablename__ = "measurements"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    park_id: Mapped[str] = mapped_column(ForeignKey("parks.id"), index=True)
+    park_version: Mapped[int] = mapped_column(Integer)
+    measured_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    measured_offset_min: Mapped[int] = mapped_column(Integer, default=0)
+    soc_kwh: Mapped[dict] = mapped_column(JSON)
+    thermal_soc_kwh: Mapped[dict] = mapped_column(JSON)
+    month_to_date_peak_kw: Mapped[float] = mapped_column(Float)
+    pv_kw: Mapped[float | None] = mapped_column(Float, nullable=True)
+    load_kw: Mapped[float | None] = mapped_column(Float, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
+    created_by_key_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+    @property
+    def measured_at_local(self) -> dt.datetime:
+        """``measured_at`` in the offset it was sent with."""
+        return self.measured_at.astimezone(dt.timezone(dt.timedelta(minutes=self.measured_offset_min)))
 
 
 class ApiKeyRow(Base):
@@ -175,9 +202,21 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+ADDED_COLUMNS = {("plans", "measurement_id"): "INTEGER"}
+"""Columns added to existing tables since the first release: (table, column) → SQL type (nullable, no default)."""
+
+
 def init_db(engine: Engine) -> None:
-    """Create the tables that do not exist yet."""
+    """Create the tables that do not exist yet, and add the columns of :data:`ADDED_COLUMNS` they lack.
+
+    Not a migration tool: only nullable columns are ever added this way.
+    """
     Base.metadata.create_all(engine)
+    existing = inspect(engine)
+    with engine.begin() as connection:
+        for (table, column), sql_type in ADDED_COLUMNS.items():
+            if column not in {c["name"] for c in existing.get_columns(table)}:
+                connection.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}"))
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

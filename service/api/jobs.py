@@ -128,8 +128,64 @@ def solver_time_limit_s(remaining_s: float, objective: str, network_rounds: int)
     return max(MIN_SOLVER_TIME_LIMIT_S, SOLVER_SHARE * remaining_s / solves)
 
 
+def plan_start(case, request: dict):
+    """The start of a plan (tz-aware, the park's timezone) and its local date.
+
+    A day-ahead request (``date``) starts at local midnight; an intraday one
+    (``start``, ISO 8601) at the first step of the park's data at or after
+    ``start``: a time between steps is rounded up to the next step.
+    """
+    import pandas as pd
+
+    from microgrid.errors import DataError
+    from microgrid.timeseries import local_day
+
+    timezone = case.park.site.timezone
+    if request.get("start") is None:
+        day = dt.date.fromisoformat(request["date"])
+        return local_day(day, timezone)[0], day
+    wanted = pd.Timestamp(request["start"]).tz_convert(timezone)
+    index = case.load_profiles.index
+    position = index.searchsorted(wanted)
+    if wanted < index[0]:
+        raise DataError(f"start: {wanted.isoformat()} is before the park's data, which begin at "
+                        f"{index[0].isoformat()}; pick a later start")
+    if position >= len(index):
+        raise DataError(f"start: {wanted.isoformat()} is after the park's data, which end at "
+                        f"{index[-1].isoformat()}; pick an earlier start")
+    start = index[position].tz_convert(timezone)
+    return start, start.date()
+
+
+def _plan(case, start, strategy: str, config, horizon_h: float, state, forecasts, intraday: bool):
+    """One plan from ``start``: :func:`dispatch.day_ahead.plan_day_ahead`, or the same path from any step."""
+    if not intraday:
+        from dispatch.day_ahead import plan_day_ahead
+
+        return plan_day_ahead(case, start.date(), strategy, config, horizon_h=horizon_h, state=state,
+                              forecasts=forecasts)
+    from dispatch.inputs import horizon_inputs
+    from dispatch.strategies import STRATEGIES, run_strategy
+    from microgrid.errors import InvalidRequestError
+
+    if strategy not in STRATEGIES:
+        raise InvalidRequestError(f"strategy: unknown {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+    inputs = horizon_inputs(case, start, horizon_h, state, forecasts)
+    if strategy == "optimal" and case.park.network.constrained:
+        from dispatch.network_aware import plan_network_aware
+        from dispatch.validate import check_inputs
+
+        check_inputs(inputs)
+        result = plan_network_aware(inputs, config, folder=case.folder).result
+    else:
+        result = run_strategy(inputs, strategy, config)
+    result.kpis = {"case": case.name, "start": start.isoformat(), "horizon_h": horizon_h, "dt_h": inputs.dt_h,
+                   **result.kpis}
+    return result
+
+
 def plan_job(document: dict, folder: str, request: dict, deadline_epoch_s: float) -> dict[str, Any]:
-    """Plan a day for a park; the rule-based plan if the optimal one cannot be had before the deadline.
+    """Plan a park from a start; the rule-based plan if the optimal one cannot be had before the deadline.
 
     Parameters
     ----------
@@ -138,7 +194,12 @@ def plan_job(document: dict, folder: str, request: dict, deadline_epoch_s: float
     folder : str
         Folder holding its data files.
     request : dict
-        :class:`service.api.schemas.PlanCreate` as a dict (``date`` ISO).
+        :class:`service.api.schemas.PlanCreate` as a dict (``date`` ISO), with the
+        state of the measurement used filled in when the client gave none; or
+        an intraday request (:class:`service.api.schemas.IntradayPlanCreate`,
+        ``start`` ISO 8601, the measured state filled in), planned from
+        :func:`plan_start` with :func:`dispatch.inputs.horizon_inputs` and the
+        same strategies and solve path as a day-ahead plan.
     deadline_epoch_s : float
         When the answer is due (``time.time()`` clock) [s].
 
@@ -146,8 +207,8 @@ def plan_job(document: dict, folder: str, request: dict, deadline_epoch_s: float
     -------
     dict
         ``strategy``, ``objective``, ``status``, ``mip_gap``, ``solve_time_s``,
-        ``fallback_reason``, ``start``, ``end``, ``kpis``, ``slack``,
-        ``schedule`` (rows), ``solver_time_limit_s``.
+        ``fallback_reason``, ``start``, ``end``, ``date`` (local date of the
+        start), ``kpis``, ``slack``, ``schedule`` (rows), ``solver_time_limit_s``.
 
     With the ``optimal`` strategy, each solve gets a share of the time left
     (:func:`solver_time_limit_s`): at the limit HiGHS returns its best plan
@@ -155,17 +216,19 @@ def plan_job(document: dict, folder: str, request: dict, deadline_epoch_s: float
     waited for a worker until its deadline), the rule-based plan is returned
     with ``fallback_reason``.
     """
-    from dispatch.day_ahead import plan_day_ahead
+    import pandas as pd
+
     from dispatch.inputs import PlantState
     from dispatch.model import DispatchConfig
     from microgrid.errors import SolverTimeoutError
-    from microgrid.timeseries import local_day
 
     case = open_case(document, folder)
     park = case.park
-    day = dt.date.fromisoformat(request["date"])
+    intraday = request.get("start") is not None
+    start, day = plan_start(case, request)
     objective = request.get("objective") or park.dispatch.objective
     state = PlantState(soc_kwh=dict(request.get("soc_kwh") or {}),
+                       thermal_soc_kwh=dict(request.get("thermal_soc_kwh") or {}),
                        month_to_date_peak_kw=float(request.get("month_to_date_peak_kw") or 0.0))
     horizon_h = float(request.get("horizon_h", 24.0))
     strategy = request.get("strategy", "optimal")
@@ -186,14 +249,14 @@ def plan_job(document: dict, folder: str, request: dict, deadline_epoch_s: float
                                     mip_gap=park.dispatch.mip_gap if request.get("mip_gap") is None else request["mip_gap"],
                                     time_limit_s=min(limit_s, park.dispatch.time_limit_s))
         try:
-            result = plan_day_ahead(case, day, strategy, config, horizon_h=horizon_h, state=state, forecasts=forecasts)
+            result = _plan(case, start, strategy, config, horizon_h, state, forecasts, intraday)
         except SolverTimeoutError as exc:
             fallback_reason = f"no optimal plan in time ({exc})"
             strategy = "rule-based"
             if forecasts is not None:
                 forecasts.forecast_profiles.clear()
-            result = plan_day_ahead(case, day, strategy, None, horizon_h=horizon_h, state=state, forecasts=forecasts)
-    start, end = local_day(day, park.site.timezone, horizon_h)
+            result = _plan(case, start, strategy, None, horizon_h, state, forecasts, intraday)
+    end = start + pd.Timedelta(hours=horizon_h)
     kpis = plain(result.kpis)
     kpis["build_time_s"] = plain(result.build_time_s)
     return {
@@ -204,6 +267,7 @@ def plan_job(document: dict, folder: str, request: dict, deadline_epoch_s: float
         "solve_time_s": plain(result.solve_time_s),
         "solver_time_limit_s": limit_s,
         "fallback_reason": fallback_reason,
+        "date": day.isoformat(),
         "start": start.isoformat(),
         "end": end.isoformat(),
         "kpis": kpis,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 PARK_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 FILE_NAME_PATTERN = r"^(?!.*\.\.)[A-Za-z0-9_.-]{1,100}(/[A-Za-z0-9_.-]{1,100}){0,3}$"
@@ -140,8 +140,31 @@ class PlanCreate(_Request):
     time_limit_s: float | None = Field(
         None, gt=0, description="Time limit of this request [s] (default and upper bound: the server's).")
     mip_gap: float | None = Field(None, ge=0, lt=1, description="Relative MIP gap (default: the park's).")
-    month_to_date_peak_kw: float = Field(0.0, ge=0, description="Highest 15-min import of the month so far [kW].")
-    soc_kwh: dict[str, float] = Field(default_factory=dict, description="Battery id → stored energy at the start [kWh].")
+    month_to_date_peak_kw: float | None = Field(
+        None, ge=0, description="Highest 15-min import of the month so far [kW].")
+    soc_kwh: dict[str, float] | None = Field(None, description="Battery id → stored energy at the start [kWh].")
+    thermal_soc_kwh: dict[str, float] | None = Field(
+        None, description="Thermal store id → stored heat at the start [kWh].")
+    forecasts: ForecastsIn | None = None
+
+    @property
+    def explicit_state(self) -> bool:
+        """Whether the request gives the plant state; without it the latest measurement is used."""
+        return any(v is not None for v in (self.month_to_date_peak_kw, self.soc_kwh, self.thermal_soc_kwh))
+
+
+class IntradayPlanCreate(_Request):
+    """Re-plan from a time of the day, from the latest measured state."""
+
+    start: AwareDatetime | None = Field(
+        None, description="Start of the plan (ISO 8601 with offset), rounded up to the next step of the park's "
+                          "data. Default: the latest measurement's time, rounded up.")
+    horizon_h: float = Field(24.0, gt=0, description="Plan length [h].")
+    strategy: Strategy = "optimal"
+    objective: Objective | None = Field(None, description="Default: the park's dispatch.objective.")
+    time_limit_s: float | None = Field(
+        None, gt=0, description="Time limit of this request [s] (default and upper bound: the server's).")
+    mip_gap: float | None = Field(None, ge=0, lt=1, description="Relative MIP gap (default: the park's).")
     forecasts: ForecastsIn | None = None
 
 
@@ -162,6 +185,9 @@ class PlanSummary(BaseModel):
                                        "rule-based plan instead (see fallback_reason).")
     fallback_reason: str | None
     total_cost_cny: float | None
+    measurement_id: int | None = Field(
+        description="The measurement whose state the plan started from (None: the request's state or the "
+                    "park's initial values).")
     created_at: dt.datetime
 
 
@@ -175,6 +201,37 @@ class PlanOut(PlanSummary):
     kpis: dict[str, Any]
     slack: list[dict[str, Any]]
     schedule: list[dict[str, Any]]
+
+
+# --- measurements --------------------------------------------------------------------------------
+
+class MeasurementCreate(_Request):
+    """Metered state of the park at one time.
+
+    Battery and thermal-store contents must lie within each device's
+    ``[min_soc_frac, max_soc_frac] × capacity_kwh``; ids must be the park's.
+    """
+
+    measured_at: AwareDatetime = Field(description="When the values were metered (ISO 8601 with UTC offset).")
+    soc_kwh: dict[str, float] = Field(default_factory=dict, description="Battery id → stored energy [kWh].")
+    thermal_soc_kwh: dict[str, float] = Field(default_factory=dict,
+                                              description="Thermal store id → stored heat [kWh].")
+    month_to_date_peak_kw: float = Field(ge=0, description="Highest 15-min import of the month so far [kW].")
+    pv_kw: float | None = Field(None, ge=0, description="Metered PV output, all arrays [kW].")
+    load_kw: float | None = Field(None, ge=0, description="Metered consumption, all loads [kW].")
+
+
+class MeasurementOut(BaseModel):
+    id: int
+    park_id: str
+    park_version: int = Field(description="The park version the values were checked against.")
+    measured_at: dt.datetime
+    soc_kwh: dict[str, float]
+    thermal_soc_kwh: dict[str, float]
+    month_to_date_peak_kw: float
+    pv_kw: float | None
+    load_kw: float | None
+    created_at: dt.datetime
 
 
 # --- keys ----------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""``/parks/{park_id}/plans``: request day-ahead plans, list and fetch past ones."""
+"""``/parks/{park_id}/plans``: request day-ahead plans and intraday re-plans, list and fetch past ones."""
 
 from __future__ import annotations
 
@@ -11,12 +11,14 @@ from fastapi import APIRouter, Body, Query, Response, status
 from sqlalchemy import select
 from sqlalchemy.orm import defer
 
-from service.api import store
+from microgrid.case import park_from_dict
+from microgrid.timeseries import local_day
+from service.api import measurements, store
 from service.api.db import PlanRow, utc_now
 from service.api.deps import ParkIdDep, PlannerDep, PrincipalDep, SessionDep, SettingsDep
 from service.api.jobs import plan_job
-from service.api.problems import InvalidInput, NotFound, PlanTimeout
-from service.api.schemas import PlanCreate, PlanOut, PlanSummary
+from service.api.problems import Conflict, InvalidInput, NotFound, PlanTimeout
+from service.api.schemas import IntradayPlanCreate, PlanCreate, PlanOut, PlanSummary
 
 router = APIRouter(prefix="/parks/{park_id}/plans", tags=["plans"])
 
@@ -45,7 +47,8 @@ def summary_fields(row: PlanRow) -> dict:
                 date=dt.date.fromisoformat(row.plan_date), start=row.starts_at, end=row.ends_at,
                 strategy=row.strategy, objective=row.objective, horizon_h=row.horizon_h, status=row.status,
                 mip_gap=row.mip_gap, fallback=row.fallback_reason is not None, fallback_reason=row.fallback_reason,
-                total_cost_cny=row.kpis.get("total_cost_cny"), created_at=row.created_at)
+                total_cost_cny=row.kpis.get("total_cost_cny"), measurement_id=row.measurement_id,
+                created_at=row.created_at)
 
 
 def plan_out(row: PlanRow) -> PlanOut:
@@ -81,6 +84,11 @@ def create_plan(
 ) -> PlanOut:
     """Plan a day with the park's current version; the plan is stored before the answer.
 
+    Without ``soc_kwh``, ``thermal_soc_kwh`` and ``month_to_date_peak_kw`` the
+    plan starts from the newest measurement taken at or before its start
+    (``measurement_id``; the peak only within the same month), or, without
+    one, from the park's initial values.
+
     The solve runs in a worker process within ``time_limit_s``. At the limit
     the best plan found is returned with its ``mip_gap`` (status
     ``time_limit``); without any, the rule-based plan, with ``fallback`` true
@@ -91,27 +99,84 @@ def create_plan(
     version = store.get_version(session, park_id)
     folder = store.version_folder(settings, session, version)
     request = body.model_dump(mode="json")
+    job_request, measured = dict(request), None
+    if not body.explicit_state:
+        park = park_from_dict(version.document)
+        start = local_day(body.date, park.site.timezone, body.horizon_h)[0].to_pydatetime()
+        measured = measurements.latest(session, park_id, at_or_before=start)
+        if measured is not None:
+            job_request.update(measurements.state_for_plan(measured, start, park))
+    return _solve_and_store(park_id, "day_ahead", version, folder, request, job_request, measured, body.horizon_h,
+                            limit_s, received, response, session, settings, planner, principal)
+
+
+def _solve_and_store(park_id: str, kind: str, version, folder, request: dict, job_request: dict, measured,
+                     horizon_h: float, limit_s: float, received: float, response: Response, session, settings,
+                     planner, principal) -> PlanOut:
+    """Solve ``job_request`` in the worker pool within ``limit_s``, store the plan, answer it (201)."""
     session.commit()  # end the read transaction: no database connection is held while the worker solves
     grace_s = min(5.0, (settings.http_timeout_s - limit_s) / 2)
     try:
-        result = planner.run(plan_job, version.document, str(folder), request, received + limit_s,
+        result = planner.run(plan_job, version.document, str(folder), job_request, received + limit_s,
                              timeout_s=limit_s + grace_s - (time.time() - received))
     except PlanTimeout:
         raise PlanTimeout(f"no answer within the request's time limit of {limit_s:g} s; the server is busy or the "
                           "park too large for the limit: retry later or with a longer time_limit_s") from None
     row = PlanRow(
-        park_id=park_id, park_version=version.version, kind="day_ahead", plan_date=body.date.isoformat(),
+        park_id=park_id, park_version=version.version, kind=kind, plan_date=result["date"],
         starts_at=result["start"], ends_at=result["end"],
-        strategy=result["strategy"], objective=result["objective"], horizon_h=body.horizon_h,
+        strategy=result["strategy"], objective=result["objective"], horizon_h=horizon_h,
         status=result["status"], mip_gap=result["mip_gap"], solve_time_s=result["solve_time_s"],
         wall_time_s=time.time() - received, time_limit_s=limit_s, fallback_reason=result["fallback_reason"],
-        request=request, kpis=result["kpis"],
+        request=request, kpis=result["kpis"], measurement_id=measured.id if measured is not None else None,
         slack=result["slack"], schedule=result["schedule"], created_at=utc_now(), created_by_key_id=principal.key_id,
     )
     session.add(row)
     session.commit()
     response.headers["Location"] = f"/parks/{park_id}/plans/{row.id}"
     return plan_out(row)
+
+
+INTRADAY_EXAMPLES = {
+    "from the latest measurement": {"summary": "Re-plan the next 24 h from the newest measured state",
+                                    "value": {}},
+    "from a time": {"summary": "From 14:00 to midnight",
+                    "value": {"start": "2026-07-15T14:00:00+08:00", "horizon_h": 10}},
+}
+
+
+@router.post("/intraday", status_code=status.HTTP_201_CREATED, response_model=PlanOut,
+             summary="Re-plan from the latest measured state",
+             responses={409: {"description": "No measurement at or before the start"},
+                        422: {"description": "Invalid request or park data"},
+                        503: {"description": "Too many plans in progress"},
+                        504: {"description": "No answer within the time limit"}})
+def create_intraday_plan(
+    park_id: ParkIdDep, body: Annotated[IntradayPlanCreate, Body(openapi_examples=INTRADAY_EXAMPLES)],
+    response: Response, session: SessionDep, settings: SettingsDep, planner: PlannerDep, principal: PrincipalDep,
+) -> PlanOut:
+    """Plan ``horizon_h`` hours from ``start`` (default: the latest measurement's time) from the measured state.
+
+    The state is the newest measurement at or before ``start``
+    (``measurement_id``); ``start`` is rounded up to the next step of the
+    park's data. Solved like a day-ahead plan (the same strategies, solver,
+    time limit and fallback) and stored with ``kind`` ``intraday``.
+    """
+    received = time.time()
+    limit_s = _check_limits(body, settings)
+    version = store.get_version(session, park_id)
+    measured = measurements.latest(session, park_id, at_or_before=body.start)
+    if measured is None:
+        when = f" at or before {body.start.isoformat()}" if body.start is not None else ""
+        raise Conflict(f"park {park_id!r} has no measurement{when} to start from; send one with "
+                       f"POST /parks/{park_id}/measurements", errors=[{"field": "start", "reason": "no measurement"}])
+    folder = store.version_folder(settings, session, version)
+    request = body.model_dump(mode="json")
+    start = body.start or measured.measured_at
+    job_request = {**request, "start": start.isoformat(),
+                   **measurements.state_for_plan(measured, start, park_from_dict(version.document))}
+    return _solve_and_store(park_id, "intraday", version, folder, request, job_request, measured, body.horizon_h,
+                            limit_s, received, response, session, settings, planner, principal)
 
 
 @router.get("", response_model=list[PlanSummary], summary="List a park's plans, newest first")

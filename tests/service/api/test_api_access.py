@@ -14,7 +14,11 @@ PROTECTED = [
     ("GET", "/parks/a", None, False),
     ("PUT", "/parks/a", {"park": tiny_park()}, False),
     ("GET", "/parks/a/versions", None, False),
+    ("POST", "/parks/a/measurements", {"measured_at": "2026-07-14T22:00:00+08:00", "soc_kwh": {"b1": 200},
+                                       "month_to_date_peak_kw": 900}, False),
+    ("GET", "/parks/a/measurements/latest", None, False),
     ("POST", "/parks/a/plans", {"date": "2026-07-15", "strategy": "no-control"}, False),
+    ("POST", "/parks/a/plans/intraday", {"horizon_h": 4, "strategy": "no-control"}, False),
     ("GET", "/parks/a/plans", None, False),
     ("GET", "/parks/a/plans/1", None, False),
     ("POST", "/keys", {"name": "k", "park_ids": ["a"]}, True),
@@ -27,11 +31,14 @@ SCOPED = [route for route in PROTECTED if route[:2] != ("GET", "/parks")]
 
 @pytest.fixture
 def two_parks(client, files) -> dict[str, dict[str, str]]:
-    """Parks a and b, a plan of a (id 1), and a key for each park."""
+    """Parks a and b, a plan and a measurement of a (id 1 each), and a key for each park."""
     register(client, "a", files)
     register(client, "b", files)
     plan = client.post("/parks/a/plans", json={"date": "2026-07-15", "strategy": "no-control"}, headers=ADMIN)
     assert plan.json()["id"] == 1
+    measured = client.post("/parks/a/measurements", json={"measured_at": "2026-07-15T00:00:00+08:00",
+                                                           "month_to_date_peak_kw": 800}, headers=ADMIN)
+    assert measured.json()["id"] == 1
     return {"a": issue_key(client, "a"), "b": issue_key(client, "b")}
 
 
