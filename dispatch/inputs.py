@@ -78,7 +78,11 @@ class DispatchInputs:
     ``peak_margin_kw`` (optional, per step) is headroom the plan keeps below
     the month-to-date peak for forecast errors: its import plus the margin is
     what counts against the peak (see ``ForecastErrorModel.peak_margin_sigmas``);
-    none by default.
+    none by default. ``import_cap_kw`` and ``min_import_kw`` (optional, per
+    step) are limits on the grid import a demand-response event asks for:
+    at most the cap (peak shaving), at least the minimum (valley filling),
+    each with priced slack reported when the park cannot meet it (``inf``
+    and 0 where an event does not apply).
     """
 
     park: Park
@@ -96,6 +100,8 @@ class DispatchInputs:
     curtailable_base_kw: pd.DataFrame | None = None
     shiftable_base_kw: pd.DataFrame | None = None
     peak_margin_kw: np.ndarray | None = None
+    import_cap_kw: np.ndarray | None = None
+    min_import_kw: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         empty = pd.DataFrame(index=self.index)
@@ -106,6 +112,14 @@ class DispatchInputs:
             self.peak_margin_kw = np.zeros(len(self.index))
         elif len(self.peak_margin_kw) != len(self.index) or np.any(np.asarray(self.peak_margin_kw) < 0):
             raise DataError("peak_margin_kw: one value ≥ 0 kW per step of the horizon")
+        for name in ("import_cap_kw", "min_import_kw"):
+            values = getattr(self, name)
+            if values is None:
+                continue
+            values = np.asarray(values, dtype=float)
+            if values.shape != (len(self.index),) or np.isnan(values).any() or (values < 0).any():
+                raise DataError(f"{name}: one value ≥ 0 kW per step of the horizon (inf: no cap)")
+            setattr(self, name, values)
         if self.temp_air_c is None:
             if any(hp.source == "ambient" for hp in self.park.heat_pumps.values()):
                 raise DataError("weather: temp_air is needed for the COP of air-source heat pumps")
@@ -132,6 +146,11 @@ class DispatchInputs:
                 )
         if self.state.month_to_date_peak_kw < 0:
             raise InvalidParkError("state.month_to_date_peak_kw: must be ≥ 0 kW")
+
+    @property
+    def has_grid_limits(self) -> bool:
+        """Whether a demand-response event limits the grid import anywhere in the horizon."""
+        return self.import_cap_kw is not None or self.min_import_kw is not None
 
     @property
     def n_steps(self) -> int:

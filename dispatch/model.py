@@ -181,6 +181,29 @@ def add_grid(m: pyo.ConcreteModel, park: Park, exclusive: bool) -> None:
             m.T, rule=lambda m, t: m.grid_export_kw[t] <= grid.max_export_kw * (1 - m.grid_importing[t]))
 
 
+def add_grid_limits(m: pyo.ConcreteModel, inputs: DispatchInputs, terms: Terms) -> None:
+    """Per-step limits on the grid import from demand-response events, with priced slack.
+
+    .. math::
+        import_t ≤ cap_t + excess_t,\\quad import_t + deficit_t ≥ min_t
+
+    The slack is priced at half the model's slack price: still above
+    anything a kWh can save (so the plan meets an event wherever the park
+    can), below load not served (so it never sheds load for an event). Built
+    only when the inputs have limits (``DispatchInputs.has_grid_limits``).
+    """
+    if not inputs.has_grid_limits:
+        return
+    grid = inputs.park.grid
+    m.import_cap_kw = pyo.Param(m.T, mutable=True, initialize=grid.max_import_kw)
+    m.min_import_kw = pyo.Param(m.T, mutable=True, initialize=0.0)
+    m.import_cap_excess_kw = pyo.Var(m.T, bounds=(0, None))
+    m.min_import_deficit_kw = pyo.Var(m.T, bounds=(0, None))
+    m.import_cap = pyo.Constraint(m.T, rule=lambda m, t: m.grid_import_kw[t] <= m.import_cap_kw[t] + m.import_cap_excess_kw[t])
+    m.min_import = pyo.Constraint(m.T, rule=lambda m, t: m.grid_import_kw[t] + m.min_import_deficit_kw[t] >= m.min_import_kw[t])
+    terms.slack.append(lambda m: 0.5 * sum(m.import_cap_excess_kw[t] + m.min_import_deficit_kw[t] for t in m.T) * m.dt_h)
+
+
 def add_pv(m: pyo.ConcreteModel, park: Park) -> None:
     """PV used up to what is available; the rest is curtailed: ``0 ≤ pv_used ≤ pv_available``."""
     m.pv_available_kw = pyo.Param(m.PV, m.T, mutable=True, initialize=0.0)
@@ -318,6 +341,7 @@ def build_model(inputs: DispatchInputs, config: DispatchConfig, exclusive: bool)
     m = pyo.ConcreteModel(name="park_dispatch")
     add_sets(m, park, inputs.n_steps)
     add_grid(m, park, exclusive)
+    add_grid_limits(m, inputs, terms)
     add_pv(m, park)
     add_batteries(m, park, exclusive)
     add_fixed_loads(m, park)
@@ -394,6 +418,13 @@ def set_inputs(m: pyo.ConcreteModel, inputs: DispatchInputs, config: DispatchCon
     set_series(m.price_export, inputs.price_export_cny_per_kwh.to_numpy())
     m.month_to_date_peak_kw.set_value(inputs.state.month_to_date_peak_kw)
     set_series(m.peak_margin_kw, inputs.peak_margin_kw)
+    if hasattr(m, "import_cap_kw"):
+        if not inputs.has_grid_limits:
+            raise ValueError("the model has demand-response limits; give import_cap_kw or min_import_kw")
+        cap = inputs.import_cap_kw if inputs.import_cap_kw is not None else np.full(inputs.n_steps, np.inf)
+        set_series(m.import_cap_kw, np.minimum(cap, inputs.park.grid.max_import_kw))
+        set_series(m.min_import_kw, inputs.min_import_kw if inputs.min_import_kw is not None
+                   else np.zeros(inputs.n_steps))
     m.demand_charge_cny_per_kw.set_value(inputs.demand_charge_cny_per_kw)
     set_series(m.pv_available_kw, {a: inputs.pv_available_kw[a].to_numpy() for a in m.PV})
     set_series(m.load_kw, {l: inputs.load_kw[l].to_numpy() for l in m.LOADS})

@@ -454,6 +454,9 @@ class DispatchModel:
                     window = [stamps[t] for t in day.window] or [day.day.isoformat()]
                     entries.append(SlackEntry(day.process_id, f"runs_per_day on {day.day.isoformat()}", window,
                                               float(round(missed, 6)), "runs"))
+        if hasattr(m, "import_cap_kw"):
+            per_step("grid", "import_cap_kw (demand-response event)", self._vector(m.import_cap_excess_kw))
+            per_step("grid", "min_import_kw (demand-response event)", self._vector(m.min_import_deficit_kw))
         if hasattr(m, "net_slack"):
             for q, (element, name, quantity) in enumerate(self.config.network.quantities):
                 values = self._values(m.net_slack, [q])[0]

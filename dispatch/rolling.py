@@ -235,7 +235,7 @@ def shape_key(inputs: DispatchInputs, exclusive: bool) -> tuple:
     days = tuple((d.process_id, d.starts, d.window) for d in process_days(inputs))
     sessions = tuple((s.load_id, s.steps) for s in energy_sessions(inputs))
     day_breaks = tuple(np.flatnonzero(np.diff([t.toordinal() for t in local.date])).tolist())
-    return inputs.n_steps, inputs.dt_h, exclusive, days, sessions, day_breaks
+    return inputs.n_steps, inputs.dt_h, exclusive, days, sessions, day_breaks, inputs.has_grid_limits
 
 
 class ModelCache:
