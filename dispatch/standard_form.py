@@ -217,7 +217,6 @@ class StandardForm:
         self._upper_target = np.asarray(upper_target, dtype=np.int64)
         dynamic = np.asarray(self._map.getnnz(axis=1) > 0)
         self._dynamic_coef = np.flatnonzero(dynamic[self._coef_target])
-        self._dynamic_rows = np.flatnonzero(dynamic[self._lower_target] | dynamic[self._upper_target])
         self.n_cols = len(self.variables)
         self.n_rows = len(self.constraints)
         self._pass_model()
