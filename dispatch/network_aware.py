@@ -229,7 +229,6 @@ def plan_network_aware(
     columns = controlled_columns(park)
     offsets = column_offsets_kw(columns, inputs)
     schedule, report = unaware.schedule, unaware_report
-    n = inputs.n_steps
     rows = tighten_lower = tighten_upper = repeats = band = None
     model, spec, rebuilds = None, None, 0
     result = unaware

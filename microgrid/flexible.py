@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from microgrid.base import Clock, ElectricalLoad, StrictModel, clock_minutes
+from microgrid.base import Clock, ElectricalLoad, clock_minutes
 
 Days = Literal["all", "workdays"]
 

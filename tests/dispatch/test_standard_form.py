@@ -11,7 +11,7 @@ import pyomo.environ as pyo
 import pytest
 
 from dispatch.inputs import PlantState, horizon_inputs
-from dispatch.model import INTEGER_VARIABLES, DispatchConfig, build_model, set_inputs
+from dispatch.model import INTEGER_VARIABLES, DispatchConfig
 from dispatch.optimize import DispatchModel
 from dispatch.rolling import ModelCache
 from dispatch.standard_form import NotAffineError, StandardForm

@@ -207,7 +207,7 @@ def test_signs_of_the_injections(case, plan) -> None:
     assert injections.storage_q_mvar[:, storage.index("b2")] == pytest.approx(-np.abs(b2) * tan_b)  # injects
 
 
-def _one_line_park(load_kw: float) -> "Park":
+def _one_line_park(load_kw: float):
     """A 1 MW unity-power-factor load behind a 1 Ω resistive 10 kV line."""
     config = {
         "site": {"name": "one line", "latitude_deg": 34.75, "longitude_deg": 113.63},
