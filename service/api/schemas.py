@@ -296,9 +296,9 @@ class EventIn(_Request):
         given = [name for name in ("max_import_kw", "reduce_by_kw", "increase_by_kw")
                  if getattr(self, name) is not None]
         if len(given) != 1:
-            errors.append({"field": given[1] if len(given) > 1 else "max_import_kw",
-                           "reason": "give exactly one of max_import_kw, reduce_by_kw, increase_by_kw; got "
-                                     + (", ".join(given) or "none")})
+            reason = ("give exactly one of max_import_kw, reduce_by_kw, increase_by_kw; got "
+                      + (", ".join(given) or "none"))
+            errors.extend({"field": name, "reason": reason} for name in given or ["max_import_kw"])
         elif self.kind == "reduce" and given[0] == "increase_by_kw":
             errors.append({"field": "increase_by_kw", "reason": "a reduce event takes max_import_kw or reduce_by_kw"})
         elif self.kind == "increase" and given[0] != "increase_by_kw":
