@@ -13,8 +13,8 @@ Tables::
                      case_folder or data_files (file name -> sha256), created_at
     data_files       sha256, content (CSV text), stored once however many
                      versions use it
-    plans            park_id, park_version, kind (day_ahead; intraday and
-                     others later), plan_date, starts_at and ends_at (ISO 8601
+    plans            park_id, park_version, kind (day_ahead, intraday or
+                     event), plan_date, starts_at and ends_at (ISO 8601
                      in the park's offset), strategy, objective, status,
                      mip_gap, fallback_reason, request, kpis, slack, schedule,
                      measurement_id (the measured state it started from)
