@@ -144,3 +144,26 @@ def test_bad_events_are_422_naming_the_field(client, tiny, change, field) -> Non
     body = {**window("19:00", "20:00", reduce_by_kw=50), **change}
     assert_problem(put(client, "bad", body), 422, field)
     assert client.get("/parks/tiny/events", headers=ADMIN).json() == []
+
+
+def test_limits_of_overlapping_events_combine_per_step_the_tightest_wins() -> None:
+    import numpy as np
+    import pandas as pd
+
+    from service.api.jobs import event_limits
+
+    index = pd.date_range("2026-07-15T19:00:00+08:00", periods=4, freq="15min")
+    baseline = [800.0, 800.0, 300.0, 100.0]
+    events = [{"kind": "reduce", "start": "2026-07-15T19:00:00+08:00", "end": "2026-07-15T19:30:00+08:00",
+               "max_import_kw": 700.0},
+              {"kind": "reduce", "start": "2026-07-15T19:15:00+08:00", "end": "2026-07-15T19:45:00+08:00",
+               "reduce_by_kw": 400.0},
+              {"kind": "increase", "start": "2026-07-15T19:45:00+08:00", "end": "2026-07-15T20:00:00+08:00",
+               "increase_by_kw": 50.0},
+              {"kind": "increase", "start": "2026-07-15T19:45:00+08:00", "end": "2026-07-15T20:00:00+08:00",
+               "increase_by_kw": 80.0},
+              {"kind": "reduce", "start": "2026-07-16T19:00:00+08:00", "end": "2026-07-16T20:00:00+08:00",
+               "max_import_kw": 0.0}]
+    cap, minimum = event_limits(index, baseline, events)
+    assert cap.tolist() == [700.0, 400.0, 0.0, np.inf]
+    assert minimum.tolist() == [0.0, 0.0, 0.0, 180.0]
