@@ -13,14 +13,18 @@ Tables::
                      case_folder or data_files (file name -> sha256), created_at
     data_files       sha256, content (CSV text), stored once however many
                      versions use it
-    plans            park_id, park_version, kind (day_ahead; intraday and
-                     others later), plan_date, starts_at and ends_at (ISO 8601
+    plans            park_id, park_version, kind (day_ahead, intraday or
+                     event), plan_date, starts_at and ends_at (ISO 8601
                      in the park's offset), strategy, objective, status,
                      mip_gap, fallback_reason, request, kpis, slack, schedule,
                      measurement_id (the measured state it started from)
     measurements     park_id, park_version (checked against), measured_at (UTC;
                      measured_offset_min keeps the sender's offset), soc_kwh,
                      thermal_soc_kwh, month_to_date_peak_kw, pv_kw, load_kw
+    events           park_id, id (the client's), version, status (active or
+                     cancelled), body (the event as sent), answer (the last
+                     re-plan's per-step response and totals), plan_id (its
+                     plan, kind event)
     api_keys         name, key_hash (SHA-256 of the token), prefix, is_admin
     api_key_parks    key_id, park_id (the parks a key may use)
 """
@@ -150,6 +154,20 @@ class MeasurementRow(Base):
     def measured_at_local(self) -> dt.datetime:
         """``measured_at`` in the offset it was sent with."""
         return self.measured_at.astimezone(dt.timezone(dt.timedelta(minutes=self.measured_offset_min)))
+
+
+class EventRow(Base):
+    __tablename__ = "events"
+
+    park_id: Mapped[str] = mapped_column(ForeignKey("parks.id"), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    body: Mapped[dict] = mapped_column(JSON)
+    answer: Mapped[dict] = mapped_column(JSON)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
 
 
 class ApiKeyRow(Base):

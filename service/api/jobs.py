@@ -165,20 +165,13 @@ def _plan(case, start, strategy: str, config, horizon_h: float, state, forecasts
         return plan_day_ahead(case, start.date(), strategy, config, horizon_h=horizon_h, state=state,
                               forecasts=forecasts)
     from dispatch.inputs import horizon_inputs
-    from dispatch.strategies import STRATEGIES, run_strategy
+    from dispatch.strategies import STRATEGIES
     from microgrid.errors import InvalidRequestError
 
     if strategy not in STRATEGIES:
         raise InvalidRequestError(f"strategy: unknown {strategy!r}; choose one of {', '.join(STRATEGIES)}")
     inputs = horizon_inputs(case, start, horizon_h, state, forecasts)
-    if strategy == "optimal" and case.park.network.constrained:
-        from dispatch.network_aware import plan_network_aware
-        from dispatch.validate import check_inputs
-
-        check_inputs(inputs)
-        result = plan_network_aware(inputs, config, folder=case.folder).result
-    else:
-        result = run_strategy(inputs, strategy, config)
+    result = _solve_inputs(case, inputs, strategy, config)
     result.kpis = {"case": case.name, "start": start.isoformat(), "horizon_h": horizon_h, "dt_h": inputs.dt_h,
                    **result.kpis}
     return result
@@ -257,6 +250,11 @@ def plan_job(document: dict, folder: str, request: dict, deadline_epoch_s: float
                 forecasts.forecast_profiles.clear()
             result = _plan(case, start, strategy, None, horizon_h, state, forecasts, intraday)
     end = start + pd.Timedelta(hours=horizon_h)
+    return _answer(result, strategy, objective, limit_s, fallback_reason, day, start, end)
+
+
+def _answer(result, strategy: str, objective: str, limit_s, fallback_reason, day, start, end) -> dict[str, Any]:
+    """A plan's result as the plain dict the routes store."""
     kpis = plain(result.kpis)
     kpis["build_time_s"] = plain(result.build_time_s)
     return {
@@ -274,6 +272,119 @@ def plan_job(document: dict, folder: str, request: dict, deadline_epoch_s: float
         "slack": [plain(vars(entry)) for entry in result.slack],
         "schedule": schedule_rows(result.schedule),
     }
+
+
+def _solve_inputs(case, inputs, strategy: str, config):
+    """One solve of horizon inputs: network-aware when the park's network constrains it."""
+    from dispatch.strategies import run_strategy
+
+    if strategy == "optimal" and case.park.network.constrained:
+        from dispatch.network_aware import plan_network_aware
+        from dispatch.validate import check_inputs
+
+        check_inputs(inputs)
+        return plan_network_aware(inputs, config, folder=case.folder).result
+    return run_strategy(inputs, strategy, config)
+
+
+def event_limits(index, baseline_import_kw, events: list[dict]):
+    """Per-step import cap and minimum [kW] of ``events`` over ``index``: the tightest of the overlapping ones.
+
+    A reduce event caps the import at ``max_import_kw``, or at the baseline
+    minus ``reduce_by_kw`` (not below 0); an increase event asks at least the
+    baseline plus ``increase_by_kw``. ``inf`` / 0 where no event applies.
+    """
+    import numpy as np
+    import pandas as pd
+
+    baseline = np.asarray(baseline_import_kw, dtype=float)
+    cap = np.full(len(index), np.inf)
+    minimum = np.zeros(len(index))
+    for event in events:
+        inside = np.asarray((index >= pd.Timestamp(event["start"])) & (index < pd.Timestamp(event["end"])))
+        if event.get("max_import_kw") is not None:
+            cap[inside] = np.minimum(cap[inside], event["max_import_kw"])
+        elif event.get("reduce_by_kw") is not None:
+            cap[inside] = np.minimum(cap[inside], np.maximum(baseline[inside] - event["reduce_by_kw"], 0.0))
+        else:
+            minimum[inside] = np.maximum(minimum[inside], baseline[inside] + event["increase_by_kw"])
+    return cap, minimum
+
+
+def event_job(document: dict, folder: str, request: dict, events: list[dict], deadline_epoch_s: float) -> dict:
+    """The baseline (no events) and the event plan (the active ``events``' limits) of a park, both optimal.
+
+    Parameters
+    ----------
+    request : dict
+        ``start`` (ISO 8601: rounded up to the next step, as an intraday plan),
+        ``window_start`` and ``window_end`` (the answered event's window, which
+        must lie on the step grid inside the park's data), ``max_horizon_h``,
+        the state (``soc_kwh``, ``thermal_soc_kwh``, ``month_to_date_peak_kw``).
+        The horizon is max(24 h, through the window's end), cut at the end of
+        the park's data.
+    events : list of dict
+        The active events (``kind``, ``start``, ``end`` and one amount); those
+        outside the horizon change nothing.
+
+    Returns
+    -------
+    dict
+        ``plan`` (the event plan, as :func:`plan_job` answers) and
+        ``baseline_import_kw`` (per step of the plan).
+    """
+    import numpy as np
+    import pandas as pd
+
+    from dispatch.inputs import PlantState, horizon_inputs
+    from dispatch.model import DispatchConfig
+    from microgrid.errors import DataError
+    from microgrid.timeseries import step_hours
+
+    case = open_case(document, folder)
+    park = case.park
+    index = case.load_profiles.index
+    dt_h = step_hours(index, "data.loads")
+    data_end = index[-1] + pd.Timedelta(hours=dt_h)
+    window_start, window_end = pd.Timestamp(request["window_start"]), pd.Timestamp(request["window_end"])
+    for field, when in (("start", window_start), ("end", window_end)):
+        if not index[0] <= when <= data_end:
+            raise DataError(f"{field}: {when.isoformat()} is outside the park's data, {index[0].isoformat()} to "
+                            f"{data_end.isoformat()}")
+        if ((when - index[0]) / pd.Timedelta(hours=dt_h)) % 1 != 0:
+            raise DataError(f"{field}: {when.isoformat()} is not on the park's step grid of {dt_h * 60:g} min")
+    start, day = plan_start(case, {"start": request["start"]})
+    if start >= window_end:
+        raise DataError(f"end: the window ends at {window_end.isoformat()}, before the plan's start "
+                        f"{start.isoformat()} (the latest measurement)")
+    to_end_h = (window_end - start) / pd.Timedelta(hours=1)
+    if to_end_h > request["max_horizon_h"]:
+        raise DataError(f"end: the window ends {to_end_h:g} h after the plan's start {start.isoformat()}; at most "
+                        f"{request['max_horizon_h']:g} h on this server")
+    horizon_h = min(max(24.0, to_end_h), request["max_horizon_h"], (data_end - start) / pd.Timedelta(hours=1))
+    objective = park.dispatch.objective
+    state = PlantState(soc_kwh=dict(request.get("soc_kwh") or {}),
+                       thermal_soc_kwh=dict(request.get("thermal_soc_kwh") or {}),
+                       month_to_date_peak_kw=float(request.get("month_to_date_peak_kw") or 0.0))
+    rounds = park.network.max_iterations + 1 if park.network.constrained else 1
+    remaining_s = deadline_epoch_s - time.time()
+    limit_s = solver_time_limit_s(remaining_s, objective, rounds) / 2
+    config = DispatchConfig(objective=objective, mip_gap=park.dispatch.mip_gap,
+                            time_limit_s=min(limit_s, park.dispatch.time_limit_s))
+    inputs = horizon_inputs(case, start, horizon_h, state)
+    baseline = _solve_inputs(case, inputs, "optimal", config)
+    baseline_kw = baseline.schedule["grid_import_kw"].to_numpy(dtype=float)
+    cap, minimum = event_limits(inputs.index, baseline_kw, events)
+    limited = horizon_inputs(case, start, horizon_h, state)
+    limited.import_cap_kw = cap if np.isfinite(cap).any() else None
+    limited.min_import_kw = minimum if (minimum > 0).any() else None
+    limited.__post_init__()
+    result = _solve_inputs(case, limited, "optimal", config)
+    result.kpis = {"case": case.name, "start": start.isoformat(), "horizon_h": horizon_h, "dt_h": limited.dt_h,
+                   **result.kpis}
+    end = start + pd.Timedelta(hours=horizon_h)
+    return {"plan": _answer(result, "optimal", objective, limit_s, None, day, start, end),
+            "horizon_h": horizon_h, "baseline_import_kw": [float(v) for v in baseline_kw]}
 
 
 def warm_up_job() -> bool:

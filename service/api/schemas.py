@@ -267,3 +267,70 @@ class Health(BaseModel):
     workers: int
     plans_in_progress: int
     time: dt.datetime
+
+
+# --- demand-response events ----------------------------------------------------------------------
+
+class EventIn(_Request):
+    """A demand-response event: reduce (peak shaving) or increase (valley filling) the grid import over a window.
+
+    Exactly one amount: ``max_import_kw`` (reduce: import at most this much),
+    ``reduce_by_kw`` (reduce: this much below the baseline) or
+    ``increase_by_kw`` (increase: at least this much above the baseline).
+    """
+
+    kind: Literal["reduce", "increase"]
+    start: AwareDatetime = Field(description="Start of the window (ISO 8601 with offset), on the park's step grid.")
+    end: AwareDatetime = Field(description="End of the window (exclusive), on the park's step grid.")
+    max_import_kw: float | None = Field(None, ge=0, description="reduce: the grid import cap over the window [kW].")
+    reduce_by_kw: float | None = Field(None, gt=0, description="reduce: this much below the baseline import [kW].")
+    increase_by_kw: float | None = Field(None, gt=0, description="increase: this much above the baseline [kW].")
+    incentive_cny_per_kwh: float = Field(ge=0, description="Paid per kWh of response [CNY/kWh].")
+    notified_at: AwareDatetime = Field(description="When the park was notified (ISO 8601 with offset).")
+
+    def errors(self) -> list[dict[str, str]]:
+        """What is wrong with the event on its own, as problem ``errors`` (field, reason)."""
+        errors = []
+        if self.end <= self.start:
+            errors.append({"field": "end", "reason": "must be after start"})
+        given = [name for name in ("max_import_kw", "reduce_by_kw", "increase_by_kw")
+                 if getattr(self, name) is not None]
+        if len(given) != 1:
+            reason = ("give exactly one of max_import_kw, reduce_by_kw, increase_by_kw; got "
+                      + (", ".join(given) or "none"))
+            errors.extend({"field": name, "reason": reason} for name in given or ["max_import_kw"])
+        elif self.kind == "reduce" and given[0] == "increase_by_kw":
+            errors.append({"field": "increase_by_kw", "reason": "a reduce event takes max_import_kw or reduce_by_kw"})
+        elif self.kind == "increase" and given[0] != "increase_by_kw":
+            errors.append({"field": given[0], "reason": "an increase event takes increase_by_kw"})
+        if self.notified_at >= self.end:
+            errors.append({"field": "notified_at", "reason": "must be before the window's end"})
+        return errors
+
+
+class EventStep(BaseModel):
+    timestamp: dt.datetime
+    baseline_import_kw: float
+    planned_import_kw: float
+    requested_kw: float
+    response_kw: float
+
+
+class EventOut(BaseModel):
+    """An event, its state and the answer of its last re-plan."""
+
+    id: str
+    park_id: str
+    version: int
+    status: Literal["active", "cancelled"]
+    event: EventIn
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    plan: PlanOut = Field(description="The plan with every active event overlapping its horizon (kind event).")
+    steps: list[EventStep] = Field(description="The window's steps: baseline (the plan without events), planned "
+                                               "import, what the event asks and the park's response [kW].")
+    requested_kwh: float
+    response_kwh: float
+    delivery: Literal["full", "partial", "none"]
+    delivered_share: float = Field(description="response_kwh / requested_kwh (1 when nothing is asked).")
+    incentive_cny: float = Field(description="response_kwh × incentive_cny_per_kwh.")

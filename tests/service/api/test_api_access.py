@@ -7,7 +7,10 @@ import pytest
 from service.api.main import create_app
 from tests.service.api.conftest import ADMIN, assert_problem, issue_key, register, tiny_park
 
-# Every route that needs a key: (method, path, body, admin only). Paths use park "a"; plan 1 is a's.
+EVENT = {"kind": "reduce", "start": "2026-07-15T12:00:00+08:00", "end": "2026-07-15T12:30:00+08:00",
+         "reduce_by_kw": 50, "incentive_cny_per_kwh": 1.0, "notified_at": "2026-07-15T08:00:00+08:00"}
+
+# Every route that needs a key: (method, path, body, admin only). Paths use park "a"; plan 1 and event e1 are a's.
 PROTECTED = [
     ("GET", "/parks", None, False),
     ("POST", "/parks", {"id": "new", "case_folder": "zhengzhou_park"}, True),
@@ -21,6 +24,10 @@ PROTECTED = [
     ("POST", "/parks/a/plans/intraday", {"horizon_h": 4, "strategy": "no-control"}, False),
     ("GET", "/parks/a/plans", None, False),
     ("GET", "/parks/a/plans/1", None, False),
+    ("PUT", "/parks/a/events/e1", EVENT, False),
+    ("GET", "/parks/a/events", None, False),
+    ("GET", "/parks/a/events/e1", None, False),
+    ("DELETE", "/parks/a/events/e1", None, False),
     ("POST", "/keys", {"name": "k", "park_ids": ["a"]}, True),
     ("GET", "/keys", None, True),
 ]
@@ -31,7 +38,7 @@ SCOPED = [route for route in PROTECTED if route[:2] != ("GET", "/parks")]
 
 @pytest.fixture
 def two_parks(client, files) -> dict[str, dict[str, str]]:
-    """Parks a and b, a plan and a measurement of a (id 1 each), and a key for each park."""
+    """Parks a and b, a plan and a measurement of a (id 1 each), an event e1 of a, and a key for each park."""
     register(client, "a", files)
     register(client, "b", files)
     plan = client.post("/parks/a/plans", json={"date": "2026-07-15", "strategy": "no-control"}, headers=ADMIN)
@@ -39,13 +46,16 @@ def two_parks(client, files) -> dict[str, dict[str, str]]:
     measured = client.post("/parks/a/measurements", json={"measured_at": "2026-07-15T00:00:00+08:00",
                                                            "month_to_date_peak_kw": 800}, headers=ADMIN)
     assert measured.json()["id"] == 1
+    event = client.put("/parks/a/events/e1", json=EVENT, headers=ADMIN)
+    assert event.status_code == 201, event.text
     return {"a": issue_key(client, "a"), "b": issue_key(client, "b")}
 
 
 def test_the_table_covers_every_route() -> None:
     paths = create_app().openapi()["paths"]
     routes = {(method.upper(), path) for path, operations in paths.items() for method in operations}
-    table = {(m, p.replace("/parks/a", "/parks/{park_id}").replace("/plans/1", "/plans/{plan_id}"))
+    table = {(m, p.replace("/parks/a", "/parks/{park_id}").replace("/plans/1", "/plans/{plan_id}")
+              .replace("/events/e1", "/events/{event_id}"))
              for m, p, _, _ in PROTECTED}
     assert routes - {("GET", "/health")} == table
 

@@ -157,6 +157,13 @@ def test_acknowledged_plans_survive_sigkill_and_restart(server_factory, tmp_path
                                  headers={"X-API-Key": token})
             assert response.status_code == 201, response.text
             accepted[response.json()["id"]] = response.json()
+        event = http.put("/parks/tiny/events/dr1", headers={"X-API-Key": token}, json={
+            "kind": "reduce", "start": "2026-07-15T12:00:00+08:00", "end": "2026-07-15T13:00:00+08:00",
+            "reduce_by_kw": 100, "incentive_cny_per_kwh": 2.0, "notified_at": "2026-07-15T08:00:00+08:00"})
+        assert event.status_code == 201, event.text      # both solves in one job of the process pool
+        event = event.json()
+        assert event["delivery"] == "full" and event["plan"]["kind"] == "event"
+        accepted[event["plan"]["id"]] = event["plan"]
     server.kill()
     assert server.process.returncode == -signal.SIGKILL
     shutil.rmtree(server.data_dir / "files")  # only a cache: the restart unpacks the park's files from the database
@@ -167,6 +174,7 @@ def test_acknowledged_plans_survive_sigkill_and_restart(server_factory, tmp_path
         assert sorted(p["id"] for p in listed.json()) == sorted(accepted)
         for plan_id, plan in accepted.items():
             assert http.get(f"/parks/tiny/plans/{plan_id}", headers={"X-API-Key": token}).json() == plan
+        assert http.get("/parks/tiny/events/dr1", headers={"X-API-Key": token}).json() == event
         park = http.get("/parks/tiny", headers=HEADERS).json()
         assert park["version"] == 2 and park["document"]["batteries"]["b1"]["capacity_kwh"] == 800
         new = http.post("/parks/tiny/plans", json={"date": "2026-07-15", "strategy": "no-control"},

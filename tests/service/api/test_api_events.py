@@ -1,0 +1,169 @@
+"""``PUT/GET/DELETE /parks/{id}/events/{event_id}``: demand-response events answered with a re-plan and the response."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.service.api.conftest import ADMIN, assert_problem, register
+
+EVENING = {"kind": "reduce", "start": "2026-07-15T19:00:00+08:00", "end": "2026-07-15T20:00:00+08:00",
+           "incentive_cny_per_kwh": 2.0, "notified_at": "2026-07-15T08:00:00+08:00"}
+
+
+@pytest.fixture
+def tiny(client, files) -> str:
+    register(client, "tiny", files)
+    return "tiny"
+
+
+def put(client, event_id: str, body: dict):
+    return client.put(f"/parks/tiny/events/{event_id}", json=body, headers=ADMIN)
+
+
+def plan_count(client) -> int:
+    return len(client.get("/parks/tiny/plans", headers=ADMIN).json())
+
+
+def window(start: str, end: str, **amount) -> dict:
+    return {**EVENING, "start": f"2026-07-15T{start}:00+08:00", "end": f"2026-07-15T{end}:00+08:00", **amount}
+
+
+def test_a_reduction_the_battery_can_cover_is_delivered_fully(client, tiny) -> None:
+    response = put(client, "noon", window("12:00", "13:00", reduce_by_kw=100))
+    assert response.status_code == 201, response.text
+    assert response.headers["location"] == "/parks/tiny/events/noon"
+    answer = response.json()
+    assert answer["id"] == "noon" and answer["version"] == 1 and answer["status"] == "active"
+    assert answer["event"]["reduce_by_kw"] == 100
+    assert [s["timestamp"] for s in answer["steps"]] == [f"2026-07-15T12:{m:02d}:00+08:00" for m in (0, 15, 30, 45)]
+    for step in answer["steps"]:
+        assert step["requested_kw"] == 100
+        assert step["response_kw"] == pytest.approx(100, abs=0.5)
+        assert step["baseline_import_kw"] - step["planned_import_kw"] == pytest.approx(step["response_kw"])
+    assert answer["requested_kwh"] == pytest.approx(100) and answer["response_kwh"] == pytest.approx(100, abs=0.5)
+    assert answer["delivery"] == "full" and answer["delivered_share"] == pytest.approx(1, abs=0.005)
+    assert answer["incentive_cny"] == pytest.approx(answer["response_kwh"] * 2.0)
+    plan = answer["plan"]
+    assert plan["kind"] == "event" and plan["status"] == "optimal" and not plan["slack"]
+    assert plan["start"] == "2026-07-15T00:00:00+08:00" and plan["horizon_h"] == 24 and plan["measurement_id"] is None
+    assert client.get(f"/parks/tiny/plans/{plan['id']}", headers=ADMIN).json() == plan
+    assert client.get("/parks/tiny/events/noon", headers=ADMIN).json() == answer
+
+
+def test_a_cap_below_what_the_battery_can_cover_is_delivered_partly(client, tiny) -> None:
+    answer = put(client, "evening", window("19:00", "20:00", max_import_kw=0)).json()
+    assert answer["delivery"] == "partial"
+    for step in answer["steps"]:
+        assert step["requested_kw"] == pytest.approx(step["baseline_import_kw"])   # a cap of 0: all of it
+        assert 0 < step["response_kw"] < step["requested_kw"]
+    share = answer["response_kwh"] / answer["requested_kwh"]
+    assert 0.01 < share < 1 and answer["delivered_share"] == pytest.approx(share)
+    assert answer["requested_kwh"] == pytest.approx(sum(s["requested_kw"] for s in answer["steps"]) * 0.25)
+    (missed,) = answer["plan"]["slack"]
+    assert missed["constraint"] == "import_cap_kw (demand-response event)"
+
+
+def test_an_increase_is_answered_above_the_baseline(client, tiny) -> None:
+    body = {**window("02:00", "03:00", increase_by_kw=100), "kind": "increase",
+            "notified_at": "2026-07-15T01:00:00+08:00"}
+    answer = put(client, "night", body).json()
+    assert answer["delivery"] == "full", answer
+    for step in answer["steps"]:
+        assert step["planned_import_kw"] >= step["baseline_import_kw"] + 99.5
+
+
+def test_the_same_event_again_is_the_stored_answer_and_a_change_replans(client, tiny) -> None:
+    body = window("12:00", "13:00", reduce_by_kw=100)
+    first = put(client, "noon", body).json()
+    plans = plan_count(client)
+    again = put(client, "noon", body)
+    assert again.status_code == 200 and again.json() == first
+    assert plan_count(client) == plans
+    changed = put(client, "noon", {**body, "reduce_by_kw": 50})
+    assert changed.status_code == 200, changed.text
+    answer = changed.json()
+    assert answer["version"] == 2 and answer["plan"]["id"] != first["plan"]["id"]
+    assert answer["requested_kwh"] == pytest.approx(50) and answer["created_at"] == first["created_at"]
+    assert plan_count(client) == plans + 1
+
+
+def test_overlapping_events_the_tighter_limit_wins(client, tiny) -> None:
+    put(client, "wide", window("16:00", "17:00", max_import_kw=650))
+    answer = put(client, "narrow", window("16:00", "16:30", max_import_kw=600)).json()
+    imports = {row["timestamp"][11:16]: row["grid_import_kw"] for row in answer["plan"]["schedule"]}
+    assert max(imports[t] for t in ("16:00", "16:15")) <= 600 + 1e-3
+    assert max(imports[t] for t in ("16:30", "16:45")) <= 650 + 1e-3
+    assert imports["16:45"] == pytest.approx(650, abs=1e-3)      # the baseline is above the wide cap there
+    assert len(answer["steps"]) == 2 and answer["delivery"] == "full"
+    listed = client.get("/parks/tiny/events", headers=ADMIN).json()
+    assert sorted(e["id"] for e in listed) == ["narrow", "wide"]
+
+
+def test_a_cancellation_replans_the_remaining_events(client, tiny) -> None:
+    put(client, "wide", window("16:00", "17:00", max_import_kw=650))
+    put(client, "narrow", window("16:00", "16:30", max_import_kw=600))
+    response = client.delete("/parks/tiny/events/narrow", headers=ADMIN)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["status"] == "cancelled" and answer["version"] == 2
+    assert answer["requested_kwh"] == 0 and answer["response_kwh"] == 0 and answer["incentive_cny"] == 0
+    assert all(s["planned_import_kw"] <= 650 + 1e-3 for s in answer["steps"])     # the wide event still holds
+    assert any(s["planned_import_kw"] > 600 + 1e-3 for s in answer["steps"])      # the narrow one no longer
+    assert client.get("/parks/tiny/events/narrow", headers=ADMIN).json() == answer
+    plans = plan_count(client)
+    assert client.delete("/parks/tiny/events/narrow", headers=ADMIN).json() == answer
+    assert plan_count(client) == plans
+    assert_problem(client.delete("/parks/tiny/events/nope", headers=ADMIN), 404, None, "no event 'nope'")
+    assert_problem(client.get("/parks/tiny/events/nope", headers=ADMIN), 404)
+
+
+def test_the_plan_starts_from_the_latest_measurement_before_the_window(client, tiny) -> None:
+    measured = client.post("/parks/tiny/measurements", headers=ADMIN, json={
+        "measured_at": "2026-07-15T09:55:00+08:00", "soc_kwh": {"b1": 300}, "month_to_date_peak_kw": 1200}).json()
+    plan = put(client, "evening", window("19:00", "20:00", reduce_by_kw=50)).json()["plan"]
+    assert plan["start"] == "2026-07-15T10:00:00+08:00" and plan["horizon_h"] == 24
+    assert plan["measurement_id"] == measured["id"]
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"end": "2026-07-15T19:00:00+08:00"}, "end"),
+    ({"start": "2026-07-15T19:00:00"}, "start"),
+    ({"max_import_kw": 300}, "max_import_kw"),
+    ({"reduce_by_kw": None}, "max_import_kw"),
+    ({"increase_by_kw": 10, "reduce_by_kw": None}, "increase_by_kw"),
+    ({"kind": "increase"}, "reduce_by_kw"),
+    ({"kind": "shave"}, "kind"),
+    ({"incentive_cny_per_kwh": -1}, "incentive_cny_per_kwh"),
+    ({"notified_at": "2026-07-15T21:00:00+08:00"}, "notified_at"),
+    ({"end": "2026-07-17T01:00:00+08:00", "start": "2026-07-15T00:00:00+08:00"}, "end"),
+    ({"start": "2026-08-01T19:00:00+08:00", "end": "2026-08-01T20:00:00+08:00"}, "start"),
+    ({"end": "2026-07-17T01:00:00+08:00", "start": "2026-07-16T23:00:00+08:00"}, "end"),
+    ({"start": "2026-07-15T19:07:00+08:00"}, "start"),
+])
+def test_bad_events_are_422_naming_the_field(client, tiny, change, field) -> None:
+    body = {**window("19:00", "20:00", reduce_by_kw=50), **change}
+    assert_problem(put(client, "bad", body), 422, field)
+    assert client.get("/parks/tiny/events", headers=ADMIN).json() == []
+
+
+def test_limits_of_overlapping_events_combine_per_step_the_tightest_wins() -> None:
+    import numpy as np
+    import pandas as pd
+
+    from service.api.jobs import event_limits
+
+    index = pd.date_range("2026-07-15T19:00:00+08:00", periods=4, freq="15min")
+    baseline = [800.0, 800.0, 300.0, 100.0]
+    events = [{"kind": "reduce", "start": "2026-07-15T19:00:00+08:00", "end": "2026-07-15T19:30:00+08:00",
+               "max_import_kw": 700.0},
+              {"kind": "reduce", "start": "2026-07-15T19:15:00+08:00", "end": "2026-07-15T19:45:00+08:00",
+               "reduce_by_kw": 400.0},
+              {"kind": "increase", "start": "2026-07-15T19:45:00+08:00", "end": "2026-07-15T20:00:00+08:00",
+               "increase_by_kw": 50.0},
+              {"kind": "increase", "start": "2026-07-15T19:45:00+08:00", "end": "2026-07-15T20:00:00+08:00",
+               "increase_by_kw": 80.0},
+              {"kind": "reduce", "start": "2026-07-16T19:00:00+08:00", "end": "2026-07-16T20:00:00+08:00",
+               "max_import_kw": 0.0}]
+    cap, minimum = event_limits(index, baseline, events)
+    assert cap.tolist() == [700.0, 400.0, 0.0, np.inf]
+    assert minimum.tolist() == [0.0, 0.0, 0.0, 180.0]
