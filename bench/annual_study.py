@@ -56,13 +56,12 @@ def main() -> None:
                                                    lp_first=not args.no_lp_first))
     cache = ModelCache(0 if args.rebuild else 256)
     state = None
-    windows, totals = [], []
+    windows = []
     started = time.perf_counter()
     day = start
     while day < end:
         nxt = min(day + pd.Timedelta(days=1), end)
         result = run_rolling_horizon(case, day, nxt, config, state=state, cache=cache)
-        totals.append(result.kpis)
         state = result.state
         windows.append(result.windows)
         day = nxt

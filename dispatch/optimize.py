@@ -34,7 +34,6 @@ logger = logging.getLogger(__name__)
 SLACK_TOLERANCE = 1e-4  # kW or kWh below which slack counts as zero
 
 _FEASIBLE = 2   # HiGHS's kSolutionStatusFeasible
-INTEGRALITY_TOLERANCE = 1e-6   # HiGHS's default mip_feasibility_tolerance
 
 
 @dataclass

@@ -134,8 +134,8 @@ class ForecastErrorModel:
         forecast.curtailable_base_kw = inputs.curtailable_base_kw.mul(load_error, axis=0)
         sigma_load = self.load_nmae * factor * (forecast.load_kw.sum(axis=1).to_numpy()
                                                 + forecast.curtailable_base_kw.sum(axis=1).to_numpy())
-        capacity = sum(inputs.park.pv_arrays[a].ac_capacity_kw for a in pv.columns)
-        sigma_pv = np.where(pv.sum(axis=1).to_numpy() > 0, self.pv_nmae * factor * capacity, 0.0)
+        pv_capacity_kw = sum(inputs.park.pv_arrays[a].ac_capacity_kw for a in pv.columns)
+        sigma_pv = np.where(pv.sum(axis=1).to_numpy() > 0, self.pv_nmae * factor * pv_capacity_kw, 0.0)
         forecast.peak_margin_kw = self.peak_margin_sigmas * self.sigma_fraction(n) * np.sqrt(sigma_load**2 + sigma_pv**2)
         return forecast
 

@@ -249,8 +249,10 @@ class StandardForm:
 
     # -- updates ----------------------------------------------------------
     def _values(self) -> np.ndarray:
+        """Every compiled number at the parameters' current values (``self._p`` keeps those values)."""
         self._p = np.fromiter((data.value for data in self.parameters), dtype=float, count=len(self.parameters))
-        return self._const + self._map @ self._p
+        # Expressions compiled after the model may have added parameters the model's numbers do not use.
+        return self._const + self._map @ self._p[: self._map.shape[1]]
 
     def _row_bounds(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         lower = values[self._lower_target].copy()
@@ -393,18 +395,12 @@ class StandardForm:
             const, matrix = targets.freeze(len(self.parameters))
             self._expressions[name] = (compiled, const, matrix)
         compiled, const, matrix = self._expressions[name]
-        if matrix.shape[1] < len(self.parameters):     # slots added since (lazily compiled expressions)
-            matrix = sp.csr_matrix((matrix.data, matrix.indices, matrix.indptr),
-                                   shape=(matrix.shape[0], len(self.parameters)))
-        values = const + matrix @ self._p
+        if len(self._p) < len(self.parameters):     # parameters first met in this expression: their values now
+            added = self.parameters[len(self._p):]
+            self._p = np.concatenate([self._p, [data.value for data in added]])
+        values = const + matrix @ self._p[: matrix.shape[1]]
         return {index: float(values[constant] + values[coefficients] @ x[columns])
                 for index, (columns, coefficients, constant) in compiled.items()}
-
-    def load(self, x: np.ndarray) -> None:
-        """Write a solution into the Pyomo variables (for callers that read them)."""
-        for v, value in zip(self.variables, x):
-            if not v.fixed:
-                v.set_value(float(value), skip_validation=True)
 
 
 def _minus(terms: dict[int, float], other: dict[int, float]) -> dict[int, float]:

@@ -165,3 +165,17 @@ def test_relax_and_fix_is_within_the_mip_gap_of_the_mip(reference) -> None:
     # Integer decisions are integral where they are kept integer: a heat pump on runs above its minimum load.
     first = hp[: 12]
     assert np.all((first < 1e-6) | (first >= 0.3 * 600 - 1e-6))
+
+
+def test_an_expression_may_use_a_parameter_no_constraint_uses() -> None:
+    m = _hand_model()
+    m.price = pyo.Param(mutable=True, initialize=3.0)
+    m.bill = pyo.Expression(expr=m.price * m.x)
+    form = StandardForm(m, frozen=[m.dt], watch=[m.y])
+    form.update("obj")
+    form.highs.run()
+    solution = np.array(form.highs.getSolution().col_value)
+    assert form.expression_values(m.bill, solution)[None] == pytest.approx(3.0 * 3.0)
+    m.price.set_value(4.0)
+    form.update("obj")                                 # the model's numbers still update
+    assert form.expression_values(m.bill, solution)[None] == pytest.approx(4.0 * 3.0)
