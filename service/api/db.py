@@ -20,11 +20,19 @@ Tables::
                      measurement_id (the measured state it started from)
     measurements     park_id, park_version (checked against), measured_at (UTC;
                      measured_offset_min keeps the sender's offset), soc_kwh,
-                     thermal_soc_kwh, month_to_date_peak_kw, pv_kw, load_kw
+                     thermal_soc_kwh, month_to_date_peak_kw, pv_kw, load_kw,
+                     grid_import_kw, grid_export_kw (metered at the point of
+                     common coupling)
     events           park_id, id (the client's), version, status (active or
                      cancelled), body (the event as sent), answer (the last
                      re-plan's per-step response and totals), plan_id (its
                      plan, kind event)
+    openadr_vens     park_id, enabled, the VEN's settings (vtn_url, ven_name,
+                     certificates, report interval, signal mapping), ven_id
+                     (the one the VTN assigned at the last registration)
+    openadr_events   park_id, oadr_event_id, modification_number, status,
+                     event_ids (the demand-response events it became), opt
+                     (optIn/optOut), reason, the event as received
     api_keys         name, key_hash (SHA-256 of the token), prefix, is_admin
     api_key_parks    key_id, park_id (the parks a key may use)
 """
@@ -147,6 +155,8 @@ class MeasurementRow(Base):
     month_to_date_peak_kw: Mapped[float] = mapped_column(Float)
     pv_kw: Mapped[float | None] = mapped_column(Float, nullable=True)
     load_kw: Mapped[float | None] = mapped_column(Float, nullable=True)
+    grid_import_kw: Mapped[float | None] = mapped_column(Float, nullable=True)
+    grid_export_kw: Mapped[float | None] = mapped_column(Float, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
     created_by_key_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
@@ -168,6 +178,36 @@ class EventRow(Base):
     plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
+
+
+class OpenAdrVenRow(Base):
+    """A park's OpenADR 2.0b VEN: its settings (see :class:`service.api.schemas.OpenAdrConfigIn`)."""
+
+    __tablename__ = "openadr_vens"
+
+    park_id: Mapped[str] = mapped_column(ForeignKey("parks.id"), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    settings: Mapped[dict] = mapped_column(JSON)
+    registered_ven_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
+
+
+class OpenAdrEventRow(Base):
+    """An OpenADR event a park's VEN received, the demand-response events it became and the VEN's answer."""
+
+    __tablename__ = "openadr_events"
+
+    park_id: Mapped[str] = mapped_column(ForeignKey("parks.id"), primary_key=True)
+    oadr_event_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    modification_number: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(32))
+    event_ids: Mapped[list] = mapped_column(JSON, default=list)
+    opt: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    received: Mapped[dict] = mapped_column(JSON)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now, index=True)
 
 
 class ApiKeyRow(Base):
@@ -220,7 +260,8 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-ADDED_COLUMNS = {("plans", "measurement_id"): "INTEGER"}
+ADDED_COLUMNS = {("plans", "measurement_id"): "INTEGER", ("measurements", "grid_import_kw"): "FLOAT",
+                 ("measurements", "grid_export_kw"): "FLOAT"}
 """Columns added to existing tables since the first release: (table, column) → SQL type (nullable, no default)."""
 
 

@@ -2,7 +2,8 @@
 
 A measurement is the metered state at one time: battery and thermal-store
 contents [kWh], the month-to-date peak import [kW], optionally the metered PV
-and load [kW]. A plan request that gives no state starts from the newest
+and load and the import and export at the point of common coupling [kW]
+(:func:`metered_demand_kw`, what the OpenADR VEN reports). A plan request that gives no state starts from the newest
 measurement taken at or before the plan's start (:func:`state_for_plan`).
 """
 
@@ -62,6 +63,7 @@ def add_measurement(session: Session, version: ParkVersionRow, body: Measurement
                          measured_offset_min=round(offset.total_seconds() / 60),
                          soc_kwh=body.soc_kwh, thermal_soc_kwh=body.thermal_soc_kwh,
                          month_to_date_peak_kw=body.month_to_date_peak_kw, pv_kw=body.pv_kw, load_kw=body.load_kw,
+                         grid_import_kw=body.grid_import_kw, grid_export_kw=body.grid_export_kw,
                          created_at=utc_now(), created_by_key_id=key_id)
     session.add(row)
     session.commit()
@@ -99,8 +101,36 @@ def state_for_plan(row: MeasurementRow, start: dt.datetime, park: Park) -> dict[
             "month_to_date_peak_kw": row.month_to_date_peak_kw if same_month else 0.0}
 
 
+def metered_demand_kw(row: MeasurementRow, has_storage: bool) -> float | None:
+    """The park's net demand on the grid in a measurement [kW]: import − export (negative while exporting).
+
+    From the meter at the point of common coupling when the measurement has
+    it (``grid_import_kw`` and ``grid_export_kw``, the one not given taken as
+    0); otherwise ``load_kw − pv_kw``, which is the grid exchange only
+    while nothing is stored: with batteries (``has_storage``) that difference
+    misses their charge and discharge, and the demand is unknown (None).
+    None too without the meters it needs.
+
+    Examples
+    --------
+    >>> row = MeasurementRow(grid_import_kw=612.5, grid_export_kw=None, load_kw=900.0, pv_kw=250.0)
+    >>> metered_demand_kw(row, has_storage=True)
+    612.5
+    >>> metered_demand_kw(MeasurementRow(load_kw=900.0, pv_kw=250.0), has_storage=False)
+    650.0
+    >>> metered_demand_kw(MeasurementRow(load_kw=900.0, pv_kw=250.0), has_storage=True) is None
+    True
+    """
+    if row.grid_import_kw is not None or row.grid_export_kw is not None:
+        return (row.grid_import_kw or 0.0) - (row.grid_export_kw or 0.0)
+    if row.load_kw is not None and row.pv_kw is not None and not has_storage:
+        return row.load_kw - row.pv_kw
+    return None
+
+
 def measurement_out(row: MeasurementRow) -> MeasurementOut:
     return MeasurementOut(id=row.id, park_id=row.park_id, park_version=row.park_version,
                           measured_at=row.measured_at_local, soc_kwh=row.soc_kwh, thermal_soc_kwh=row.thermal_soc_kwh,
                           month_to_date_peak_kw=row.month_to_date_peak_kw, pv_kw=row.pv_kw, load_kw=row.load_kw,
+                          grid_import_kw=row.grid_import_kw, grid_export_kw=row.grid_export_kw,
                           created_at=row.created_at)

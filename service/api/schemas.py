@@ -219,6 +219,9 @@ class MeasurementCreate(_Request):
     month_to_date_peak_kw: float = Field(ge=0, description="Highest 15-min import of the month so far [kW].")
     pv_kw: float | None = Field(None, ge=0, description="Metered PV output, all arrays [kW].")
     load_kw: float | None = Field(None, ge=0, description="Metered consumption, all loads [kW].")
+    grid_import_kw: float | None = Field(
+        None, ge=0, description="Metered import at the point of common coupling [kW] (the park's demand on the grid).")
+    grid_export_kw: float | None = Field(None, ge=0, description="Metered export at the point of common coupling [kW].")
 
 
 class MeasurementOut(BaseModel):
@@ -231,6 +234,8 @@ class MeasurementOut(BaseModel):
     month_to_date_peak_kw: float
     pv_kw: float | None
     load_kw: float | None
+    grid_import_kw: float | None
+    grid_export_kw: float | None
     created_at: dt.datetime
 
 

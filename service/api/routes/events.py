@@ -109,7 +109,7 @@ def _respond(event: dict | None, window: EventIn, plan: dict, baseline_kw: list[
 
 
 def _replan(park_id: str, window: EventIn, answered: dict | None, active: list[dict], session, settings, planner,
-            principal) -> tuple[PlanRow, dict]:
+            key_id: int | None) -> tuple[PlanRow, dict]:
     """Solve the baseline and the event plan for ``window`` with the ``active`` events; store the plan (not committed)."""
     received = time.time()
     limit_s = settings.plan_time_limit_s
@@ -142,7 +142,7 @@ def _replan(park_id: str, window: EventIn, answered: dict | None, active: list[d
         solve_time_s=plan["solve_time_s"], wall_time_s=time.time() - received, time_limit_s=limit_s,
         fallback_reason=None, request={**request, "events": active}, kpis=plan["kpis"],
         measurement_id=measured.id if measured is not None else None, slack=plan["slack"],
-        schedule=plan["schedule"], created_at=utc_now(), created_by_key_id=principal.key_id)
+        schedule=plan["schedule"], created_at=utc_now(), created_by_key_id=key_id)
     session.add(row)
     session.flush()
     return row, _respond(answered, window, plan, result["baseline_import_kw"])
@@ -167,6 +167,79 @@ def _get(session, park_id: str, event_id: str) -> EventRow:
     return row
 
 
+def apply_event(session, settings, planner, park_id: str, event_id: str, body: EventIn,
+                key_id: int | None) -> tuple[EventRow, str]:
+    """Store a new or changed event of a park and re-plan with it; the core of ``PUT .../events/{event_id}``.
+
+    Also what the OpenADR VEN calls (:mod:`service.api.openadr`).
+
+    Returns
+    -------
+    (EventRow, str)
+        The event, committed, and what happened: ``created`` (re-planned),
+        ``updated`` (a changed body or a cancelled event sent again: re-planned,
+        ``version`` + 1) or ``unchanged`` (the same body again: the stored
+        answer, no re-plan).
+
+    Raises
+    ------
+    InvalidInput
+        The event on its own is invalid, or longer than the server's horizon (422).
+    NotFound
+        No such park.
+    Conflict
+        The same event was stored meanwhile by another request.
+    """
+    errors = body.errors()
+    if body.end - body.start > pd.Timedelta(hours=settings.max_horizon_h):
+        errors.append({"field": "end", "reason": f"the window is longer than the {settings.max_horizon_h:g} h "
+                                                 "a plan may cover on this server"})
+    if errors:
+        raise InvalidInput("; ".join(f"{e['field']}: {e['reason']}" for e in errors), errors=errors)
+    document = body.model_dump(mode="json")
+    row = session.get(EventRow, (park_id, event_id))
+    store.get_park(session, park_id)
+    if row is not None and row.body == document and row.status == "active":
+        return row, "unchanged"
+    active = [*_active(session, park_id, event_id), _event_limits(document)]
+    plan, answer = _replan(park_id, body, document, active, session, settings, planner, key_id)
+    now = utc_now()
+    row = session.get(EventRow, (park_id, event_id))
+    if row is None:
+        row = EventRow(park_id=park_id, id=event_id, version=1, created_at=now)
+        session.add(row)
+        outcome = "created"
+    else:
+        row.version += 1
+        outcome = "updated"
+    row.status, row.body, row.answer, row.plan_id, row.updated_at = "active", document, answer, plan.id, now
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise Conflict(f"event {event_id!r} was sent twice at once; send it again") from None
+    return row, outcome
+
+
+def withdraw_event(session, settings, planner, park_id: str, event_id: str, key_id: int | None) -> EventRow:
+    """Mark an event cancelled and re-plan its window with the remaining active events; the core of ``DELETE``.
+
+    Idempotent: a cancelled event is returned as stored. Raises
+    :class:`NotFound` for an unknown park or event.
+    """
+    row = _get(session, park_id, event_id)
+    if row.status == "cancelled":
+        return row
+    window = EventIn.model_validate(row.body)
+    plan, answer = _replan(park_id, window, None, _active(session, park_id, event_id), session, settings, planner,
+                           key_id)
+    row = _get(session, park_id, event_id)
+    row.status, row.answer, row.plan_id, row.updated_at = "cancelled", answer, plan.id, utc_now()
+    row.version += 1
+    session.commit()
+    return row
+
+
 @router.put("/{event_id}", response_model=EventOut, summary="Announce or update a demand-response event",
             responses={200: {"description": "The same event again (the stored answer) or an update (re-planned)"},
                        201: {"description": "A new event, re-planned"},
@@ -183,33 +256,11 @@ def put_event(
     body re-plans (``version`` + 1, 200); a cancelled event sent again is
     active again. See the module description for how the plan is made.
     """
-    errors = body.errors()
-    if body.end - body.start > pd.Timedelta(hours=settings.max_horizon_h):
-        errors.append({"field": "end", "reason": f"the window is longer than the {settings.max_horizon_h:g} h "
-                                                 "a plan may cover on this server"})
-    if errors:
-        raise InvalidInput("; ".join(f"{e['field']}: {e['reason']}" for e in errors), errors=errors)
-    document = body.model_dump(mode="json")
-    row = session.get(EventRow, (park_id, event_id))
-    store.get_park(session, park_id)
-    if row is not None and row.body == document and row.status == "active":
+    row, outcome = apply_event(session, settings, planner, park_id, event_id, body, principal.key_id)
+    if outcome == "unchanged":
         return event_out(session, row)
-    active = [*_active(session, park_id, event_id), _event_limits(document)]
-    plan, answer = _replan(park_id, body, document, active, session, settings, planner, principal)
-    now = utc_now()
-    row = session.get(EventRow, (park_id, event_id))
-    if row is None:
-        row = EventRow(park_id=park_id, id=event_id, version=1, created_at=now)
-        session.add(row)
+    if outcome == "created":
         response.status_code = status.HTTP_201_CREATED
-    else:
-        row.version += 1
-    row.status, row.body, row.answer, row.plan_id, row.updated_at = "active", document, answer, plan.id, now
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        raise Conflict(f"event {event_id!r} was sent twice at once; send it again") from None
     response.headers["Location"] = f"/parks/{park_id}/events/{event_id}"
     return event_out(session, row)
 
@@ -233,14 +284,4 @@ def cancel_event(
     principal: PrincipalDep,
 ) -> EventOut:
     """Mark the event cancelled and re-plan its window with the remaining active events (idempotent)."""
-    row = _get(session, park_id, event_id)
-    if row.status == "cancelled":
-        return event_out(session, row)
-    window = EventIn.model_validate(row.body)
-    plan, answer = _replan(park_id, window, None, _active(session, park_id, event_id), session, settings, planner,
-                           principal)
-    row = _get(session, park_id, event_id)
-    row.status, row.answer, row.plan_id, row.updated_at = "cancelled", answer, plan.id, utc_now()
-    row.version += 1
-    session.commit()
-    return event_out(session, row)
+    return event_out(session, withdraw_event(session, settings, planner, park_id, event_id, principal.key_id))
