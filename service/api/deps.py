@@ -62,3 +62,8 @@ def park_access(park_id: str, principal: PrincipalDep) -> str:
 
 
 ParkIdDep = Annotated[str, Depends(park_access)]
+
+
+def get_openadr(request: Request):
+    """The parks' OpenADR VENs (:class:`service.api.openadr.VenManager`), started by the lifespan."""
+    return request.app.state.openadr

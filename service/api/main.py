@@ -17,9 +17,10 @@ from service.api import store
 from service.api.db import init_db, make_engine, session_factory
 from service.api.deps import get_planner, get_settings
 from service.api.jobs import validate_case_job
+from service.api.openadr import VenManager
 from service.api.planner import Planner
 from service.api.problems import PayloadTooLarge, install_handlers, problem_response
-from service.api.routes import events, health, keys, measurements, parks, plans
+from service.api.routes import events, health, keys, measurements, openadr, parks, plans
 from service.api.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -123,16 +124,21 @@ def create_app() -> FastAPI:
         own_planner = get_planner not in app.dependency_overrides
         if own_planner:
             app.state.planner = Planner.process_pool(settings.workers, settings.max_queued_plans)
+        planner = app.state.planner if own_planner else app.dependency_overrides[get_planner]()
+        app.state.openadr = VenManager(settings, app.state.session_factory, planner)
+        await app.state.openadr.start_enabled()
         try:
             yield
         finally:
+            await app.state.openadr.shutdown()
             if own_planner:
                 app.state.planner.shutdown()
             engine.dispose()
 
     app = FastAPI(title="park-microgrid", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     install_handlers(app)
-    for router in (health.router, parks.router, measurements.router, plans.router, events.router, keys.router):
+    for router in (health.router, parks.router, measurements.router, plans.router, events.router, openadr.router,
+                   keys.router):
         app.include_router(router)
     app.state.max_request_bytes = Settings.model_fields["max_request_bytes"].default
     app.add_middleware(BodySizeLimit, state=app.state)

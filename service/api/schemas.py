@@ -6,7 +6,7 @@ Units are in the field names; timestamps are ISO 8601 with UTC offset.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
@@ -339,3 +339,134 @@ class EventOut(BaseModel):
     delivery: Literal["full", "partial", "none"]
     delivered_share: float = Field(description="response_kwh / requested_kwh (1 when nothing is asked).")
     incentive_cny: float = Field(description="response_kwh × incentive_cny_per_kwh.")
+
+
+# --- OpenADR 2.0b VEN ----------------------------------------------------------------------------
+
+FINGERPRINT_PATTERN = r"^([0-9A-Fa-f]{2}:){9}[0-9A-Fa-f]{2}$"
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+class OpenAdrConfigIn(_Request):
+    """A park's OpenADR 2.0b VEN (virtual end node): which VTN it registers with, and how it maps events.
+
+    Plain ``http`` is accepted only for a VTN on this machine (loopback: tests
+    and local simulators); any other VTN needs ``https``. With ``cert_path`` and
+    ``key_path`` the VEN signs its messages and presents the certificate to
+    the VTN (``ca_file`` then verifies the VTN's certificate); with
+    ``vtn_fingerprint`` it accepts only messages signed by that VTN.
+    """
+
+    enabled: bool = Field(False, description="Whether the VEN runs (registers, polls, reports). Off by default.")
+    vtn_url: str = Field(min_length=1, max_length=500, description="The VTN's OpenADR 2.0b base URL, e.g. "
+                         "https://vtn.example.com/OpenADR2/Simple/2.0b.")
+    ven_name: str = Field(min_length=1, max_length=200, description="The name the VEN registers with.")
+    ven_id: str | None = Field(None, min_length=1, max_length=200,
+                               description="A venID agreed with the VTN beforehand (default: the one it assigns).")
+    cert_path: str | None = Field(None, description="PEM certificate of the VEN, on the server's disk.")
+    key_path: str | None = Field(None, description="PEM private key (unencrypted) of the VEN, on the server's disk.")
+    ca_file: str | None = Field(None, description="PEM CA bundle that verifies the VTN's TLS certificate; needed "
+                                                  "with cert_path.")
+    vtn_fingerprint: str | None = Field(None, pattern=FINGERPRINT_PATTERN,
+                                        description="The VTN's certificate fingerprint (10 hex pairs, "
+                                                    "AA:BB:...): only messages it signed are accepted.")
+    check_hostname: bool = Field(True, description="Check that the VTN's TLS certificate names its host.")
+    report_interval_s: float = Field(60.0, ge=1, le=3600, description="The shortest interval the metered-demand "
+                                     "report is offered at [s]; the VTN picks one from it up to 1 h.")
+    incentive_cny_per_kwh: float = Field(0.0, ge=0, description="The incentive of the park's demand-response "
+                                         "programme [CNY/kWh], given to the events the VEN creates.")
+    positive_delta: Literal["reduce", "increase"] = Field(
+        "reduce", description="What a positive LOAD_DISPATCH delta asks: a reduction of that many kW (the "
+                              "load-shed convention, default) or an increase.")
+    simple_levels_kw: list[Annotated[float, Field(gt=0)]] = Field(
+        default_factory=list, max_length=3,
+        description="Reduction [kW] of the SIMPLE signal's levels 1, 2, 3 (up to three); empty: SIMPLE events "
+                    "are opted out of.")
+    pcc_voltage_v: float = Field(10_000.0, gt=0, description="Nominal voltage of the point of common coupling "
+                                 "[V], stated in the report's description.")
+
+    def errors(self, check_files: bool = True) -> list[dict[str, str]]:
+        """What is wrong with the settings, as problem ``errors`` (field, reason)."""
+        import ipaddress
+        from pathlib import Path
+        from urllib.parse import urlsplit
+
+        errors = []
+        url = urlsplit(self.vtn_url)
+        host = url.hostname or ""
+        try:
+            loopback = host in LOOPBACK_HOSTS or ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = False
+        if url.scheme not in ("http", "https") or not host:
+            errors.append({"field": "vtn_url", "reason": "give the VTN's URL as https://host[:port]/path"})
+        elif url.scheme == "http" and not loopback:
+            errors.append({"field": "vtn_url", "reason": "plain http is accepted only for a VTN on this machine "
+                                                         "(127.0.0.1, ::1, localhost); use https"})
+        if (self.cert_path is None) != (self.key_path is None):
+            missing = "key_path" if self.key_path is None else "cert_path"
+            errors.append({"field": missing, "reason": "give cert_path and key_path together"})
+        if self.cert_path is not None and self.ca_file is None:
+            errors.append({"field": "ca_file", "reason": "with a VEN certificate, give the CA bundle that verifies "
+                                                         "the VTN's certificate"})
+        if check_files:
+            for field in ("cert_path", "key_path", "ca_file"):
+                value = getattr(self, field)
+                if value is not None and not Path(value).is_file():
+                    errors.append({"field": field, "reason": f"no file {value!r} on the server"})
+        return errors
+
+
+class OpenAdrReportValue(BaseModel):
+    measured_at: dt.datetime
+    demand_kw: float = Field(description="Net import at the point of common coupling (import − export) [kW].")
+
+
+class OpenAdrReport(BaseModel):
+    queued_at: dt.datetime
+    sent_at: dt.datetime | None
+    acknowledged_at: dt.datetime | None = Field(description="When the VTN answered oadrUpdatedReport.")
+    measurement_id: int
+    values: list[OpenAdrReportValue]
+
+
+class OpenAdrStatus(BaseModel):
+    """What the VEN is doing now (kept in memory: a restart begins anew)."""
+
+    state: Literal["stopped", "registering", "registered", "retrying"]
+    ven_id: str | None
+    registration_id: str | None
+    registered_at: dt.datetime | None
+    poll_interval_s: float | None = Field(description="The polling interval the VTN asked for [s].")
+    last_poll_at: dt.datetime | None
+    last_poll_ok: bool | None
+    last_error: str | None
+    last_error_at: dt.datetime | None
+    next_retry_at: dt.datetime | None
+    report_requested: bool = Field(description="Whether the VTN asked for the metered-demand report.")
+    last_report: OpenAdrReport | None
+
+
+class OpenAdrEventOut(BaseModel):
+    """An OpenADR event the VEN received, and its answer."""
+
+    oadr_event_id: str
+    modification_number: int
+    status: str = Field(description="The event's status at the VTN when it was last received (far, near, active, "
+                                    "completed, cancelled).")
+    event_ids: list[str] = Field(description="The park's demand-response events it became (/parks/{id}/events).")
+    opt: Literal["optIn", "optOut"] | None
+    reason: str
+    received_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class OpenAdrOut(BaseModel):
+    """A park's VEN: its settings, its state and the events it answered last (newest first)."""
+
+    park_id: str
+    config: OpenAdrConfigIn
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    status: OpenAdrStatus
+    events: list[OpenAdrEventOut]
