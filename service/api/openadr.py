@@ -398,8 +398,13 @@ def answer_event(session, settings, planner, park_id: str, config: OpenAdrConfig
     oadr_id = str(descriptor.get("event_id"))
     record = session.get(OpenAdrEventRow, (park_id, oadr_id))
     previous = list(record.event_ids) if record is not None else []
-    version = store.get_version(session, park_id)
-    mapping = map_event(event, config, step_grid(settings, session, version), now)
+    try:
+        grid = step_grid(settings, session, store.get_version(session, park_id))
+    except (ProblemError, MicrogridError, OSError) as exc:
+        mapping = Mapping("ignore", f"the park's data cannot be read: {getattr(exc, 'detail', None) or exc}",
+                          withdraw=False)
+    else:
+        mapping = map_event(event, config, grid, now)
     event_ids = previous
     if mapping.action == "cancel":
         cancelled = _withdraw(session, settings, planner, park_id, previous, now)
@@ -601,17 +606,17 @@ class ParkVen:
     async def _run(self) -> None:
         delay_s = RETRY_MIN_S
         while True:
-            client = self.client = self._new_client()
             self.status.state = "registering"
-            failure = None
+            client, failure = None, None
             try:
+                client = self.client = self._new_client()        # reads the certificate and key
                 await client.run()
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # openleadr raises on some malformed answers
+            except Exception as exc:  # a file gone, or openleadr raising on a malformed answer
                 logger.exception("OpenADR: park %s: registration with %s failed", self.park_id, self.config.vtn_url)
                 failure = f"registration failed: {type(exc).__name__}: {exc}"
-            if client.registration_id and failure is None:
+            if client is not None and client.registration_id and failure is None:
                 delay_s = RETRY_MIN_S
                 while client.registration_id:
                     await asyncio.sleep(WATCH_S)
@@ -619,7 +624,8 @@ class ParkVen:
             else:
                 self._error(failure or f"the VTN at {self.config.vtn_url} did not register the VEN (unreachable, "
                                        "or it refused; see the service log)")
-            await client.stop()
+            if client is not None:
+                await client.stop()
             self.client = None
             self.status.state = "retrying"
             self.status.next_retry_at = utc_now() + dt.timedelta(seconds=delay_s)
@@ -644,8 +650,9 @@ class ParkVen:
     # what openleadr calls
 
     def polled(self, response_type: str | None) -> None:
+        was_ok = self.status.last_poll_ok is not False
         self.status.last_poll_at, self.status.last_poll_ok = utc_now(), response_type is not None
-        if response_type is None:
+        if response_type is None and was_ok:   # logged when it starts failing, not at every poll
             self._error(f"polling {self.config.vtn_url} failed (see the service log)")
 
     async def _on_event(self, event: dict) -> str:
@@ -776,7 +783,9 @@ class VenManager:
             finally:
                 session.close()
 
-        asyncio.get_running_loop().create_task(self.in_thread(save))
+        future = asyncio.get_running_loop().run_in_executor(None, save)
+        self._in_flight.add(future)
+        future.add_done_callback(self._in_flight.discard)
 
     async def shutdown(self) -> None:
         """Stop every VEN (registrations kept at the VTNs) and wait for the events being answered."""

@@ -7,6 +7,7 @@ import pytest
 from service.api.main import create_app
 from tests.service.api.conftest import ADMIN, assert_problem, issue_key, register, tiny_park
 
+VEN = {"vtn_url": "https://vtn.example.com/OpenADR2/Simple/2.0b", "ven_name": "park-a"}
 EVENT = {"kind": "reduce", "start": "2026-07-15T12:00:00+08:00", "end": "2026-07-15T12:30:00+08:00",
          "reduce_by_kw": 50, "incentive_cny_per_kwh": 1.0, "notified_at": "2026-07-15T08:00:00+08:00"}
 
@@ -28,6 +29,9 @@ PROTECTED = [
     ("GET", "/parks/a/events", None, False),
     ("GET", "/parks/a/events/e1", None, False),
     ("DELETE", "/parks/a/events/e1", None, False),
+    ("PUT", "/parks/a/openadr", VEN, True),
+    ("GET", "/parks/a/openadr", None, False),
+    ("DELETE", "/parks/a/openadr", None, True),
     ("POST", "/keys", {"name": "k", "park_ids": ["a"]}, True),
     ("GET", "/keys", None, True),
 ]
@@ -38,7 +42,7 @@ SCOPED = [route for route in PROTECTED if route[:2] != ("GET", "/parks")]
 
 @pytest.fixture
 def two_parks(client, files) -> dict[str, dict[str, str]]:
-    """Parks a and b, a plan and a measurement of a (id 1 each), an event e1 of a, and a key for each park."""
+    """Parks a and b, a plan and a measurement of a (id 1 each), an event e1 and a VEN (disabled) of a, a key each."""
     register(client, "a", files)
     register(client, "b", files)
     plan = client.post("/parks/a/plans", json={"date": "2026-07-15", "strategy": "no-control"}, headers=ADMIN)
@@ -48,6 +52,7 @@ def two_parks(client, files) -> dict[str, dict[str, str]]:
     assert measured.json()["id"] == 1
     event = client.put("/parks/a/events/e1", json=EVENT, headers=ADMIN)
     assert event.status_code == 201, event.text
+    assert client.put("/parks/a/openadr", json=VEN, headers=ADMIN).status_code == 201
     return {"a": issue_key(client, "a"), "b": issue_key(client, "b")}
 
 

@@ -18,6 +18,9 @@ from service.api.openadr import Mapping, StepGrid, map_event, power_factor_kw, s
 from service.api.schemas import PARK_ID_PATTERN, OpenAdrConfigIn
 from tests.service.api.conftest import ADMIN, assert_problem, tiny_files, tiny_park
 
+pytestmark = pytest.mark.filterwarnings("ignore:It is recommended to use web.AppKey:UserWarning")
+"""openleadr's VTN (the test's, not the service's) keys its aiohttp application with a string."""
+
 TZ = "Asia/Shanghai"
 WAIT_S = 90.0
 """Longest wait for something the VTN or the service should do (a hang fails; nothing is timed)."""
@@ -579,3 +582,93 @@ def test_service_event_ids_are_valid_and_distinct() -> None:
 def test_power_factor_of_an_energy_depends_on_the_interval() -> None:
     assert power_factor_kw({"unit": "Wh", "scale": "k"}, dt.timedelta(hours=2)) == pytest.approx(0.5)
     assert power_factor_kw({"unit": "MWh", "scale": "none"}, dt.timedelta(minutes=30)) == pytest.approx(2000)
+
+
+# --- one event answered without a VTN: modifications, planning failures, the reported demand -----
+
+def parsed_event(event_id: str, start: dt.datetime, minutes: list[int], payloads: list[float],
+                 modification: int = 0, signal_type: str = "setpoint", status: str = "far",
+                 created: dt.datetime | None = None) -> dict:
+    """An event as openleadr parses it, in kW (no itemBase), intervals back to back from ``start``."""
+    intervals, cursor = [], start
+    for uid, (length, payload) in enumerate(zip(minutes, payloads)):
+        intervals.append({"dtstart": cursor, "duration": dt.timedelta(minutes=length), "signal_payload": payload,
+                          "uid": uid})
+        cursor += dt.timedelta(minutes=length)
+    return {"event_descriptor": {"event_id": event_id, "modification_number": modification, "event_status": status,
+                                 "created_date_time": created or start - dt.timedelta(hours=1),
+                                 "test_event": False},
+            "active_period": {"dtstart": start, "duration": cursor - start},
+            "event_signals": [{"signal_name": "LOAD_DISPATCH", "signal_type": signal_type, "signal_id": "s",
+                               "intervals": intervals}],
+            "response_required": "always"}
+
+
+def answer(client, settings, planner, event: dict, park_id: str = "tiny"):
+    from service.api.openadr import answer_event
+
+    session = client.app.state.session_factory()
+    try:
+        return answer_event(session, settings, planner, park_id, CONFIG, event)
+    finally:
+        session.close()
+
+
+def test_a_modification_with_fewer_windows_cancels_the_ones_it_dropped(client, settings, planner,
+                                                                       tmp_path) -> None:
+    register_today(client, tmp_path, "tiny", tiny_park())
+    start = next_window_start()
+    first = answer(client, settings, planner, parsed_event("m1", start, [15, 15], [900.0, 850.0]))
+    assert first.opt == "optIn" and first.event_ids == ["oadr-m1-1", "oadr-m1-2"]
+    events = {e["id"]: e for e in client.get("/parks/tiny/events", headers=ADMIN).json()}
+    assert [events[i]["event"]["max_import_kw"] for i in first.event_ids] == [900.0, 850.0]
+    second = answer(client, settings, planner, parsed_event("m1", start, [30], [800.0], modification=1))
+    assert second.opt == "optIn" and second.event_ids == ["oadr-m1"]
+    events = {e["id"]: e for e in client.get("/parks/tiny/events", headers=ADMIN).json()}
+    assert events["oadr-m1"]["status"] == "active" and events["oadr-m1"]["event"]["max_import_kw"] == 800.0
+    assert events["oadr-m1-1"]["status"] == events["oadr-m1-2"]["status"] == "cancelled"
+    again = answer(client, settings, planner, parsed_event("m1", start, [30], [800.0], modification=1))
+    assert again.opt == "optIn"                                                # the same again: no re-plan
+    assert client.get("/parks/tiny/events/oadr-m1", headers=ADMIN).json()["version"] == 1
+    cancelled = answer(client, settings, planner, parsed_event("m1", start, [30], [800.0], modification=2,
+                                                               status="cancelled"))
+    assert cancelled.opt == "optIn" and "oadr-m1" in cancelled.reason
+    assert client.get("/parks/tiny/events/oadr-m1", headers=ADMIN).json()["status"] == "cancelled"
+
+
+def test_an_event_that_cannot_be_planned_is_opted_out_of_with_the_reason(client, settings, planner,
+                                                                         tmp_path) -> None:
+    register_today(client, tmp_path, "tiny", tiny_park())
+    beyond = pd.Timestamp(today_local() + dt.timedelta(days=10), tz=TZ).to_pydatetime()   # after the park's data
+    refused = answer(client, settings, planner, parsed_event("far", beyond, [30], [500.0]))
+    assert refused.opt == "optOut" and "planning oadr-far failed" in refused.reason
+    assert "outside the park's data" in refused.reason
+    assert client.get("/parks/tiny/events/oadr-far", headers=ADMIN).status_code == 404
+
+
+def test_the_reported_demand_is_the_metered_net_import_and_each_measurement_once(client, tmp_path) -> None:
+    from service.api.db import MeasurementRow
+    from service.api.measurements import metered_demand_kw
+    from service.api.openadr import new_demand
+
+    assert metered_demand_kw(MeasurementRow(grid_import_kw=612.5, grid_export_kw=None), True) == 612.5
+    assert metered_demand_kw(MeasurementRow(grid_import_kw=0.0, grid_export_kw=40.0), True) == -40.0
+    assert metered_demand_kw(MeasurementRow(grid_export_kw=40.0), True) == -40.0
+    assert metered_demand_kw(MeasurementRow(load_kw=900.0, pv_kw=250.0), False) == 650.0
+    assert metered_demand_kw(MeasurementRow(load_kw=900.0, pv_kw=250.0), True) is None     # batteries not metered
+    assert metered_demand_kw(MeasurementRow(load_kw=900.0), False) is None
+
+    register_today(client, tmp_path, "tiny", tiny_park())
+    session = client.app.state.session_factory()
+    try:
+        assert new_demand(session, "tiny", None) is None                                   # no measurement
+        state = {"measured_at": "2026-12-01T08:00:00+08:00", "soc_kwh": {"b1": 200}, "month_to_date_peak_kw": 0}
+        client.post("/parks/tiny/measurements", json={**state, "load_kw": 900, "pv_kw": 250}, headers=ADMIN)
+        assert new_demand(session, "tiny", None) is None                                   # a battery, no meter
+        row = client.post("/parks/tiny/measurements", json={**state, "grid_import_kw": 700.25},
+                          headers=ADMIN).json()
+        found = new_demand(session, "tiny", None)
+        assert found == (row["id"], pd.Timestamp("2026-12-01T00:00:00Z"), 700.25)
+        assert new_demand(session, "tiny", row["id"]) is None                              # already reported
+    finally:
+        session.close()
