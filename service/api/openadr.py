@@ -272,6 +272,8 @@ def map_event(event: dict, config: OpenAdrConfigIn, grid: StepGrid, now: dt.date
             if start is None or duration is None or duration <= dt.timedelta(0):
                 raise ValueError("an interval without a start or a positive duration (open-ended events are not "
                                  "planned)")
+            if start.tzinfo is None:
+                raise ValueError(f"interval start {start.isoformat()} has no UTC offset")
             factor = power_factor_kw(signal.get("measurement"), duration)
             request = _request(signal, float(interval["signal_payload"]), factor, config)
             spans.append((pd.Timestamp(start), pd.Timestamp(start + duration), request))
@@ -389,14 +391,20 @@ def answer_event(session, settings, planner, park_id: str, config: OpenAdrConfig
                  now: dt.datetime | None = None) -> Answer:
     """Map an OpenADR event, apply or cancel its demand-response events, decide the opt; record it (committed).
 
-    Blocking (re-plans in the worker pool): run it in a thread.
+    An event is answered once per modification number: the same version
+    again (openleadr after a restart) gets the recorded answer. Blocking
+    (re-plans in the worker pool): run it in a thread.
     """
     from service.api.routes.events import apply_event
 
     now = now or utc_now()
     descriptor = event.get("event_descriptor") or {}
     oadr_id = str(descriptor.get("event_id"))
+    modification = int(descriptor.get("modification_number") or 0)
     record = session.get(OpenAdrEventRow, (park_id, oadr_id))
+    if record is not None and record.opt is not None and record.modification_number == modification:
+        # the same version of the event again (e.g. after a restart): the same answer, no re-plan
+        return Answer(record.opt, record.reason, list(record.event_ids))
     previous = list(record.event_ids) if record is not None else []
     try:
         grid = step_grid(settings, session, store.get_version(session, park_id))
@@ -438,7 +446,7 @@ def answer_event(session, settings, planner, park_id: str, config: OpenAdrConfig
     if record is None:
         record = OpenAdrEventRow(park_id=park_id, oadr_event_id=oadr_id, received_at=now)
         session.add(record)
-    record.modification_number = int(descriptor.get("modification_number") or 0)
+    record.modification_number = modification
     record.status = str(descriptor.get("event_status") or "")
     record.event_ids, record.opt, record.reason = answer.event_ids, answer.opt, answer.reason
     record.received, record.updated_at = jsonable(event), now

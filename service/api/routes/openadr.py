@@ -63,6 +63,8 @@ def put_openadr(
 ) -> OpenAdrOut:
     """Store the VEN's settings and apply them: the VEN (re)starts if ``enabled``, else stops.
 
+    The same settings again change nothing (the VEN is not restarted).
+
     Changing the VTN (``vtn_url``) or the ``ven_name``, or disabling the VEN,
     cancels its registration at the VTN it had. Plain ``http`` is accepted only
     for a VTN on this machine.
@@ -81,6 +83,9 @@ def put_openadr(
         response.status_code = status.HTTP_201_CREATED
     else:
         before = OpenAdrConfigIn.model_validate(row.settings)
+        if before == body:                          # the same settings again: the VEN goes on as it is
+            response.headers["Location"] = f"/parks/{park_id}/openadr"
+            return openadr_out(session, manager, row)
         moved = (before.vtn_url, before.ven_name, before.ven_id) != (body.vtn_url, body.ven_name, body.ven_id)
         if moved:
             row.registered_ven_id = None

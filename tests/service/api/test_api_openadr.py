@@ -202,8 +202,8 @@ def next_window_start(lead_steps: int = 2) -> dt.datetime:
 
 
 def configure(client, park_id: str, vtn: Vtn | str, **changes) -> dict:
-    body = {"enabled": True, "vtn_url": vtn if isinstance(vtn, str) else vtn.url, "ven_name": f"{park_id}-ven", "report_interval_s": 1,
-            "incentive_cny_per_kwh": 2.5, **changes}
+    body = {"enabled": True, "vtn_url": vtn if isinstance(vtn, str) else vtn.url, "ven_name": f"{park_id}-ven",
+            "report_interval_s": 1, "incentive_cny_per_kwh": 2.5, **changes}
     response = client.put(f"/parks/{park_id}/openadr", json=body, headers=ADMIN)
     assert response.status_code in (200, 201), response.text
     return response.json()
@@ -380,7 +380,9 @@ def test_an_unreachable_vtn_is_retried_and_the_service_keeps_answering(client, t
 def test_disabling_stops_the_ven_and_cancels_its_registration(client, tmp_path, vtn) -> None:
     register_today(client, tmp_path, "tiny", tiny_park())
     configure(client, "tiny", vtn)
-    registered(client, "tiny")
+    since = registered(client, "tiny")["registered_at"]
+    assert configure(client, "tiny", vtn)["status"]["registered_at"] == since     # the same again: no restart
+    assert vtn.registrations.qsize() == 1
     cancelled = []
     vtn.server.add_handler("on_cancel_party_registration", lambda payload: cancelled.append(payload) or
                            ("oadrCanceledPartyRegistration", {"registration_id": payload["registration_id"]}))
@@ -672,3 +674,48 @@ def test_the_reported_demand_is_the_metered_net_import_and_each_measurement_once
         assert new_demand(session, "tiny", row["id"]) is None                              # already reported
     finally:
         session.close()
+
+
+def test_the_service_answers_while_a_ven_re_plans(settings, tmp_path, vtn) -> None:
+    from fastapi.testclient import TestClient
+
+    from service.api.deps import get_planner, get_settings
+    from service.api.main import create_app
+    from service.api.planner import Planner
+
+    class GatedPlanner(Planner):
+        """Holds the event re-plans until the test opens the gate."""
+
+        def __init__(self) -> None:
+            base = Planner.thread_pool(workers=1, max_in_progress=4)
+            super().__init__(base.executor, 1, 4)
+            self.entered, self.gate = threading.Event(), threading.Event()
+
+        def run(self, job, *args, timeout_s):
+            if job.__name__ == "event_job":
+                self.entered.set()
+                assert self.gate.wait(WAIT_S)
+            return super().run(job, *args, timeout_s=timeout_s)
+
+    planner = GatedPlanner()
+    app = create_app()
+    app.dependency_overrides[get_settings] = lambda: settings
+    app.dependency_overrides[get_planner] = lambda: planner
+    try:
+        with TestClient(app) as client:
+            register_today(client, tmp_path, "tiny", tiny_park())
+            configure(client, "tiny", vtn)
+            registered(client, "tiny")
+            event_id = vtn.add_event("ven-tiny-ven", "delta", next_window_start(), [15], [50.0])
+            assert planner.entered.wait(WAIT_S)                  # the VEN's re-plan waits in the worker pool
+            answers = []
+            asking = threading.Thread(target=lambda: answers.extend(
+                [client.get("/health").status_code, client.get("/parks/tiny/openadr", headers=ADMIN).json()]))
+            asking.start()
+            asking.join(WAIT_S)
+            assert answers[:1] == [200] and answers[1]["status"]["state"] == "registered"
+            planner.gate.set()
+            assert next_opt(vtn, event_id, 0) == "optIn"
+    finally:
+        planner.gate.set()
+        planner.shutdown()
