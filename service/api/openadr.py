@@ -449,7 +449,7 @@ def answer_event(session, settings, planner, park_id: str, config: OpenAdrConfig
     record.modification_number = modification
     record.status = str(descriptor.get("event_status") or "")
     record.event_ids, record.opt, record.reason = answer.event_ids, answer.opt, answer.reason
-    record.received, record.updated_at = jsonable(event), now
+    record.received, record.updated_at = jsonable(event), utc_now()
     session.commit()
     log = logger.info if answer.opt == "optIn" else logger.warning
     log("OpenADR: park %s: event %s (modification %s, %s): %s, %s", park_id, oadr_id,
@@ -489,7 +489,8 @@ class VenStatus:
     next_retry_at: dt.datetime | None = None
 
 
-def _make_client_class():
+@lru_cache(maxsize=1)
+def client_class():
     """The openleadr client, with the hooks the VEN needs (imported on first use: openleadr is a heavy import)."""
     from openleadr import OpenADRClient
 
@@ -530,16 +531,6 @@ def _make_client_class():
                 await self.client_session.close()
 
     return VenClient
-
-
-_client_class = None
-
-
-def client_class():
-    global _client_class
-    if _client_class is None:
-        _client_class = _make_client_class()
-    return _client_class
 
 
 class ParkVen:

@@ -183,6 +183,15 @@ def vtn():
     server.stop()
 
 
+def steady_park() -> dict:
+    """The tiny park on a flat price, its battery to end as it starts (75 %): idle in the baseline at any hour,
+    so that a reduction the VTN asks for is met by discharging it, whatever the time the test runs."""
+    park = tiny_park(tariff={"prices_cny_per_kwh": {"flat": 0.6}})
+    park["batteries"] = {"b1": {**park["batteries"]["b1"], "initial_soc_frac": 0.75, "final_soc_frac": 0.75,
+                                "throughput_cost_cny_per_kwh": 0.01}}
+    return park
+
+
 def today_local() -> dt.date:
     return pd.Timestamp.now(tz=TZ).date()
 
@@ -228,7 +237,7 @@ def power(unit: str, scale: str):
 
 def test_a_load_dispatch_event_from_a_real_vtn_is_planned_opted_into_and_the_demand_reported(
         client, tmp_path, vtn) -> None:
-    register_today(client, tmp_path, "tiny", tiny_park())
+    register_today(client, tmp_path, "tiny", steady_park())
     measured_at = pd.Timestamp.now(tz=TZ).floor("s") - pd.Timedelta(minutes=1)
     measurement = {"measured_at": measured_at.isoformat(), "soc_kwh": {"b1": 300}, "month_to_date_peak_kw": 800,
                    "load_kw": 900.0, "pv_kw": 250.0, "grid_import_kw": 612.5, "grid_export_kw": 0.0}
@@ -322,7 +331,7 @@ def test_an_event_the_park_cannot_deliver_is_opted_out_of_and_does_not_bind_it(c
 
 def test_a_signal_the_park_cannot_map_is_opted_out_of_and_the_ven_keeps_running(client, tmp_path, vtn,
                                                                                  caplog) -> None:
-    register_today(client, tmp_path, "tiny", tiny_park())
+    register_today(client, tmp_path, "tiny", steady_park())
     configure(client, "tiny", vtn)
     registered(client, "tiny")
     caplog.set_level(logging.WARNING, logger="service.api.openadr")
@@ -350,7 +359,7 @@ def test_an_enabled_ven_starts_with_the_service_and_registers_again_with_its_ven
         return application
 
     with TestClient(app()) as first:
-        register_today(first, tmp_path, "tiny", tiny_park())
+        register_today(first, tmp_path, "tiny", steady_park())
         configure(first, "tiny", vtn)
         assert vtn.registrations.get(timeout=WAIT_S) == ("tiny-ven", None)
         registered(first, "tiny")
@@ -361,7 +370,7 @@ def test_an_enabled_ven_starts_with_the_service_and_registers_again_with_its_ven
 
 
 def test_an_unreachable_vtn_is_retried_and_the_service_keeps_answering(client, tmp_path) -> None:
-    register_today(client, tmp_path, "tiny", tiny_park())
+    register_today(client, tmp_path, "tiny", steady_park())
     nobody = f"http://127.0.0.1:{free_port()}/OpenADR2/Simple/2.0b"       # nobody listens on that port
     body = configure(client, "tiny", nobody, report_interval_s=5)
     assert body["status"]["state"] in ("registering", "retrying")
@@ -378,7 +387,7 @@ def test_an_unreachable_vtn_is_retried_and_the_service_keeps_answering(client, t
 
 
 def test_disabling_stops_the_ven_and_cancels_its_registration(client, tmp_path, vtn) -> None:
-    register_today(client, tmp_path, "tiny", tiny_park())
+    register_today(client, tmp_path, "tiny", steady_park())
     configure(client, "tiny", vtn)
     since = registered(client, "tiny")["registered_at"]
     assert configure(client, "tiny", vtn)["status"]["registered_at"] == since     # the same again: no restart
@@ -618,7 +627,7 @@ def answer(client, settings, planner, event: dict, park_id: str = "tiny"):
 
 def test_a_modification_with_fewer_windows_cancels_the_ones_it_dropped(client, settings, planner,
                                                                        tmp_path) -> None:
-    register_today(client, tmp_path, "tiny", tiny_park())
+    register_today(client, tmp_path, "tiny", steady_park())
     start = next_window_start()
     first = answer(client, settings, planner, parsed_event("m1", start, [15, 15], [900.0, 850.0]))
     assert first.opt == "optIn" and first.event_ids == ["oadr-m1-1", "oadr-m1-2"]
@@ -640,7 +649,7 @@ def test_a_modification_with_fewer_windows_cancels_the_ones_it_dropped(client, s
 
 def test_an_event_that_cannot_be_planned_is_opted_out_of_with_the_reason(client, settings, planner,
                                                                          tmp_path) -> None:
-    register_today(client, tmp_path, "tiny", tiny_park())
+    register_today(client, tmp_path, "tiny", steady_park())
     beyond = pd.Timestamp(today_local() + dt.timedelta(days=10), tz=TZ).to_pydatetime()   # after the park's data
     refused = answer(client, settings, planner, parsed_event("far", beyond, [30], [500.0]))
     assert refused.opt == "optOut" and "planning oadr-far failed" in refused.reason
@@ -660,7 +669,7 @@ def test_the_reported_demand_is_the_metered_net_import_and_each_measurement_once
     assert metered_demand_kw(MeasurementRow(load_kw=900.0, pv_kw=250.0), True) is None     # batteries not metered
     assert metered_demand_kw(MeasurementRow(load_kw=900.0), False) is None
 
-    register_today(client, tmp_path, "tiny", tiny_park())
+    register_today(client, tmp_path, "tiny", steady_park())
     session = client.app.state.session_factory()
     try:
         assert new_demand(session, "tiny", None) is None                                   # no measurement
@@ -703,7 +712,7 @@ def test_the_service_answers_while_a_ven_re_plans(settings, tmp_path, vtn) -> No
     app.dependency_overrides[get_planner] = lambda: planner
     try:
         with TestClient(app) as client:
-            register_today(client, tmp_path, "tiny", tiny_park())
+            register_today(client, tmp_path, "tiny", steady_park())
             configure(client, "tiny", vtn)
             registered(client, "tiny")
             event_id = vtn.add_event("ven-tiny-ven", "delta", next_window_start(), [15], [50.0])
