@@ -45,6 +45,7 @@ from typing import Any, Literal
 
 import pandas as pd
 from pydantic import ValidationError
+from sqlalchemy import select
 
 from microgrid.case import park_from_dict
 from microgrid.errors import MicrogridError
@@ -737,7 +738,7 @@ class VenManager:
                 row = session.get(OpenAdrVenRow, park_id)
                 rows = [row] if row is not None else []
             else:
-                rows = list(session.query(OpenAdrVenRow).filter(OpenAdrVenRow.enabled.is_(True)))
+                rows = list(session.scalars(select(OpenAdrVenRow).where(OpenAdrVenRow.enabled.is_(True))))
             return [(r.park_id, r.enabled, OpenAdrConfigIn.model_validate(r.settings), r.registered_ven_id)
                     for r in rows]
         finally:
@@ -798,8 +799,6 @@ class VenManager:
 
 def recent_events(session, park_id: str, limit: int = RECENT_EVENTS) -> list[OpenAdrEventRow]:
     """The OpenADR events a park's VEN answered last, newest first."""
-    from sqlalchemy import select
-
     query = (select(OpenAdrEventRow).where(OpenAdrEventRow.park_id == park_id)
              .order_by(OpenAdrEventRow.updated_at.desc()).limit(limit))
     return list(session.scalars(query))

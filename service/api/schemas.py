@@ -385,8 +385,8 @@ class OpenAdrConfigIn(_Request):
     pcc_voltage_v: float = Field(10_000.0, gt=0, description="Nominal voltage of the point of common coupling "
                                  "[V], stated in the report's description.")
 
-    def errors(self, check_files: bool = True) -> list[dict[str, str]]:
-        """What is wrong with the settings, as problem ``errors`` (field, reason)."""
+    def errors(self) -> list[dict[str, str]]:
+        """What is wrong with the settings, as problem ``errors`` (field, reason); the files are looked for."""
         import ipaddress
         from pathlib import Path
         from urllib.parse import urlsplit
@@ -409,11 +409,10 @@ class OpenAdrConfigIn(_Request):
         if self.cert_path is not None and self.ca_file is None:
             errors.append({"field": "ca_file", "reason": "with a VEN certificate, give the CA bundle that verifies "
                                                          "the VTN's certificate"})
-        if check_files:
-            for field in ("cert_path", "key_path", "ca_file"):
-                value = getattr(self, field)
-                if value is not None and not Path(value).is_file():
-                    errors.append({"field": field, "reason": f"no file {value!r} on the server"})
+        for field in ("cert_path", "key_path", "ca_file"):
+            value = getattr(self, field)
+            if value is not None and not Path(value).is_file():
+                errors.append({"field": field, "reason": f"no file {value!r} on the server"})
         return errors
 
 
