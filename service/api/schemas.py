@@ -366,11 +366,13 @@ class OpenAdrConfigIn(_Request):
     cert_path: str | None = Field(None, description="PEM certificate of the VEN, on the server's disk.")
     key_path: str | None = Field(None, description="PEM private key (unencrypted) of the VEN, on the server's disk.")
     ca_file: str | None = Field(None, description="PEM CA bundle that verifies the VTN's TLS certificate; needed "
-                                                  "with cert_path.")
+                                                  "with cert_path (without a VEN certificate the system's CAs "
+                                                  "verify the VTN).")
     vtn_fingerprint: str | None = Field(None, pattern=FINGERPRINT_PATTERN,
                                         description="The VTN's certificate fingerprint (10 hex pairs, "
                                                     "AA:BB:...): only messages it signed are accepted.")
-    check_hostname: bool = Field(True, description="Check that the VTN's TLS certificate names its host.")
+    check_hostname: bool = Field(True, description="With cert_path: check that the VTN's TLS certificate names "
+                                                   "its host.")
     report_interval_s: float = Field(60.0, ge=1, le=3600, description="The shortest interval the metered-demand "
                                      "report is offered at [s]; the VTN picks one from it up to 1 h.")
     incentive_cny_per_kwh: float = Field(0.0, ge=0, description="The incentive of the park's demand-response "

@@ -37,10 +37,11 @@ def free_port() -> int:
 class Vtn:
     """An openleadr ``OpenADRServer`` over plain http that records registrations, opts and report values."""
 
-    def __init__(self, accept: bool = True) -> None:
+    def __init__(self, accept: bool = True, tls: dict[str, Path] | None = None) -> None:
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/OpenADR2/Simple/2.0b"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}/OpenADR2/Simple/2.0b"
         self.accept = accept
+        self.tls = tls
         self.registrations: queue.Queue = queue.Queue()
         self.opts: queue.Queue = queue.Queue()
         self.reports: queue.Queue = queue.Queue()
@@ -65,12 +66,26 @@ class Vtn:
     async def _start(self) -> None:
         from openleadr import OpenADRServer
 
+        tls = self.tls or {}
+        secure = {} if not tls else {
+            "cert": str(tls["vtn_cert"]), "key": str(tls["vtn_key"]), "http_cert": str(tls["vtn_cert"]),
+            "http_key": str(tls["vtn_key"]), "http_ca_file": str(tls["ca"]), "ven_lookup": self._ven_lookup}
         self.server = OpenADRServer(vtn_id="TEST-VTN", http_host="127.0.0.1", http_port=self.port,
-                                    requested_poll_freq=dt.timedelta(seconds=1), verify_message_signatures=False,
-                                    show_fingerprint=False)
+                                    requested_poll_freq=dt.timedelta(seconds=1),
+                                    verify_message_signatures=bool(tls), show_fingerprint=False,
+                                    show_server_cert_domain=False, **secure)
         self.server.add_handler("on_create_party_registration", self._register)
         self.server.add_handler("on_register_report", self._register_report)
         await self.server.run()
+
+    def _ven_lookup(self, ven_id: str) -> dict | None:
+        """The VEN this VTN knows, with the fingerprint of its certificate (delivered out of band)."""
+        from openleadr.utils import certificate_fingerprint
+
+        if ven_id != "ven-tls-ven":
+            return None
+        return {"ven_id": ven_id, "ven_name": "tls-ven", "registration_id": "registration-1",
+                "fingerprint": certificate_fingerprint(self.tls["ven_cert"].read_text())}
 
     def _register(self, payload: dict):
         self.registrations.put((payload["ven_name"], payload.get("ven_id")))
@@ -133,10 +148,14 @@ class Vtn:
         self.call(self.server.cancel_event, ven_id, event_id)
 
     def stop(self) -> None:
+        from openleadr.service import VTNService
+
         if self.server is not None:
             self.call(self.server.stop)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=10)
+        if "ven_lookup" in vars(VTNService):      # openleadr keeps it on the class: the next VTN must not see it
+            delattr(VTNService, "ven_lookup")
 
 
 def next_opt(vtn: Vtn, event_id: str, modification: int) -> str:
@@ -728,3 +747,85 @@ def test_the_service_answers_while_a_ven_re_plans(settings, tmp_path, vtn) -> No
     finally:
         planner.gate.set()
         planner.shutdown()
+
+
+# --- over TLS: client certificates and signed messages both ways ----------------------------------
+
+def certificates(folder: Path) -> dict[str, Path]:
+    """A CA, a VTN certificate for 127.0.0.1 and a VEN certificate it signed, as PEM files."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    import ipaddress
+
+    folder.mkdir(parents=True, exist_ok=True)
+    now = dt.datetime.now(dt.timezone.utc)
+
+    def name(common: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
+
+    def issue(subject: str, key, issuer_name, issuer_key, ca: bool, extensions=()) -> x509.Certificate:
+        builder = (x509.CertificateBuilder().subject_name(name(subject)).issuer_name(issuer_name)
+                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=1))
+                   .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+        for extension in extensions:
+            builder = builder.add_extension(extension, critical=False)
+        return builder.sign(issuer_key, hashes.SHA256())
+
+    def write(stem: str, cert: x509.Certificate, key) -> None:
+        (folder / f"{stem}.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        (folder / f"{stem}.key").write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                                               serialization.PrivateFormat.PKCS8,
+                                                               serialization.NoEncryption()))
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = issue("test CA", ca_key, name("test CA"), ca_key, ca=True)
+    vtn_key = ec.generate_private_key(ec.SECP256R1())
+    vtn = issue("127.0.0.1", vtn_key, ca.subject, ca_key, ca=False, extensions=[
+        x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])])
+    ven_key = ec.generate_private_key(ec.SECP256R1())
+    ven = issue("tls-ven", ven_key, ca.subject, ca_key, ca=False)
+    (folder / "ca.crt").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    write("vtn", vtn, vtn_key)
+    write("ven", ven, ven_key)
+    return {"ca": folder / "ca.crt", "vtn_cert": folder / "vtn.crt", "vtn_key": folder / "vtn.key",
+            "ven_cert": folder / "ven.crt", "ven_key": folder / "ven.key"}
+
+
+def test_over_tls_with_certificates_and_fingerprints_the_ven_registers_and_answers(client, tmp_path) -> None:
+    from openleadr.utils import certificate_fingerprint
+
+    files = certificates(tmp_path / "pki")
+    vtn = Vtn(tls=files).start()
+    try:
+        register_today(client, tmp_path, "tiny", steady_park())
+        configure(client, "tiny", vtn, ven_name="tls-ven", cert_path=str(files["ven_cert"]),
+                  key_path=str(files["ven_key"]), ca_file=str(files["ca"]),
+                  vtn_fingerprint=certificate_fingerprint(files["vtn_cert"].read_text()))
+        assert registered(client, "tiny")["ven_id"] == "ven-tls-ven"
+        event_id = vtn.add_event("ven-tls-ven", "delta", next_window_start(), [15], [50.0])
+        assert next_opt(vtn, event_id, 0) == "optIn"                 # the VEN's signed answer was accepted
+        assert client.get(f"/parks/tiny/events/oadr-{event_id}", headers=ADMIN).json()["status"] == "active"
+    finally:
+        vtn.stop()
+
+
+def test_a_vtn_whose_signature_does_not_match_the_fingerprint_is_not_trusted(client, tmp_path) -> None:
+    files = certificates(tmp_path / "pki")
+    vtn = Vtn(tls=files).start()
+    try:
+        register_today(client, tmp_path, "tiny", steady_park())
+        configure(client, "tiny", vtn, ven_name="tls-ven", cert_path=str(files["ven_cert"]),
+                  key_path=str(files["ven_key"]), ca_file=str(files["ca"]),
+                  vtn_fingerprint="00:11:22:33:44:55:66:77:88:99")
+
+        def refused():
+            status = client.get("/parks/tiny/openadr", headers=ADMIN).json()["status"]
+            return status if status["state"] == "retrying" else None
+
+        status = wait_for(refused, "the VEN trusted a VTN of another fingerprint")
+        assert status["registration_id"] is None and "did not register the VEN" in status["last_error"]
+    finally:
+        vtn.stop()
