@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import math
 import tempfile
+import threading
 import time
 from collections import OrderedDict
 from pathlib import Path
@@ -45,6 +46,22 @@ def schedule_rows(schedule) -> list[dict[str, Any]]:
 
 CASE_CACHE_SIZE = 4
 _case_cache: OrderedDict[tuple, Any] = OrderedDict()
+MODEL_CACHE_SIZE = 8
+_worker = threading.local()
+
+
+def worker_models():
+    """This worker's :class:`dispatch.optimize.ModelCache`: a plan of a shape met before skips the build.
+
+    One per thread (a model is never solved by two threads at once); in the
+    service's process pool, one per worker process.
+    """
+    models = getattr(_worker, "models", None)
+    if models is None:
+        from dispatch.optimize import ModelCache
+
+        models = _worker.models = ModelCache(MODEL_CACHE_SIZE)
+    return models
 
 
 def _files_signature(folder: Path) -> tuple:
@@ -157,13 +174,17 @@ def plan_start(case, request: dict):
     return start, start.date()
 
 
-def _plan(case, start, strategy: str, config, horizon_h: float, state, forecasts, intraday: bool):
-    """One plan from ``start``: :func:`dispatch.day_ahead.plan_day_ahead`, or the same path from any step."""
+def _plan(case, start, strategy: str, config, horizon_h: float, state, forecasts, intraday: bool,
+          warm_start: bool = False):
+    """One plan from ``start``: :func:`dispatch.day_ahead.plan_day_ahead`, or the same path from any step.
+
+    The worker's models are reused; ``warm_start`` starts HiGHS from the reused model's last plan.
+    """
     if not intraday:
         from dispatch.day_ahead import plan_day_ahead
 
         return plan_day_ahead(case, start.date(), strategy, config, horizon_h=horizon_h, state=state,
-                              forecasts=forecasts)
+                              forecasts=forecasts, models=worker_models(), warm_start_from_last=warm_start)
     from dispatch.inputs import horizon_inputs
     from dispatch.strategies import STRATEGIES
     from microgrid.errors import InvalidRequestError
@@ -171,7 +192,7 @@ def _plan(case, start, strategy: str, config, horizon_h: float, state, forecasts
     if strategy not in STRATEGIES:
         raise InvalidRequestError(f"strategy: unknown {strategy!r}; choose one of {', '.join(STRATEGIES)}")
     inputs = horizon_inputs(case, start, horizon_h, state, forecasts)
-    result = _solve_inputs(case, inputs, strategy, config)
+    result = _solve_inputs(case, inputs, strategy, config, warm_start)
     result.kpis = {"case": case.name, "start": start.isoformat(), "horizon_h": horizon_h, "dt_h": inputs.dt_h,
                    **result.kpis}
     return result
@@ -242,7 +263,8 @@ def plan_job(document: dict, folder: str, request: dict, deadline_epoch_s: float
                                     mip_gap=park.dispatch.mip_gap if request.get("mip_gap") is None else request["mip_gap"],
                                     time_limit_s=min(limit_s, park.dispatch.time_limit_s))
         try:
-            result = _plan(case, start, strategy, config, horizon_h, state, forecasts, intraday)
+            result = _plan(case, start, strategy, config, horizon_h, state, forecasts, intraday,
+                           bool(request.get("warm_start")))
         except SolverTimeoutError as exc:
             fallback_reason = f"no optimal plan in time ({exc})"
             strategy = "rule-based"
@@ -274,8 +296,11 @@ def _answer(result, strategy: str, objective: str, limit_s, fallback_reason, day
     }
 
 
-def _solve_inputs(case, inputs, strategy: str, config):
-    """One solve of horizon inputs: network-aware when the park's network constrains it."""
+def _solve_inputs(case, inputs, strategy: str, config, warm_start: bool = False):
+    """One solve of horizon inputs: network-aware when the park's network constrains it.
+
+    Otherwise on the worker's models, from the reused model's last plan with ``warm_start``.
+    """
     from dispatch.strategies import run_strategy
 
     if strategy == "optimal" and case.park.network.constrained:
@@ -284,7 +309,7 @@ def _solve_inputs(case, inputs, strategy: str, config):
 
         check_inputs(inputs)
         return plan_network_aware(inputs, config, folder=case.folder).result
-    return run_strategy(inputs, strategy, config)
+    return run_strategy(inputs, strategy, config, models=worker_models(), warm_start_from_last=warm_start)
 
 
 def event_limits(index, baseline_import_kw, events: list[dict]):
@@ -372,14 +397,15 @@ def event_job(document: dict, folder: str, request: dict, events: list[dict], de
     config = DispatchConfig(objective=objective, mip_gap=park.dispatch.mip_gap,
                             time_limit_s=min(limit_s, park.dispatch.time_limit_s))
     inputs = horizon_inputs(case, start, horizon_h, state)
-    baseline = _solve_inputs(case, inputs, "optimal", config)
+    warm_start = bool(request.get("warm_start"))
+    baseline = _solve_inputs(case, inputs, "optimal", config, warm_start)
     baseline_kw = baseline.schedule["grid_import_kw"].to_numpy(dtype=float)
     cap, minimum = event_limits(inputs.index, baseline_kw, events)
     limited = horizon_inputs(case, start, horizon_h, state)
     limited.import_cap_kw = cap if np.isfinite(cap).any() else None
     limited.min_import_kw = minimum if (minimum > 0).any() else None
     limited.__post_init__()
-    result = _solve_inputs(case, limited, "optimal", config)
+    result = _solve_inputs(case, limited, "optimal", config, warm_start)
     result.kpis = {"case": case.name, "start": start.isoformat(), "horizon_h": horizon_h, "dt_h": limited.dt_h,
                    **result.kpis}
     end = start + pd.Timedelta(hours=horizon_h)

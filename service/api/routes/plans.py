@@ -117,7 +117,8 @@ def _solve_and_store(park_id: str, kind: str, version, folder, request: dict, jo
     session.commit()  # end the read transaction: no database connection is held while the worker solves
     grace_s = min(5.0, (settings.http_timeout_s - limit_s) / 2)
     try:
-        result = planner.run(plan_job, version.document, str(folder), job_request, received + limit_s,
+        result = planner.run(plan_job, version.document, str(folder),
+                             {**job_request, "warm_start": settings.plan_warm_start}, received + limit_s,
                              timeout_s=limit_s + grace_s - (time.time() - received))
     except PlanTimeout:
         raise PlanTimeout(f"no answer within the request's time limit of {limit_s:g} s; the server is busy or the "
