@@ -147,6 +147,8 @@ class MeasurementRow(Base):
     month_to_date_peak_kw: Mapped[float] = mapped_column(Float)
     pv_kw: Mapped[float | None] = mapped_column(Float, nullable=True)
     load_kw: Mapped[float | None] = mapped_column(Float, nullable=True)
+    flexible_state: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    """The flexible loads' state (``schemas.FLEXIBLE_STATE_FIELDS`` → id → value); None before it was kept."""
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
     created_by_key_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
@@ -220,7 +222,7 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-ADDED_COLUMNS = {("plans", "measurement_id"): "INTEGER"}
+ADDED_COLUMNS = {("plans", "measurement_id"): "INTEGER", ("measurements", "flexible_state"): "JSON"}
 """Columns added to existing tables since the first release: (table, column) → SQL type (nullable, no default)."""
 
 

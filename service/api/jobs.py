@@ -174,6 +174,49 @@ def plan_start(case, request: dict):
     return start, start.date()
 
 
+def plant_state(request: dict, case, start):
+    """The :class:`dispatch.inputs.PlantState` a job request starts from.
+
+    The stores, the month's peak and the flexible loads' daily counters as
+    given. A batch run in progress at ``measured_at`` runs uninterrupted: its
+    hours plus the time to ``start`` become its steps done (one that has not
+    yet completed its first step is planned afresh, not counted as done; one
+    that has ended by then is done). An energy session's delivery and energy
+    shifted ahead or owed depend on what was controlled since: they are
+    carried only into a plan that starts within one step of the measurement.
+    """
+    import pandas as pd
+
+    from dispatch.inputs import PlantState
+    from microgrid.timeseries import step_hours
+
+    state = PlantState(soc_kwh=dict(request.get("soc_kwh") or {}),
+                       thermal_soc_kwh=dict(request.get("thermal_soc_kwh") or {}),
+                       month_to_date_peak_kw=float(request.get("month_to_date_peak_kw") or 0.0),
+                       process_runs_done={k: int(v) for k, v in (request.get("process_runs_done") or {}).items()},
+                       shed_hours_used=dict(request.get("shed_hours_used") or {}),
+                       shed_kwh_used=dict(request.get("shed_kwh_used") or {}))
+    measured_at = request.get("measured_at")
+    if measured_at is None:
+        return state
+    dt_h = step_hours(case.load_profiles.index, "data.loads")
+    elapsed_h = (pd.Timestamp(start) - pd.Timestamp(measured_at)) / pd.Timedelta(hours=1)
+    if elapsed_h < 0:
+        return state
+    for process_id, hours in (request.get("process_running_h") or {}).items():
+        steps = int(round((hours + elapsed_h) / dt_h))
+        total = len(case.park.shiftable_processes[process_id].profile_on_steps(dt_h))
+        if steps <= 0:
+            state.process_runs_done[process_id] = max(0, state.process_runs_done.get(process_id, 1) - 1)
+        elif steps < total:
+            state.process_running_steps[process_id] = steps
+    if elapsed_h >= dt_h:
+        return state
+    state.energy_delivered_kwh = dict(request.get("energy_delivered_kwh") or {})
+    state.shift_ahead_kwh = dict(request.get("shift_ahead_kwh") or {})
+    return state
+
+
 def _plan(case, start, strategy: str, config, horizon_h: float, state, forecasts, intraday: bool,
           warm_start: bool = False):
     """One plan from ``start``: :func:`dispatch.day_ahead.plan_day_ahead`, or the same path from any step.
@@ -232,7 +275,6 @@ def plan_job(document: dict, folder: str, request: dict, deadline_epoch_s: float
     """
     import pandas as pd
 
-    from dispatch.inputs import PlantState
     from dispatch.model import DispatchConfig
     from microgrid.errors import SolverTimeoutError
 
@@ -241,9 +283,7 @@ def plan_job(document: dict, folder: str, request: dict, deadline_epoch_s: float
     intraday = request.get("start") is not None
     start, day = plan_start(case, request)
     objective = request.get("objective") or park.dispatch.objective
-    state = PlantState(soc_kwh=dict(request.get("soc_kwh") or {}),
-                       thermal_soc_kwh=dict(request.get("thermal_soc_kwh") or {}),
-                       month_to_date_peak_kw=float(request.get("month_to_date_peak_kw") or 0.0))
+    state = plant_state(request, case, start)
     horizon_h = float(request.get("horizon_h", 24.0))
     strategy = request.get("strategy", "optimal")
     rounds = park.network.max_iterations + 1 if park.network.constrained else 1
@@ -361,7 +401,7 @@ def event_job(document: dict, folder: str, request: dict, events: list[dict], de
     import numpy as np
     import pandas as pd
 
-    from dispatch.inputs import PlantState, horizon_inputs
+    from dispatch.inputs import horizon_inputs
     from dispatch.model import DispatchConfig
     from microgrid.errors import DataError
     from microgrid.timeseries import step_hours
@@ -388,9 +428,7 @@ def event_job(document: dict, folder: str, request: dict, events: list[dict], de
                         f"{request['max_horizon_h']:g} h on this server")
     horizon_h = min(max(24.0, to_end_h), request["max_horizon_h"], (data_end - start) / pd.Timedelta(hours=1))
     objective = park.dispatch.objective
-    state = PlantState(soc_kwh=dict(request.get("soc_kwh") or {}),
-                       thermal_soc_kwh=dict(request.get("thermal_soc_kwh") or {}),
-                       month_to_date_peak_kw=float(request.get("month_to_date_peak_kw") or 0.0))
+    state = plant_state(request, case, start)
     rounds = park.network.max_iterations + 1 if park.network.constrained else 1
     remaining_s = deadline_epoch_s - time.time()
     limit_s = solver_time_limit_s(remaining_s, objective, rounds) / 2
