@@ -392,6 +392,7 @@ class DispatchModel:
             build_time_s=plan.build_time_s,
             objective_cny=plan.objective_cny,
             slack=plan.slack,
+            integer_decisions=self.integer_decisions(),
         )
 
     def _values(self, component, keys) -> np.ndarray:
@@ -546,7 +547,7 @@ def _relative_gap(incumbent: float | None, bound: float | None, status: SolverSt
 
 
 def solve_optimal(inputs: DispatchInputs, config: DispatchConfig | None = None, models: ModelCache | None = None,
-                  warm_start_from_last: bool = False) -> DispatchResult:
+                  warm_start_from_last: bool = False, warm_start: dict | None = None) -> DispatchResult:
     """Solve ``inputs`` once (the day-ahead path): a new model, or one of ``models`` of the same shape.
 
     Parameters
@@ -562,15 +563,17 @@ def solve_optimal(inputs: DispatchInputs, config: DispatchConfig | None = None, 
         Often several times faster; the plan is optimal within
         ``config.mip_gap`` as always, but which of the near-optimal plans
         comes out can then depend on what the model solved before.
+    warm_start : dict, optional
+        ``{"decisions": ..., "shift_steps": k}`` of an earlier plan (see
+        :meth:`DispatchModel.plan`); it takes the place of the last plan's.
     """
     config = config or DispatchConfig()
-    warm_start = None
     if models is None:
         exclusive = {"auto": needs_exclusivity(inputs), "always": True, "never": False}[config.exclusivity]
         model = DispatchModel(inputs, config, exclusive)
     else:
         model, reused = models.get(inputs, config)
-        if reused and warm_start_from_last and model.solution is not None:
+        if warm_start is None and reused and warm_start_from_last and model.solution is not None:
             warm_start = {"decisions": model.integer_decisions(), "shift_steps": 0}
     result = model.solve(inputs, warm_start=warm_start)
     logger.info("optimal: %s, gap %.2e, build %.3f s, HiGHS %.3f s", result.status, result.mip_gap,

@@ -124,14 +124,16 @@ def heuristic_flows(inputs: DispatchInputs, use_batteries: bool) -> tuple[Flows,
 
 
 def run_strategy(inputs: DispatchInputs, strategy: str = "optimal", config: DispatchConfig | None = None,
-                 models: ModelCache | None = None, warm_start_from_last: bool = False) -> DispatchResult:
+                 models: ModelCache | None = None, warm_start_from_last: bool = False,
+                 warm_start: dict | None = None) -> DispatchResult:
     """Plan ``inputs`` with the named strategy, after the checks of :mod:`dispatch.validate`.
 
-    ``models`` and ``warm_start_from_last`` go to :func:`dispatch.optimize.solve_optimal`.
+    ``models``, ``warm_start_from_last`` and ``warm_start`` go to :func:`dispatch.optimize.solve_optimal`.
     """
     check_inputs(inputs)
     if strategy == "optimal":
-        return solve_optimal(inputs, config, models=models, warm_start_from_last=warm_start_from_last)
+        return solve_optimal(inputs, config, models=models, warm_start_from_last=warm_start_from_last,
+                             warm_start=warm_start)
     if strategy == "rule-based":
         return simulate_heuristic(inputs, use_batteries=True, strategy=strategy)
     if strategy == "no-control":

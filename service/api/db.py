@@ -129,6 +129,8 @@ class PlanRow(Base):
     kpis: Mapped[dict] = mapped_column(JSON)
     slack: Mapped[list] = mapped_column(JSON)
     schedule: Mapped[list] = mapped_column(JSON)
+    decisions: Mapped[dict | None] = mapped_column(JSON(none_as_null=True), nullable=True, deferred=True)
+    """Integer decisions of an optimal plan (a warm start for the next re-plan); None otherwise."""
     measurement_id: Mapped[int | None] = mapped_column(ForeignKey("measurements.id"), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
     created_by_key_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -222,7 +224,8 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-ADDED_COLUMNS = {("plans", "measurement_id"): "INTEGER", ("measurements", "flexible_state"): "JSON"}
+ADDED_COLUMNS = {("plans", "measurement_id"): "INTEGER", ("measurements", "flexible_state"): "JSON",
+                 ("plans", "decisions"): "JSON"}
 """Columns added to existing tables since the first release: (table, column) → SQL type (nullable, no default)."""
 
 

@@ -217,11 +217,30 @@ def plant_state(request: dict, case, start):
     return state
 
 
+def previous_plan_start(previous: dict | None, start, dt_h: float) -> dict | None:
+    """A warm start for a plan from ``start`` out of an earlier stored plan that covers it.
+
+    ``previous``: ``start`` (ISO 8601) and ``decisions`` (integer decisions) of
+    the earlier plan. Its decisions move by the steps between the two starts;
+    None when it starts later or off the step grid.
+    """
+    import pandas as pd
+
+    if not previous or not previous.get("decisions"):
+        return None
+    steps = (pd.Timestamp(start) - pd.Timestamp(previous["start"])) / pd.Timedelta(hours=dt_h)
+    if steps < 0 or abs(steps - round(steps)) > 1e-9:
+        return None
+    return {"decisions": previous["decisions"], "shift_steps": int(round(steps))}
+
+
 def _plan(case, start, strategy: str, config, horizon_h: float, state, forecasts, intraday: bool,
-          warm_start: bool = False):
+          warm_start: bool = False, previous: dict | None = None):
     """One plan from ``start``: :func:`dispatch.day_ahead.plan_day_ahead`, or the same path from any step.
 
-    The worker's models are reused; ``warm_start`` starts HiGHS from the reused model's last plan.
+    The worker's models are reused; ``warm_start`` starts HiGHS from the reused
+    model's last plan, or an intraday plan from ``previous`` (an earlier stored
+    plan of the park that covers its start, :func:`previous_plan_start`).
     """
     if not intraday:
         from dispatch.day_ahead import plan_day_ahead
@@ -235,7 +254,10 @@ def _plan(case, start, strategy: str, config, horizon_h: float, state, forecasts
     if strategy not in STRATEGIES:
         raise InvalidRequestError(f"strategy: unknown {strategy!r}; choose one of {', '.join(STRATEGIES)}")
     inputs = horizon_inputs(case, start, horizon_h, state, forecasts)
-    result = _solve_inputs(case, inputs, strategy, config, warm_start)
+    start_from = previous_plan_start(previous, start, inputs.dt_h) if warm_start else None
+    result = _solve_inputs(case, inputs, strategy, config, warm_start, start_from)
+    if start_from is not None and strategy == "optimal":
+        result.kpis["warm_start_plan_id"] = previous.get("plan_id")
     result.kpis = {"case": case.name, "start": start.isoformat(), "horizon_h": horizon_h, "dt_h": inputs.dt_h,
                    **result.kpis}
     return result
@@ -265,7 +287,13 @@ def plan_job(document: dict, folder: str, request: dict, deadline_epoch_s: float
     dict
         ``strategy``, ``objective``, ``status``, ``mip_gap``, ``solve_time_s``,
         ``fallback_reason``, ``start``, ``end``, ``date`` (local date of the
-        start), ``kpis``, ``slack``, ``schedule`` (rows), ``solver_time_limit_s``.
+        start), ``kpis``, ``slack``, ``schedule`` (rows), ``solver_time_limit_s``,
+        ``decisions`` (the integer decisions of an optimal plan, else None).
+
+    ``request["warm_start"]`` (the server's ``plan_warm_start``) starts HiGHS
+    from the reused model's last plan, or for an intraday plan from
+    ``request["previous_plan"]`` (``start``, ``decisions``: the park's newest
+    stored plan that covers the start).
 
     With the ``optimal`` strategy, each solve gets a share of the time left
     (:func:`solver_time_limit_s`): at the limit HiGHS returns its best plan
@@ -304,7 +332,7 @@ def plan_job(document: dict, folder: str, request: dict, deadline_epoch_s: float
                                     time_limit_s=min(limit_s, park.dispatch.time_limit_s))
         try:
             result = _plan(case, start, strategy, config, horizon_h, state, forecasts, intraday,
-                           bool(request.get("warm_start")))
+                           bool(request.get("warm_start")), request.get("previous_plan"))
         except SolverTimeoutError as exc:
             fallback_reason = f"no optimal plan in time ({exc})"
             strategy = "rule-based"
@@ -333,13 +361,15 @@ def _answer(result, strategy: str, objective: str, limit_s, fallback_reason, day
         "kpis": kpis,
         "slack": [plain(vars(entry)) for entry in result.slack],
         "schedule": schedule_rows(result.schedule),
+        "decisions": result.integer_decisions,
     }
 
 
-def _solve_inputs(case, inputs, strategy: str, config, warm_start: bool = False):
+def _solve_inputs(case, inputs, strategy: str, config, warm_start: bool = False, start_from: dict | None = None):
     """One solve of horizon inputs: network-aware when the park's network constrains it.
 
-    Otherwise on the worker's models, from the reused model's last plan with ``warm_start``.
+    Otherwise on the worker's models; with ``warm_start`` from ``start_from``
+    (``{"decisions", "shift_steps"}``) or else the reused model's last plan.
     """
     from dispatch.strategies import run_strategy
 
@@ -349,7 +379,8 @@ def _solve_inputs(case, inputs, strategy: str, config, warm_start: bool = False)
 
         check_inputs(inputs)
         return plan_network_aware(inputs, config, folder=case.folder).result
-    return run_strategy(inputs, strategy, config, models=worker_models(), warm_start_from_last=warm_start)
+    return run_strategy(inputs, strategy, config, models=worker_models(), warm_start_from_last=warm_start,
+                        warm_start=start_from)
 
 
 def event_limits(index, baseline_import_kw, events: list[dict]):
