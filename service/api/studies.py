@@ -154,7 +154,8 @@ def write_case(folder: Path, document: dict, source: Path, files: list[str]) -> 
 
 def _process_pool(workers: int) -> Callable[[], Executor]:
     def start() -> Executor:
-        return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=study_jobs.ignore_interrupts)
 
     return start
 

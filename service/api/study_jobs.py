@@ -45,6 +45,18 @@ class StudyStopped(Exception):
         self.reason = reason
 
 
+def ignore_interrupts() -> None:
+    """Start of a study worker: Ctrl-C (SIGINT, sent to the terminal's whole process group) is the server's.
+
+    The server then stops its jobs through the stop flag, after their current
+    window, and they resume at the next start; an interrupt in the worker
+    would end the job in the middle of a solve.
+    """
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def study_settings(request: dict):
     """The :class:`service.study.StudySettings` of an accepted request (see ``StudyCreate``)."""
     from service.study import StudySettings
