@@ -10,6 +10,7 @@ worker's progress file into the row (``running``, ``progress_frac``,
 ``failed`` with the reason). Rows are only ever changed while ``queued`` or
 ``running``: a cancelled job stays cancelled whatever its worker answers last.
 
+One server process per ``data_dir`` (``microgrid service serve`` runs one).
 Durability: at start-up every job found ``queued`` or ``running`` (the server
 was killed, or stopped) is submitted again; :func:`service.study.run_study`
 and the sweep resume from the days they checkpointed. On a clean shutdown the
@@ -211,7 +212,10 @@ class StudyRunner:
         self._stopping.set()
         with self._lock:
             for study_id in self._jobs:
-                (study_folder(self.settings, study_id) / study_jobs.STOP_FLAG).touch()
+                try:
+                    (study_folder(self.settings, study_id) / study_jobs.STOP_FLAG).touch()
+                except OSError:  # its folder is gone: the job fails on its own
+                    logger.warning("study %d: cannot write its stop flag", study_id)
             executor = self._executor
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
@@ -278,8 +282,10 @@ class StudyRunner:
             if progress is not None and progress.get("token") == token:
                 self._record_progress(study_id, progress)
             if future.done():
-                with self._lock:
-                    self._jobs.pop(study_id, None)
+                with self._lock:  # the monitor and a shutdown may both poll: one of them finishes the job
+                    if self._jobs.get(study_id, (None,))[0] is not future:
+                        continue
+                    del self._jobs[study_id]
                 self._finish(study_id, future, executor)
 
     def _record_progress(self, study_id: int, progress: dict) -> None:
@@ -290,9 +296,11 @@ class StudyRunner:
             if row is None or row.state not in ACTIVE_STATES:
                 return
             first_start = row.started_at or started
-        self._update(study_id, state="running", started_at=first_start,
-                     progress_frac=min(1.0, float(progress["done"]) / total),
-                     steps_done=int(progress["steps_done"]), message=progress["message"])
+            # a resumed job starts its file from 0 and reads its checkpoints back: the row keeps what was done
+            frac = max(row.progress_frac, min(1.0, float(progress["done"]) / total))
+            steps = max(row.steps_done, int(progress["steps_done"]))
+        self._update(study_id, state="running", started_at=first_start, progress_frac=frac, steps_done=steps,
+                     message=progress["message"])
 
     def _finish(self, study_id: int, future: Future, executor: Executor) -> None:
         try:

@@ -304,8 +304,76 @@ def test_a_study_stopped_by_a_shutdown_resumes_at_the_next_start(settings, plann
         assert row.state == "queued" and "server shutdown" in row.message and row.steps_done == 1
     engine.dispose()
     with TestClient(app()) as client:
-        done = until_state(client, url, "done", "failed")
+        seen: list[dict] = []
+        done = until_state(client, url, "done", "failed", seen=seen)
         assert done["state"] == "done" and "1 day(s) resumed" in done["message"], done
+        assert min(b["progress_frac"] for b in seen) == 0.25  # the day done before the shutdown stays counted
         assert done["started_at"] == first_start  # when it first started
         assert not Path(stop_flag).exists()
         assert [row["consumption_kwh"] for row in done["kpis"]] == pytest.approx([2 * DAY_KWH] * 2)
+
+
+class FakePool:
+    """An executor whose futures the test completes by hand."""
+
+    def __init__(self) -> None:
+        self.futures: list = []
+        self.shut_down = False
+
+    def submit(self, fn, *args):
+        from concurrent.futures import Future
+
+        future = Future()
+        self.futures.append((args, future))
+        return future
+
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+        self.shut_down = True
+        for _, future in self.futures:
+            future.cancel()
+
+
+def test_a_dead_worker_fails_its_job_and_the_jobs_behind_it_run_in_a_new_pool(tmp_path) -> None:
+    from concurrent.futures.process import BrokenProcessPool
+
+    from service.api.db import ParkRow, init_db
+    from service.api.settings import Settings
+    from service.api.studies import StudyRunner
+
+    settings = Settings(data_dir=tmp_path / "var", reference_cases=[])
+    engine = make_engine(settings.database_url)
+    init_db(engine)
+    factory = session_factory(engine)
+    with factory() as session:
+        session.add(ParkRow(id="a", name="a", current_version=1))
+        for state in ("running", "queued", "done"):
+            session.add(StudyRow(park_id="a", park_version=1, kind="study", state=state, steps_total=4,
+                                 request=TWO_DAYS, message=""))
+        session.commit()
+    pools: list[FakePool] = []
+    runner = StudyRunner(settings, factory, lambda: pools.append(FakePool()) or pools[-1], poll_s=0.01)
+    runner.start()  # the running and the queued job are submitted again, the finished one not
+    assert [args[0] for args, _ in pools[0].futures] == [str(settings.data_dir / "studies" / str(k)) for k in (1, 2)]
+
+    def rows() -> dict[int, StudyRow]:
+        with factory() as session:
+            return {row.id: row for row in session.scalars(select(StudyRow))}
+
+    assert [rows()[k].state for k in (1, 2, 3)] == ["queued", "queued", "done"]
+    with factory() as session:  # study 1 had started in the worker that dies
+        session.get(StudyRow, 1).state = "running"
+        session.commit()
+    for _, future in pools[0].futures:
+        future.set_exception(BrokenProcessPool("a worker died"))
+    wait_for(lambda: len(pools) == 2 and len(pools[1].futures) == 1, "study 2 in a new pool")
+    assert pools[0].shut_down
+    first = wait_for(lambda: (row := rows()[1]).state == "failed" and row, "study 1 to fail")
+    assert "worker process running this job died" in first.error and first.finished_at is not None
+    assert rows()[2].state == "queued"
+    args, future = pools[1].futures[0]
+    assert args[0].endswith("/studies/2")
+    future.set_result({"outcome": "done", "kpis": [{"strategy": "no-control"}], "message": "finished"})
+    second = wait_for(lambda: (row := rows()[2]).state == "done" and row, "study 2 to finish")
+    assert second.progress_frac == 1.0 and second.steps_done == 4 and second.kpis == [{"strategy": "no-control"}]
+    runner.shutdown()
+    engine.dispose()
