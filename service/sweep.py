@@ -16,6 +16,10 @@ and returns plain KPIs. Each scenario checkpoints its days like a study, in
 interrupted sweep resumes, and a grid extended with new values reuses the
 scenarios already computed.
 
+:func:`run_sweep_in_process` runs the same scenarios one after another in the
+calling process, with a progress callback per window (the HTTP service's
+study worker, which must not start a cluster beside the service).
+
 Outputs: ``DIR/sweep.csv`` (one row per scenario and strategy: the overridden
 values, the KPIs of the whole period, the scenario's wall time) and
 ``DIR/report.html``.
