@@ -10,6 +10,7 @@ from pathlib import Path
 
 from dispatch.inputs import Forecasts, PlantState, day_ahead_inputs
 from dispatch.model import DispatchConfig
+from dispatch.optimize import ModelCache
 from dispatch.results import DispatchResult
 from dispatch.strategies import STRATEGIES, run_strategy
 from microgrid.case import Case
@@ -27,6 +28,8 @@ def plan_day_ahead(
     horizon_h: float = 24.0,
     state: PlantState | None = None,
     forecasts: Forecasts | None = None,
+    models: ModelCache | None = None,
+    warm_start_from_last: bool = False,
 ) -> DispatchResult:
     """Plan ``day`` (from local midnight, ``horizon_h`` hours) with ``strategy``.
 
@@ -43,6 +46,9 @@ def plan_day_ahead(
         Battery SoC and month-to-date peak import at the start.
     forecasts : Forecasts, optional
         Weather forecast and/or metered load history replacing the case's data.
+    models : ModelCache, optional
+        Built models to reuse; ``warm_start_from_last`` starts HiGHS from the
+        reused model's last plan (see :func:`dispatch.optimize.solve_optimal`).
 
     With ``optimal`` and a case whose ``network.constrained`` is true, the plan
     is network-aware (:func:`dispatch.network_aware.plan_network_aware`): its
@@ -60,7 +66,7 @@ def plan_day_ahead(
         check_inputs(inputs)
         result = plan_network_aware(inputs, config, folder=case.folder).result
     else:
-        result = run_strategy(inputs, strategy, config)
+        result = run_strategy(inputs, strategy, config, models=models, warm_start_from_last=warm_start_from_last)
     result.kpis = {"case": case.name, "date": day.isoformat(), "horizon_h": horizon_h, "dt_h": inputs.dt_h,
                    **result.kpis}
     return result

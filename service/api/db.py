@@ -33,6 +33,12 @@ Tables::
     openadr_events   park_id, oadr_event_id, modification_number, status,
                      event_ids (the demand-response events it became), opt
                      (optIn/optOut), reason, the event as received
+    studies          park_id, park_version, kind (study or sweep), state
+                     (queued, running, done, failed, cancelled),
+                     progress_frac, steps_done, steps_total, message,
+                     request (as accepted), error, kpis (when done),
+                     created_at, started_at, finished_at; the outputs are
+                     in data_dir/studies/<id>/
     api_keys         name, key_hash (SHA-256 of the token), prefix, is_admin
     api_key_parks    key_id, park_id (the parks a key may use)
 """
@@ -137,6 +143,8 @@ class PlanRow(Base):
     kpis: Mapped[dict] = mapped_column(JSON)
     slack: Mapped[list] = mapped_column(JSON)
     schedule: Mapped[list] = mapped_column(JSON)
+    decisions: Mapped[dict | None] = mapped_column(JSON(none_as_null=True), nullable=True, deferred=True)
+    """Integer decisions of an optimal plan (a warm start for the next re-plan); None otherwise."""
     measurement_id: Mapped[int | None] = mapped_column(ForeignKey("measurements.id"), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
     created_by_key_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -157,6 +165,8 @@ class MeasurementRow(Base):
     load_kw: Mapped[float | None] = mapped_column(Float, nullable=True)
     grid_import_kw: Mapped[float | None] = mapped_column(Float, nullable=True)
     grid_export_kw: Mapped[float | None] = mapped_column(Float, nullable=True)
+    flexible_state: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    """The flexible loads' state (``schemas.FLEXIBLE_STATE_FIELDS`` → id → value); None before it was kept."""
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
     created_by_key_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
@@ -210,6 +220,27 @@ class OpenAdrEventRow(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now, index=True)
 
 
+class StudyRow(Base):
+    __tablename__ = "studies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    park_id: Mapped[str] = mapped_column(ForeignKey("parks.id"), index=True)
+    park_version: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    progress_frac: Mapped[float] = mapped_column(Float, default=0.0)
+    steps_done: Mapped[int] = mapped_column(Integer, default=0)
+    steps_total: Mapped[int] = mapped_column(Integer)
+    message: Mapped[str] = mapped_column(String(500), default="")
+    request: Mapped[dict] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    kpis: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_by_key_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
 class ApiKeyRow(Base):
     __tablename__ = "api_keys"
 
@@ -260,7 +291,8 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-ADDED_COLUMNS = {("plans", "measurement_id"): "INTEGER", ("measurements", "grid_import_kw"): "FLOAT",
+ADDED_COLUMNS = {("plans", "measurement_id"): "INTEGER", ("measurements", "flexible_state"): "JSON",
+                 ("plans", "decisions"): "JSON", ("measurements", "grid_import_kw"): "FLOAT",
                  ("measurements", "grid_export_kw"): "FLOAT"}
 """Columns added to existing tables since the first release: (table, column) → SQL type (nullable, no default)."""
 

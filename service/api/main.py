@@ -20,8 +20,9 @@ from service.api.jobs import validate_case_job
 from service.api.openadr import VenManager
 from service.api.planner import Planner
 from service.api.problems import PayloadTooLarge, install_handlers, problem_response
-from service.api.routes import events, health, keys, measurements, openadr, parks, plans
+from service.api.routes import events, health, keys, measurements, openadr, parks, plans, studies
 from service.api.settings import Settings
+from service.api.studies import StudyRunner
 
 logger = logging.getLogger(__name__)
 
@@ -127,10 +128,15 @@ def create_app() -> FastAPI:
         planner = app.state.planner if own_planner else app.dependency_overrides[get_planner]()
         app.state.openadr = VenManager(settings, app.state.session_factory, planner)
         await app.state.openadr.start_enabled()
+        # jobs left queued or running by a killed or stopped server resume here
+        app.state.study_runner = StudyRunner(settings, app.state.session_factory,
+                                             getattr(app.state, "study_executor_factory", None))
+        app.state.study_runner.start()
         try:
             yield
         finally:
             await app.state.openadr.shutdown()
+            app.state.study_runner.shutdown()
             if own_planner:
                 app.state.planner.shutdown()
             engine.dispose()
@@ -138,7 +144,7 @@ def create_app() -> FastAPI:
     app = FastAPI(title="park-microgrid", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     install_handlers(app)
     for router in (health.router, parks.router, measurements.router, plans.router, events.router, openadr.router,
-                   keys.router):
+                   keys.router, studies.router):
         app.include_router(router)
     app.state.max_request_bytes = Settings.model_fields["max_request_bytes"].default
     app.add_middleware(BodySizeLimit, state=app.state)
