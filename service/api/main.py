@@ -21,6 +21,7 @@ from service.api.planner import Planner
 from service.api.problems import PayloadTooLarge, install_handlers, problem_response
 from service.api.routes import events, health, keys, measurements, parks, plans
 from service.api.settings import Settings
+from service.dashboard.routes import install as install_dashboard
 
 logger = logging.getLogger(__name__)
 
@@ -134,6 +135,7 @@ def create_app() -> FastAPI:
     install_handlers(app)
     for router in (health.router, parks.router, measurements.router, plans.router, events.router, keys.router):
         app.include_router(router)
+    install_dashboard(app)  # the operator's pages at / (service/dashboard/)
     app.state.max_request_bytes = Settings.model_fields["max_request_bytes"].default
     app.add_middleware(BodySizeLimit, state=app.state)
     return app
