@@ -152,8 +152,10 @@ def price_figure(rows: list[dict], timezone: str, dt_h: float, t, windows=()) ->
                      "marker": {"symbol": "square", "size": 12, "color": TOU_COLOURS[period].replace("0.1", "0.5")},
                      "hoverinfo": "skip"})
     _add_window_legend(data, windows, t)
-    return {"data": data, "layout": _layout(t("chart_price"), t, timezone, t("axis_price"),
-                                            shapes=shapes + window_shapes(windows, "rgba(59,111,182,0.10)"))}
+    layout = _layout(t("chart_price"), t, timezone, t("axis_price"),
+                     shapes=shapes + window_shapes(windows, "rgba(59,111,182,0.10)"))
+    layout["yaxis"]["rangemode"] = "tozero"
+    return {"data": data, "layout": layout}
 
 
 def aligned(rows_a: list[dict], rows_b: list[dict], column: str) -> list[tuple[str, float, float]]:

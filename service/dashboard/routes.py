@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import secrets
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -44,7 +45,7 @@ from service.api.deps import PlannerDep, SessionDep, SettingsDep
 from service.api.problems import ProblemError, Unauthorized, _field, split_message
 from service.api.routes.events import cancel_event, put_event
 from service.api.routes.plans import create_intraday_plan, create_plan
-from service.api.schemas import EventIn, IntradayPlanCreate, PlanCreate
+from service.api.schemas import PARK_ID_PATTERN, EventIn, IntradayPlanCreate, PlanCreate
 from service.api.security import Principal, authenticate
 from service.dashboard import charts
 from service.dashboard.i18n import LANG_COOKIE, LANGUAGES, choose, translator
@@ -279,9 +280,9 @@ def _plans_of_day(session, park_id: str, day: dt.date) -> list[PlanRow]:
 
 
 def current_plan(plans: list[PlanRow]) -> PlanRow | None:
-    """The plan the park runs: the newest that is not a no-control reference (else the newest)."""
-    controlled = [p for p in plans if p.strategy != "no-control"]
-    return (controlled or plans or [None])[0]
+    """The plan the park runs: the newest optimal one (day-ahead, intraday or event), else the newest."""
+    optimal = [p for p in plans if p.strategy == "optimal"]
+    return (optimal or plans or [None])[0]
 
 
 def _plan_of_park(session, page: Page, plan_id: int | None) -> PlanRow | None:
@@ -417,7 +418,8 @@ COMPARE_KPIS = [("kpi_cost", "total_cost_cny", "CNY", 0), ("kpi_energy_cost", "e
 
 
 @router.get("/compare")
-def compare_page(page: PageDep, session: SessionDep, a: int | None = None, b: int | None = None) -> HTMLResponse:
+def compare_page(page: PageDep, session: SessionDep, a: int | None = None, b: int | None = None,
+                 error: str | None = None) -> HTMLResponse:
     if page.park is None:
         return render(page, "empty.html", message="no_parks")
     query = (select(PlanRow).where(PlanRow.park_id == page.park.id)
@@ -430,7 +432,8 @@ def compare_page(page: PageDep, session: SessionDep, a: int | None = None, b: in
         same = [p for p in plans if p.starts_at == plan_b.starts_at and p.id != plan_b.id]
         others = [p for p in plans if p.id != plan_b.id]
         plan_a = next((p for p in same if p.strategy == "no-control"), None) or (same or others or [None])[0]
-    context: dict[str, Any] = {"plans": plans, "a": plan_a, "b": plan_b, "rows": [], "figures": [],
+    context: dict[str, Any] = {"plans": plans, "a": plan_a, "b": plan_b, "rows": [], "figures": [], "error": error,
+                               "day": dt.date.fromisoformat(plan_b.plan_date) if plan_b is not None else page.today(),
                                "plan_label": lambda p: plan_label(page, p), "no_common": False}
     if plan_a is not None and plan_b is not None:
         for key, column, unit, digits in COMPARE_KPIS:
@@ -449,6 +452,25 @@ def compare_page(page: PageDep, session: SessionDep, a: int | None = None, b: in
         else:
             context["figures"] = [("import", figure_json(figures[0])), ("diff", figure_json(figures[1]))]
     return render(page, "compare.html", **context)
+
+
+@router.post("/compare/plan")
+def compare_strategy(page: PageDep, session: SessionDep, settings: SettingsDep, planner: PlannerDep,
+                     date: Annotated[str, Form()], strategy: Annotated[str, Form()]) -> Response:
+    """A day-ahead plan of ``strategy`` (through ``create_plan``) compared with the day's current plan."""
+    day, date_error = _day(page, date)
+    if page.park is None or date_error:
+        return RedirectResponse(page.url("/compare", error=date_error), status_code=303)
+    try:
+        made = create_plan(page.park.id, PlanCreate(date=day, strategy=strategy), Response(), session, settings,
+                           planner, page.principal)
+    except (ProblemError, mg.MicrogridError, ValidationError) as exc:
+        session.rollback()
+        return RedirectResponse(page.url("/compare", error=problem_errors(exc)[0]), status_code=303)
+    current = current_plan([p for p in _plans_of_day(session, page.park.id, day) if p.id != made.id])
+    if made.strategy == "optimal" or current is None:
+        return RedirectResponse(page.url("/compare", b=made.id), status_code=303)
+    return RedirectResponse(page.url("/compare", a=made.id, b=current.id), status_code=303)
 
 
 # --------------------------------------------------------------------------- demand-response events
@@ -568,10 +590,7 @@ def create_event(
 
 
 def _event_id(identifier: str) -> str:
-    """The event id as typed; a malformed one fails the service's path pattern as a field error."""
-    from service.api.schemas import PARK_ID_PATTERN
-    import re
-
+    """The event id as typed, checked against the service's path pattern (a field error otherwise)."""
     if not re.match(PARK_ID_PATTERN, identifier):
         raise ProblemError(f"event_id: {identifier!r} is not an id; use 1-64 letters, digits, '_' and '-'",
                            errors=[{"field": "event_id", "reason": "use 1-64 letters, digits, '_' and '-'"}])
