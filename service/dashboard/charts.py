@@ -188,11 +188,13 @@ def compare_figures(rows_a: list[dict], rows_b: list[dict], timezone: str, dt_h:
     x_end = x + [local_time(pd.Timestamp(pairs[-1][0]) + pd.Timedelta(hours=dt_h), timezone)]
     a = [round(v, KW_DIGITS) for _, v, _ in pairs]
     b = [round(v, KW_DIGITS) for _, _, v in pairs]
-    both = {"data": [_trace(x_end, a + a[-1:], label_a, COLOURS["a"]), _trace(x_end, b + b[-1:], label_b, COLOURS["b"])],
+    both = {"data": [_trace(x_end, a + a[-1:], label_a, COLOURS["a"]),
+                     _trace(x_end, b + b[-1:], label_b, COLOURS["b"])],
             "layout": _layout(t("chart_import_both"), t, timezone, t("axis_power_kw"))}
     diff = [round(vb - va, KW_DIGITS) + 0.0 for _, va, vb in pairs]
     bars = {"data": [{"type": "bar", "x": x, "y": diff, "name": t("difference"), "offset": 0,
-                      "width": dt_h * 3_600_000, "marker": {"color": ["#d1495b" if d > 0 else "#2a9d8f" for d in diff]}}],
+                      "width": dt_h * 3_600_000,
+                      "marker": {"color": ["#d1495b" if d > 0 else "#2a9d8f" for d in diff]}}],
             "layout": _layout(t("chart_import_diff"), t, timezone, t("axis_power_kw"), bargap=0, showlegend=False)}
     return both, bars
 
@@ -241,7 +243,8 @@ def network_figures(steps: list[dict], timezone: str, dt_h: float, t, limits: di
     data = [_trace(x, low, t("vm_min"), "#264653"),
             _trace(x, high, t("vm_max"), "#2a9d8f", fill="tonexty", fillcolor="rgba(42,157,143,0.2)")]
     for limit in (limits["min_vm_pu"], limits["max_vm_pu"]):
-        data.append(_trace([x[0], x[-1]], [limit, limit], t("limit"), COLOURS["limit"], showlegend=limit == limits["min_vm_pu"],
+        data.append(_trace([x[0], x[-1]], [limit, limit], t("limit"), COLOURS["limit"],
+                           showlegend=limit == limits["min_vm_pu"],
                            line={"width": 1.5, "color": COLOURS["limit"], "dash": "dash"}, hoverinfo="skip"))
     if out:
         data.append({"type": "scatter", "mode": "markers", "x": [p[0] for p in out], "y": [p[1] for p in out],

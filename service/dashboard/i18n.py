@@ -114,7 +114,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "compare_button": {"en": "Compare", "zh-CN": "对比"},
     "compare_need_two": {"en": "Compare needs two plans of this park. Make the day's plan on Today: it makes the "
                                 "optimal plan and the no-control reference.",
-                         "zh-CN": "对比需要该园区的两个方案。请在“今日计划”中生成计划（同时生成最优方案与无控制参考方案）。"},
+                         "zh-CN": "对比需要该园区的两个方案。请在“今日计划”中生成计划"
+                                  "（同时生成最优方案与无控制参考方案）。"},
     "kpi": {"en": "Indicator", "zh-CN": "指标"},
     "strategy": {"en": "Strategy", "zh-CN": "策略"},
     "make_strategy_plan": {"en": "Plan with this strategy and compare", "zh-CN": "按此策略生成计划并对比"},

@@ -569,8 +569,8 @@ def create_event(
             errors[name] = t("field_not_a_number")
     general = None
     if not errors:
-        identifier = event_id.strip() or f"dash-{body['start'][:16].replace('-', '').replace(':', '').replace('T', '-')}" \
-                                         f"-{secrets.token_hex(2)}"
+        stamp = body["start"][:16].replace("-", "").replace(":", "").replace("T", "-")
+        identifier = event_id.strip() or f"dash-{stamp}-{secrets.token_hex(2)}"
         try:
             answer = put_event(page.park.id, _event_id(identifier), EventIn.model_validate(body), Response(), session,
                                settings, planner, page.principal)

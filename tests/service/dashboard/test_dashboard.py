@@ -6,9 +6,11 @@ import json
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+from microgrid.case import park_from_dict
 from service.api.deps import get_planner, get_settings
 from service.api.main import create_app
 from service.dashboard import charts, i18n
@@ -260,10 +262,11 @@ def test_every_label_a_template_builds_from_a_value_is_in_the_catalogue() -> Non
     """Statuses, kinds, strategies, deliveries and TOU periods become keys (``"status_" + plan.status``)."""
     from typing import get_args
 
-    from service.api.schemas import EventOut, EventIn, Strategy
+    from service.api.schemas import EventIn, EventOut, Strategy
 
     built = {f"status_{s}" for s in ("optimal", "time_limit", "infeasible_relaxed", "not_optimized")}
-    built |= {f"kind_{k}" for k in ("day_ahead", "intraday", "event", *get_args(EventIn.model_fields["kind"].annotation))}
+    event_kinds = get_args(EventIn.model_fields["kind"].annotation)
+    built |= {f"kind_{k}" for k in ("day_ahead", "intraday", "event", *event_kinds)}
     built |= {f"strategy_{s}" for s in get_args(Strategy)}
     built |= {f"delivery_{d}" for d in get_args(EventOut.model_fields["delivery"].annotation)}
     built |= {f"state_{s}" for s in get_args(EventOut.model_fields["status"].annotation)}
@@ -296,7 +299,8 @@ def test_the_balance_stacks_sources_up_and_uses_down() -> None:
                      "battery_charge_kw": 50.0, "grid_export_kw": 0.0, "load_kw": 350.04},
                     {"pv_used_kw": 0.0, "grid_import_kw": 400.0, "battery_discharge_kw": 20.0,
                      "battery_charge_kw": 0.0, "grid_export_kw": 0.0, "load_kw": 420.0})
-    figure = charts.balance_figure(schedule, "Asia/Shanghai", 0.25, en, windows=[("2026-07-15 00:15", "2026-07-15 00:30")])
+    figure = charts.balance_figure(schedule, "Asia/Shanghai", 0.25, en,
+                                   windows=[("2026-07-15 00:15", "2026-07-15 00:30")])
     traces = {trace["name"]: trace for trace in figure["data"]}
     assert traces["PV used"]["y"] == [300.0, 0.0, 0.0] and traces["PV used"]["stackgroup"] == "in"
     assert traces["battery charge"]["y"] == [-50.0, 0.0, 0.0] and traces["battery charge"]["stackgroup"] == "out"
@@ -348,3 +352,34 @@ def test_network_steps_beyond_a_limit_are_marked() -> None:
     assert {t["name"]: t for t in trafo["data"]}["Most loaded transformer"]["customdata"][:2] == ["t1", "t2"]
     assert "violation" not in {t["name"] for t in line["data"]}
     assert {t["name"]: t for t in voltage["data"]}["violation"]["y"] == [0.94]
+
+
+def test_the_network_view_marks_every_overloaded_step(web) -> None:
+    """The reference park with workshop 1 on a 1,000 kVA transformer: its no-control day overloads it."""
+    import yaml
+
+    from microgrid.network import validate_schedule
+    from service.api.settings import REPO_ROOT
+
+    document = yaml.safe_load((REPO_ROOT / "cases" / "zhengzhou_park" / "park.yaml").read_text())
+    document["network"]["transformers"]["t_ws1"]["std_type"] = "cast-resin 1000 kVA 10/0.4 kV Dyn11"
+    response = web.post("/parks", json={"id": "zz", "park": document, "case_folder": "zhengzhou_park"},
+                        headers=ADMIN)
+    assert response.status_code == 201, response.text
+    plan = web.post("/parks/zz/plans", json={"date": "2026-07-15", "strategy": "no-control"}, headers=ADMIN).json()
+    sign_in(web, ADMIN["X-API-Key"])
+    page = web.get("/network?park=zz&date=2026-07-15")
+    assert page.status_code == 200 and 'data-view="network"' in page.text
+    figures = [json.loads(data) for data in re.findall(r'id="data-net\d">(.*?)</script>', page.text)]
+    trafo = {trace["name"]: trace for trace in figures[0]["data"]}
+    frame = pd.DataFrame(plan["schedule"])
+    frame.index = pd.DatetimeIndex([pd.Timestamp(s) for s in frame.pop("timestamp")]).tz_convert("Asia/Shanghai")
+    park = park_from_dict(document)
+    report = validate_schedule(park, frame, folder=REPO_ROOT / "cases" / "zhengzhou_park")
+    over = report.steps.index[report.steps["max_trafo_loading_pct"] > 100]
+    assert len(over) > 0
+    assert trafo["violation"]["x"] == [s.strftime("%Y-%m-%d %H:%M") for s in over]
+    assert set(trafo["Most loaded transformer"]["customdata"]) >= {"t_ws1"}
+    assert page.text.count('<tr class="violation">') == min(200, report.kpis["network_violations"])
+    assert f'data-kpi="violations"><span class="label">Violations</span><span class="value">' \
+           f'{report.kpis["network_violations"]}<' in page.text

@@ -65,7 +65,8 @@ def keys(server, tmp_path_factory) -> dict[str, str]:
     admin = {"X-API-Key": ADMIN_KEY}
     with httpx.Client(base_url=server.url, headers=admin, timeout=60) as http:
         files = tiny_files(tmp_path_factory.mktemp("tiny"))
-        assert http.post("/parks", json={"id": "other_park", "park": tiny_park(), "data_files": files}).status_code == 201
+        other = http.post("/parks", json={"id": "other_park", "park": tiny_park(), "data_files": files})
+        assert other.status_code == 201, other.text
         made = {}
         for name, park in (("zz", "zhengzhou_park"), ("other", "other_park")):
             response = http.post("/keys", json={"name": f"{name} operator", "park_ids": [park]})
