@@ -57,6 +57,13 @@ class Settings(BaseSettings):
         Largest request body [bytes]; larger ones get 413.
     max_forecast_rows : int
         Most rows of one inline forecast table.
+    study_workers : int
+        Processes running case studies and sweeps (a pool of their own,
+        beside the plan workers); one job each at a time, the others queued.
+    max_study_days : int
+        Longest period of one study or sweep [days].
+    max_study_scenarios : int
+        Most scenarios of one sweep (the product of its axes' value counts).
     """
 
     model_config = SettingsConfigDict(env_prefix="MICROGRID_", extra="ignore")
@@ -75,6 +82,9 @@ class Settings(BaseSettings):
     max_horizon_h: float = Field(48.0, gt=0)
     max_request_bytes: int = Field(16_000_000, ge=1024)
     max_forecast_rows: int = Field(20_000, ge=1)
+    study_workers: int = Field(1, ge=1)
+    max_study_days: int = Field(366, ge=1)
+    max_study_scenarios: int = Field(64, ge=1)
 
     @model_validator(mode="after")
     def _defaults_and_limits(self) -> "Settings":
