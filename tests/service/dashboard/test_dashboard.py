@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -18,7 +20,7 @@ from service.dashboard.routes import KEY_COOKIE, router
 from tests.service.api.conftest import ADMIN, issue_key, register
 
 HTTPS = "https://testserver"  # the client sends the Secure cookie back only over https
-PAGES = ["/today", "/compare", "/events", "/network"]
+PAGES = ["/today", "/compare", "/events", "/network", "/studies"]
 EVENT_FORM = {"kind": "reduce", "start": "2026-07-15T12:00", "end": "2026-07-15T13:00", "amount_kind": "reduce_by_kw",
               "amount": "100", "incentive": "2.0", "notified_at": "2026-07-15T08:00"}
 
@@ -28,6 +30,7 @@ def web(settings, planner):
     app = create_app()
     app.dependency_overrides[get_settings] = lambda: settings
     app.dependency_overrides[get_planner] = lambda: planner
+    app.state.study_executor_factory = lambda: ThreadPoolExecutor(max_workers=1)  # studies on a thread here
     with TestClient(app, base_url=HTTPS, follow_redirects=False) as client:
         yield client
 
@@ -57,9 +60,9 @@ OPEN_ROUTES = {("GET", "/"), ("GET", "/signin"), ("POST", "/signin"), ("POST", "
 def test_every_page_without_a_key_redirects_to_sign_in(web, parks) -> None:
     guarded = [route for route in page_routes() if route not in OPEN_ROUTES]
     assert {path for _, path in guarded} == {*PAGES, "/today/plan", "/today/replan", "/events/cancel",
-                                             "/compare/plan"}
+                                             "/compare/plan", "/studies/cancel", "/studies/report"}
     for method, path in guarded:
-        response = web.request(method, path, data={"date": "2026-07-15", "event": "e1"})
+        response = web.request(method, path, data={"date": "2026-07-15", "event": "e1", "study": "1"})
         assert response.status_code == 303, (method, path)
         assert response.headers["location"].startswith("/signin?reason=signin_needed&next=")
     web.cookies.set(KEY_COOKIE, "mgk_unknown")
@@ -215,6 +218,55 @@ def test_compare_shows_the_difference_per_step(web, parks) -> None:
     bad = web.get(web.post("/compare/plan?park=a", data={"date": "2026-07-15", "strategy": "magic"})
                   .headers["location"])
     assert "strategy: Input should be" in bad.text.replace("&#39;", "'")
+
+
+def test_a_study_is_started_followed_and_its_report_opened(web, parks) -> None:
+    sign_in(web, parks["a"])
+    empty = web.get("/studies?park=a")
+    assert 'id="no-studies"' in empty.text and 'http-equiv="refresh"' not in empty.text
+    form = {"kind": "study", "start": "2026-07-15", "end": "2026-07-15", "strategies": ["no-control", "rule-based"],
+            "replan_h": "24"}
+    for change, field, reason in [({"end": "2026-07-14"}, "end", ""), ({"strategies": []}, "strategies",
+                                                                       "choose at least one"),
+                                  ({"replan_h": "x"}, "replan_h", "enter a number"),
+                                  ({"kind": "sweep"}, "axis", "")]:
+        response = web.post("/studies?park=a", data={**form, **change})
+        assert response.status_code == 422, change
+        errors = dict(re.findall(r'data-error-for="(\w+)">([^<]*)<', response.text))
+        assert field in errors and reason in errors[field], (change, errors)
+    assert web.get("/parks/a/studies", headers=ADMIN).json() == []
+    response = web.post("/studies?park=a", data=form)
+    assert response.status_code == 303
+    study_id = int(response.headers["location"].rsplit("=", 1)[1])
+    deadline = time.monotonic() + 120  # a guard against hanging, not a timed assertion
+    while web.get(f"/parks/a/studies/{study_id}", headers=ADMIN).json()["state"] in ("queued", "running"):
+        assert time.monotonic() < deadline, "the study did not finish"
+        time.sleep(0.1)
+    stored = web.get(f"/parks/a/studies/{study_id}", headers=ADMIN).json()
+    assert stored["state"] == "done", stored
+    page = web.get(response.headers["location"]).text
+    assert f'data-study="{study_id}" data-state="done"' in page and 'http-equiv="refresh"' not in page
+    costs = re.findall(r'<tr><th>[^<]+</th><td>([^<]+)</td>', page.split('id="study-kpis"')[1])
+    assert costs == [f"{row['total_cost_cny']:,.0f}" for row in stored["kpis"]]
+    report = web.get(f"/studies/report?park=a&study={study_id}")
+    assert report.status_code == 200 and report.headers["content-type"].startswith("text/html")
+    assert "KPIs of the period" in report.text
+    assert web.get(f"/studies/report?park=a&study={study_id + 1}").status_code == 404
+    # A sweep of the battery's capacity: one row per scenario and strategy, the parameter beside the strategy.
+    response = web.post("/studies?park=a", data={**form, "kind": "sweep", "strategies": ["rule-based"],
+                                                 "axis_parameter": "batteries.b1.capacity_kwh",
+                                                 "axis_values": "0, 800"})
+    assert response.status_code == 303, response.text
+    sweep_id = int(response.headers["location"].rsplit("=", 1)[1])
+    while web.get(f"/parks/a/studies/{sweep_id}", headers=ADMIN).json()["state"] in ("queued", "running"):
+        assert time.monotonic() < deadline, "the sweep did not finish"
+        time.sleep(0.1)
+    page = web.get(response.headers["location"]).text.split('id="study-kpis"')[1]
+    assert "<th>Strategy</th><th>batteries.b1.capacity_kwh</th><th>Cost [CNY]</th>" in page
+    assert re.findall(r"<tr><th>rule-based</th><th>(\d+)</th>", page) == ["0", "800"]
+    sign_in(web, parks["b"])
+    assert web.get(f"/studies/report?park=a&study={study_id}").status_code == 403
+    assert web.get(f"/studies/report?park=b&study={study_id}").status_code == 404
 
 
 def test_the_network_view_needs_a_network(web, parks) -> None:

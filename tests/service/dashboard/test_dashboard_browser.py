@@ -5,6 +5,7 @@ park; the browser signs in with that park's key, makes the day's plan, sees
 its charts drawn, switches language, announces a demand-response event and
 sees the answer and a form error, compares plans and opens the network view.
 Every request the pages make is recorded: all go to the server's own origin.
+It starts a study and opens its report.
 Screenshots of each view at 1366×768 go to ``MICROGRID_SCREENSHOTS`` (default:
 a temporary folder); the README shows the committed copies in ``docs/img/``.
 
@@ -208,6 +209,28 @@ def test_an_operator_plans_the_day_answers_an_event_and_never_leaves_the_service
     for name in ("net0", "net1", "net2"):
         assert wait_drawn(page, name) >= 2, name
     page.screenshot(path=str(shots / "network.png"), full_page=True)
+
+    # Studies: start one day of three strategies, follow its progress, open its report.
+    page.goto("/studies")
+    assert page.locator("#no-studies").is_visible()
+    page.fill("#study_start", DAY)
+    page.fill("#study_end", DAY)
+    page.fill("#replan_h", "6")
+    for name in ("no-control", "rule-based", "mpc"):
+        page.check(f"input[name=strategies][value={name}]")
+    with page.expect_navigation(timeout=SOLVE_TIMEOUT_MS):
+        page.click("#start-study")
+    row = page.locator("#study-list tbody tr").first
+    assert row.get_attribute("data-state") in ("queued", "running", "done")
+    page.wait_for_selector('#study-list tbody tr[data-state="done"]', timeout=300_000)  # the page refreshes itself
+    assert page.locator("#study-kpis tbody tr").count() == 3
+    page.screenshot(path=str(shots / "studies.png"), full_page=True)
+    with page.expect_popup() as popup:
+        page.click("[data-report]")
+    report = popup.value
+    report.wait_for_load_state()
+    assert "KPIs of the period" in report.content()
+    report.close()
 
     # A tablet in portrait: one column, nothing wider than the screen.
     tablet, tablet_page, tablet_recorder = new_page(browser, server, viewport=(820, 1180))
