@@ -19,7 +19,7 @@ from service.api.deps import get_planner, get_settings
 from service.api.jobs import validate_case_job
 from service.api.planner import Planner
 from service.api.problems import PayloadTooLarge, install_handlers, problem_response
-from service.api.routes import events, health, keys, measurements, parks, plans
+from service.api.routes import events, forecasts, health, keys, measurements, parks, plans
 from service.api.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -132,7 +132,8 @@ def create_app() -> FastAPI:
 
     app = FastAPI(title="park-microgrid", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     install_handlers(app)
-    for router in (health.router, parks.router, measurements.router, plans.router, events.router, keys.router):
+    for router in (health.router, parks.router, measurements.router, plans.router, events.router, keys.router,
+                   forecasts.router):
         app.include_router(router)
     app.state.max_request_bytes = Settings.model_fields["max_request_bytes"].default
     app.add_middleware(BodySizeLimit, state=app.state)
