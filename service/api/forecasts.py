@@ -126,7 +126,7 @@ def job_fields(row: ForecastRow | None) -> dict[str, Any]:
     """The fields a plan job needs for the forecast ``row`` (its rows and its name in messages)."""
     if row is None:
         return {}
-    return {"forecasts": row.data, "forecast_label": f"forecast {row.id}"}
+    return {"forecasts": row.data, "forecast_label": f"forecast_{row.id}"}
 
 
 def grid_start(folder: Path, park: Park, start: dt.datetime) -> dt.datetime:

@@ -126,14 +126,14 @@ def forecast_tables(forecasts: dict, workdir: Path, names: dict[str, str]) -> di
 def _forecast_frames(forecasts: dict | None, workdir: Path, label: str | None = None):
     """Inline or uploaded forecast rows → :class:`dispatch.inputs.Forecasts`, through the CSV readers and their checks.
 
-    ``label`` (e.g. ``forecast 3``) names an uploaded forecast in messages:
-    ``pv_kw (forecast 3): ...``; inline parts are ``forecasts.pv_kw``.
+    ``label`` (e.g. ``forecast_3``) names an uploaded forecast in messages:
+    ``forecast_3.pv_kw: ...``; inline parts are ``forecasts.pv_kw``.
     """
     if not forecasts or not any(forecasts.get(key) for key in FORECAST_READERS):
         return None
     from dispatch.inputs import Forecasts
 
-    names = {key: f"{key} ({label})" if label else f"forecasts.{key}" for key in FORECAST_READERS}
+    names = {key: f"{label or 'forecasts'}.{key}" for key in FORECAST_READERS}
     return Forecasts(**forecast_tables(forecasts, workdir, names), names=names)
 
 

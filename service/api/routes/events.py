@@ -126,7 +126,8 @@ def _replan(park_id: str, window: EventIn, answered: dict | None, active: list[d
     folder = store.version_folder(settings, session, version)
     request = {"start": start.isoformat(), "window_start": window.start.isoformat(),
                "window_end": window.end.isoformat(), "max_horizon_h": settings.max_horizon_h, **state}
-    # The uploaded forecast, chosen as for plans: the newest issued by now covering the horizon (before the data's end).
+    # The uploaded forecast, as for plans: the newest issued by now covering max(24 h, to the window's end) from the
+    # rounded start, within the server's maximum horizon (the job may cut the horizon shorter at the data's end).
     begins = forecasts.grid_start(folder, park, start)
     horizon_end = min(max(begins + pd.Timedelta(hours=24), window.end),
                       begins + pd.Timedelta(hours=settings.max_horizon_h))

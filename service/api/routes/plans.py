@@ -43,7 +43,7 @@ PLAN_EXAMPLES = {
     "uploaded forecast": {
         "summary": "On an uploaded forecast (POST /parks/{id}/forecasts); without forecast_id the newest one "
                    "covering the day is used",
-        "value": {"date": "2026-07-15", "forecast_id": 3},
+        "value": {"date": "2026-07-15", "forecast_id": 1},
     },
     "PV and load forecasts inline": {
         "summary": "PV (one total, split over the arrays by AC rating) and a load profile given directly, hourly",

@@ -271,3 +271,15 @@ def test_init_db_adds_the_forecast_column_to_an_older_plans_table(tmp_path) -> N
     with engine.connect() as connection:
         assert connection.execute(text("SELECT forecast_id FROM plans WHERE id = 1")).scalar() is None
     engine.dispose()
+
+
+def test_a_forecast_the_park_no_longer_fits_is_named_when_planned(client, tiny) -> None:
+    """Checked against version 1; version 2 renames the array: a plan on the forecast is a 422 naming it."""
+    forecast = upload(client, ZERO_PV).json()
+    park = no_battery()
+    park["pv_arrays"] = {"roof": park["pv_arrays"].pop("pv1")}
+    assert client.put("/parks/tiny", json={"park": park}, headers=ADMIN).status_code == 200
+    field = f"forecast_{forecast['id']}.pv_kw.pv1_kw"
+    assert_problem(client.post("/parks/tiny/plans", json={"date": "2026-07-15"}, headers=ADMIN), 422, field,
+                   "the park has no PV array column 'pv1_kw'; use roof_kw")
+    assert plan(client, {"forecasts": {}})["park_version"] == 2
