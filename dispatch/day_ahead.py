@@ -10,6 +10,7 @@ from pathlib import Path
 
 from dispatch.inputs import Forecasts, PlantState, day_ahead_inputs
 from dispatch.model import DispatchConfig
+from dispatch.optimize import ModelCache
 from dispatch.results import DispatchResult
 from dispatch.strategies import STRATEGIES, run_strategy
 from microgrid.case import Case
@@ -27,6 +28,8 @@ def plan_day_ahead(
     horizon_h: float = 24.0,
     state: PlantState | None = None,
     forecasts: Forecasts | None = None,
+    models: ModelCache | None = None,
+    warm_start_from_last: bool = False,
 ) -> DispatchResult:
     """Plan ``day`` (from local midnight, ``horizon_h`` hours) with ``strategy``.
 
@@ -46,6 +49,9 @@ def plan_day_ahead(
         forecasts replacing the case's data; the KPIs' ``forecast_sources``
         then say which inputs came from them (see
         :func:`dispatch.inputs.horizon_inputs`).
+    models : ModelCache, optional
+        Built models to reuse; ``warm_start_from_last`` starts HiGHS from the
+        reused model's last plan (see :func:`dispatch.optimize.solve_optimal`).
 
     With ``optimal`` and a case whose ``network.constrained`` is true, the plan
     is network-aware (:func:`dispatch.network_aware.plan_network_aware`): its
@@ -63,7 +69,7 @@ def plan_day_ahead(
         check_inputs(inputs)
         result = plan_network_aware(inputs, config, folder=case.folder).result
     else:
-        result = run_strategy(inputs, strategy, config)
+        result = run_strategy(inputs, strategy, config, models=models, warm_start_from_last=warm_start_from_last)
     result.kpis = {"case": case.name, "date": day.isoformat(), "horizon_h": horizon_h, "dt_h": inputs.dt_h,
                    **result.kpis}
     if inputs.forecast_sources:

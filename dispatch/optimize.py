@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import logging
 import math
+import dataclasses
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import highspy
@@ -57,6 +59,58 @@ class Plan:
     method: str = "mip"
 
 
+SOLVE_SETTINGS = ("objective", "lexicographic_tolerance", "mip_gap", "time_limit_s", "lp_first")
+"""Fields of :class:`DispatchConfig` read at each solve, not when the model is built."""
+
+
+def shape_key(inputs: DispatchInputs, exclusive: bool) -> tuple:
+    """What fixes the structure of a model: equal keys can share one built model."""
+    local = inputs.local_index
+    days = tuple((d.process_id, d.starts, d.window) for d in process_days(inputs))
+    sessions = tuple((s.load_id, s.steps) for s in energy_sessions(inputs))
+    day_breaks = tuple(np.flatnonzero(np.diff([t.toordinal() for t in local.date])).tolist())
+    return inputs.n_steps, inputs.dt_h, exclusive, days, sessions, day_breaks, inputs.has_grid_limits
+
+
+def _build_key(config: DispatchConfig) -> str:
+    """The parts of ``config`` that the built model depends on (everything but :data:`SOLVE_SETTINGS`)."""
+    defaults = DispatchConfig()
+    return repr(dataclasses.replace(config, **{name: getattr(defaults, name) for name in SOLVE_SETTINGS}))
+
+
+class ModelCache:
+    """Built models by park, shape and build settings; the least recently used dropped beyond ``size``.
+
+    A model found in the cache takes the solve settings (:data:`SOLVE_SETTINGS`:
+    objective, MIP gap, time limit, ...) of the config it is asked for.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.models: OrderedDict[tuple, DispatchModel] = OrderedDict()
+
+    def get(self, inputs: DispatchInputs, config: DispatchConfig) -> tuple[DispatchModel, bool]:
+        # Exclusivity binaries exist whenever the tariff can ever need them, so
+        # that windows of one shape share a model (their domains, binary or
+        # relaxed, are set window by window).
+        tariff = inputs.park.tariff
+        could = tariff.export_price_cny_per_kwh >= min(tariff.prices_cny_per_kwh.values()) or \
+            min(tariff.prices_cny_per_kwh.values()) < 0
+        exclusive = {"auto": could or needs_exclusivity(inputs), "always": True, "never": False}[config.exclusivity]
+        key = (id(inputs.park), shape_key(inputs, exclusive), _build_key(config))
+        model = self.models.get(key)
+        if model is not None and model.park is inputs.park:
+            self.models.move_to_end(key)
+            model.reconfigure(config)
+            return model, True
+        model = DispatchModel(inputs, config, exclusive)
+        self.models[key] = model
+        self.models.move_to_end(key)
+        while len(self.models) > self.size:
+            self.models.popitem(last=False)
+        return model, False
+
+
 class DispatchModel:
     """A dispatch model of fixed shape, compiled for HiGHS.
 
@@ -85,12 +139,22 @@ class DispatchModel:
         frozen = [m.dt_h] + ([m.ts_retention] if hasattr(m, "ts_retention") else [])
         watch = [getattr(m, name) for name in INTEGER_VARIABLES if hasattr(m, name)]
         self.form = StandardForm(m, frozen=frozen, watch=watch)
+        self._set_options({**self.config.solver_options})
+
+    def _set_options(self, options: dict) -> None:
         h = self.form.highs
-        options = {"mip_rel_gap": self.config.mip_gap, "time_limit": self.config.time_limit_s,
-                   **self.config.solver_options}
+        options = {"mip_rel_gap": self.config.mip_gap, "time_limit": self.config.time_limit_s, **options}
         for name, value in options.items():
             if h.setOptionValue(name, value) == highspy.HighsStatus.kError:
                 raise SolverError(f"solver_options: HiGHS has no option {name!r} taking {value!r}")
+
+    def reconfigure(self, config: DispatchConfig) -> None:
+        """Take the solve settings (:data:`SOLVE_SETTINGS`) of ``config``; its build settings must be this model's."""
+        if _build_key(config) != _build_key(self.config):
+            raise ValueError("reconfigure: config differs in more than its solve settings; build a new model")
+        self.config = config
+        if self.form is not None:
+            self._set_options({})
 
     def _run(self, objective: str, warm_start: dict | None = None) -> tuple[np.ndarray, SolverStatus, float, float]:
         """Solve with one objective; raise on failure. Returns (x, status, gap, HiGHS seconds)."""
@@ -328,6 +392,7 @@ class DispatchModel:
             build_time_s=plan.build_time_s,
             objective_cny=plan.objective_cny,
             slack=plan.slack,
+            integer_decisions=self.integer_decisions(),
         )
 
     def _values(self, component, keys) -> np.ndarray:
@@ -481,12 +546,36 @@ def _relative_gap(incumbent: float | None, bound: float | None, status: SolverSt
     return 0.0 if status is SolverStatus.OPTIMAL else math.inf
 
 
-def solve_optimal(inputs: DispatchInputs, config: DispatchConfig | None = None) -> DispatchResult:
-    """Build the model for ``inputs``' shape and solve it once (the day-ahead path)."""
+def solve_optimal(inputs: DispatchInputs, config: DispatchConfig | None = None, models: ModelCache | None = None,
+                  warm_start_from_last: bool = False, warm_start: dict | None = None) -> DispatchResult:
+    """Solve ``inputs`` once (the day-ahead path): a new model, or one of ``models`` of the same shape.
+
+    Parameters
+    ----------
+    inputs : DispatchInputs
+    config : DispatchConfig, optional
+    models : ModelCache, optional
+        Built models to reuse (a server keeps one per worker). A reused model
+        gives the same plan as a new one for the same inputs.
+    warm_start_from_last : bool
+        With ``models``: hand HiGHS the integer decisions of the last plan the
+        reused model solved (another day of the same shape) as a MIP start.
+        Often several times faster; the plan is optimal within
+        ``config.mip_gap`` as always, but which of the near-optimal plans
+        comes out can then depend on what the model solved before.
+    warm_start : dict, optional
+        ``{"decisions": ..., "shift_steps": k}`` of an earlier plan (see
+        :meth:`DispatchModel.plan`); it takes the place of the last plan's.
+    """
     config = config or DispatchConfig()
-    exclusive = {"auto": needs_exclusivity(inputs), "always": True, "never": False}[config.exclusivity]
-    model = DispatchModel(inputs, config, exclusive)
-    result = model.solve(inputs)
+    if models is None:
+        exclusive = {"auto": needs_exclusivity(inputs), "always": True, "never": False}[config.exclusivity]
+        model = DispatchModel(inputs, config, exclusive)
+    else:
+        model, reused = models.get(inputs, config)
+        if warm_start is None and reused and warm_start_from_last and model.solution is not None:
+            warm_start = {"decisions": model.integer_decisions(), "shift_steps": 0}
+    result = model.solve(inputs, warm_start=warm_start)
     logger.info("optimal: %s, gap %.2e, build %.3f s, HiGHS %.3f s", result.status, result.mip_gap,
                 result.build_time_s, result.solve_time_s)
     return result

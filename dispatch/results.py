@@ -77,6 +77,10 @@ class DispatchResult:
     network_iterations : pandas.DataFrame or None
         A network-aware plan's rounds (``dispatch.network_aware.NetworkIteration``
         by iteration, 0 the network-unaware plan); None otherwise.
+    integer_decisions : dict or None
+        The optimal plan's integer decisions
+        (``dispatch.optimize.DispatchModel.integer_decisions``): a warm start
+        for a later plan. None without a solver.
     """
 
     strategy: str
@@ -89,3 +93,4 @@ class DispatchResult:
     objective_cny: float | None = None
     slack: list[SlackEntry] = field(default_factory=list)
     network_iterations: pd.DataFrame | None = None
+    integer_decisions: dict | None = None

@@ -28,7 +28,6 @@ import copy
 import dataclasses
 import logging
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable, Literal
 
@@ -39,7 +38,7 @@ from dispatch.flexible import energy_sessions, process_days
 from dispatch.inputs import DispatchInputs, PlantState, horizon_inputs
 from dispatch.kpis import Flows, make_schedule, schedule_kpis
 from dispatch.model import DispatchConfig, needs_exclusivity
-from dispatch.optimize import DispatchModel
+from dispatch.optimize import DispatchModel, ModelCache, shape_key  # noqa: F401 - the cache lives with the model
 from dispatch.results import SolverStatus
 from dispatch.strategies import heuristic_flows
 from microgrid.case import Case
@@ -227,41 +226,6 @@ def period_kpis(schedule: pd.DataFrame, park: Park, month_to_date_peak_kw: float
         covered_days = len(part) * dt_h / 24.0
         demand += rate * peak * min(1.0, covered_days / calendar.monthrange(year, month)[1])
     return schedule_kpis(schedule, park, dt_h, demand)
-
-
-def shape_key(inputs: DispatchInputs, exclusive: bool) -> tuple:
-    """What fixes the structure of a model: equal keys can share one built model."""
-    local = inputs.local_index
-    days = tuple((d.process_id, d.starts, d.window) for d in process_days(inputs))
-    sessions = tuple((s.load_id, s.steps) for s in energy_sessions(inputs))
-    day_breaks = tuple(np.flatnonzero(np.diff([t.toordinal() for t in local.date])).tolist())
-    return inputs.n_steps, inputs.dt_h, exclusive, days, sessions, day_breaks, inputs.has_grid_limits
-
-
-class ModelCache:
-    """Built models by shape, least recently used dropped beyond ``size``."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.models: OrderedDict[tuple, DispatchModel] = OrderedDict()
-
-    def get(self, inputs: DispatchInputs, config: DispatchConfig) -> tuple[DispatchModel, bool]:
-        # Exclusivity binaries exist whenever the tariff can ever need them, so
-        # that windows of one shape share a model (their domains, binary or
-        # relaxed, are set window by window).
-        tariff = inputs.park.tariff
-        could = tariff.export_price_cny_per_kwh >= min(tariff.prices_cny_per_kwh.values()) or \
-            min(tariff.prices_cny_per_kwh.values()) < 0
-        exclusive = {"auto": could or needs_exclusivity(inputs), "always": True, "never": False}[config.exclusivity]
-        key = shape_key(inputs, exclusive)
-        if key in self.models:
-            self.models.move_to_end(key)
-            return self.models[key], True
-        model = DispatchModel(inputs, config, exclusive)
-        self.models[key] = model
-        if len(self.models) > self.size:
-            self.models.popitem(last=False)
-        return model, False
 
 
 def _realize(actual: DispatchInputs, plan: Flows, steps: int,

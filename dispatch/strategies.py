@@ -23,7 +23,7 @@ from dispatch.inputs import DispatchInputs
 from dispatch.baseline import uncontrolled_devices
 from dispatch.kpis import Flows, compute_kpis, make_schedule
 from dispatch.model import DispatchConfig
-from dispatch.optimize import SLACK_TOLERANCE, solve_optimal
+from dispatch.optimize import SLACK_TOLERANCE, ModelCache, solve_optimal
 from dispatch.results import DispatchResult, SlackEntry, SolverStatus
 from dispatch.validate import check_inputs
 from microgrid.errors import InvalidRequestError
@@ -123,11 +123,17 @@ def heuristic_flows(inputs: DispatchInputs, use_batteries: bool) -> tuple[Flows,
     return flows, slack
 
 
-def run_strategy(inputs: DispatchInputs, strategy: str = "optimal", config: DispatchConfig | None = None) -> DispatchResult:
-    """Plan ``inputs`` with the named strategy, after the checks of :mod:`dispatch.validate`."""
+def run_strategy(inputs: DispatchInputs, strategy: str = "optimal", config: DispatchConfig | None = None,
+                 models: ModelCache | None = None, warm_start_from_last: bool = False,
+                 warm_start: dict | None = None) -> DispatchResult:
+    """Plan ``inputs`` with the named strategy, after the checks of :mod:`dispatch.validate`.
+
+    ``models``, ``warm_start_from_last`` and ``warm_start`` go to :func:`dispatch.optimize.solve_optimal`.
+    """
     check_inputs(inputs)
     if strategy == "optimal":
-        return solve_optimal(inputs, config)
+        return solve_optimal(inputs, config, models=models, warm_start_from_last=warm_start_from_last,
+                             warm_start=warm_start)
     if strategy == "rule-based":
         return simulate_heuristic(inputs, use_batteries=True, strategy=strategy)
     if strategy == "no-control":

@@ -137,6 +137,8 @@ class PlanRow(Base):
     kpis: Mapped[dict] = mapped_column(JSON)
     slack: Mapped[list] = mapped_column(JSON)
     schedule: Mapped[list] = mapped_column(JSON)
+    decisions: Mapped[dict | None] = mapped_column(JSON(none_as_null=True), nullable=True, deferred=True)
+    """Integer decisions of an optimal plan (a warm start for the next re-plan); None otherwise."""
     measurement_id: Mapped[int | None] = mapped_column(ForeignKey("measurements.id"), nullable=True)
     forecast_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
@@ -156,6 +158,8 @@ class MeasurementRow(Base):
     month_to_date_peak_kw: Mapped[float] = mapped_column(Float)
     pv_kw: Mapped[float | None] = mapped_column(Float, nullable=True)
     load_kw: Mapped[float | None] = mapped_column(Float, nullable=True)
+    flexible_state: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    """The flexible loads' state (``schemas.FLEXIBLE_STATE_FIELDS`` → id → value); None before it was kept."""
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
     created_by_key_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
@@ -260,8 +264,8 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-ADDED_COLUMNS = {("plans", "measurement_id"): "INTEGER",
-                 ("plans", "forecast_id"): "INTEGER"}
+ADDED_COLUMNS = {("plans", "measurement_id"): "INTEGER", ("measurements", "flexible_state"): "JSON",
+                 ("plans", "decisions"): "JSON", ("plans", "forecast_id"): "INTEGER"}
 """Columns added to existing tables since the first release: (table, column) → SQL type (nullable, no default)."""
 
 

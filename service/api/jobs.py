@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import math
 import tempfile
+import threading
 import time
 from collections import OrderedDict
 from pathlib import Path
@@ -45,6 +46,22 @@ def schedule_rows(schedule) -> list[dict[str, Any]]:
 
 CASE_CACHE_SIZE = 4
 _case_cache: OrderedDict[tuple, Any] = OrderedDict()
+MODEL_CACHE_SIZE = 8
+_worker = threading.local()
+
+
+def worker_models():
+    """This worker's :class:`dispatch.optimize.ModelCache`: a plan of a shape met before skips the build.
+
+    One per thread (a model is never solved by two threads at once); in the
+    service's process pool, one per worker process.
+    """
+    models = getattr(_worker, "models", None)
+    if models is None:
+        from dispatch.optimize import ModelCache
+
+        models = _worker.models = ModelCache(MODEL_CACHE_SIZE)
+    return models
 
 
 def _files_signature(folder: Path) -> tuple:
@@ -211,13 +228,79 @@ def plan_start(case, request: dict):
     return start, start.date()
 
 
-def _plan(case, start, strategy: str, config, horizon_h: float, state, forecasts, intraday: bool):
-    """One plan from ``start``: :func:`dispatch.day_ahead.plan_day_ahead`, or the same path from any step."""
+def plant_state(request: dict, case, start):
+    """The :class:`dispatch.inputs.PlantState` a job request starts from.
+
+    The stores, the month's peak and the flexible loads' daily counters as
+    given. A batch run in progress at ``measured_at`` runs uninterrupted: its
+    hours plus the time to ``start`` become its steps done (one that has not
+    yet completed its first step is planned afresh, not counted as done; one
+    that has ended by then is done). An energy session's delivery and energy
+    shifted ahead or owed depend on what was controlled since: they are
+    carried only into a plan that starts within one step of the measurement.
+    """
+    import pandas as pd
+
+    from dispatch.inputs import PlantState
+    from microgrid.timeseries import step_hours
+
+    state = PlantState(soc_kwh=dict(request.get("soc_kwh") or {}),
+                       thermal_soc_kwh=dict(request.get("thermal_soc_kwh") or {}),
+                       month_to_date_peak_kw=float(request.get("month_to_date_peak_kw") or 0.0),
+                       process_runs_done={k: int(v) for k, v in (request.get("process_runs_done") or {}).items()},
+                       shed_hours_used=dict(request.get("shed_hours_used") or {}),
+                       shed_kwh_used=dict(request.get("shed_kwh_used") or {}))
+    measured_at = request.get("measured_at")
+    if measured_at is None:
+        return state
+    dt_h = step_hours(case.load_profiles.index, "data.loads")
+    elapsed_h = (pd.Timestamp(start) - pd.Timestamp(measured_at)) / pd.Timedelta(hours=1)
+    if elapsed_h < 0:
+        return state
+    for process_id, hours in (request.get("process_running_h") or {}).items():
+        steps = int(round((hours + elapsed_h) / dt_h))
+        total = len(case.park.shiftable_processes[process_id].profile_on_steps(dt_h))
+        if steps <= 0:
+            state.process_runs_done[process_id] = max(0, state.process_runs_done.get(process_id, 1) - 1)
+        elif steps < total:
+            state.process_running_steps[process_id] = steps
+    if elapsed_h >= dt_h:
+        return state
+    state.energy_delivered_kwh = dict(request.get("energy_delivered_kwh") or {})
+    state.shift_ahead_kwh = dict(request.get("shift_ahead_kwh") or {})
+    return state
+
+
+def previous_plan_start(previous: dict | None, start, dt_h: float) -> dict | None:
+    """A warm start for a plan from ``start`` out of an earlier stored plan that covers it.
+
+    ``previous``: ``start`` (ISO 8601) and ``decisions`` (integer decisions) of
+    the earlier plan. Its decisions move by the steps between the two starts;
+    None when it starts later or off the step grid.
+    """
+    import pandas as pd
+
+    if not previous or not previous.get("decisions"):
+        return None
+    steps = (pd.Timestamp(start) - pd.Timestamp(previous["start"])) / pd.Timedelta(hours=dt_h)
+    if steps < 0 or abs(steps - round(steps)) > 1e-9:
+        return None
+    return {"decisions": previous["decisions"], "shift_steps": int(round(steps))}
+
+
+def _plan(case, start, strategy: str, config, horizon_h: float, state, forecasts, intraday: bool,
+          warm_start: bool = False, previous: dict | None = None):
+    """One plan from ``start``: :func:`dispatch.day_ahead.plan_day_ahead`, or the same path from any step.
+
+    The worker's models are reused; ``warm_start`` starts HiGHS from the reused
+    model's last plan, or an intraday plan from ``previous`` (an earlier stored
+    plan of the park that covers its start, :func:`previous_plan_start`).
+    """
     if not intraday:
         from dispatch.day_ahead import plan_day_ahead
 
         return plan_day_ahead(case, start.date(), strategy, config, horizon_h=horizon_h, state=state,
-                              forecasts=forecasts)
+                              forecasts=forecasts, models=worker_models(), warm_start_from_last=warm_start)
     from dispatch.inputs import horizon_inputs
     from dispatch.strategies import STRATEGIES
     from microgrid.errors import InvalidRequestError
@@ -225,7 +308,10 @@ def _plan(case, start, strategy: str, config, horizon_h: float, state, forecasts
     if strategy not in STRATEGIES:
         raise InvalidRequestError(f"strategy: unknown {strategy!r}; choose one of {', '.join(STRATEGIES)}")
     inputs = horizon_inputs(case, start, horizon_h, state, forecasts)
-    result = _solve_inputs(case, inputs, strategy, config)
+    start_from = previous_plan_start(previous, start, inputs.dt_h) if warm_start else None
+    result = _solve_inputs(case, inputs, strategy, config, warm_start, start_from)
+    if start_from is not None and strategy == "optimal":
+        result.kpis["warm_start_plan_id"] = previous.get("plan_id")
     result.kpis = {"case": case.name, "start": start.isoformat(), "horizon_h": horizon_h, "dt_h": inputs.dt_h,
                    **result.kpis}
     if inputs.forecast_sources:
@@ -257,7 +343,13 @@ def plan_job(document: dict, folder: str, request: dict, deadline_epoch_s: float
     dict
         ``strategy``, ``objective``, ``status``, ``mip_gap``, ``solve_time_s``,
         ``fallback_reason``, ``start``, ``end``, ``date`` (local date of the
-        start), ``kpis``, ``slack``, ``schedule`` (rows), ``solver_time_limit_s``.
+        start), ``kpis``, ``slack``, ``schedule`` (rows), ``solver_time_limit_s``,
+        ``decisions`` (the integer decisions of an optimal plan, else None).
+
+    ``request["warm_start"]`` (the server's ``plan_warm_start``) starts HiGHS
+    from the reused model's last plan, or for an intraday plan from
+    ``request["previous_plan"]`` (``start``, ``decisions``: the park's newest
+    stored plan that covers the start).
 
     With the ``optimal`` strategy, each solve gets a share of the time left
     (:func:`solver_time_limit_s`): at the limit HiGHS returns its best plan
@@ -267,7 +359,6 @@ def plan_job(document: dict, folder: str, request: dict, deadline_epoch_s: float
     """
     import pandas as pd
 
-    from dispatch.inputs import PlantState
     from dispatch.model import DispatchConfig
     from microgrid.errors import SolverTimeoutError
 
@@ -276,9 +367,7 @@ def plan_job(document: dict, folder: str, request: dict, deadline_epoch_s: float
     intraday = request.get("start") is not None
     start, day = plan_start(case, request)
     objective = request.get("objective") or park.dispatch.objective
-    state = PlantState(soc_kwh=dict(request.get("soc_kwh") or {}),
-                       thermal_soc_kwh=dict(request.get("thermal_soc_kwh") or {}),
-                       month_to_date_peak_kw=float(request.get("month_to_date_peak_kw") or 0.0))
+    state = plant_state(request, case, start)
     horizon_h = float(request.get("horizon_h", 24.0))
     strategy = request.get("strategy", "optimal")
     rounds = park.network.max_iterations + 1 if park.network.constrained else 1
@@ -298,7 +387,8 @@ def plan_job(document: dict, folder: str, request: dict, deadline_epoch_s: float
                                     mip_gap=park.dispatch.mip_gap if request.get("mip_gap") is None else request["mip_gap"],
                                     time_limit_s=min(limit_s, park.dispatch.time_limit_s))
         try:
-            result = _plan(case, start, strategy, config, horizon_h, state, forecasts, intraday)
+            result = _plan(case, start, strategy, config, horizon_h, state, forecasts, intraday,
+                           bool(request.get("warm_start")), request.get("previous_plan"))
         except SolverTimeoutError as exc:
             fallback_reason = f"no optimal plan in time ({exc})"
             strategy = "rule-based"
@@ -327,11 +417,16 @@ def _answer(result, strategy: str, objective: str, limit_s, fallback_reason, day
         "kpis": kpis,
         "slack": [plain(vars(entry)) for entry in result.slack],
         "schedule": schedule_rows(result.schedule),
+        "decisions": result.integer_decisions,
     }
 
 
-def _solve_inputs(case, inputs, strategy: str, config):
-    """One solve of horizon inputs: network-aware when the park's network constrains it."""
+def _solve_inputs(case, inputs, strategy: str, config, warm_start: bool = False, start_from: dict | None = None):
+    """One solve of horizon inputs: network-aware when the park's network constrains it.
+
+    Otherwise on the worker's models; with ``warm_start`` from ``start_from``
+    (``{"decisions", "shift_steps"}``) or else the reused model's last plan.
+    """
     from dispatch.strategies import run_strategy
 
     if strategy == "optimal" and case.park.network.constrained:
@@ -340,7 +435,8 @@ def _solve_inputs(case, inputs, strategy: str, config):
 
         check_inputs(inputs)
         return plan_network_aware(inputs, config, folder=case.folder).result
-    return run_strategy(inputs, strategy, config)
+    return run_strategy(inputs, strategy, config, models=worker_models(), warm_start_from_last=warm_start,
+                        warm_start=start_from)
 
 
 def event_limits(index, baseline_import_kw, events: list[dict]):
@@ -393,7 +489,7 @@ def event_job(document: dict, folder: str, request: dict, events: list[dict], de
     import numpy as np
     import pandas as pd
 
-    from dispatch.inputs import PlantState, horizon_inputs
+    from dispatch.inputs import horizon_inputs
     from dispatch.model import DispatchConfig
     from microgrid.errors import DataError
     from microgrid.timeseries import step_hours
@@ -420,9 +516,7 @@ def event_job(document: dict, folder: str, request: dict, events: list[dict], de
                         f"{request['max_horizon_h']:g} h on this server")
     horizon_h = min(max(24.0, to_end_h), request["max_horizon_h"], (data_end - start) / pd.Timedelta(hours=1))
     objective = park.dispatch.objective
-    state = PlantState(soc_kwh=dict(request.get("soc_kwh") or {}),
-                       thermal_soc_kwh=dict(request.get("thermal_soc_kwh") or {}),
-                       month_to_date_peak_kw=float(request.get("month_to_date_peak_kw") or 0.0))
+    state = plant_state(request, case, start)
     rounds = park.network.max_iterations + 1 if park.network.constrained else 1
     remaining_s = deadline_epoch_s - time.time()
     limit_s = solver_time_limit_s(remaining_s, objective, rounds) / 2
@@ -431,14 +525,15 @@ def event_job(document: dict, folder: str, request: dict, events: list[dict], de
     with tempfile.TemporaryDirectory(prefix="microgrid-event-") as workdir:
         forecasts = _forecast_frames(request.get("forecasts"), Path(workdir), request.get("forecast_label"))
     inputs = horizon_inputs(case, start, horizon_h, state, forecasts)
-    baseline = _solve_inputs(case, inputs, "optimal", config)
+    warm_start = bool(request.get("warm_start"))
+    baseline = _solve_inputs(case, inputs, "optimal", config, warm_start)
     baseline_kw = baseline.schedule["grid_import_kw"].to_numpy(dtype=float)
     cap, minimum = event_limits(inputs.index, baseline_kw, events)
     limited = horizon_inputs(case, start, horizon_h, state, forecasts)
     limited.import_cap_kw = cap if np.isfinite(cap).any() else None
     limited.min_import_kw = minimum if (minimum > 0).any() else None
     limited.__post_init__()
-    result = _solve_inputs(case, limited, "optimal", config)
+    result = _solve_inputs(case, limited, "optimal", config, warm_start)
     result.kpis = {"case": case.name, "start": start.isoformat(), "horizon_h": horizon_h, "dt_h": limited.dt_h,
                    **result.kpis}
     if limited.forecast_sources:

@@ -2,13 +2,15 @@
 
 A measurement is the metered state at one time: battery and thermal-store
 contents [kWh], the month-to-date peak import [kW], optionally the metered PV
-and load [kW]. A plan request that gives no state starts from the newest
+and load [kW] and the state of the flexible loads (batch runs done and in
+progress, energy delivered to sessions, shedding used, energy shifted). A plan request that gives no state starts from the newest
 measurement taken at or before the plan's start (:func:`state_for_plan`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,7 +21,7 @@ from microgrid.case import park_from_dict
 from microgrid.park import Park
 from service.api.db import MeasurementRow, ParkVersionRow, utc_now
 from service.api.problems import InvalidInput, NotFound
-from service.api.schemas import MeasurementCreate, MeasurementOut
+from service.api.schemas import FLEXIBLE_STATE_FIELDS, MeasurementCreate, MeasurementOut
 
 TOLERANCE_KWH = 1e-6
 
@@ -44,12 +46,57 @@ def check_measurement(document: dict, body: MeasurementCreate) -> None:
                 errors.append({"field": f"{field}.{device_id}",
                                "reason": f"{value:g} kWh is outside the bounds [{device.min_soc_kwh:g}, "
                                          f"{device.max_soc_kwh:g}] kWh"})
+    errors += _flexible_errors(park, body)
     pv_rating_kw = sum(array.ac_capacity_kw for array in park.pv_arrays.values())
     if body.pv_kw is not None and body.pv_kw > pv_rating_kw + 1e-6:
         errors.append({"field": "pv_kw", "reason": f"{body.pv_kw:g} kW exceeds the PV arrays' AC rating "
                                                    f"{pv_rating_kw:g} kW"})
     if errors:
         raise InvalidInput("; ".join(f"{e['field']}: {e['reason']}" for e in errors), errors=errors)
+
+
+def _flexible_errors(park: Park, body: MeasurementCreate) -> list[dict[str, str]]:
+    """The flexible loads' state: ids of the right kind, values within each device's daily limits."""
+    errors: list[dict[str, str]] = []
+
+    def bad(field: str, device_id: str, reason: str) -> None:
+        errors.append({"field": f"{field}.{device_id}", "reason": reason})
+
+    kinds = {"process_runs_done": ("shiftable_processes", park.shiftable_processes),
+             "process_running_h": ("shiftable_processes", park.shiftable_processes),
+             "energy_delivered_kwh": ("energy_loads", park.energy_loads),
+             "shed_hours_used": ("curtailable_loads", park.curtailable_loads),
+             "shed_kwh_used": ("curtailable_loads", park.curtailable_loads),
+             "shift_ahead_kwh": ("shiftable_loads", park.shiftable_loads)}
+    for field, (kind, devices) in kinds.items():
+        for device_id, value in getattr(body, field).items():
+            device = devices.get(device_id)
+            if device is None:
+                known = ", ".join(sorted(devices)) or "(none)"
+                bad(field, device_id, f"the park has no {kind} device {device_id!r}; its ids: {known}")
+                continue
+            if not math.isfinite(value):
+                bad(field, device_id, "must be a finite number")
+            elif field == "process_runs_done" and not 0 <= value <= device.runs_per_day:
+                bad(field, device_id, f"{value} runs is outside [0, {device.runs_per_day}] (runs_per_day)")
+            elif field == "process_running_h":
+                if not 0 < value < device.run_h:
+                    bad(field, device_id, f"{value:g} h is outside (0, {device.run_h:g}) h, the length of one run; "
+                                          "leave the process out when no run is in progress")
+                elif body.process_runs_done.get(device_id, 0) < 1:
+                    bad(field, device_id, "a run is in progress, so process_runs_done must count it (at least 1)")
+            elif field == "energy_delivered_kwh" and not 0 <= value <= device.energy_kwh + TOLERANCE_KWH:
+                bad(field, device_id, f"{value:g} kWh is outside [0, {device.energy_kwh:g}] kWh (energy_kwh)")
+            elif field == "shed_hours_used":
+                most = device.max_shed_hours_per_day if device.max_shed_hours_per_day is not None else 24.0
+                if not 0 <= value <= most + 1e-9:
+                    bad(field, device_id, f"{value:g} h is outside [0, {most:g}] h a day")
+            elif field == "shed_kwh_used":
+                most = device.max_shed_kwh_per_day
+                if value < 0 or (most is not None and value > most + TOLERANCE_KWH):
+                    bad(field, device_id, f"{value:g} kWh is outside [0, {most if most is not None else 'inf'}] "
+                                          "kWh a day")
+    return errors
 
 
 def add_measurement(session: Session, version: ParkVersionRow, body: MeasurementCreate,
@@ -62,6 +109,7 @@ def add_measurement(session: Session, version: ParkVersionRow, body: Measurement
                          measured_offset_min=round(offset.total_seconds() / 60),
                          soc_kwh=body.soc_kwh, thermal_soc_kwh=body.thermal_soc_kwh,
                          month_to_date_peak_kw=body.month_to_date_peak_kw, pv_kw=body.pv_kw, load_kw=body.load_kw,
+                         flexible_state={name: getattr(body, name) for name in FLEXIBLE_STATE_FIELDS},
                          created_at=utc_now(), created_by_key_id=key_id)
     session.add(row)
     session.commit()
@@ -89,18 +137,39 @@ def state_for_plan(row: MeasurementRow, start: dt.datetime, park: Park) -> dict[
 
     The month-to-date peak is carried only within the same local month (the
     demand charge's billing month); a plan in a later month starts from 0 kW.
+    The flexible loads' daily counters (runs done, shedding used) only within
+    the same local day. What is in progress (a batch run, an energy session's
+    delivery, energy shifted) is passed with ``measured_at``, and the worker
+    carries it forward to the plan's start (:func:`service.api.jobs.plant_state`).
     Devices a newer park version no longer has are left out.
     """
     zone = ZoneInfo(park.site.timezone)
     measured, begins = row.measured_at.astimezone(zone), start.astimezone(zone)
     same_month = (measured.year, measured.month) == (begins.year, begins.month)
-    return {"soc_kwh": {k: v for k, v in row.soc_kwh.items() if k in park.batteries},
-            "thermal_soc_kwh": {k: v for k, v in row.thermal_soc_kwh.items() if k in park.thermal_stores},
-            "month_to_date_peak_kw": row.month_to_date_peak_kw if same_month else 0.0}
+    state: dict[str, Any] = {
+        "soc_kwh": {k: v for k, v in row.soc_kwh.items() if k in park.batteries},
+        "thermal_soc_kwh": {k: v for k, v in row.thermal_soc_kwh.items() if k in park.thermal_stores},
+        "month_to_date_peak_kw": row.month_to_date_peak_kw if same_month else 0.0}
+    flexible = row.flexible_state or {}
+    if not any(flexible.values()):
+        return state
+    devices = {"process_runs_done": park.shiftable_processes, "process_running_h": park.shiftable_processes,
+               "energy_delivered_kwh": park.energy_loads, "shed_hours_used": park.curtailable_loads,
+               "shed_kwh_used": park.curtailable_loads, "shift_ahead_kwh": park.shiftable_loads}
+    daily = ("process_runs_done", "shed_hours_used", "shed_kwh_used")
+    for name, known in devices.items():
+        if name in daily and measured.date() != begins.date():
+            continue
+        values = {k: v for k, v in (flexible.get(name) or {}).items() if k in known}
+        if values:
+            state[name] = values
+    state["measured_at"] = row.measured_at.isoformat()
+    return state
 
 
 def measurement_out(row: MeasurementRow) -> MeasurementOut:
     return MeasurementOut(id=row.id, park_id=row.park_id, park_version=row.park_version,
                           measured_at=row.measured_at_local, soc_kwh=row.soc_kwh, thermal_soc_kwh=row.thermal_soc_kwh,
                           month_to_date_peak_kw=row.month_to_date_peak_kw, pv_kw=row.pv_kw, load_kw=row.load_kw,
+                          **{name: (row.flexible_state or {}).get(name) or {} for name in FLEXIBLE_STATE_FIELDS},
                           created_at=row.created_at)

@@ -321,6 +321,25 @@ class MeasurementCreate(_Request):
     month_to_date_peak_kw: float = Field(ge=0, description="Highest 15-min import of the month so far [kW].")
     pv_kw: float | None = Field(None, ge=0, description="Metered PV output, all arrays [kW].")
     load_kw: float | None = Field(None, ge=0, description="Metered consumption, all loads [kW].")
+    process_runs_done: dict[str, int] = Field(
+        default_factory=dict, description="Batch process id → runs started so far on the local day (a run in "
+                                          "progress included).")
+    process_running_h: dict[str, float] = Field(
+        default_factory=dict, description="Batch process id → hours already run by the run in progress [h].")
+    energy_delivered_kwh: dict[str, float] = Field(
+        default_factory=dict, description="Energy load id → energy delivered to its session in progress [kWh].")
+    shed_hours_used: dict[str, float] = Field(
+        default_factory=dict, description="Curtailable load id → hours with shedding so far on the local day [h].")
+    shed_kwh_used: dict[str, float] = Field(
+        default_factory=dict, description="Curtailable load id → energy shed so far on the local day [kWh].")
+    shift_ahead_kwh: dict[str, float] = Field(
+        default_factory=dict, description="Shiftable load id → energy consumed ahead of its baseline [kWh] "
+                                          "(negative: still owed).")
+
+
+FLEXIBLE_STATE_FIELDS = ("process_runs_done", "process_running_h", "energy_delivered_kwh", "shed_hours_used",
+                         "shed_kwh_used", "shift_ahead_kwh")
+"""The measurement fields of the flexible loads' state, stored together (``MeasurementRow.flexible_state``)."""
 
 
 class MeasurementOut(BaseModel):
@@ -333,6 +352,12 @@ class MeasurementOut(BaseModel):
     month_to_date_peak_kw: float
     pv_kw: float | None
     load_kw: float | None
+    process_runs_done: dict[str, int]
+    process_running_h: dict[str, float]
+    energy_delivered_kwh: dict[str, float]
+    shed_hours_used: dict[str, float]
+    shed_kwh_used: dict[str, float]
+    shift_ahead_kwh: dict[str, float]
     created_at: dt.datetime
 
 

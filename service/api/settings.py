@@ -58,6 +58,13 @@ class Settings(BaseSettings):
     max_forecast_rows : int
         Most rows of one forecast table, inline in a plan request or uploaded
         (each part of ``POST /parks/{id}/forecasts``).
+    plan_warm_start : bool
+        Each worker keeps the models it built (by park and shape) and starts
+        HiGHS from the last plan it solved on the same model: a day-ahead
+        plan takes about half the time (docs/benchmarks.md). Every plan is
+        optimal within the park's MIP gap either way, but which of the
+        near-optimal plans comes out can then depend on what the worker solved
+        before; ``false`` gives the same plan for the same request always.
     """
 
     model_config = SettingsConfigDict(env_prefix="MICROGRID_", extra="ignore")
@@ -76,6 +83,7 @@ class Settings(BaseSettings):
     max_horizon_h: float = Field(48.0, gt=0)
     max_request_bytes: int = Field(16_000_000, ge=1024)
     max_forecast_rows: int = Field(20_000, ge=1)
+    plan_warm_start: bool = True
 
     @model_validator(mode="after")
     def _defaults_and_limits(self) -> "Settings":

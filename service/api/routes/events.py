@@ -135,7 +135,8 @@ def _replan(park_id: str, window: EventIn, answered: dict | None, active: list[d
     session.commit()  # no database connection is held while the worker solves
     grace_s = min(5.0, (settings.http_timeout_s - limit_s) / 2)
     try:
-        result = planner.run(event_job, version.document, str(folder), {**request, **forecasts.job_fields(forecast)},
+        result = planner.run(event_job, version.document, str(folder),
+                             {**request, "warm_start": settings.plan_warm_start, **forecasts.job_fields(forecast)},
                              active, received + limit_s,
                              timeout_s=limit_s + grace_s - (time.time() - received))
     except PlanTimeout:

@@ -156,7 +156,8 @@ def _solve_and_store(park_id: str, kind: str, version, folder, request: dict, jo
     session.commit()  # end the read transaction: no database connection is held while the worker solves
     grace_s = min(5.0, (settings.http_timeout_s - limit_s) / 2)
     try:
-        result = planner.run(plan_job, version.document, str(folder), job_request, received + limit_s,
+        result = planner.run(plan_job, version.document, str(folder),
+                             {**job_request, "warm_start": settings.plan_warm_start}, received + limit_s,
                              timeout_s=limit_s + grace_s - (time.time() - received))
     except PlanTimeout:
         raise PlanTimeout(f"no answer within the request's time limit of {limit_s:g} s; the server is busy or the "
@@ -168,12 +169,34 @@ def _solve_and_store(park_id: str, kind: str, version, folder, request: dict, jo
         status=result["status"], mip_gap=result["mip_gap"], solve_time_s=result["solve_time_s"],
         wall_time_s=time.time() - received, time_limit_s=limit_s, fallback_reason=result["fallback_reason"],
         request=request, kpis=result["kpis"], measurement_id=measured.id if measured is not None else None,
-        forecast_id=forecast.id if forecast is not None else None, slack=result["slack"], schedule=result["schedule"], created_at=utc_now(), created_by_key_id=principal.key_id,
+        forecast_id=forecast.id if forecast is not None else None, slack=result["slack"],
+        schedule=result["schedule"], decisions=result.get("decisions"),
+        created_at=utc_now(), created_by_key_id=principal.key_id,
     )
     session.add(row)
     session.commit()
     response.headers["Location"] = f"/parks/{park_id}/plans/{row.id}"
     return plan_out(row)
+
+
+WARM_START_CANDIDATES = 20
+"""Newest plans of a park looked at for an intraday re-plan's warm start."""
+
+
+def previous_plan(session, park_id: str, park_version: int, start: dt.datetime) -> dict | None:
+    """The newest optimal plan of the park version that covers ``start``: ``start``, ``decisions``, ``plan_id``.
+
+    An intraday re-plan starts HiGHS from its integer decisions (shifted to
+    the new start), as a rolling horizon does from its previous window.
+    """
+    query = (select(PlanRow).where(PlanRow.park_id == park_id, PlanRow.park_version == park_version,
+                                   PlanRow.decisions.is_not(None))
+             .options(defer(PlanRow.schedule), defer(PlanRow.slack), defer(PlanRow.request))
+             .order_by(PlanRow.id.desc()).limit(WARM_START_CANDIDATES))
+    for row in session.scalars(query):
+        if dt.datetime.fromisoformat(row.starts_at) <= start < dt.datetime.fromisoformat(row.ends_at):
+            return {"start": row.starts_at, "decisions": row.decisions, "plan_id": row.id}
+    return None
 
 
 INTRADAY_EXAMPLES = {
@@ -199,10 +222,13 @@ def create_intraday_plan(
     The state is the newest measurement at or before ``start``
     (``measurement_id``); ``start`` is rounded up to the next step of the
     park's data. Solved like a day-ahead plan (the same strategies, solver,
-    time limit and fallback) and stored with ``kind`` ``intraday``. Forecasts
-    as for a day-ahead plan: inline ``forecasts``, else the uploaded
-    ``forecast_id``, else the newest forecast issued by now whose parts all
-    cover the re-plan's horizon (from the rounded start).
+    time limit and fallback) and stored with ``kind`` ``intraday``. HiGHS
+    starts from the newest optimal plan of the park that covers ``start``
+    (its integer decisions, shifted), as a rolling horizon does
+    (``kpis.warm_start_plan_id``). Forecasts as for a day-ahead plan: inline
+    ``forecasts``, else the uploaded ``forecast_id``, else the newest forecast
+    issued by now whose parts all cover the re-plan's horizon (from the
+    rounded start).
     """
     received = time.time()
     limit_s = _check_limits(body, settings)
@@ -219,6 +245,8 @@ def create_intraday_plan(
     forecast = _forecast_for(session, park_id, body, forecast_store.grid_start(folder, park, start), received)
     job_request = {**request, "start": start.isoformat(), **measurements.state_for_plan(measured, start, park),
                    **forecast_store.job_fields(forecast)}
+    if settings.plan_warm_start:
+        job_request["previous_plan"] = previous_plan(session, park_id, version.version, start)
     return _solve_and_store(park_id, "intraday", version, folder, request, job_request, measured, body.horizon_h,
                             limit_s, received, response, session, settings, planner, principal, forecast)
 

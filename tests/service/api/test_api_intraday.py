@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.service.api.conftest import ADMIN, assert_problem, register
+from tests.service.api.conftest import ADMIN, assert_problem, register, tiny_park
 
 MEASURED = {"measured_at": "2026-07-15T09:55:00+08:00", "soc_kwh": {"b1": 300}, "month_to_date_peak_kw": 1200}
 
@@ -68,3 +68,26 @@ def test_bad_requests_are_422(client, tiny) -> None:
     client.post("/parks/tiny/measurements", json={**MEASURED, "measured_at": "2026-07-14T20:00:00+08:00"},
                 headers=ADMIN)
     assert_problem(intraday(client, {"start": "2026-07-14T21:00:00+08:00"}), 422, None, "before the park's data")
+
+
+def test_an_intraday_plan_starts_from_the_newest_stored_plan_that_covers_it(client, tiny) -> None:
+    """The day-ahead plan's integer decisions, shifted by 40 steps, warm-start the 10:00 re-plan."""
+    day_ahead = client.post("/parks/tiny/plans", json={"date": "2026-07-15"}, headers=ADMIN).json()
+    client.post("/parks/tiny/measurements", json=MEASURED, headers=ADMIN)
+    plan = intraday(client, {}).json()
+    assert plan["status"] == "optimal" and plan["kpis"]["warm_start_plan_id"] == day_ahead["id"]
+    later = intraday(client, {"start": "2026-07-15T11:00:00+08:00", "horizon_h": 12}).json()
+    assert later["kpis"]["warm_start_plan_id"] == plan["id"]
+    # a plan of another park version is not a start
+    assert client.put("/parks/tiny", json={"park": tiny_park()}, headers=ADMIN).status_code == 200
+    assert "warm_start_plan_id" not in intraday(client, {}).json()["kpis"]
+
+
+def test_the_warm_start_moves_decisions_by_the_steps_between_the_starts() -> None:
+    from service.api.jobs import previous_plan_start
+
+    previous = {"start": "2026-07-15T00:00:00+08:00", "decisions": {"battery_charging": [["b1", 0, 1.0]]}}
+    assert previous_plan_start(previous, "2026-07-15T10:00:00+08:00", 0.25)["shift_steps"] == 40
+    assert previous_plan_start(previous, "2026-07-15T10:05:00+08:00", 0.25) is None      # off the grid
+    assert previous_plan_start(previous, "2026-07-14T23:45:00+08:00", 0.25) is None      # before it
+    assert previous_plan_start({**previous, "decisions": {}}, "2026-07-15T10:00:00+08:00", 0.25) is None

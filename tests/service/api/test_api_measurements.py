@@ -101,3 +101,108 @@ def test_a_newer_park_version_drops_devices_it_no_longer_has(client, tiny) -> No
     plan = client.post("/parks/tiny/plans", json={"date": "2026-07-15", "strategy": "no-control"}, headers=ADMIN)
     assert plan.status_code == 201, plan.text
     assert plan.json()["park_version"] == 2 and plan.json()["measurement_id"] is not None
+
+
+# --- the flexible loads' state ---------------------------------------------------------------------
+
+FLEX_PARK = tiny_park(
+    shiftable_processes={"mill": {"bus": "pcc", "power_kw": 300, "duration_h": 2, "earliest_start": "08:00",
+                                  "latest_end": "18:00"}},
+    curtailable_loads={"hvac": {"bus": "pcc", "profile": "l1_kw", "scale": 0.1, "max_shed_kw": 40,
+                                "shed_cost_cny_per_kwh": 0.5, "max_shed_hours_per_day": 2}},
+)
+"""The tiny park with a batch mill (one 2-h run at 300 kW a day, 08:00-18:00) and a curtailable HVAC."""
+MORNING = {"measured_at": "2026-07-15T09:55:00+08:00", "soc_kwh": {"b1": 300}, "month_to_date_peak_kw": 1500}
+
+
+@pytest.fixture
+def flex(client, files) -> str:
+    register(client, "flex", files, park=FLEX_PARK)
+    return "flex"
+
+
+def mill_kw(plan: dict) -> list[float]:
+    return [row["mill.load_kw"] for row in plan["schedule"]]
+
+
+@pytest.mark.parametrize(("change", "field", "fragment"), [
+    ({"process_runs_done": {"press": 1}}, "process_runs_done.press", "no shiftable_processes device 'press'"),
+    ({"process_runs_done": {"mill": 2}}, "process_runs_done.mill", "outside [0, 1]"),
+    ({"process_running_h": {"mill": 2.0}, "process_runs_done": {"mill": 1}}, "process_running_h.mill",
+     "outside (0, 2) h"),
+    ({"process_running_h": {"mill": 0.5}}, "process_running_h.mill", "must count it"),
+    ({"shed_hours_used": {"hvac": 3}}, "shed_hours_used.hvac", "outside [0, 2] h"),
+    ({"shed_kwh_used": {"mill": 3}}, "shed_kwh_used.mill", "no curtailable_loads device 'mill'"),
+    ({"energy_delivered_kwh": {"ev": 3}}, "energy_delivered_kwh.ev", "its ids: (none)"),
+    ({"process_runs_done": {"mill": 0.5}}, "process_runs_done.mill", None),
+])
+def test_bad_flexible_state_is_422_naming_the_field(client, flex, change, field, fragment) -> None:
+    response = post(client, {**MORNING, **change}, park_id="flex")
+    assert_problem(response, 422, field, *([fragment] if fragment else []))
+
+
+def test_the_flexible_state_is_stored_and_read_back(client, flex) -> None:
+    body = {**MORNING, "process_runs_done": {"mill": 1}, "process_running_h": {"mill": 0.75},
+            "shed_hours_used": {"hvac": 0.5}, "shed_kwh_used": {"hvac": 10.0}}
+    stored = post(client, body, park_id="flex").json()
+    latest = client.get("/parks/flex/measurements/latest", headers=ADMIN).json()
+    assert latest == stored
+    assert latest["process_runs_done"] == {"mill": 1} and latest["process_running_h"] == {"mill": 0.75}
+    assert latest["shed_hours_used"] == {"hvac": 0.5} and latest["energy_delivered_kwh"] == {}
+
+
+def test_a_run_in_progress_continues_in_the_intraday_plan_and_is_not_run_again(client, flex) -> None:
+    """0.75 h run at 09:55; the plan starts at 10:00: 0.75 h + 5 min ≈ 3 steps done, 5 steps (1.25 h) left."""
+    post(client, {**MORNING, "process_runs_done": {"mill": 1}, "process_running_h": {"mill": 0.75}}, park_id="flex")
+    plan = client.post("/parks/flex/plans/intraday", json={}, headers=ADMIN).json()
+    assert plan["start"] == "2026-07-15T10:00:00+08:00"
+    today = mill_kw(plan)[:56]                         # 10:00 to midnight
+    assert today[:5] == [pytest.approx(300.0)] * 5 and sum(today[5:]) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_a_run_done_today_is_not_planned_again_but_tomorrow_it_is(client, flex) -> None:
+    post(client, {**MORNING, "process_runs_done": {"mill": 1}}, park_id="flex")
+    plan = client.post("/parks/flex/plans/intraday", json={"horizon_h": 14}, headers=ADMIN).json()
+    assert sum(mill_kw(plan)) == pytest.approx(0.0, abs=1e-6)
+    # without the count, the mill's run of the day is planned from 10:00 on
+    post(client, {**MORNING, "measured_at": "2026-07-15T09:56:00+08:00"}, park_id="flex")
+    plan = client.post("/parks/flex/plans/intraday", json={"horizon_h": 14}, headers=ADMIN).json()
+    assert sum(mill_kw(plan)) * 0.25 == pytest.approx(600.0)
+    # a day-ahead plan of the next day does not carry the daily counter of the 15th
+    post(client, {**MORNING, "measured_at": "2026-07-15T23:50:00+08:00", "process_runs_done": {"mill": 1}},
+         park_id="flex")
+    plan = client.post("/parks/flex/plans", json={"date": "2026-07-16"}, headers=ADMIN).json()
+    assert plan["measurement_id"] is not None and sum(mill_kw(plan)) * 0.25 == pytest.approx(600.0)
+
+
+def test_a_run_in_progress_carries_on_into_a_plan_that_starts_later(client, flex) -> None:
+    """Measured at 09:55 after 0.75 h of the 2-h run; from 11:00 it has run 1.83 h: 7 steps done, 1 left."""
+    post(client, {**MORNING, "process_runs_done": {"mill": 1}, "process_running_h": {"mill": 0.75}}, park_id="flex")
+    plan = client.post("/parks/flex/plans/intraday", json={"start": "2026-07-15T11:00:00+08:00", "horizon_h": 13},
+                       headers=ADMIN).json()
+    assert mill_kw(plan)[0] == pytest.approx(300.0) and sum(mill_kw(plan)[1:]) == pytest.approx(0.0, abs=1e-6)
+    # from 12:00 the run has ended (2.83 h): nothing left, and it is not run again
+    plan = client.post("/parks/flex/plans/intraday", json={"start": "2026-07-15T12:00:00+08:00", "horizon_h": 12},
+                       headers=ADMIN).json()
+    assert sum(mill_kw(plan)) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_what_was_controlled_since_the_measurement_is_carried_only_within_one_step() -> None:
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from microgrid.case import park_from_dict
+    from service.api.jobs import plant_state
+
+    park = park_from_dict({**FLEX_PARK, "energy_loads": {"ev": {"bus": "pcc", "arrival": "18:00",
+                                                                      "departure": "06:00", "energy_kwh": 200,
+                                                                      "max_kw": 50}}})
+    case = SimpleNamespace(park=park, load_profiles=pd.DataFrame(
+        index=pd.date_range("2026-07-15", periods=96, freq="15min", tz="Asia/Shanghai")))
+    request = {"measured_at": "2026-07-15T20:05:00+08:00", "energy_delivered_kwh": {"ev": 30.0},
+               "process_runs_done": {"mill": 1}}
+    within = plant_state(request, case, pd.Timestamp("2026-07-15T20:15:00+08:00"))
+    later = plant_state(request, case, pd.Timestamp("2026-07-15T20:30:00+08:00"))
+    assert within.energy_delivered_kwh == {"ev": 30.0} and later.energy_delivered_kwh == {}
+    assert within.process_runs_done == later.process_runs_done == {"mill": 1}
