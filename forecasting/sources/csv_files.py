@@ -181,7 +181,7 @@ def read_power_forecast_csv(path: Path | str, *, what: str | None = None) -> pd.
         row, column = (int(v[0]) for v in np.nonzero(missing))
         raise DataError(
             f"{what}: no value at {full[row].isoformat()} (column '{table.columns[column]}'); a forecast needs every "
-            f"step of {step} from its first row to its last: fill the gap"
+            f"{step / pd.Timedelta(minutes=1):g}-min step from its first row to its last: fill the gap"
         )
     return check_table(table, what, limits={c: (0.0, float("inf")) for c in table.columns}, max_gap_h=0.0)
 
