@@ -503,7 +503,8 @@ def horizon_inputs(case: Case, start: pd.Timestamp, horizon_h: float, state: Pla
     used = load_profile_names(park)
     loads_window = loads_window.set_axis(index)
     if forecasts is not None and forecasts.load_history is not None:
-        loads_window = _forecast_profiles(case, forecasts, loads_window, index, used - (set(direct_load.columns) if direct_load is not None else set()))
+        given = set(direct_load.columns) if direct_load is not None else set()
+        loads_window = _forecast_profiles(case, forecasts, loads_window, index, used - given)
         sources.update({f"load.{p}": "load_history" for p in used if p in forecasts.forecast_profiles})
     if direct_load is not None:
         loads_window = loads_window.copy()
@@ -564,7 +565,8 @@ def horizon_inputs(case: Case, start: pd.Timestamp, horizon_h: float, state: Pla
         heat = slice_window(case.heat_profiles, start, end, f"data.heat ({park.data.heat})").set_axis(index)
         demand_profiles = {b.demand_profile for b in park.heat_buses.values()}
         if forecasts is not None and forecasts.load_history is not None:
-            heat = _forecast_profiles(case, forecasts, heat, index, demand_profiles - (set(direct_heat.columns) if direct_heat is not None else set()))
+            given = set(direct_heat.columns) if direct_heat is not None else set()
+            heat = _forecast_profiles(case, forecasts, heat, index, demand_profiles - given)
             sources.update({f"heat.{p}": "load_history" for p in demand_profiles
                             if p in forecasts.forecast_profiles})
         if direct_heat is not None:

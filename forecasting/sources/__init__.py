@@ -16,5 +16,6 @@ from forecasting.sources.typical_year import (
 
 __all__ = [
     "WEATHER_LIMITS", "WEATHER_CSV_COLUMNS", "TYPICAL_YEAR_COLUMNS", "check_table",
-    "read_weather_csv", "read_meter_csv", "read_power_forecast_csv", "read_tmy3_weather", "read_epw_weather", "site_from_metadata",
+    "read_weather_csv", "read_meter_csv", "read_power_forecast_csv",
+    "read_tmy3_weather", "read_epw_weather", "site_from_metadata",
 ]

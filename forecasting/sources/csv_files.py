@@ -169,10 +169,12 @@ def read_power_forecast_csv(path: Path | str, *, what: str | None = None) -> pd.
     what = what or path.name
     frame = _read_with_timestamps(path, what)
     if frame.columns.empty:
-        raise DataError(f"{what}: no power column; add at least one column named like 'pv1_kw' (mean kW over the step)")
+        raise DataError(f"{what}: no power column; add at least one column named like 'pv1_kw' "
+                        "(mean kW over the step)")
     not_kw = [c for c in frame.columns if not str(c).endswith("_kw")]
     if not_kw:
-        raise DataError(f"{what}: column '{not_kw[0]}' has no unit; name power columns '<name>_kw' (mean kW over the step)")
+        raise DataError(f"{what}: column '{not_kw[0]}' has no unit; name power columns '<name>_kw' "
+                        "(mean kW over the step)")
     step = regular_step(frame.index, what)
     full = pd.date_range(frame.index[0], frame.index[-1], freq=step, name=frame.index.name)
     table = frame.reindex(full)

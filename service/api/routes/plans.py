@@ -141,7 +141,7 @@ def create_plan(
 
 def _forecast_for(session, park_id: str, body: PlanCreate | IntradayPlanCreate, start: dt.datetime,
                   received: float):
-    """The uploaded forecast of the plan (``forecast_id``'s, or the newest covering its horizon), None with inline ones."""
+    """The plan's uploaded forecast: ``forecast_id``'s, else the newest covering its horizon; None with inline ones."""
     if body.forecasts is not None:
         return None
     end = start + dt.timedelta(hours=body.horizon_h)
