@@ -16,6 +16,10 @@ and returns plain KPIs. Each scenario checkpoints its days like a study, in
 interrupted sweep resumes, and a grid extended with new values reuses the
 scenarios already computed.
 
+:func:`run_sweep_in_process` runs the same scenarios one after another in the
+calling process, with a progress callback per window (the HTTP service's
+study worker, which must not start a cluster beside the service).
+
 Outputs: ``DIR/sweep.csv`` (one row per scenario and strategy: the overridden
 values, the KPIs of the whole period, the scenario's wall time) and
 ``DIR/report.html``.
@@ -42,7 +46,8 @@ import yaml
 
 from microgrid.case import CASE_FILE, Case, load_case, park_from_dict
 from microgrid.errors import DataError, InvalidParkError, InvalidRequestError, MicrogridError
-from service.study import StudySettings, check_period, check_resumable, simulate, study_kpis, table_records
+from service.study import (ProgressCallback, StudySettings, check_period, check_resumable, simulate, study_kpis,
+                           table_records)
 
 logger = logging.getLogger(__name__)
 
@@ -310,11 +315,14 @@ def quiet_rolling(enabled: bool = True) -> Iterator[None]:
         rolling_logger.setLevel(level)
 
 
-def run_scenario(case_dir: str, overrides: dict[str, Any], settings: dict, out_dir: str, quiet: bool = True) -> dict:
+def run_scenario(case_dir: str, overrides: dict[str, Any], settings: dict, out_dir: str, quiet: bool = True,
+                 progress: ProgressCallback | None = None) -> dict:
     """Run (or resume) one scenario's study: the task a Dask worker executes.
 
     Parameters and result are plain data (no Pyomo or pandas objects cross
-    process boundaries).
+    process boundaries). ``progress`` is the study's callback
+    (:class:`service.study.StudyProgress` after every window and day), for a
+    run in the calling process; whatever it raises stops the scenario.
 
     Returns
     -------
@@ -327,7 +335,7 @@ def run_scenario(case_dir: str, overrides: dict[str, Any], settings: dict, out_d
         with quiet_rolling(quiet):
             study = settings_from_dict(settings)
             case = load_scenario_case(case_dir, overrides)
-            runs = simulate(case, study, Path(out_dir), overrides=overrides)
+            runs = simulate(case, study, Path(out_dir), progress=progress, overrides=overrides)
             _keep_data(case)
             kpis, _, _ = study_kpis(runs, case.park)
         records = table_records(kpis, "strategy")
@@ -493,16 +501,23 @@ def run_sweep(case_dir: str | Path, axes: list[SweepAxis], settings: StudySettin
     table = sweep_table(scenarios, outcomes, settings.strategies)
     result = SweepResult(table=table, scenarios=scenarios, cluster=description, validate_s=validated - started,
                          cluster_start_s=running - validated, run_s=ran - running)
+    return _write_outputs(result, out_dir, axes, settings, case_name, outcomes, started, report)
+
+
+def _write_outputs(result: SweepResult, out_dir: Path, axes: list[SweepAxis], settings: StudySettings,
+                   case_name: str, outcomes: dict[str, dict], started: float, report: bool) -> SweepResult:
+    """Write ``sweep.csv``, ``report.html`` and ``sweep.json`` of a finished sweep."""
+    table = result.table
     out_dir.mkdir(parents=True, exist_ok=True)
     result.paths["table"] = out_dir / "sweep.csv"
     table.to_csv(result.paths["table"], index=False, float_format="%.6g")
-    meta = {"case": case_name, "scenarios": len(scenarios), "strategies": list(settings.strategies),
+    meta = {"case": case_name, "scenarios": len(result.scenarios), "strategies": list(settings.strategies),
             "start": settings.start.isoformat(), "end": settings.end.isoformat(), "horizon_h": settings.horizon_h,
-            "replan_h": settings.replan_h, "seed": settings.seed, "cluster": description,
+            "replan_h": settings.replan_h, "seed": settings.seed, "cluster": result.cluster,
             "validate_s": result.validate_s, "cluster_start_s": result.cluster_start_s, "run_s": result.run_s,
             "task_s": float(sum(o["wall_s"] for o in outcomes.values())),
             "wall_s": time.perf_counter() - started,
-            "parameters": {a.path: list(a.texts) for a in axes}}
+            "parameters": {a.path: [a.text(k) for k in range(len(a.values))] for a in axes}}
     if report:
         from service.report import write_sweep_report
 
@@ -511,5 +526,46 @@ def run_sweep(case_dir: str | Path, axes: list[SweepAxis], settings: StudySettin
     result.wall_s = meta["wall_s"] = time.perf_counter() - started
     result.paths["meta"] = out_dir / "sweep.json"
     result.paths["meta"].write_text(json.dumps(meta, indent=2, default=str) + "\n", encoding="utf-8")
-    logger.info("sweep of %d scenarios written to %s in %.1f s", len(scenarios), out_dir, result.wall_s)
+    logger.info("sweep of %d scenarios written to %s in %.1f s", len(result.scenarios), out_dir, result.wall_s)
     return result
+
+
+def run_sweep_in_process(case_dir: str | Path, axes: list[SweepAxis], settings: StudySettings, out_dir: str | Path,
+                         progress: ProgressCallback | None = None, report: bool = True) -> SweepResult:
+    """:func:`run_sweep` with the scenarios run one after another in this process, no cluster.
+
+    For a caller that is itself one worker among others (the HTTP service's
+    study pool): a local cluster would start one process per core beside
+    the service's own. Same outputs, checkpoints and resumption as
+    :func:`run_sweep`.
+
+    Parameters
+    ----------
+    progress : callable, optional
+        Called with a :class:`service.study.StudyProgress` after every window
+        and day of every scenario; ``done`` and ``total`` count the days of
+        all scenarios and strategies. Whatever it raises stops the sweep
+        (finished days stay checkpointed).
+    """
+    started = time.perf_counter()
+    case_dir = Path(case_dir).resolve()
+    out_dir = Path(out_dir).resolve()
+    scenarios = validate_sweep(case_dir, axes, settings, out_dir)
+    case_name = load_case(case_dir).name
+    data = settings_to_dict(settings)
+    per_scenario = len(settings.days) * len(settings.strategies)
+    total = per_scenario * len(scenarios)
+    outcomes: dict[str, dict] = {}
+    validated = time.perf_counter()
+    for k, scenario in enumerate(scenarios):
+        def on_progress(event, base=k * per_scenario) -> None:
+            if progress is not None:
+                progress(dataclasses.replace(event, done=base + event.done, total=total))
+
+        outcomes[scenario.id] = run_scenario(str(case_dir), scenario.overrides, data,
+                                             str(out_dir / "scenarios" / scenario.id), progress=on_progress)
+    ran = time.perf_counter()
+    table = sweep_table(scenarios, outcomes, settings.strategies)
+    result = SweepResult(table=table, scenarios=scenarios, cluster="one process, one scenario after another",
+                         validate_s=validated - started, cluster_start_s=0.0, run_s=ran - validated)
+    return _write_outputs(result, out_dir, axes, settings, case_name, outcomes, started, report)

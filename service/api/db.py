@@ -33,6 +33,12 @@ Tables::
                      every part covers), periods (per part: start, end,
                      rows), data (per part: the rows as sent); ids never
                      reused
+    studies          park_id, park_version, kind (study or sweep), state
+                     (queued, running, done, failed, cancelled),
+                     progress_frac, steps_done, steps_total, message,
+                     request (as accepted), error, kpis (when done),
+                     created_at, started_at, finished_at; the outputs are
+                     in data_dir/studies/<id>/
     api_keys         name, key_hash (SHA-256 of the token), prefix, is_admin
     api_key_parks    key_id, park_id (the parks a key may use)
 """
@@ -212,6 +218,27 @@ class ForecastRow(Base):
     def offset(self) -> dt.timezone:
         """The UTC offset ``issued_at`` was sent with."""
         return dt.timezone(dt.timedelta(minutes=self.issued_offset_min))
+
+
+class StudyRow(Base):
+    __tablename__ = "studies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    park_id: Mapped[str] = mapped_column(ForeignKey("parks.id"), index=True)
+    park_version: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    progress_frac: Mapped[float] = mapped_column(Float, default=0.0)
+    steps_done: Mapped[int] = mapped_column(Integer, default=0)
+    steps_total: Mapped[int] = mapped_column(Integer)
+    message: Mapped[str] = mapped_column(String(500), default="")
+    request: Mapped[dict] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    kpis: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_by_key_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class ApiKeyRow(Base):

@@ -19,8 +19,9 @@ from service.api.deps import get_planner, get_settings
 from service.api.jobs import validate_case_job
 from service.api.planner import Planner
 from service.api.problems import PayloadTooLarge, install_handlers, problem_response
-from service.api.routes import events, forecasts, health, keys, measurements, parks, plans
+from service.api.routes import events, forecasts, health, keys, measurements, parks, plans, studies
 from service.api.settings import Settings
+from service.api.studies import StudyRunner
 
 logger = logging.getLogger(__name__)
 
@@ -123,9 +124,14 @@ def create_app() -> FastAPI:
         own_planner = get_planner not in app.dependency_overrides
         if own_planner:
             app.state.planner = Planner.process_pool(settings.workers, settings.max_queued_plans)
+        # jobs left queued or running by a killed or stopped server resume here
+        app.state.study_runner = StudyRunner(settings, app.state.session_factory,
+                                             getattr(app.state, "study_executor_factory", None))
+        app.state.study_runner.start()
         try:
             yield
         finally:
+            app.state.study_runner.shutdown()
             if own_planner:
                 app.state.planner.shutdown()
             engine.dispose()
@@ -133,7 +139,7 @@ def create_app() -> FastAPI:
     app = FastAPI(title="park-microgrid", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     install_handlers(app)
     for router in (health.router, parks.router, measurements.router, plans.router, events.router, keys.router,
-                   forecasts.router):
+                   studies.router, forecasts.router):
         app.include_router(router)
     app.state.max_request_bytes = Settings.model_fields["max_request_bytes"].default
     app.add_middleware(BodySizeLimit, state=app.state)

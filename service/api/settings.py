@@ -65,6 +65,13 @@ class Settings(BaseSettings):
         optimal within the park's MIP gap either way, but which of the
         near-optimal plans comes out can then depend on what the worker solved
         before; ``false`` gives the same plan for the same request always.
+    study_workers : int
+        Processes running case studies and sweeps (a pool of their own,
+        beside the plan workers); one job each at a time, the others queued.
+    max_study_days : int
+        Longest period of one study or sweep [days].
+    max_study_scenarios : int
+        Most scenarios of one sweep (the product of its axes' value counts).
     """
 
     model_config = SettingsConfigDict(env_prefix="MICROGRID_", extra="ignore")
@@ -84,6 +91,9 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(16_000_000, ge=1024)
     max_forecast_rows: int = Field(20_000, ge=1)
     plan_warm_start: bool = True
+    study_workers: int = Field(1, ge=1)
+    max_study_days: int = Field(366, ge=1)
+    max_study_scenarios: int = Field(64, ge=1)
 
     @model_validator(mode="after")
     def _defaults_and_limits(self) -> "Settings":

@@ -12,7 +12,7 @@ import pytest
 from microgrid.errors import InvalidParkError, InvalidRequestError
 from tests.service.helpers import TINY_PARK, one_line_error, run, write_tiny_case
 from service.study import StudySettings
-from service.sweep import apply_overrides, parse_set, run_sweep, scenario_grid, scenario_id
+from service.sweep import apply_overrides, parse_set, run_sweep, run_sweep_in_process, scenario_grid, scenario_id
 
 
 
@@ -120,6 +120,18 @@ def test_sweep_runs_on_a_real_local_dask_cluster(tmp_path: Path, local_cluster) 
     for scenario in result.scenarios:
         days = tmp_path / "out" / "scenarios" / scenario.id / "no-control" / "days"
         assert (days / "2026-07-15.state.json").exists()
+
+    # The same grid in this process (the service's study worker): the same table, and progress over all scenarios
+    events = []
+    in_process = run_sweep_in_process(case, axes, settings, tmp_path / "out-here", progress=events.append)
+    assert [(e.done, e.total) for e in events if e.day_finished] == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    assert in_process.cluster == "one process, one scenario after another"
+    kept = [c for c in in_process.table.columns if c not in ("wall_s", "resumed_days")]
+    pd.testing.assert_frame_equal(in_process.table[kept], result.table[kept])
+    # ... and it resumes what the cluster computed
+    resumed = run_sweep_in_process(case, axes, settings, tmp_path / "out", report=False)
+    assert (resumed.table["resumed_days"] == 1).all()
+    pd.testing.assert_frame_equal(resumed.table[kept], result.table[kept])
 
 
 def test_sweep_cli_on_the_default_local_cluster_and_resume(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,7 @@ def client(settings: Settings, planner: Planner) -> TestClient:
     app = create_app()
     app.dependency_overrides[get_settings] = lambda: settings
     app.dependency_overrides[get_planner] = lambda: planner
+    app.state.study_executor_factory = lambda: ThreadPoolExecutor(max_workers=1)  # studies on a thread too
     with TestClient(app) as test_client:
         yield test_client
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from service.api.main import create_app
@@ -12,8 +14,10 @@ FORECAST = {"issued_at": "2026-07-14T18:00:00+08:00",
 EVENT = {"kind": "reduce", "start": "2026-07-15T12:00:00+08:00", "end": "2026-07-15T12:30:00+08:00",
          "reduce_by_kw": 50, "incentive_cny_per_kwh": 1.0, "notified_at": "2026-07-15T08:00:00+08:00"}
 
+STUDY = {"start": "2026-07-15", "end": "2026-07-15", "strategies": ["no-control"], "replan_h": 24}
+
 # Every route that needs a key: (method, path, body, admin only). Paths use park "a"; plan 1, event e1 and
-# forecast 1 are a's.
+# forecast 1 are a's, and so is study 1 (started, and finished where a test needs it, by study_of_a).
 PROTECTED = [
     ("GET", "/parks", None, False),
     ("POST", "/parks", {"id": "new", "case_folder": "zhengzhou_park"}, True),
@@ -35,6 +39,12 @@ PROTECTED = [
     ("GET", "/parks/a/forecasts", None, False),
     ("GET", "/parks/a/forecasts/1", None, False),
     ("DELETE", "/parks/a/forecasts/1", None, False),
+    ("POST", "/parks/a/studies", STUDY, False),
+    ("GET", "/parks/a/studies", None, False),
+    ("GET", "/parks/a/studies/1", None, False),
+    ("GET", "/parks/a/studies/1/report", None, False),
+    ("GET", "/parks/a/studies/1/files/kpis.json", None, False),
+    ("DELETE", "/parks/a/studies/1", None, False),
     ("POST", "/keys", {"name": "k", "park_ids": ["a"]}, True),
     ("GET", "/keys", None, True),
 ]
@@ -64,7 +74,8 @@ def test_the_table_covers_every_route() -> None:
     paths = create_app().openapi()["paths"]
     routes = {(method.upper(), path) for path, operations in paths.items() for method in operations}
     table = {(m, p.replace("/parks/a", "/parks/{park_id}").replace("/plans/1", "/plans/{plan_id}")
-              .replace("/events/e1", "/events/{event_id}").replace("/forecasts/1", "/forecasts/{forecast_id}"))
+              .replace("/events/e1", "/events/{event_id}").replace("/studies/1", "/studies/{study_id}")
+              .replace("/files/kpis.json", "/files/{name}").replace("/forecasts/1", "/forecasts/{forecast_id}"))
              for m, p, _, _ in PROTECTED}
     assert routes - {("GET", "/health")} == table
 
@@ -91,11 +102,28 @@ def test_another_parks_key_is_403(client, two_parks, method, path, body, admin_o
     assert_problem(response, 403, None, "admin API key" if admin_only else "not valid for park 'a'")
 
 
+def study_of_a(client, finished: bool) -> None:
+    """Study 1 of park a; ``finished``: wait until it is done (its report and files exist)."""
+    response = client.post("/parks/a/studies", json=STUDY, headers=ADMIN)
+    assert response.status_code == 202 and response.json()["id"] == 1, response.text
+    deadline = time.monotonic() + 60
+    while finished and client.get("/parks/a/studies/1", headers=ADMIN).json()["state"] != "done":
+        assert time.monotonic() < deadline, "study 1 did not finish"
+        time.sleep(0.05)
+
+
 @pytest.mark.parametrize(("method", "path", "body", "admin_only"), PROTECTED, ids=ROUTE_IDS)
 def test_the_parks_own_key_may_do_all_but_admin_actions(client, two_parks, method, path, body, admin_only) -> None:
+    if path.startswith("/parks/a/studies/"):
+        study_of_a(client, finished=method == "GET")
     response = client.request(method, path, json=body, headers=two_parks["a"])
     if admin_only:
         assert_problem(response, 403, None, "needs an admin API key")
+    elif (method, path) == ("POST", "/parks/a/studies"):
+        assert response.status_code == 202, response.text
+    elif (method, path) == ("DELETE", "/parks/a/studies/1"):  # cancelled, or done before the request came
+        assert response.status_code in (200, 409) and response.json().get("state", "done") in ("cancelled", "done"), \
+            response.text
     else:
         assert response.status_code in (200, 201, 204), response.text
 

@@ -180,3 +180,50 @@ def test_acknowledged_plans_survive_sigkill_and_restart(server_factory, tmp_path
         new = http.post("/parks/tiny/plans", json={"date": "2026-07-15", "strategy": "no-control"},
                         headers={"X-API-Key": token})
         assert new.status_code == 201 and new.json()["park_version"] == 2
+
+
+def test_accepted_studies_survive_sigkill_and_resume_at_restart(server_factory, tmp_path) -> None:
+    """Two studies accepted, the server killed once the first has finished a day and the second waits; both
+    finish after the restart, the first from its checkpoints, equal to each other (a resumed study computes what
+    an uninterrupted one does)."""
+    files = tiny_files(tmp_path)
+    body = {"start": "2026-07-15", "end": "2026-07-16", "strategies": ["no-control", "rule-based", "mpc"]}
+    server = server_factory()
+    with httpx.Client(base_url=server.url, headers=HEADERS, timeout=30) as http:
+        assert http.post("/parks", json={"id": "tiny", "park": tiny_park(), "data_files": files}).status_code == 201
+        accepted = []
+        for _ in range(2):
+            response = http.post("/parks/tiny/studies", json=body)
+            assert response.status_code == 202, response.text
+            accepted.append(response.headers["location"])
+        deadline = time.monotonic() + 60
+        while http.get(accepted[0]).json()["steps_done"] < 1:  # killed once the first has checkpointed a day
+            assert time.monotonic() < deadline, http.get(accepted[0]).json()
+            time.sleep(0.05)
+        states = [http.get(url).json()["state"] for url in accepted]
+    server.kill()
+    assert server.process.returncode == -signal.SIGKILL
+    assert "done" not in states[1:], states  # the second waited behind the first: it runs after the restart
+    restarted = server_factory()
+    with httpx.Client(base_url=restarted.url, headers=HEADERS, timeout=30) as http:
+        listed = http.get("/parks/tiny/studies").json()
+        assert sorted(s["id"] for s in listed) == [1, 2]
+        # the plan pool answers while the study pool resumes the studies
+        plan = http.post("/parks/tiny/plans", json={"date": "2026-07-15", "strategy": "no-control"})
+        assert plan.status_code == 201, plan.text
+        finished = []
+        for url in accepted:
+            deadline = time.monotonic() + 120
+            while (study := http.get(url).json())["state"] in ("queued", "running"):
+                assert time.monotonic() < deadline, f"{url} did not finish: {study}"
+                time.sleep(0.2)
+            assert study["state"] == "done", study
+            assert study["progress_frac"] == 1.0 and study["steps_done"] == study["steps_total"] == 6
+            report = http.get(study["report_url"])
+            assert report.status_code == 200 and "KPIs of the period" in report.text
+            finished.append(study)
+        assert "day(s) resumed" in finished[0]["message"], finished[0]["message"]
+        for first, second in zip(finished[0]["kpis"], finished[1]["kpis"]):
+            assert first["strategy"] == second["strategy"]
+            assert first["total_cost_cny"] == pytest.approx(second["total_cost_cny"], rel=1e-9)
+            assert first["windows"] == second["windows"] == 48
