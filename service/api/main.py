@@ -22,6 +22,7 @@ from service.api.problems import PayloadTooLarge, install_handlers, problem_resp
 from service.api.routes import events, forecasts, health, keys, measurements, parks, plans, studies
 from service.api.settings import Settings
 from service.api.studies import StudyRunner
+from service.dashboard.routes import install as install_dashboard
 
 logger = logging.getLogger(__name__)
 
@@ -141,6 +142,7 @@ def create_app() -> FastAPI:
     for router in (health.router, parks.router, measurements.router, plans.router, events.router, keys.router,
                    studies.router, forecasts.router):
         app.include_router(router)
+    install_dashboard(app)  # the operator's pages at / (service/dashboard/)
     app.state.max_request_bytes = Settings.model_fields["max_request_bytes"].default
     app.add_middleware(BodySizeLimit, state=app.state)
     return app
