@@ -19,7 +19,7 @@ from service.api.deps import get_planner, get_settings
 from service.api.jobs import validate_case_job
 from service.api.planner import Planner
 from service.api.problems import PayloadTooLarge, install_handlers, problem_response
-from service.api.routes import events, health, keys, measurements, parks, plans, studies
+from service.api.routes import events, forecasts, health, keys, measurements, parks, plans, studies
 from service.api.settings import Settings
 from service.api.studies import StudyRunner
 from service.dashboard.routes import install as install_dashboard
@@ -140,7 +140,7 @@ def create_app() -> FastAPI:
     app = FastAPI(title="park-microgrid", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     install_handlers(app)
     for router in (health.router, parks.router, measurements.router, plans.router, events.router, keys.router,
-                   studies.router):
+                   studies.router, forecasts.router):
         app.include_router(router)
     install_dashboard(app)  # the operator's pages at / (service/dashboard/)
     app.state.max_request_bytes = Settings.model_fields["max_request_bytes"].default
