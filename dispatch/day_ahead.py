@@ -45,7 +45,10 @@ def plan_day_ahead(
     state : PlantState, optional
         Battery SoC and month-to-date peak import at the start.
     forecasts : Forecasts, optional
-        Weather forecast and/or metered load history replacing the case's data.
+        Weather forecast, metered load history and/or direct PV, load and heat
+        forecasts replacing the case's data; the KPIs' ``forecast_sources``
+        then say which inputs came from them (see
+        :func:`dispatch.inputs.horizon_inputs`).
     models : ModelCache, optional
         Built models to reuse; ``warm_start_from_last`` starts HiGHS from the
         reused model's last plan (see :func:`dispatch.optimize.solve_optimal`).
@@ -69,6 +72,8 @@ def plan_day_ahead(
         result = run_strategy(inputs, strategy, config, models=models, warm_start_from_last=warm_start_from_last)
     result.kpis = {"case": case.name, "date": day.isoformat(), "horizon_h": horizon_h, "dt_h": inputs.dt_h,
                    **result.kpis}
+    if inputs.forecast_sources:
+        result.kpis["forecast_sources"] = dict(inputs.forecast_sources)
     return result
 
 

@@ -157,6 +157,13 @@ def schedule(
         "--weather", help="Weather forecast CSV: PV (and heat-pump COP) from it instead of the case's weather.")] = None,
     load_history: Annotated[Path | None, typer.Option(
         "--load-history", help="Meter CSV (<profile>_kw columns): forecast those profiles from it.")] = None,
+    pv_forecast: Annotated[Path | None, typer.Option(
+        "--pv-forecast", help="PV forecast CSV [kW AC]: <array_id>_kw columns, or one total pv_kw split by AC "
+                              "rating; overrides PV from the weather.")] = None,
+    load_forecast: Annotated[Path | None, typer.Option(
+        "--load-forecast", help="Load forecast CSV [kW]: one column per load profile (named as the profile).")] = None,
+    heat_forecast: Annotated[Path | None, typer.Option(
+        "--heat-forecast", help="Heat-demand forecast CSV [kW of heat]: one column per heat profile.")] = None,
     network: Annotated[bool, typer.Option(
         "--network/--no-network", help="AC power flow of the plan on the case's network (network.csv).")] = True,
 ) -> None:
@@ -185,13 +192,17 @@ def schedule(
             time_limit_s=settings.time_limit_s if time_limit_s is None else time_limit_s,
         )
         forecasts = None
-        if weather is not None or load_history is not None:
-            from forecasting.sources import read_meter_csv, read_weather_csv
+        files = {"weather": weather, "load_history": load_history, "pv_kw": pv_forecast, "load_kw": load_forecast,
+                 "heat_kw": heat_forecast}
+        if any(path is not None for path in files.values()):
+            from forecasting.sources import read_meter_csv, read_power_forecast_csv, read_weather_csv
 
-            forecasts = Forecasts(
-                weather=read_weather_csv(weather) if weather is not None else None,
-                load_history=read_meter_csv(load_history) if load_history is not None else None,
-            )
+            names = {"weather": "--weather", "load_history": "--load-history", "pv_kw": "--pv-forecast",
+                     "load_kw": "--load-forecast", "heat_kw": "--heat-forecast"}
+            readers = {"weather": read_weather_csv, "load_history": read_meter_csv}
+            frames = {part: readers.get(part, read_power_forecast_csv)(path, what=f"{names[part]} ({path.name})")
+                      for part, path in files.items() if path is not None}
+            forecasts = Forecasts(**frames, names=names)
         result = plan_day_ahead(case, day, strategy.value, config, horizon_h=horizon_h,
                                 state=PlantState(month_to_date_peak_kw=month_peak_kw), forecasts=forecasts)
         if forecasts is not None:
@@ -201,6 +212,12 @@ def schedule(
                 used = ", ".join(forecasts.forecast_profiles) or "none (no column matches a profile of the case)"
                 console.print(f"load forecasts from {load_history.name}: {used}; other profiles from the case's data",
                               highlight=False)
+            direct = {"pv_kw": "PV", "load_kw": "loads", "heat_kw": "heat demand"}
+            for part, what in direct.items():
+                if files[part] is not None:
+                    used = ", ".join(key.split(".", 1)[1] for key, source in
+                                     result.kpis.get("forecast_sources", {}).items() if source == part)
+                    console.print(f"{what} from the forecast {files[part].name}: {used}", highlight=False)
         report = None
         if network and case.park.network.described:
             from microgrid.network import validate_schedule

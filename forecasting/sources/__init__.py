@@ -9,11 +9,13 @@ impossible values and gaps longer than ``max_gap_h``.
 """
 
 from forecasting.sources.checks import WEATHER_LIMITS, check_table
-from forecasting.sources.csv_files import WEATHER_CSV_COLUMNS, read_meter_csv, read_weather_csv
+from forecasting.sources.csv_files import (
+    WEATHER_CSV_COLUMNS, read_meter_csv, read_power_forecast_csv, read_weather_csv)
 from forecasting.sources.typical_year import (
     TYPICAL_YEAR_COLUMNS, read_epw_weather, read_tmy3_weather, site_from_metadata)
 
 __all__ = [
     "WEATHER_LIMITS", "WEATHER_CSV_COLUMNS", "TYPICAL_YEAR_COLUMNS", "check_table",
-    "read_weather_csv", "read_meter_csv", "read_tmy3_weather", "read_epw_weather", "site_from_metadata",
+    "read_weather_csv", "read_meter_csv", "read_power_forecast_csv",
+    "read_tmy3_weather", "read_epw_weather", "site_from_metadata",
 ]

@@ -26,6 +26,15 @@ Meter CSV contract (:func:`read_meter_csv`)
 
 ``timestamp`` as above, then one or more columns whose names end in ``_kw``:
 mean power over the step [kW], non-negative (consumption or heat demand).
+
+Power forecast CSV contract (:func:`read_power_forecast_csv`)
+-------------------------------------------------------------
+
+The meter contract, for forecasts of PV, load or heat demand given directly:
+``timestamp`` (the start of the step) and ``*_kw`` columns holding the mean
+power over each step [kW], finite and ≥ 0. A forecast has no gaps: every step
+from its first row to its last has a row with every value (an empty cell or a
+missing row is an error naming the first missing timestamp).
 """
 
 from __future__ import annotations
@@ -34,9 +43,10 @@ import difflib
 import logging
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from forecasting.sources.checks import WEATHER_LIMITS, check_table
+from forecasting.sources.checks import WEATHER_LIMITS, check_table, regular_step
 from microgrid.errors import DataError
 from microgrid.timeseries import read_timestamped_csv
 
@@ -130,6 +140,52 @@ def read_meter_csv(
     high = float("inf") if max_kw is None else max_kw
     limits = {c: (0.0, high) for c in frame.columns}
     return check_table(frame, what, limits=limits, max_gap_h=max_gap_h)
+
+
+def read_power_forecast_csv(path: Path | str, *, what: str | None = None) -> pd.DataFrame:
+    """Read a power forecast (PV, load or heat demand [kW]) that follows the power forecast CSV contract.
+
+    Parameters
+    ----------
+    path : pathlib.Path or str
+        CSV file.
+    what : str, optional
+        Name used in error messages (default: the file name).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One float column per ``*_kw`` column, on a regular tz-aware index
+        (the step is the spacing of the rows), without gaps.
+
+    Raises
+    ------
+    DataError
+        File missing or unreadable, naive or malformed timestamps, a column
+        without ``_kw``, irregular steps, a missing row or empty cell (the
+        first missing timestamp named), a negative or infinite value.
+    """
+    path = Path(path)
+    what = what or path.name
+    frame = _read_with_timestamps(path, what)
+    if frame.columns.empty:
+        raise DataError(f"{what}: no power column; add at least one column named like 'pv1_kw' "
+                        "(mean kW over the step)")
+    not_kw = [c for c in frame.columns if not str(c).endswith("_kw")]
+    if not_kw:
+        raise DataError(f"{what}: column '{not_kw[0]}' has no unit; name power columns '<name>_kw' "
+                        "(mean kW over the step)")
+    step = regular_step(frame.index, what)
+    full = pd.date_range(frame.index[0], frame.index[-1], freq=step, name=frame.index.name)
+    table = frame.reindex(full)
+    missing = table.isna().to_numpy()
+    if missing.any():
+        row, column = (int(v[0]) for v in np.nonzero(missing))
+        raise DataError(
+            f"{what}: no value at {full[row].isoformat()} (column '{table.columns[column]}'); a forecast needs every "
+            f"{step / pd.Timedelta(minutes=1):g}-min step from its first row to its last: fill the gap"
+        )
+    return check_table(table, what, limits={c: (0.0, float("inf")) for c in table.columns}, max_gap_h=0.0)
 
 
 def _read_with_timestamps(path: Path, what: str) -> pd.DataFrame:

@@ -17,7 +17,9 @@ Tables::
                      event), plan_date, starts_at and ends_at (ISO 8601
                      in the park's offset), strategy, objective, status,
                      mip_gap, fallback_reason, request, kpis, slack, schedule,
-                     measurement_id (the measured state it started from)
+                     measurement_id (the measured state it started from),
+                     forecast_id (the stored forecast it used; kept when
+                     that forecast is deleted)
     measurements     park_id, park_version (checked against), measured_at (UTC;
                      measured_offset_min keeps the sender's offset), soc_kwh,
                      thermal_soc_kwh, month_to_date_peak_kw, pv_kw, load_kw,
@@ -33,6 +35,12 @@ Tables::
     openadr_events   park_id, oadr_event_id, modification_number, status,
                      event_ids (the demand-response events it became), opt
                      (optIn/optOut), reason, the event as received
+    forecasts        park_id, park_version (checked against), issued_at (UTC;
+                     issued_offset_min keeps the sender's offset), kind and
+                     source (labels), starts_at and ends_at (UTC: the period
+                     every part covers), periods (per part: start, end,
+                     rows), data (per part: the rows as sent); ids never
+                     reused
     studies          park_id, park_version, kind (study or sweep), state
                      (queued, running, done, failed, cancelled),
                      progress_frac, steps_done, steps_total, message,
@@ -146,6 +154,7 @@ class PlanRow(Base):
     decisions: Mapped[dict | None] = mapped_column(JSON(none_as_null=True), nullable=True, deferred=True)
     """Integer decisions of an optimal plan (a warm start for the next re-plan); None otherwise."""
     measurement_id: Mapped[int | None] = mapped_column(ForeignKey("measurements.id"), nullable=True)
+    forecast_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
     created_by_key_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
@@ -220,6 +229,37 @@ class OpenAdrEventRow(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now, index=True)
 
 
+class ForecastRow(Base):
+    """An uploaded forecast of a park: weather and/or direct PV, load and heat rows, as sent.
+
+    ``forecast_id`` of a plan is a plain integer, not a foreign key, so that a
+    forecast may be deleted while the plans that used it keep its id; SQLite's
+    AUTOINCREMENT keeps a deleted id from being given to a new forecast.
+    """
+
+    __tablename__ = "forecasts"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    park_id: Mapped[str] = mapped_column(ForeignKey("parks.id"), index=True)
+    park_version: Mapped[int] = mapped_column(Integer)
+    issued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    issued_offset_min: Mapped[int] = mapped_column(Integer, default=0)
+    kind: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    source: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    periods: Mapped[dict] = mapped_column(JSON)
+    data: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
+    created_by_key_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+    @property
+    def offset(self) -> dt.timezone:
+        """The UTC offset ``issued_at`` was sent with."""
+        return dt.timezone(dt.timedelta(minutes=self.issued_offset_min))
+
+
 class StudyRow(Base):
     __tablename__ = "studies"
 
@@ -292,8 +332,8 @@ def make_engine(url: str) -> Engine:
 
 
 ADDED_COLUMNS = {("plans", "measurement_id"): "INTEGER", ("measurements", "flexible_state"): "JSON",
-                 ("plans", "decisions"): "JSON", ("measurements", "grid_import_kw"): "FLOAT",
-                 ("measurements", "grid_export_kw"): "FLOAT"}
+                 ("plans", "decisions"): "JSON", ("plans", "forecast_id"): "INTEGER",
+                 ("measurements", "grid_import_kw"): "FLOAT", ("measurements", "grid_export_kw"): "FLOAT"}
 """Columns added to existing tables since the first release: (table, column) → SQL type (nullable, no default)."""
 
 

@@ -112,27 +112,81 @@ def validate_case_job(document: dict, folder: str) -> dict[str, Any]:
     return {"name": case.name, "data_start": loads.index[0].isoformat(), "data_end": end.isoformat(), "dt_h": dt_h}
 
 
-def _forecast_frames(forecasts: dict | None, workdir: Path):
-    """Inline forecast rows → :class:`dispatch.inputs.Forecasts`, through the CSV readers and their checks."""
-    if not forecasts or not (forecasts.get("weather") or forecasts.get("load_history")):
-        return None
+FORECAST_READERS = {"weather": "read_weather_csv", "load_history": "read_meter_csv", "pv_kw": "read_power_forecast_csv",
+                    "load_kw": "read_power_forecast_csv", "heat_kw": "read_power_forecast_csv"}
+"""Each forecast part (inline or uploaded) and the reader of ``forecasting.sources`` that checks it."""
+
+
+def forecast_tables(forecasts: dict, workdir: Path, names: dict[str, str]) -> dict:
+    """Forecast rows (part → list of row dicts) → checked tables, through the CSV readers and their checks.
+
+    ``names`` gives each part's name in error messages.
+    """
     import pandas as pd
 
-    from dispatch.inputs import Forecasts
-    from forecasting.sources import read_meter_csv, read_weather_csv
+    import forecasting.sources as sources
     from microgrid.errors import DataError
 
     frames = {}
-    for key, reader in (("weather", read_weather_csv), ("load_history", read_meter_csv)):
+    for key, reader in FORECAST_READERS.items():
         rows = forecasts.get(key)
         if not rows:
             continue
         if any("timestamp" not in row for row in rows):
-            raise DataError(f"forecasts.{key}: every row needs a 'timestamp' (ISO 8601 with UTC offset)")
+            raise DataError(f"{names[key]}: every row needs a 'timestamp' (ISO 8601 with UTC offset)")
         path = workdir / f"{key}.csv"
         pd.DataFrame(rows).to_csv(path, index=False)
-        frames[key] = reader(path, what=f"forecasts.{key}")
-    return Forecasts(weather=frames.get("weather"), load_history=frames.get("load_history"))
+        frames[key] = getattr(sources, reader)(path, what=names[key])
+    return frames
+
+
+def _forecast_frames(forecasts: dict | None, workdir: Path, label: str | None = None):
+    """Inline or uploaded forecast rows → :class:`dispatch.inputs.Forecasts`, through the CSV readers and their checks.
+
+    ``label`` (e.g. ``forecast_3``) names an uploaded forecast in messages:
+    ``forecast_3.pv_kw: ...``; inline parts are ``forecasts.pv_kw``.
+    """
+    if not forecasts or not any(forecasts.get(key) for key in FORECAST_READERS):
+        return None
+    from dispatch.inputs import Forecasts
+
+    names = {key: f"{label or 'forecasts'}.{key}" for key in FORECAST_READERS}
+    return Forecasts(**forecast_tables(forecasts, workdir, names), names=names)
+
+
+def check_forecast_job(document: dict, parts: dict) -> dict[str, Any]:
+    """Check an uploaded forecast's parts against a park: readers' checks, then the direct parts' columns and values.
+
+    Returns
+    -------
+    dict
+        ``periods``: part → ``start``, ``end`` (ISO 8601), ``rows``,
+        ``columns``; ``start`` and ``end``: the period every part covers.
+    """
+    import pandas as pd
+
+    from dispatch.inputs import DIRECT_PARTS, check_direct_forecast
+    from forecasting.sources.checks import regular_step
+    from microgrid.case import park_from_dict
+    from microgrid.errors import DataError
+
+    park = park_from_dict(document)
+    with tempfile.TemporaryDirectory(prefix="microgrid-forecast-") as workdir:
+        frames = forecast_tables(parts, Path(workdir), {key: key for key in FORECAST_READERS})
+    periods = {}
+    for part, frame in frames.items():
+        if part in DIRECT_PARTS:
+            check_direct_forecast(park, part, frame, part)
+        step = regular_step(frame.index, part)
+        periods[part] = {"start": frame.index[0].isoformat(), "end": (frame.index[-1] + step).isoformat(),
+                         "rows": len(parts[part]), "columns": [str(c) for c in frame.columns]}
+    start = max(pd.Timestamp(p["start"]) for p in periods.values())
+    end = min(pd.Timestamp(p["end"]) for p in periods.values())
+    if start >= end:
+        raise DataError("forecast: its parts cover no common period ("
+                        + "; ".join(f"{k} {p['start']} – {p['end']}" for k, p in periods.items())
+                        + "); send forecasts for the same period")
+    return {"periods": periods, "start": start.isoformat(), "end": end.isoformat()}
 
 
 def solver_time_limit_s(remaining_s: float, objective: str, network_rounds: int) -> float:
@@ -260,6 +314,8 @@ def _plan(case, start, strategy: str, config, horizon_h: float, state, forecasts
         result.kpis["warm_start_plan_id"] = previous.get("plan_id")
     result.kpis = {"case": case.name, "start": start.isoformat(), "horizon_h": horizon_h, "dt_h": inputs.dt_h,
                    **result.kpis}
+    if inputs.forecast_sources:
+        result.kpis["forecast_sources"] = dict(inputs.forecast_sources)
     return result
 
 
@@ -318,7 +374,7 @@ def plan_job(document: dict, folder: str, request: dict, deadline_epoch_s: float
     fallback_reason = None
     limit_s = None
     with tempfile.TemporaryDirectory(prefix="microgrid-plan-") as workdir:
-        forecasts = _forecast_frames(request.get("forecasts"), Path(workdir))
+        forecasts = _forecast_frames(request.get("forecasts"), Path(workdir), request.get("forecast_label"))
         remaining_s = deadline_epoch_s - time.time()
         if strategy == "optimal" and remaining_s < MIN_SOLVER_TIME_LIMIT_S:
             fallback_reason = (f"the request waited for a solver until {max(remaining_s, 0):.1f} s were left "
@@ -416,8 +472,9 @@ def event_job(document: dict, folder: str, request: dict, events: list[dict], de
         ``start`` (ISO 8601: rounded up to the next step, as an intraday plan),
         ``window_start`` and ``window_end`` (the answered event's window, which
         must lie on the step grid inside the park's data), ``max_horizon_h``,
-        the state (``soc_kwh``, ``thermal_soc_kwh``, ``month_to_date_peak_kw``).
-        The horizon is max(24 h, through the window's end), cut at the end of
+        the state (``soc_kwh``, ``thermal_soc_kwh``, ``month_to_date_peak_kw``),
+        optionally ``forecasts`` (an uploaded forecast's rows, named
+        ``forecast_label`` in messages) for both plans. The horizon is max(24 h, through the window's end), cut at the end of
         the park's data.
     events : list of dict
         The active events (``kind``, ``start``, ``end`` and one amount); those
@@ -465,18 +522,22 @@ def event_job(document: dict, folder: str, request: dict, events: list[dict], de
     limit_s = solver_time_limit_s(remaining_s, objective, rounds) / 2
     config = DispatchConfig(objective=objective, mip_gap=park.dispatch.mip_gap,
                             time_limit_s=min(limit_s, park.dispatch.time_limit_s))
-    inputs = horizon_inputs(case, start, horizon_h, state)
+    with tempfile.TemporaryDirectory(prefix="microgrid-event-") as workdir:
+        forecasts = _forecast_frames(request.get("forecasts"), Path(workdir), request.get("forecast_label"))
+    inputs = horizon_inputs(case, start, horizon_h, state, forecasts)
     warm_start = bool(request.get("warm_start"))
     baseline = _solve_inputs(case, inputs, "optimal", config, warm_start)
     baseline_kw = baseline.schedule["grid_import_kw"].to_numpy(dtype=float)
     cap, minimum = event_limits(inputs.index, baseline_kw, events)
-    limited = horizon_inputs(case, start, horizon_h, state)
+    limited = horizon_inputs(case, start, horizon_h, state, forecasts)
     limited.import_cap_kw = cap if np.isfinite(cap).any() else None
     limited.min_import_kw = minimum if (minimum > 0).any() else None
     limited.__post_init__()
     result = _solve_inputs(case, limited, "optimal", config, warm_start)
     result.kpis = {"case": case.name, "start": start.isoformat(), "horizon_h": horizon_h, "dt_h": limited.dt_h,
                    **result.kpis}
+    if limited.forecast_sources:
+        result.kpis["forecast_sources"] = dict(limited.forecast_sources)
     end = start + pd.Timedelta(hours=horizon_h)
     return {"plan": _answer(result, "optimal", objective, limit_s, None, day, start, end),
             "horizon_h": horizon_h, "baseline_import_kw": [float(v) for v in baseline_kw]}

@@ -20,9 +20,10 @@ from service.api.jobs import validate_case_job
 from service.api.openadr import VenManager
 from service.api.planner import Planner
 from service.api.problems import PayloadTooLarge, install_handlers, problem_response
-from service.api.routes import events, health, keys, measurements, openadr, parks, plans, studies
+from service.api.routes import events, forecasts, health, keys, measurements, openadr, parks, plans, studies
 from service.api.settings import Settings
 from service.api.studies import StudyRunner
+from service.dashboard.routes import install as install_dashboard
 
 logger = logging.getLogger(__name__)
 
@@ -144,8 +145,9 @@ def create_app() -> FastAPI:
     app = FastAPI(title="park-microgrid", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     install_handlers(app)
     for router in (health.router, parks.router, measurements.router, plans.router, events.router, openadr.router,
-                   keys.router, studies.router):
+                   keys.router, studies.router, forecasts.router):
         app.include_router(router)
+    install_dashboard(app)  # the operator's pages at / (service/dashboard/)
     app.state.max_request_bytes = Settings.model_fields["max_request_bytes"].default
     app.add_middleware(BodySizeLimit, state=app.state)
     return app

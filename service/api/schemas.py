@@ -116,17 +116,26 @@ class ParkVersionSummary(BaseModel):
 
 # --- plans ---------------------------------------------------------------------------------------
 
+Rows = list[dict[str, float | str | None]]
+"""Table rows: ``timestamp`` (ISO 8601 with offset, the start of the step) and the values, units in the names."""
+
+
 class ForecastsIn(_Request):
     """Forecasts that replace the case's data for this plan, as rows with ISO 8601 timestamps.
 
     ``weather``: ``timestamp`` and the weather CSV columns (``ghi``, ``dni``,
     ``dhi`` [W/m²] or ``cloud_cover`` [%], ``temp_air`` [°C],
     ``wind_speed`` [m/s]); ``load_history``: ``timestamp`` and ``<profile>_kw``
-    columns of metered history before the plan.
+    columns of metered history before the plan; ``pv_kw``, ``load_kw``,
+    ``heat_kw``: direct forecasts, ``timestamp`` and mean power over the step
+    [kW] (see :class:`ForecastCreate`).
     """
 
-    weather: list[dict[str, float | str | None]] | None = None
-    load_history: list[dict[str, float | str | None]] | None = None
+    weather: Rows | None = None
+    load_history: Rows | None = None
+    pv_kw: Rows | None = Field(None, description="PV AC power [kW]: <array_id>_kw columns, or one total pv_kw.")
+    load_kw: Rows | None = Field(None, description="Load [kW]: one column per load profile, named as the profile.")
+    heat_kw: Rows | None = Field(None, description="Heat demand [kW of heat]: one column per heat profile.")
 
 
 class PlanCreate(_Request):
@@ -146,6 +155,15 @@ class PlanCreate(_Request):
     thermal_soc_kwh: dict[str, float] | None = Field(
         None, description="Thermal store id → stored heat at the start [kWh].")
     forecasts: ForecastsIn | None = None
+    forecast_id: int | None = Field(
+        None, ge=1, description="An uploaded forecast of the park to plan on (POST /parks/{id}/forecasts). Without "
+                                "it and without forecasts: the newest one issued by now that covers the horizon.")
+
+    @model_validator(mode="after")
+    def _one_forecast(self) -> "PlanCreate":
+        if self.forecast_id is not None and self.forecasts is not None:
+            raise ValueError("give an uploaded forecast ('forecast_id') or inline 'forecasts', not both")
+        return self
 
     @property
     def explicit_state(self) -> bool:
@@ -166,6 +184,15 @@ class IntradayPlanCreate(_Request):
         None, gt=0, description="Time limit of this request [s] (default and upper bound: the server's).")
     mip_gap: float | None = Field(None, ge=0, lt=1, description="Relative MIP gap (default: the park's).")
     forecasts: ForecastsIn | None = None
+    forecast_id: int | None = Field(
+        None, ge=1, description="An uploaded forecast of the park to plan on (POST /parks/{id}/forecasts). Without "
+                                "it and without forecasts: the newest one issued by now that covers the horizon.")
+
+    @model_validator(mode="after")
+    def _one_forecast(self) -> "IntradayPlanCreate":
+        if self.forecast_id is not None and self.forecasts is not None:
+            raise ValueError("give an uploaded forecast ('forecast_id') or inline 'forecasts', not both")
+        return self
 
 
 class PlanSummary(BaseModel):
@@ -188,6 +215,9 @@ class PlanSummary(BaseModel):
     measurement_id: int | None = Field(
         description="The measurement whose state the plan started from (None: the request's state or the "
                     "park's initial values).")
+    forecast_id: int | None = Field(
+        None, description="The uploaded forecast the plan used (None: inline forecasts or the park's own data). "
+                          "Kept when that forecast is deleted.")
     created_at: dt.datetime
 
 
@@ -201,6 +231,78 @@ class PlanOut(PlanSummary):
     kpis: dict[str, Any]
     slack: list[dict[str, Any]]
     schedule: list[dict[str, Any]]
+    forecast_sources: dict[str, str] = Field(
+        default_factory=dict,
+        description="The inputs that came from forecasts rather than the park's data files: pv.<array_id>, "
+                    "load.<profile>, heat.<profile>, temp_air → weather, pv_kw, load_kw, heat_kw or load_history.")
+
+
+# --- forecasts -----------------------------------------------------------------------------------
+
+FORECAST_PARTS = ("weather", "pv_kw", "load_kw", "heat_kw")
+"""The parts an uploaded forecast may hold."""
+
+class ForecastCreate(_Request):
+    """A forecast for a park: weather and/or PV, load and heat demand given directly.
+
+    Each part is a table of rows, ``timestamp`` (ISO 8601 with offset, the
+    start of the step; any step length, one per table) and values:
+
+    * ``weather``: the weather CSV columns (``ghi``, ``dni``, ``dhi`` [W/m²] or
+      ``cloud_cover`` [%], ``temp_air`` [°C], ``wind_speed`` [m/s]); PV comes
+      from it through pvlib, air-source heat pumps' COP from ``temp_air``;
+    * ``pv_kw``: PV AC power [kW], one ``<array_id>_kw`` column per array
+      (arrays without one come from the weather), or one total ``pv_kw``
+      split over the arrays by AC rating; at most the AC rating;
+    * ``load_kw``: load [kW], one column per load profile of the park, named
+      as the profile (e.g. ``l1_kw``);
+    * ``heat_kw``: heat demand [kW of heat], one column per heat profile.
+
+    Values are means over the step, finite and ≥ 0; a direct part has no gaps.
+    """
+
+    issued_at: AwareDatetime = Field(description="When the forecast was issued (ISO 8601 with offset).")
+    kind: str | None = Field(None, max_length=64, description="A label, e.g. day_ahead or intraday.")
+    source: str | None = Field(None, max_length=200, description="Where it comes from, e.g. the provider.")
+    weather: Rows | None = None
+    pv_kw: Rows | None = None
+    load_kw: Rows | None = None
+    heat_kw: Rows | None = None
+
+    @model_validator(mode="after")
+    def _some_part(self) -> "ForecastCreate":
+        if all(getattr(self, part) is None for part in FORECAST_PARTS):
+            raise ValueError("a forecast needs at least one of weather, pv_kw, load_kw, heat_kw")
+        return self
+
+
+class ForecastPeriod(BaseModel):
+    start: dt.datetime = Field(description="The first step's start.")
+    end: dt.datetime = Field(description="The last step's end.")
+    rows: int
+    columns: list[str]
+
+
+class ForecastSummary(BaseModel):
+    id: int
+    park_id: str
+    park_version: int = Field(description="The park version the forecast was checked against.")
+    issued_at: dt.datetime
+    kind: str | None
+    source: str | None
+    start: dt.datetime = Field(description="Start of the period every part covers.")
+    end: dt.datetime = Field(description="End of the period every part covers.")
+    parts: dict[str, ForecastPeriod]
+    created_at: dt.datetime
+
+
+class ForecastOut(ForecastSummary):
+    """A forecast with its rows, as they were sent."""
+
+    weather: Rows | None = None
+    pv_kw: Rows | None = None
+    load_kw: Rows | None = None
+    heat_kw: Rows | None = None
 
 
 # --- measurements --------------------------------------------------------------------------------

@@ -56,7 +56,8 @@ class Settings(BaseSettings):
     max_request_bytes : int
         Largest request body [bytes]; larger ones get 413.
     max_forecast_rows : int
-        Most rows of one inline forecast table.
+        Most rows of one forecast table, inline in a plan request or uploaded
+        (each part of ``POST /parks/{id}/forecasts``).
     plan_warm_start : bool
         Each worker keeps the models it built (by park and shape) and starts
         HiGHS from the last plan it solved on the same model: a day-ahead

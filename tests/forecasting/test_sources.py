@@ -213,3 +213,27 @@ def test_epw_impossible_value_is_refused(tmp_path):
     ghi[12] = 1800.0
     with pytest.raises(DataError, match="column 'ghi' has 1800"):
         read_epw_weather(write_epw(tmp_path, ghi), year=2026)
+
+
+def test_power_forecast_csv_is_read_on_its_own_step(tmp_path: Path) -> None:
+    from forecasting.sources import read_power_forecast_csv
+
+    path = write(tmp_path, "timestamp,pv1_kw,l1_kw\n2026-07-15T00:00:00+08:00,0,400\n"
+                           "2026-07-15T00:30:00+08:00,12.5,410\n2026-07-15T01:00:00+08:00,30,420\n")
+    frame = read_power_forecast_csv(path)
+    assert list(frame.columns) == ["pv1_kw", "l1_kw"] and frame.dtypes.eq(float).all()
+    assert frame.index[1] - frame.index[0] == pd.Timedelta("30min")
+    assert frame.index[0].utcoffset() == pd.Timedelta(hours=8) and frame["pv1_kw"].tolist() == [0.0, 12.5, 30.0]
+
+
+def test_power_forecast_csv_refuses_gaps_naming_the_first_missing_step(tmp_path: Path) -> None:
+    from forecasting.sources import read_power_forecast_csv
+
+    missing_row = write(tmp_path, "timestamp,pv1_kw\n2026-07-15T00:00:00+08:00,0\n2026-07-15T01:00:00+08:00,0\n"
+                                  "2026-07-15T03:00:00+08:00,0\n2026-07-15T04:00:00+08:00,0\n")
+    with pytest.raises(DataError, match=r"forecast.csv: no value at 2026-07-15T02:00:00\+08:00 \(column 'pv1_kw'\); "
+                                        r"a forecast needs every 60-min step from its first row to its last"):
+        read_power_forecast_csv(missing_row)
+    inf = write(tmp_path, "timestamp,pv1_kw\n2026-07-15T00:00:00+08:00,inf\n2026-07-15T01:00:00+08:00,0\n", "inf.csv")
+    with pytest.raises(DataError, match="inf.csv: column 'pv1_kw' has inf"):
+        read_power_forecast_csv(inf)

@@ -151,3 +151,60 @@ def test_brackets_in_messages_survive(tmp_path: Path) -> None:
     case = write_case(tmp_path / "case", park)
     one_line_error(run("schedule", str(case), "--date", "2026-07-15"),
                    "is outside [min_soc_frac 0.44, max_soc_frac 0.9]; move it inside")
+
+
+def write_forecast(path: Path, columns: dict[str, list], start: str = "2026-07-15", freq: str = "1h") -> Path:
+    """A forecast CSV: ``timestamp`` (hourly by default, +08:00) and ``columns``."""
+    n = len(next(iter(columns.values())))
+    stamps = pd.date_range(start, periods=n, freq=freq, tz="Asia/Shanghai")
+    pd.DataFrame({"timestamp": [t.isoformat() for t in stamps], **columns}).to_csv(path, index=False)
+    return path
+
+
+def test_schedule_on_direct_pv_and_load_forecasts(tmp_path: Path) -> None:
+    """No battery; PV 200 kW 10-14 h, load 500 kW: import = 24 h · 500 − 4 h · 200 = 11,200 kWh."""
+    park = {k: v for k, v in PARK.items() if k != "batteries"}
+    case = write_case(tmp_path / "case", park)
+    pv = write_forecast(tmp_path / "pv.csv", {"pv1_kw": [200.0 if 10 <= h < 14 else 0.0 for h in range(25)]})
+    load = write_forecast(tmp_path / "load.csv", {"l1_kw": [500.0] * 96}, freq="15min")
+    out = tmp_path / "out"
+    result = run("schedule", str(case), "--date", "2026-07-15", "--pv-forecast", str(pv), "--load-forecast",
+                 str(load), "--out", str(out), "--no-plot")
+    assert result.exit_code == 0, result.output
+    assert "PV from the forecast pv.csv: pv1" in result.output
+    assert "loads from the forecast load.csv: l1_kw" in result.output
+    kpis = json.loads((out / "kpis.json").read_text())
+    assert kpis["grid_import_kwh"] == pytest.approx(11_200.0, abs=1e-6)
+    assert kpis["pv_generation_kwh"] == pytest.approx(800.0, abs=1e-6)
+    assert kpis["forecast_sources"] == {"load.l1_kw": "load_kw", "pv.pv1": "pv_kw"}
+    schedule = pd.read_csv(out / "schedule.csv")
+    assert schedule["pv_available_kw"].iloc[40:56].tolist() == pytest.approx([200.0] * 16)
+
+
+@pytest.mark.parametrize(("option", "columns", "fragments"), [
+    ("--pv-forecast", {"pv1_kw": [900.0] * 25}, ["--pv-forecast.pv1_kw: 900 kW at 2026-07-15T00:00:00+08:00",
+                                                 "AC rating of 500 kW"]),
+    ("--pv-forecast", {"pv7_kw": [0.0] * 25}, ["--pv-forecast.pv7_kw: the park has no PV array column 'pv7_kw'"]),
+    ("--pv-forecast", {"pv1": [0.0] * 25}, ["--pv-forecast (f.csv): column 'pv1' has no unit"]),
+    ("--pv-forecast", {"pv1_kw": [0.0] * 20}, ["--pv-forecast: no value for 2026-07-15T20:00:00+08:00"]),
+    ("--load-forecast", {"l1_kw": [-5.0] * 25}, ["--load-forecast (f.csv): column 'l1_kw' has -5"]),
+    ("--load-forecast", {"l1_kw": [1.0, None] + [1.0] * 23},
+     ["--load-forecast (f.csv): no value at 2026-07-15T01:00:00+08:00 (column 'l1_kw')"]),
+    ("--heat-forecast", {"steam_kw": [1.0] * 25}, ["--heat-forecast: the park has no heat buses"]),
+])
+def test_bad_forecast_files_are_one_line(tmp_path: Path, option: str, columns: dict, fragments: list) -> None:
+    case = write_case(tmp_path / "case")
+    path = write_forecast(tmp_path / "f.csv", columns)
+    result = run("schedule", str(case), "--date", "2026-07-15", option, str(path), "--no-plot",
+                 "--out", str(tmp_path / "out"))
+    one_line_error(result, *fragments)
+
+
+def test_forecast_file_with_naive_times_or_missing_is_one_line(tmp_path: Path) -> None:
+    case = write_case(tmp_path / "case")
+    naive = tmp_path / "naive.csv"
+    naive.write_text("timestamp,pv1_kw\n2026-07-15T00:00:00,0\n2026-07-15T01:00:00,0\n")
+    one_line_error(run("schedule", str(case), "--date", "2026-07-15", "--pv-forecast", str(naive)),
+                   "--pv-forecast (naive.csv): column 'timestamp' has a time without UTC offset")
+    one_line_error(run("schedule", str(case), "--date", "2026-07-15", "--load-forecast", str(tmp_path / "nope.csv")),
+                   "--load-forecast (nope.csv): file not found")

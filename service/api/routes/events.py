@@ -38,7 +38,7 @@ from sqlalchemy.exc import IntegrityError
 
 from microgrid.case import park_from_dict
 from microgrid.timeseries import local_day
-from service.api import measurements, store
+from service.api import forecasts, measurements, store
 from service.api.db import EventRow, PlanRow, utc_now
 from service.api.deps import ParkIdDep, PlannerDep, PrincipalDep, SessionDep, SettingsDep
 from service.api.jobs import event_job
@@ -126,11 +126,18 @@ def _replan(park_id: str, window: EventIn, answered: dict | None, active: list[d
     folder = store.version_folder(settings, session, version)
     request = {"start": start.isoformat(), "window_start": window.start.isoformat(),
                "window_end": window.end.isoformat(), "max_horizon_h": settings.max_horizon_h, **state}
+    # The uploaded forecast, as for plans: the newest issued by now covering max(24 h, to the window's end) from the
+    # rounded start, within the server's maximum horizon (the job may cut the horizon shorter at the data's end).
+    begins = forecasts.grid_start(folder, park, start)
+    horizon_end = min(max(begins + pd.Timedelta(hours=24), window.end),
+                      begins + pd.Timedelta(hours=settings.max_horizon_h))
+    forecast = forecasts.newest_covering(session, park_id, begins, horizon_end, utc_now())
     session.commit()  # no database connection is held while the worker solves
     grace_s = min(5.0, (settings.http_timeout_s - limit_s) / 2)
     try:
         result = planner.run(event_job, version.document, str(folder),
-                             {**request, "warm_start": settings.plan_warm_start}, active, received + limit_s,
+                             {**request, "warm_start": settings.plan_warm_start, **forecasts.job_fields(forecast)},
+                             active, received + limit_s,
                              timeout_s=limit_s + grace_s - (time.time() - received))
     except PlanTimeout:
         raise PlanTimeout(f"no answer within the time limit of {limit_s:g} s; the server is busy or the park too "
@@ -142,7 +149,8 @@ def _replan(park_id: str, window: EventIn, answered: dict | None, active: list[d
         horizon_h=result["horizon_h"], status=plan["status"], mip_gap=plan["mip_gap"],
         solve_time_s=plan["solve_time_s"], wall_time_s=time.time() - received, time_limit_s=limit_s,
         fallback_reason=None, request={**request, "events": active}, kpis=plan["kpis"],
-        measurement_id=measured.id if measured is not None else None, slack=plan["slack"],
+        measurement_id=measured.id if measured is not None else None,
+        forecast_id=forecast.id if forecast is not None else None, slack=plan["slack"],
         schedule=plan["schedule"], created_at=utc_now(), created_by_key_id=key_id)
     session.add(row)
     session.flush()

@@ -13,6 +13,7 @@ from sqlalchemy.orm import defer
 
 from microgrid.case import park_from_dict
 from microgrid.timeseries import local_day
+from service.api import forecasts as forecast_store
 from service.api import measurements, store
 from service.api.db import PlanRow, utc_now
 from service.api.deps import ParkIdDep, PlannerDep, PrincipalDep, SessionDep, SettingsDep
@@ -39,6 +40,24 @@ PLAN_EXAMPLES = {
              "temp_air": round(27.0 + 6 * math.sin(math.pi * (hour - 8) / 12), 1), "wind_speed": 2.0}
             for hour in range(25)]}},
     },
+    "uploaded forecast": {
+        "summary": "On an uploaded forecast (POST /parks/{id}/forecasts); without forecast_id the newest one "
+                   "covering the day is used",
+        "value": {"date": "2026-07-15", "forecast_id": 1},
+    },
+    "PV and load forecasts inline": {
+        "summary": "PV (one total, split over the arrays by AC rating) and a load profile given directly, hourly",
+        "value": {"date": "2026-07-15", "forecasts": {
+            "pv_kw": [{"timestamp": f"2026-07-15T{hour:02d}:00:00+08:00",
+                       "pv_kw": round(max(0.0, 3800 * math.sin(math.pi * (hour - 6) / 13)), 1) if 6 < hour < 19
+                       else 0.0} for hour in range(24)],
+            "load_kw": [{"timestamp": f"2026-07-15T{hour:02d}:00:00+08:00",
+                         "ws1_machining_kw": 900.0 if 8 <= hour < 20 else 420.0} for hour in range(24)]}},
+    },
+    "the park's own data": {
+        "summary": "Empty inline forecasts: the park's data files, not the uploaded forecasts",
+        "value": {"date": "2026-07-15", "forecasts": {}},
+    },
 }
 
 
@@ -48,13 +67,13 @@ def summary_fields(row: PlanRow) -> dict:
                 strategy=row.strategy, objective=row.objective, horizon_h=row.horizon_h, status=row.status,
                 mip_gap=row.mip_gap, fallback=row.fallback_reason is not None, fallback_reason=row.fallback_reason,
                 total_cost_cny=row.kpis.get("total_cost_cny"), measurement_id=row.measurement_id,
-                created_at=row.created_at)
+                forecast_id=row.forecast_id, created_at=row.created_at)
 
 
 def plan_out(row: PlanRow) -> PlanOut:
     return PlanOut(**summary_fields(row), solve_time_s=row.solve_time_s, wall_time_s=row.wall_time_s,
                    time_limit_s=row.time_limit_s, request=row.request, kpis=row.kpis, slack=row.slack,
-                   schedule=row.schedule)
+                   schedule=row.schedule, forecast_sources=row.kpis.get("forecast_sources") or {})
 
 
 def _check_limits(body: PlanCreate, settings) -> float:
@@ -66,11 +85,8 @@ def _check_limits(body: PlanCreate, settings) -> float:
         raise InvalidInput(
             f"time_limit_s: at most {settings.plan_time_limit_s:g} s on this server, got {body.time_limit_s:g}",
             errors=[{"field": "time_limit_s", "reason": f"at most {settings.plan_time_limit_s:g} s"}])
-    for name in ("weather", "load_history"):
-        rows = getattr(body.forecasts, name, None) if body.forecasts else None
-        if rows is not None and len(rows) > settings.max_forecast_rows:
-            raise InvalidInput(f"forecasts.{name}: at most {settings.max_forecast_rows} rows, got {len(rows)}",
-                               errors=[{"field": f"forecasts.{name}", "reason": "too many rows"}])
+    if body.forecasts is not None:
+        forecast_store.check_row_limits(dict(body.forecasts), settings.max_forecast_rows, prefix="forecasts.")
     return body.time_limit_s or settings.plan_time_limit_s
 
 
@@ -89,6 +105,17 @@ def create_plan(
     (``measurement_id``; the peak only within the same month), or, without
     one, from the park's initial values.
 
+    Forecasts: inline ``forecasts`` (rows of ``weather``, ``load_history``,
+    ``pv_kw``, ``load_kw``, ``heat_kw``) replace the park's data for this plan
+    only. Otherwise the plan uses an uploaded forecast (``forecast_id``): the
+    one named, or, without ``forecast_id``, the newest of the park issued at
+    or before this request arrived whose parts all cover the plan's whole
+    horizon. It is used as a whole: its parts replace the park's data, the
+    rest comes from the data files; forecasts are never mixed. None covers
+    it: the park's data. ``"forecasts": {}`` plans on the park's data even
+    when a forecast covers the day. The plan records ``forecast_id`` and, in
+    ``forecast_sources``, each input that came from a forecast.
+
     The solve runs in a worker process within ``time_limit_s``. At the limit
     the best plan found is returned with its ``mip_gap`` (status
     ``time_limit``); without any, the rule-based plan, with ``fallback`` true
@@ -100,19 +127,31 @@ def create_plan(
     folder = store.version_folder(settings, session, version)
     request = body.model_dump(mode="json")
     job_request, measured = dict(request), None
+    park = park_from_dict(version.document)
+    start = local_day(body.date, park.site.timezone, body.horizon_h)[0].to_pydatetime()
     if not body.explicit_state:
-        park = park_from_dict(version.document)
-        start = local_day(body.date, park.site.timezone, body.horizon_h)[0].to_pydatetime()
         measured = measurements.latest(session, park_id, at_or_before=start)
         if measured is not None:
             job_request.update(measurements.state_for_plan(measured, start, park))
+    forecast = _forecast_for(session, park_id, body, start, received)
+    job_request.update(forecast_store.job_fields(forecast))
     return _solve_and_store(park_id, "day_ahead", version, folder, request, job_request, measured, body.horizon_h,
-                            limit_s, received, response, session, settings, planner, principal)
+                            limit_s, received, response, session, settings, planner, principal, forecast)
+
+
+def _forecast_for(session, park_id: str, body: PlanCreate | IntradayPlanCreate, start: dt.datetime,
+                  received: float):
+    """The plan's uploaded forecast: ``forecast_id``'s, else the newest covering its horizon; None with inline ones."""
+    if body.forecasts is not None:
+        return None
+    end = start + dt.timedelta(hours=body.horizon_h)
+    return forecast_store.for_plan(session, park_id, body.forecast_id, start, end,
+                                   dt.datetime.fromtimestamp(received, dt.timezone.utc))
 
 
 def _solve_and_store(park_id: str, kind: str, version, folder, request: dict, job_request: dict, measured,
                      horizon_h: float, limit_s: float, received: float, response: Response, session, settings,
-                     planner, principal) -> PlanOut:
+                     planner, principal, forecast=None) -> PlanOut:
     """Solve ``job_request`` in the worker pool within ``limit_s``, store the plan, answer it (201)."""
     session.commit()  # end the read transaction: no database connection is held while the worker solves
     grace_s = min(5.0, (settings.http_timeout_s - limit_s) / 2)
@@ -130,7 +169,8 @@ def _solve_and_store(park_id: str, kind: str, version, folder, request: dict, jo
         status=result["status"], mip_gap=result["mip_gap"], solve_time_s=result["solve_time_s"],
         wall_time_s=time.time() - received, time_limit_s=limit_s, fallback_reason=result["fallback_reason"],
         request=request, kpis=result["kpis"], measurement_id=measured.id if measured is not None else None,
-        slack=result["slack"], schedule=result["schedule"], decisions=result.get("decisions"),
+        forecast_id=forecast.id if forecast is not None else None, slack=result["slack"],
+        schedule=result["schedule"], decisions=result.get("decisions"),
         created_at=utc_now(), created_by_key_id=principal.key_id,
     )
     session.add(row)
@@ -185,7 +225,10 @@ def create_intraday_plan(
     time limit and fallback) and stored with ``kind`` ``intraday``. HiGHS
     starts from the newest optimal plan of the park that covers ``start``
     (its integer decisions, shifted), as a rolling horizon does
-    (``kpis.warm_start_plan_id``).
+    (``kpis.warm_start_plan_id``). Forecasts as for a day-ahead plan: inline
+    ``forecasts``, else the uploaded ``forecast_id``, else the newest forecast
+    issued by now whose parts all cover the re-plan's horizon (from the
+    rounded start).
     """
     received = time.time()
     limit_s = _check_limits(body, settings)
@@ -198,12 +241,14 @@ def create_intraday_plan(
     folder = store.version_folder(settings, session, version)
     request = body.model_dump(mode="json")
     start = body.start or measured.measured_at
-    job_request = {**request, "start": start.isoformat(),
-                   **measurements.state_for_plan(measured, start, park_from_dict(version.document))}
+    park = park_from_dict(version.document)
+    forecast = _forecast_for(session, park_id, body, forecast_store.grid_start(folder, park, start), received)
+    job_request = {**request, "start": start.isoformat(), **measurements.state_for_plan(measured, start, park),
+                   **forecast_store.job_fields(forecast)}
     if settings.plan_warm_start:
         job_request["previous_plan"] = previous_plan(session, park_id, version.version, start)
     return _solve_and_store(park_id, "intraday", version, folder, request, job_request, measured, body.horizon_h,
-                            limit_s, received, response, session, settings, planner, principal)
+                            limit_s, received, response, session, settings, planner, principal, forecast)
 
 
 @router.get("", response_model=list[PlanSummary], summary="List a park's plans, newest first")

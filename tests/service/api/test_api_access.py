@@ -10,13 +10,15 @@ from service.api.main import create_app
 from tests.service.api.conftest import ADMIN, assert_problem, issue_key, register, tiny_park
 
 VEN = {"vtn_url": "https://vtn.example.com/OpenADR2/Simple/2.0b", "ven_name": "park-a"}
+FORECAST = {"issued_at": "2026-07-14T18:00:00+08:00",
+            "pv_kw": [{"timestamp": f"2026-07-15T{h:02d}:00:00+08:00", "pv1_kw": 0.0} for h in range(24)]}
 EVENT = {"kind": "reduce", "start": "2026-07-15T12:00:00+08:00", "end": "2026-07-15T12:30:00+08:00",
          "reduce_by_kw": 50, "incentive_cny_per_kwh": 1.0, "notified_at": "2026-07-15T08:00:00+08:00"}
 
 STUDY = {"start": "2026-07-15", "end": "2026-07-15", "strategies": ["no-control"], "replan_h": 24}
 
-# Every route that needs a key: (method, path, body, admin only). Paths use park "a"; plan 1 and event e1 are a's,
-# and so is study 1 (started, and finished where a test needs it, by study_of_a).
+# Every route that needs a key: (method, path, body, admin only). Paths use park "a"; plan 1, event e1 and
+# forecast 1 are a's, and so is study 1 (started, and finished where a test needs it, by study_of_a).
 PROTECTED = [
     ("GET", "/parks", None, False),
     ("POST", "/parks", {"id": "new", "case_folder": "zhengzhou_park"}, True),
@@ -37,6 +39,10 @@ PROTECTED = [
     ("PUT", "/parks/a/openadr", VEN, True),
     ("GET", "/parks/a/openadr", None, False),
     ("DELETE", "/parks/a/openadr", None, True),
+    ("POST", "/parks/a/forecasts", FORECAST, False),
+    ("GET", "/parks/a/forecasts", None, False),
+    ("GET", "/parks/a/forecasts/1", None, False),
+    ("DELETE", "/parks/a/forecasts/1", None, False),
     ("POST", "/parks/a/studies", STUDY, False),
     ("GET", "/parks/a/studies", None, False),
     ("GET", "/parks/a/studies/1", None, False),
@@ -53,7 +59,7 @@ SCOPED = [route for route in PROTECTED if route[:2] != ("GET", "/parks")]
 
 @pytest.fixture
 def two_parks(client, files) -> dict[str, dict[str, str]]:
-    """Parks a and b, a plan and a measurement of a (id 1 each), an event e1 and a VEN (disabled) of a, a key each."""
+    """Parks a and b; of a: a plan, a measurement, a forecast (id 1 each), an event e1, a VEN (off); a key each."""
     register(client, "a", files)
     register(client, "b", files)
     plan = client.post("/parks/a/plans", json={"date": "2026-07-15", "strategy": "no-control"}, headers=ADMIN)
@@ -64,6 +70,8 @@ def two_parks(client, files) -> dict[str, dict[str, str]]:
     event = client.put("/parks/a/events/e1", json=EVENT, headers=ADMIN)
     assert event.status_code == 201, event.text
     assert client.put("/parks/a/openadr", json=VEN, headers=ADMIN).status_code == 201
+    forecast = client.post("/parks/a/forecasts", json=FORECAST, headers=ADMIN)
+    assert forecast.json()["id"] == 1, forecast.text
     return {"a": issue_key(client, "a"), "b": issue_key(client, "b")}
 
 
@@ -72,7 +80,7 @@ def test_the_table_covers_every_route() -> None:
     routes = {(method.upper(), path) for path, operations in paths.items() for method in operations}
     table = {(m, p.replace("/parks/a", "/parks/{park_id}").replace("/plans/1", "/plans/{plan_id}")
               .replace("/events/e1", "/events/{event_id}").replace("/studies/1", "/studies/{study_id}")
-              .replace("/files/kpis.json", "/files/{name}"))
+              .replace("/files/kpis.json", "/files/{name}").replace("/forecasts/1", "/forecasts/{forecast_id}"))
              for m, p, _, _ in PROTECTED}
     assert routes - {("GET", "/health")} == table
 
@@ -122,7 +130,7 @@ def test_the_parks_own_key_may_do_all_but_admin_actions(client, two_parks, metho
         assert response.status_code in (200, 409) and response.json().get("state", "done") in ("cancelled", "done"), \
             response.text
     else:
-        assert response.status_code in (200, 201), response.text
+        assert response.status_code in (200, 201, 204), response.text
 
 
 def test_a_parks_key_lists_only_its_parks(client, two_parks) -> None:

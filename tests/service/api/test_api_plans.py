@@ -233,13 +233,20 @@ def _reference_app(tmp_path, planner):
 def test_the_documented_examples_work_on_the_reference_park(tmp_path, planner) -> None:
     from fastapi.testclient import TestClient
 
+    from service.api.routes.forecasts import FORECAST_EXAMPLES
     from service.api.routes.parks import CREATE_EXAMPLES
     from service.api.routes.plans import PLAN_EXAMPLES
 
     with TestClient(_reference_app(tmp_path, planner)) as client:
+        for name, example in FORECAST_EXAMPLES.items():  # forecast 1 is the one the plan examples name
+            response = client.post("/parks/zhengzhou_park/forecasts", json=example["value"], headers={"X-API-Key": "k"})
+            assert response.status_code == 201, (name, response.text)
         for name, example in PLAN_EXAMPLES.items():
             response = client.post("/parks/zhengzhou_park/plans", json=example["value"], headers={"X-API-Key": "k"})
             assert response.status_code == 201, (name, response.text)
+            if name == "uploaded forecast":
+                assert response.json()["forecast_id"] == 1
+                assert response.json()["forecast_sources"]["load.ws1_machining_kw"] == "load_kw"
         for name in ("reference case", "document from a case folder"):
             response = client.post("/parks", json=CREATE_EXAMPLES[name]["value"], headers={"X-API-Key": "k"})
             assert response.status_code == 201, (name, response.text)
