@@ -484,7 +484,8 @@ def event_job(document: dict, folder: str, request: dict, events: list[dict], de
     -------
     dict
         ``plan`` (the event plan, as :func:`plan_job` answers) and
-        ``baseline_import_kw`` (per step of the plan).
+        ``baseline_import_kw`` (per step of the plan), ``baseline_cost_cny``
+        (the baseline's total cost over the horizon).
     """
     import numpy as np
     import pandas as pd
@@ -540,7 +541,8 @@ def event_job(document: dict, folder: str, request: dict, events: list[dict], de
         result.kpis["forecast_sources"] = dict(limited.forecast_sources)
     end = start + pd.Timedelta(hours=horizon_h)
     return {"plan": _answer(result, "optimal", objective, limit_s, None, day, start, end),
-            "horizon_h": horizon_h, "baseline_import_kw": [float(v) for v in baseline_kw]}
+            "horizon_h": horizon_h, "baseline_import_kw": [float(v) for v in baseline_kw],
+            "baseline_cost_cny": plain(baseline.kpis.get("total_cost_cny"))}
 
 
 def warm_up_job() -> bool:

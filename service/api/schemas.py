@@ -466,6 +466,10 @@ class EventOut(BaseModel):
     delivery: Literal["full", "partial", "none"]
     delivered_share: float = Field(description="response_kwh / requested_kwh (1 when nothing is asked).")
     incentive_cny: float = Field(description="response_kwh × incentive_cny_per_kwh.")
+    cost_increase_cny: float | None = Field(
+        None, description="The event plan's total cost over its horizon less the baseline's, with every active "
+                          "event together (None for answers stored before it was kept).")
+    net_benefit_cny: float | None = Field(None, description="incentive_cny − cost_increase_cny.")
 
 
 # --- OpenADR 2.0b VEN ----------------------------------------------------------------------------

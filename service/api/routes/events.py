@@ -22,7 +22,12 @@ whether the park delivers it ``full`` (at every step within 0.5 %),
 ``partial`` (``delivered_share``) or ``none`` (under 1 % of the energy
 asked). A cancelled event asks nothing: its answer is the re-plan of the
 remaining events over its window, with zero requested and zero response.
-Only the event sent is re-answered; other events keep their stored answers.
+The other active events whose windows lie inside the new plan's horizon are
+answered anew from the same plan (their ``plan`` and answer change, their
+``version`` does not); one in progress or reaching past the horizon keeps its
+answer. ``cost_increase_cny`` is the event plan's cost less the baseline's
+(all active events together), ``net_benefit_cny`` the event's incentive less
+that.
 """
 
 from __future__ import annotations
@@ -72,8 +77,14 @@ def _event_limits(event: dict) -> dict:
     return {k: event.get(k) for k in ("kind", "start", "end", "max_import_kw", "reduce_by_kw", "increase_by_kw")}
 
 
-def _respond(event: dict | None, window: EventIn, plan: dict, baseline_kw: list[float]) -> dict:
-    """Per-step response over ``window`` and the totals; ``event`` None for a cancelled event (asks nothing)."""
+def _respond(event: dict | None, window: EventIn, plan: dict, baseline_kw: list[float],
+             baseline_cost_cny: float | None = None) -> dict:
+    """Per-step response over ``window`` and the totals; ``event`` None for a cancelled event (asks nothing).
+
+    ``cost_increase_cny``: the event plan's total cost over its horizon less
+    the baseline's (every active event together: their costs cannot be told
+    apart); ``net_benefit_cny``: this event's incentive less that.
+    """
     start, end = pd.Timestamp(window.start), pd.Timestamp(window.end)
     dt_h = plan["kpis"]["dt_h"]
     steps, all_met = [], True
@@ -104,13 +115,22 @@ def _respond(event: dict | None, window: EventIn, plan: dict, baseline_kw: list[
         share = min(1.0, response_kwh / requested_kwh)
         delivery = "full" if all_met else "none" if response_kwh < NONE_SHARE * requested_kwh else "partial"
     incentive = 0.0 if event is None else response_kwh * event["incentive_cny_per_kwh"]
+    cost = plan["kpis"].get("total_cost_cny")
+    increase = cost - baseline_cost_cny if cost is not None and baseline_cost_cny is not None else None
     return {"steps": steps, "requested_kwh": requested_kwh, "response_kwh": response_kwh, "delivery": delivery,
-            "delivered_share": share, "incentive_cny": incentive}
+            "delivered_share": share, "incentive_cny": incentive, "cost_increase_cny": increase,
+            "net_benefit_cny": incentive - increase if increase is not None else None}
 
 
 def _replan(park_id: str, window: EventIn, answered: dict | None, active: list[dict], session, settings, planner,
-            key_id: int | None) -> tuple[PlanRow, dict]:
-    """Solve the baseline and the event plan for ``window`` with the ``active`` events; store the plan (not committed)."""
+            key_id: int | None, event_id: str) -> tuple[PlanRow, dict]:
+    """Solve the baseline and the event plan for ``window`` with the ``active`` events; store the plan (not committed).
+
+    Returns the plan's row and the answer for ``answered`` (None: the event
+    ``event_id`` is being cancelled); the other active events whose windows
+    lie inside the plan's horizon are answered anew from the same plan
+    (:func:`_reanswer_others`).
+    """
     received = time.time()
     limit_s = settings.plan_time_limit_s
     version = store.get_version(session, park_id)
@@ -154,7 +174,28 @@ def _replan(park_id: str, window: EventIn, answered: dict | None, active: list[d
         schedule=plan["schedule"], created_at=utc_now(), created_by_key_id=key_id)
     session.add(row)
     session.flush()
-    return row, _respond(answered, window, plan, result["baseline_import_kw"])
+    baseline_kw, baseline_cost = result["baseline_import_kw"], result.get("baseline_cost_cny")
+    _reanswer_others(session, park_id, event_id, row, plan, baseline_kw, baseline_cost)
+    return row, _respond(answered, window, plan, baseline_kw, baseline_cost)
+
+
+def _reanswer_others(session, park_id: str, event_id: str, row: PlanRow, plan: dict, baseline_kw: list[float],
+                     baseline_cost_cny: float | None) -> None:
+    """Answer every other active event whose window lies inside the new plan's horizon from that plan.
+
+    The plan holds all active events' limits, so their stored answers would
+    otherwise describe a plan that is no longer the park's. Events whose
+    window begins before the plan (in progress) or ends after it keep their
+    answers: the plan does not cover them whole.
+    """
+    begins, ends = pd.Timestamp(plan["start"]), pd.Timestamp(plan["end"])
+    query = select(EventRow).where(EventRow.park_id == park_id, EventRow.status == "active", EventRow.id != event_id)
+    for other in session.scalars(query):
+        window = EventIn.model_validate(other.body)
+        if begins <= pd.Timestamp(window.start) and pd.Timestamp(window.end) <= ends:
+            other.answer = _respond(other.body, window, plan, baseline_kw, baseline_cost_cny)
+            other.plan_id = row.id
+            other.updated_at = utc_now()
 
 
 def _active(session, park_id: str, except_id: str) -> list[dict]:
@@ -211,7 +252,7 @@ def apply_event(session, settings, planner, park_id: str, event_id: str, body: E
     if row is not None and row.body == document and row.status == "active":
         return row, "unchanged"
     active = [*_active(session, park_id, event_id), _event_limits(document)]
-    plan, answer = _replan(park_id, body, document, active, session, settings, planner, key_id)
+    plan, answer = _replan(park_id, body, document, active, session, settings, planner, key_id, event_id)
     now = utc_now()
     row = session.get(EventRow, (park_id, event_id))
     if row is None:
@@ -241,7 +282,7 @@ def withdraw_event(session, settings, planner, park_id: str, event_id: str, key_
         return row
     window = EventIn.model_validate(row.body)
     plan, answer = _replan(park_id, window, None, _active(session, park_id, event_id), session, settings, planner,
-                           key_id)
+                           key_id, event_id)
     row = _get(session, park_id, event_id)
     row.status, row.answer, row.plan_id, row.updated_at = "cancelled", answer, plan.id, utc_now()
     row.version += 1

@@ -99,6 +99,41 @@ def test_overlapping_events_the_tighter_limit_wins(client, tiny) -> None:
     assert sorted(e["id"] for e in listed) == ["narrow", "wide"]
 
 
+def test_the_other_events_inside_the_new_plan_are_answered_from_it(client, tiny) -> None:
+    wide = put(client, "wide", window("16:00", "17:00", max_import_kw=650)).json()
+    narrow = put(client, "narrow", window("16:00", "16:30", max_import_kw=600)).json()
+    again = client.get("/parks/tiny/events/wide", headers=ADMIN).json()
+    assert again["plan"]["id"] == narrow["plan"]["id"] != wide["plan"]["id"]
+    assert again["version"] == 1 and again["event"] == wide["event"]
+    planned = {row["timestamp"]: row["grid_import_kw"] for row in narrow["plan"]["schedule"]}
+    assert [s["planned_import_kw"] for s in again["steps"]] == [planned[s["timestamp"]] for s in again["steps"]]
+    assert again["steps"][0]["planned_import_kw"] <= 600 + 1e-3          # the narrow cap shows in its answer
+    # cancelling the narrow one answers the wide one from the plan without it
+    cancelled = client.delete("/parks/tiny/events/narrow", headers=ADMIN).json()
+    assert client.get("/parks/tiny/events/wide", headers=ADMIN).json()["plan"]["id"] == cancelled["plan"]["id"]
+
+
+def test_the_answer_prices_the_response(client, tiny) -> None:
+    """cost_increase: the event plan's total cost less the baseline's; net benefit: the incentive less that."""
+    answer = put(client, "evening", window("19:00", "20:00", max_import_kw=0)).json()
+    assert answer["cost_increase_cny"] > 0
+    assert answer["net_benefit_cny"] == pytest.approx(answer["incentive_cny"] - answer["cost_increase_cny"])
+    baseline = client.post("/parks/tiny/plans", json={"date": "2026-07-15", "mip_gap": 0}, headers=ADMIN).json()
+    event_cost = answer["plan"]["kpis"]["total_cost_cny"]
+    assert answer["cost_increase_cny"] == pytest.approx(event_cost - baseline["kpis"]["total_cost_cny"], rel=1e-3)
+    # a second event is priced with the first (one plan holds both): the same cost increase for each
+    loose = put(client, "loose", window("19:00", "20:00", max_import_kw=1900)).json()
+    evening = client.get("/parks/tiny/events/evening", headers=ADMIN).json()
+    assert loose["requested_kwh"] == 0 and loose["cost_increase_cny"] == pytest.approx(evening["cost_increase_cny"])
+
+
+def test_a_cap_the_baseline_never_reaches_costs_nothing(client, tiny) -> None:
+    loose = put(client, "loose", window("19:00", "20:00", max_import_kw=1900)).json()
+    cost = loose["plan"]["kpis"]["total_cost_cny"]
+    assert loose["requested_kwh"] == 0 and loose["delivery"] == "full"
+    assert loose["cost_increase_cny"] == pytest.approx(0, abs=1e-3 * cost)     # within the MIP gap
+
+
 def test_a_cancellation_replans_the_remaining_events(client, tiny) -> None:
     put(client, "wide", window("16:00", "17:00", max_import_kw=650))
     put(client, "narrow", window("16:00", "16:30", max_import_kw=600))
