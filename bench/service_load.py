@@ -89,6 +89,7 @@ def main() -> None:
                 httpx.post(f"{url}/parks/{args.park}/plans", json={"date": f"2026-03-0{k + 2}"}, headers=headers,
                            timeout=60).raise_for_status()
             latencies: list[float] = []
+            server: list[tuple[float, float, float]] = []   # (wall, HiGHS, build) of each plan, as the server saw
             failures: list[str] = []
             lock = threading.Lock()
             barrier = threading.Barrier(args.clients)
@@ -103,6 +104,11 @@ def main() -> None:
                             answer = http.post(f"/parks/{args.park}/plans", json={"date": day.isoformat()})
                             ok = answer.status_code == 201
                             reason = f"{answer.status_code} {answer.text[:120]}"
+                            if ok:
+                                plan = answer.json()
+                                with lock:
+                                    server.append((plan["wall_time_s"], plan["solve_time_s"] or 0.0,
+                                                   plan["kpis"].get("build_time_s") or 0.0))
                         except httpx.HTTPError as exc:
                             ok, reason = False, f"{type(exc).__name__}: {exc}"
                         elapsed = time.perf_counter() - started
@@ -133,6 +139,11 @@ def main() -> None:
     print(f"| latency p50 | {statistics.median(values):.2f} s |")
     print(f"| latency p99 | {np.percentile(values, 99):.2f} s |")
     print(f"| latency max | {values.max():.2f} s |")
+    if server:
+        walls, highs, builds = (np.array(column) for column in zip(*server))
+        print(f"| per plan in the server, median: wall (queue included) | {np.median(walls):.2f} s |")
+        print(f"| per plan, median: HiGHS | {np.median(highs):.2f} s |")
+        print(f"| per plan, median: model build or update | {np.median(builds):.3f} s |")
     for failure in failures:
         print(f"\n- {failure}")
 

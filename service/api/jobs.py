@@ -74,7 +74,8 @@ def open_case(document: dict, folder: str):
     """The :class:`microgrid.case.Case` of a park document whose files are in ``folder``, data checked.
 
     A worker keeps the last few cases it opened (their time series read, PV
-    computed), keyed by the document and the folder's files.
+    of the whole weather file computed once), keyed by the document and the
+    folder's files.
     """
     from microgrid.case import Case, park_from_dict
 
@@ -85,6 +86,8 @@ def open_case(document: dict, folder: str):
         return _case_cache[key]
     case = Case(park=park_from_dict(document), folder=path)
     case.check_data()
+    if case.park.pv_arrays:
+        case.pv_profiles  # noqa: B018 - PV of the whole weather file once; each plan slices it
     _case_cache[key] = case
     while len(_case_cache) > CASE_CACHE_SIZE:
         _case_cache.popitem(last=False)
@@ -545,9 +548,22 @@ def event_job(document: dict, folder: str, request: dict, events: list[dict], de
             "baseline_cost_cny": plain(baseline.kpis.get("total_cost_cny"))}
 
 
-def warm_up_job() -> bool:
-    """Import the solver stack once, so that a worker's first plan does not pay for it."""
+def warm_up_job(cases: list[tuple[dict, str]] | None = None) -> bool:
+    """Import the solver stack, and open ``cases`` (park document, data folder), PV of their year computed.
+
+    The initializer of every worker process (:meth:`service.api.planner.Planner.process_pool`),
+    so that no request pays for a cold worker. A case that no longer opens
+    is skipped: its next request answers the error.
+    """
+    import logging
+
     import dispatch.day_ahead  # noqa: F401
     import forecasting.sources  # noqa: F401
+    from microgrid.errors import MicrogridError
 
+    for document, folder in (cases or [])[:CASE_CACHE_SIZE]:
+        try:
+            open_case(document, folder)
+        except (MicrogridError, OSError, ValueError) as exc:   # never break the pool: the request will say why
+            logging.getLogger(__name__).warning("warm-up: the case in %s does not open (%s)", folder, exc)
     return True

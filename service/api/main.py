@@ -11,12 +11,13 @@ import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from sqlalchemy import func, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.api import store
-from service.api.db import init_db, make_engine, session_factory
+from service.api.db import PlanRow, init_db, make_engine, session_factory
 from service.api.deps import get_planner, get_settings
-from service.api.jobs import validate_case_job
+from service.api.jobs import CASE_CACHE_SIZE, validate_case_job
 from service.api.openadr import VenManager
 from service.api.planner import Planner
 from service.api.problems import PayloadTooLarge, install_handlers, problem_response
@@ -111,6 +112,27 @@ def register_reference_cases(settings: Settings, factory) -> None:
         session.close()
 
 
+def recent_cases(settings: Settings, factory, most: int = CASE_CACHE_SIZE) -> list[tuple[dict, str]]:
+    """The current version (document, data folder) of the parks most recently planned, then registered.
+
+    What each worker process opens as it starts (:meth:`Planner.process_pool`).
+    """
+    session = factory()
+    try:
+        planned = session.scalars(select(PlanRow.park_id).group_by(PlanRow.park_id)
+                                  .order_by(func.max(PlanRow.id).desc()).limit(most)).all()
+        parks = list(planned) + [p for p in session.scalars(select(store.ParkRow.id)
+                                                            .order_by(store.ParkRow.created_at.desc()))
+                                 if p not in planned]
+        cases = []
+        for park_id in parks[:most]:
+            version = store.get_version(session, park_id)
+            cases.append((version.document, str(store.version_folder(settings, session, version))))
+        return cases
+    finally:
+        session.close()
+
+
 def create_app() -> FastAPI:
     """A new application; settings and worker pool come from its dependencies (overridable) at start-up."""
 
@@ -125,7 +147,8 @@ def create_app() -> FastAPI:
         register_reference_cases(settings, app.state.session_factory)
         own_planner = get_planner not in app.dependency_overrides
         if own_planner:
-            app.state.planner = Planner.process_pool(settings.workers, settings.max_queued_plans)
+            app.state.planner = Planner.process_pool(settings.workers, settings.max_queued_plans,
+                                                     cases=recent_cases(settings, app.state.session_factory))
         planner = app.state.planner if own_planner else app.dependency_overrides[get_planner]()
         app.state.openadr = VenManager(settings, app.state.session_factory, planner)
         await app.state.openadr.start_enabled()

@@ -45,18 +45,27 @@ class Planner:
         self._in_progress = 0
 
     @classmethod
-    def process_pool(cls, workers: int, max_in_progress: int, warm_up: bool = True) -> "Planner":
-        """A planner on ``workers`` spawned processes, each importing the solver stack at once."""
+    def process_pool(cls, workers: int, max_in_progress: int, warm_up: bool = True,
+                     cases: list[tuple[dict, str]] | None = None) -> "Planner":
+        """A planner on ``workers`` spawned processes.
+
+        With ``warm_up`` each process, as it starts, imports the solver stack
+        and opens ``cases`` (park document, data folder: the parks likely to
+        be planned), so that no request meets a cold worker.
+        """
+        from service.api.jobs import warm_up_job
+
         def start() -> Executor:
-            return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+            return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                       initializer=warm_up_job if warm_up else None,
+                                       initargs=(list(cases or []),) if warm_up else ())
 
         executor = start()
         planner = cls(executor, workers, max_in_progress, restart=start)
         if warm_up:
-            from service.api.jobs import warm_up_job
-
+            # ProcessPoolExecutor starts its processes on demand: one job each starts them all now.
             for _ in range(workers):
-                executor.submit(warm_up_job)
+                executor.submit(int)
         return planner
 
     @classmethod

@@ -581,17 +581,28 @@ def create_event(
                                settings, planner, page.principal)
         except (ProblemError, mg.MicrogridError, ValidationError) as exc:
             session.rollback()
-            detail, items = problem_errors(exc)
-            for item in items:
-                target = FORM_FIELDS.get(item["field"].split(".")[0])
-                if target is None:
-                    general = detail
-                else:
-                    errors.setdefault(target, item["reason"])
+            general = _place_errors(exc, FORM_FIELDS, errors)
         else:
             return RedirectResponse(page.url("/events", event=answer.id), status_code=303)
     return render(page, "events.html", status_code=422, form=form, errors=errors,
                   general=general or t("form_invalid"), **_events_context(page, session, None))
+
+
+def _place_errors(exc: Exception, fields: dict[str, str], errors: dict[str, str]) -> str | None:
+    """Put the service's errors of ``exc`` next to the form's fields (``fields``: service field → form field).
+
+    Returns the problem's detail when an error names no field of the form
+    (shown above the form), else None.
+    """
+    detail, items = problem_errors(exc)
+    general = None
+    for item in items:
+        target = fields.get(item["field"].split(".")[0])
+        if target is None:
+            general = detail
+        else:
+            errors.setdefault(target, item["reason"])
+    return general
 
 
 def _event_id(identifier: str) -> str:
@@ -759,13 +770,7 @@ def create_study(
                                    planner, request.app.state.study_runner, page.principal)
         except (ProblemError, mg.MicrogridError, ValidationError) as exc:
             session.rollback()
-            detail, items = problem_errors(exc)
-            for item in items:
-                target = STUDY_FORM_FIELDS.get(item["field"].split(".")[0])
-                if target is None:
-                    general = detail
-                else:
-                    errors.setdefault(target, item["reason"])
+            general = _place_errors(exc, STUDY_FORM_FIELDS, errors)
         else:
             return RedirectResponse(page.url("/studies", study=accepted.id), status_code=303)
     return render(page, "studies.html", status_code=422, form=form, errors=errors,

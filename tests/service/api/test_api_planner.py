@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import signal
+from pathlib import Path
 
 import pytest
 
+from service.api.deps import get_settings
 from service.api.jobs import plain, warm_up_job
 from service.api.planner import Planner
 from service.api.problems import WorkerFailed
@@ -59,3 +61,33 @@ def test_a_worker_reuses_an_opened_case_until_its_files_change(tmp_path) -> None
     stat = loads.stat()
     os.utime(loads, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
     assert open_case(TINY_PARK, str(folder)) is not first
+
+
+def test_workers_open_the_parks_planned_last_first_then_the_newest_registered(client, files) -> None:
+    from service.api.main import recent_cases
+    from tests.service.api.conftest import ADMIN, register, tiny_park
+
+    for park_id in ("first", "second", "third"):
+        register(client, park_id, files, park=tiny_park(site={**tiny_park()["site"], "name": park_id}))
+    assert client.post("/parks/first/plans", json={"date": "2026-07-15", "strategy": "no-control"},
+                       headers=ADMIN).status_code == 201
+    app = client.app
+    settings = app.dependency_overrides[get_settings]()
+    names = [document["site"]["name"] for document, _ in recent_cases(settings, app.state.session_factory, most=2)]
+    assert names == ["first", "third"]
+    cases = recent_cases(settings, app.state.session_factory)
+    assert [document["site"]["name"] for document, _ in cases] == ["first", "third", "second"]
+    assert all(Path(folder, "loads.csv").is_file() for _, folder in cases)
+
+
+def test_the_warm_up_opens_cases_and_skips_one_that_does_not_open(tmp_path, caplog) -> None:
+    from service.api import jobs
+    from service.api.store import read_case_document
+
+    reference = Path(__file__).resolve().parents[3] / "cases" / "zhengzhou_park"
+    document = read_case_document(reference)
+    jobs._case_cache.clear()
+    assert jobs.warm_up_job([(document, str(tmp_path)), (document, str(reference))])
+    assert "does not open" in caplog.text
+    (case,) = jobs._case_cache.values()
+    assert "pv_profiles" in vars(case)           # the year's PV is computed once, at the warm-up
