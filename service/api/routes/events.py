@@ -171,7 +171,7 @@ def _replan(park_id: str, window: EventIn, answered: dict | None, active: list[d
         fallback_reason=None, request={**request, "events": active}, kpis=plan["kpis"],
         measurement_id=measured.id if measured is not None else None,
         forecast_id=forecast.id if forecast is not None else None, slack=plan["slack"],
-        schedule=plan["schedule"], created_at=utc_now(), created_by_key_id=key_id)
+        schedule=plan["schedule"], decisions=plan.get("decisions"), created_at=utc_now(), created_by_key_id=key_id)
     session.add(row)
     session.flush()
     baseline_kw, baseline_cost = result["baseline_import_kw"], result.get("baseline_cost_cny")

@@ -242,11 +242,12 @@ def create_intraday_plan(
     request = body.model_dump(mode="json")
     start = body.start or measured.measured_at
     park = park_from_dict(version.document)
-    forecast = _forecast_for(session, park_id, body, forecast_store.grid_start(folder, park, start), received)
+    begins = forecast_store.grid_start(folder, park, start)
+    forecast = _forecast_for(session, park_id, body, begins, received)
     job_request = {**request, "start": start.isoformat(), **measurements.state_for_plan(measured, start, park),
                    **forecast_store.job_fields(forecast)}
     if settings.plan_warm_start:
-        job_request["previous_plan"] = previous_plan(session, park_id, version.version, start)
+        job_request["previous_plan"] = previous_plan(session, park_id, version.version, begins)
     return _solve_and_store(park_id, "intraday", version, folder, request, job_request, measured, body.horizon_h,
                             limit_s, received, response, session, settings, planner, principal, forecast)
 
