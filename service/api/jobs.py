@@ -291,32 +291,72 @@ def previous_plan_start(previous: dict | None, start, dt_h: float) -> dict | Non
     return {"decisions": previous["decisions"], "shift_steps": int(round(steps))}
 
 
+def apply_committed_limits(inputs, limits: list[dict]) -> list[str]:
+    """Set the per-step import limits of the park's committed events on ``inputs``; the events that apply.
+
+    ``limits``: entries ``event_id``, ``timestamp`` (ISO 8601) and
+    ``import_cap_kw`` or ``min_import_kw``, from the events' stored answers
+    (:func:`service.api.routes.events.committed_limits`); the tightest per
+    step, steps outside the horizon ignored.
+    """
+    import numpy as np
+    import pandas as pd
+
+    if not limits:
+        return []
+    steps = {stamp: k for k, stamp in enumerate(inputs.index)}
+    cap = np.full(inputs.n_steps, np.inf)
+    minimum = np.zeros(inputs.n_steps)
+    applied = set()
+    for entry in limits:
+        k = steps.get(pd.Timestamp(entry["timestamp"]))
+        if k is None:
+            continue
+        applied.add(entry["event_id"])
+        if entry.get("import_cap_kw") is not None:
+            cap[k] = min(cap[k], entry["import_cap_kw"])
+        if entry.get("min_import_kw") is not None:
+            minimum[k] = max(minimum[k], entry["min_import_kw"])
+    if applied:
+        inputs.import_cap_kw = cap if np.isfinite(cap).any() else None
+        inputs.min_import_kw = minimum if (minimum > 0).any() else None
+        inputs.__post_init__()
+    return sorted(applied)
+
+
 def _plan(case, start, strategy: str, config, horizon_h: float, state, forecasts, intraday: bool,
-          warm_start: bool = False, previous: dict | None = None):
+          warm_start: bool = False, previous: dict | None = None, limits: list[dict] | None = None):
     """One plan from ``start``: :func:`dispatch.day_ahead.plan_day_ahead`, or the same path from any step.
 
     The worker's models are reused; ``warm_start`` starts HiGHS from the reused
     model's last plan, or an intraday plan from ``previous`` (an earlier stored
     plan of the park that covers its start, :func:`previous_plan_start`).
+    ``limits``: the committed events' import limits (:func:`apply_committed_limits`).
     """
-    if not intraday:
+    if not intraday and not limits:
         from dispatch.day_ahead import plan_day_ahead
 
         return plan_day_ahead(case, start.date(), strategy, config, horizon_h=horizon_h, state=state,
                               forecasts=forecasts, models=worker_models(), warm_start_from_last=warm_start)
-    from dispatch.inputs import horizon_inputs
+    from dispatch.inputs import day_ahead_inputs, horizon_inputs
     from dispatch.strategies import STRATEGIES
     from microgrid.errors import InvalidRequestError
 
     if strategy not in STRATEGIES:
         raise InvalidRequestError(f"strategy: unknown {strategy!r}; choose one of {', '.join(STRATEGIES)}")
-    inputs = horizon_inputs(case, start, horizon_h, state, forecasts)
-    start_from = previous_plan_start(previous, start, inputs.dt_h) if warm_start else None
+    if intraday:
+        inputs = horizon_inputs(case, start, horizon_h, state, forecasts)
+    else:
+        inputs = day_ahead_inputs(case, start.date(), horizon_h=horizon_h, state=state, forecasts=forecasts)
+    committed = apply_committed_limits(inputs, limits or [])
+    start_from = previous_plan_start(previous, start, inputs.dt_h) if warm_start and intraday else None
     result = _solve_inputs(case, inputs, strategy, config, warm_start, start_from)
     if start_from is not None and strategy == "optimal":
         result.kpis["warm_start_plan_id"] = previous.get("plan_id")
-    result.kpis = {"case": case.name, "start": start.isoformat(), "horizon_h": horizon_h, "dt_h": inputs.dt_h,
-                   **result.kpis}
+    if committed:
+        result.kpis["committed_events"] = committed
+    when = {"start": start.isoformat()} if intraday else {"date": start.date().isoformat()}
+    result.kpis = {"case": case.name, **when, "horizon_h": horizon_h, "dt_h": inputs.dt_h, **result.kpis}
     if inputs.forecast_sources:
         result.kpis["forecast_sources"] = dict(inputs.forecast_sources)
     return result
@@ -391,7 +431,7 @@ def plan_job(document: dict, folder: str, request: dict, deadline_epoch_s: float
                                     time_limit_s=min(limit_s, park.dispatch.time_limit_s))
         try:
             result = _plan(case, start, strategy, config, horizon_h, state, forecasts, intraday,
-                           bool(request.get("warm_start")), request.get("previous_plan"))
+                           bool(request.get("warm_start")), request.get("previous_plan"), request.get("grid_limits"))
         except SolverTimeoutError as exc:
             fallback_reason = f"no optimal plan in time ({exc})"
             strategy = "rule-based"

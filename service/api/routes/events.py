@@ -198,6 +198,31 @@ def _reanswer_others(session, park_id: str, event_id: str, row: PlanRow, plan: d
             other.updated_at = utc_now()
 
 
+def committed_limits(session, park_id: str) -> list[dict]:
+    """The import limits the park's active events set, per step of their stored answers.
+
+    What every later day-ahead and intraday plan of the park keeps: a reduce
+    event caps the import at ``max_import_kw``, or at the answer's baseline
+    less ``reduce_by_kw``; an increase event asks at least the baseline plus
+    ``increase_by_kw``. The baseline is the one of the event's answer, fixed
+    when it was answered (as a settlement baseline is).
+    """
+    query = select(EventRow).where(EventRow.park_id == park_id, EventRow.status == "active")
+    limits = []
+    for row in session.scalars(query):
+        event = row.body
+        for step in row.answer.get("steps", []):
+            entry = {"event_id": row.id, "timestamp": step["timestamp"]}
+            if event["kind"] == "reduce" and event.get("max_import_kw") is not None:
+                entry["import_cap_kw"] = event["max_import_kw"]
+            elif event["kind"] == "reduce":
+                entry["import_cap_kw"] = max(0.0, step["baseline_import_kw"] - event["reduce_by_kw"])
+            else:
+                entry["min_import_kw"] = step["baseline_import_kw"] + event["increase_by_kw"]
+            limits.append(entry)
+    return limits
+
+
 def _active(session, park_id: str, except_id: str) -> list[dict]:
     query = select(EventRow).where(EventRow.park_id == park_id, EventRow.status == "active", EventRow.id != except_id)
     return [_event_limits(row.body) for row in session.scalars(query)]

@@ -116,6 +116,10 @@ def create_plan(
     when a forecast covers the day. The plan records ``forecast_id`` and, in
     ``forecast_sources``, each input that came from a forecast.
 
+    The park's active demand-response events hold: their import limits (as
+    their answers fixed them) bind the plan, with priced slack, and
+    ``kpis.committed_events`` names them.
+
     The solve runs in a worker process within ``time_limit_s``. At the limit
     the best plan found is returned with its ``mip_gap`` (status
     ``time_limit``); without any, the rule-based plan, with ``fallback`` true
@@ -153,6 +157,9 @@ def _solve_and_store(park_id: str, kind: str, version, folder, request: dict, jo
                      horizon_h: float, limit_s: float, received: float, response: Response, session, settings,
                      planner, principal, forecast=None) -> PlanOut:
     """Solve ``job_request`` in the worker pool within ``limit_s``, store the plan, answer it (201)."""
+    from service.api.routes.events import committed_limits  # (events import this module)
+
+    job_request = {**job_request, "grid_limits": committed_limits(session, park_id)}
     session.commit()  # end the read transaction: no database connection is held while the worker solves
     grace_s = min(5.0, (settings.http_timeout_s - limit_s) / 2)
     try:
@@ -225,7 +232,8 @@ def create_intraday_plan(
     time limit and fallback) and stored with ``kind`` ``intraday``. HiGHS
     starts from the newest optimal plan of the park that covers ``start``
     (its integer decisions, shifted), as a rolling horizon does
-    (``kpis.warm_start_plan_id``). Forecasts as for a day-ahead plan: inline
+    (``kpis.warm_start_plan_id``). The park's active demand-response events
+    hold, as in a day-ahead plan (``kpis.committed_events``). Forecasts as for a day-ahead plan: inline
     ``forecasts``, else the uploaded ``forecast_id``, else the newest forecast
     issued by now whose parts all cover the re-plan's horizon (from the
     rounded start).

@@ -115,10 +115,10 @@ def test_the_other_events_inside_the_new_plan_are_answered_from_it(client, tiny)
 
 def test_the_answer_prices_the_response(client, tiny) -> None:
     """cost_increase: the event plan's total cost less the baseline's; net benefit: the incentive less that."""
+    baseline = client.post("/parks/tiny/plans", json={"date": "2026-07-15", "mip_gap": 0}, headers=ADMIN).json()
     answer = put(client, "evening", window("19:00", "20:00", max_import_kw=0)).json()
     assert answer["cost_increase_cny"] > 0
     assert answer["net_benefit_cny"] == pytest.approx(answer["incentive_cny"] - answer["cost_increase_cny"])
-    baseline = client.post("/parks/tiny/plans", json={"date": "2026-07-15", "mip_gap": 0}, headers=ADMIN).json()
     event_cost = answer["plan"]["kpis"]["total_cost_cny"]
     assert answer["cost_increase_cny"] == pytest.approx(event_cost - baseline["kpis"]["total_cost_cny"], rel=1e-3)
     # a second event is priced with the first (one plan holds both): the same cost increase for each
@@ -202,3 +202,26 @@ def test_limits_of_overlapping_events_combine_per_step_the_tightest_wins() -> No
     cap, minimum = event_limits(index, baseline, events)
     assert cap.tolist() == [700.0, 400.0, 0.0, np.inf]
     assert minimum.tolist() == [0.0, 0.0, 0.0, 180.0]
+
+
+def test_later_plans_keep_the_limits_of_the_active_events(client, tiny) -> None:
+    """A cap of 600 kW from 16:00 to 17:00 (the baseline is above it there) binds the next day-ahead and intraday plans."""
+    put(client, "cap", window("16:00", "17:00", max_import_kw=600))
+    put(client, "more", window("12:00", "12:30", kind="increase", increase_by_kw=50))
+    more = client.get("/parks/tiny/events/more", headers=ADMIN).json()
+    plan = client.post("/parks/tiny/plans", json={"date": "2026-07-15"}, headers=ADMIN).json()
+    assert plan["kpis"]["committed_events"] == ["cap", "more"]
+    imports = {row["timestamp"][11:16]: row["grid_import_kw"] for row in plan["schedule"]}
+    assert max(imports[t] for t in ("16:00", "16:15", "16:30", "16:45")) <= 600 + 1e-3
+    for step in more["steps"]:      # at least the answer's baseline + 50 kW
+        assert imports[step["timestamp"][11:16]] >= step["baseline_import_kw"] + 50 - 1e-3
+    client.post("/parks/tiny/measurements", headers=ADMIN, json={
+        "measured_at": "2026-07-15T14:00:00+08:00", "soc_kwh": {"b1": 100}, "month_to_date_peak_kw": 0})
+    intraday = client.post("/parks/tiny/plans/intraday", json={"horizon_h": 6}, headers=ADMIN).json()
+    assert intraday["kpis"]["committed_events"] == ["cap"]                  # the 12:00 event is past
+    assert max(r["grid_import_kw"] for r in intraday["schedule"][8:12]) <= 600 + 1e-3
+    client.delete("/parks/tiny/events/cap", headers=ADMIN)
+    client.delete("/parks/tiny/events/more", headers=ADMIN)
+    free = client.post("/parks/tiny/plans/intraday", json={"horizon_h": 6}, headers=ADMIN).json()
+    assert "committed_events" not in free["kpis"]
+    assert max(r["grid_import_kw"] for r in free["schedule"][8:12]) > 600 + 1e-3
