@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Body, status
 from sqlalchemy import select
 
 from service.api.db import ApiKeyRow
@@ -18,8 +20,18 @@ def key_out(row: ApiKeyRow) -> dict:
                 created_at=row.created_at)
 
 
+KEY_EXAMPLES = {
+    "operator": {"summary": "A key for the operators of one park",
+                 "value": {"name": "zhengzhou control room", "park_ids": ["zhengzhou_park"]}},
+    "aggregator": {"summary": "A key for an aggregator that sends events to two parks",
+                   "value": {"name": "aggregator", "park_ids": ["zhengzhou_park", "zhengzhou_park_constrained"]}},
+    "admin": {"summary": "Another admin key", "value": {"name": "second admin", "admin": True}},
+}
+
+
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=KeyCreated, summary="Issue an API key (admin key)")
-def issue_key(body: KeyCreate, session: SessionDep, principal: PrincipalDep) -> KeyCreated:
+def issue_key(body: Annotated[KeyCreate, Body(openapi_examples=KEY_EXAMPLES)], session: SessionDep,
+              principal: PrincipalDep) -> KeyCreated:
     """A new key for some parks (or an admin key); the token is in this answer only."""
     principal.require_admin("issuing keys")
     row, token = create_key(session, body.name, body.park_ids, admin=body.admin)

@@ -119,11 +119,25 @@ def list_versions(park_id: ParkIdDep, session: SessionDep) -> list[ParkVersionSu
     return [ParkVersionSummary(version=v.version, created_at=v.created_at, comment=v.comment) for v in park.versions]
 
 
+UPDATE_EXAMPLES = {
+    "bigger battery": {
+        "summary": "A changed document based on version 1; the data files (or case folder) are kept",
+        "value": {"expected_version": 1, "comment": "b1 extended to 8 MWh",
+                  "park": CREATE_EXAMPLES["document from a case folder"]["value"]["park"]},
+    },
+    "new load data": {
+        "summary": "The document again with a new loads file (shortened here: send the whole file)",
+        "value": {"park_yaml": TINY_PARK_YAML, "comment": "metered loads of 2026",
+                  "data_files": {"loads.csv": "timestamp,l1_kw\n2026-07-15T00:00:00+08:00,400\n..."}},
+    },
+}
+
+
 @router.put("/{park_id}", response_model=ParkOut, summary="Update a park: a new version",
             responses={409: {"description": "expected_version is not the current version"}})
 def update_park(
-    park_id: ParkIdDep, body: ParkUpdate, session: SessionDep, settings: SettingsDep, planner: PlannerDep,
-    principal: PrincipalDep,
+    park_id: ParkIdDep, body: Annotated[ParkUpdate, Body(openapi_examples=UPDATE_EXAMPLES)], session: SessionDep,
+    settings: SettingsDep, planner: PlannerDep, principal: PrincipalDep,
 ) -> ParkOut:
     """Replace the park's document; its data files (or case folder) carry over unless given.
 
