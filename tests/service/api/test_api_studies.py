@@ -307,7 +307,7 @@ def test_a_study_stopped_by_a_shutdown_resumes_at_the_next_start(settings, plann
         seen: list[dict] = []
         done = until_state(client, url, "done", "failed", seen=seen)
         assert done["state"] == "done" and "1 day(s) resumed" in done["message"], done
-        assert min(b["progress_frac"] for b in seen) == 0.25  # the day done before the shutdown stays counted
+        assert min(b["progress_frac"] for b in seen) >= 0.25  # the day done before the shutdown stays counted
         assert done["started_at"] == first_start  # when it first started
         assert not Path(stop_flag).exists()
         assert [row["consumption_kwh"] for row in done["kpis"]] == pytest.approx([2 * DAY_KWH] * 2)
