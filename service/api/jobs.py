@@ -318,10 +318,17 @@ def apply_committed_limits(inputs, limits: list[dict]) -> list[str]:
         if entry.get("min_import_kw") is not None:
             minimum[k] = max(minimum[k], entry["min_import_kw"])
     if applied:
-        inputs.import_cap_kw = cap if np.isfinite(cap).any() else None
-        inputs.min_import_kw = minimum if (minimum > 0).any() else None
-        inputs.__post_init__()
+        set_grid_limits(inputs, cap, minimum)
     return sorted(applied)
+
+
+def set_grid_limits(inputs, cap, minimum) -> None:
+    """Per-step import cap (``inf``: none) and minimum (0: none) [kW] on ``inputs``; None where no step has one."""
+    import numpy as np
+
+    inputs.import_cap_kw = cap if np.isfinite(cap).any() else None
+    inputs.min_import_kw = minimum if (minimum > 0).any() else None
+    inputs.__post_init__()
 
 
 def _plan(case, start, strategy: str, config, horizon_h: float, state, forecasts, intraday: bool,
@@ -530,7 +537,6 @@ def event_job(document: dict, folder: str, request: dict, events: list[dict], de
         ``baseline_import_kw`` (per step of the plan), ``baseline_cost_cny``
         (the baseline's total cost over the horizon).
     """
-    import numpy as np
     import pandas as pd
 
     from dispatch.inputs import horizon_inputs
@@ -574,9 +580,7 @@ def event_job(document: dict, folder: str, request: dict, events: list[dict], de
     baseline_kw = baseline.schedule["grid_import_kw"].to_numpy(dtype=float)
     cap, minimum = event_limits(inputs.index, baseline_kw, events)
     limited = horizon_inputs(case, start, horizon_h, state, forecasts)
-    limited.import_cap_kw = cap if np.isfinite(cap).any() else None
-    limited.min_import_kw = minimum if (minimum > 0).any() else None
-    limited.__post_init__()
+    set_grid_limits(limited, cap, minimum)
     result = _solve_inputs(case, limited, "optimal", config, warm_start)
     result.kpis = {"case": case.name, "start": start.isoformat(), "horizon_h": horizon_h, "dt_h": limited.dt_h,
                    **result.kpis}

@@ -23,7 +23,7 @@ from microgrid.case import park_from_dict
 from microgrid.park import Park
 from service.api.db import MeasurementRow, ParkVersionRow, utc_now
 from service.api.problems import InvalidInput, NotFound
-from service.api.schemas import FLEXIBLE_STATE_FIELDS, MeasurementCreate, MeasurementOut
+from service.api.schemas import FLEXIBLE_KINDS, FLEXIBLE_STATE_FIELDS, MeasurementCreate, MeasurementOut
 
 TOLERANCE_KWH = 1e-6
 
@@ -64,13 +64,8 @@ def _flexible_errors(park: Park, body: MeasurementCreate) -> list[dict[str, str]
     def bad(field: str, device_id: str, reason: str) -> None:
         errors.append({"field": f"{field}.{device_id}", "reason": reason})
 
-    kinds = {"process_runs_done": ("shiftable_processes", park.shiftable_processes),
-             "process_running_h": ("shiftable_processes", park.shiftable_processes),
-             "energy_delivered_kwh": ("energy_loads", park.energy_loads),
-             "shed_hours_used": ("curtailable_loads", park.curtailable_loads),
-             "shed_kwh_used": ("curtailable_loads", park.curtailable_loads),
-             "shift_ahead_kwh": ("shiftable_loads", park.shiftable_loads)}
-    for field, (kind, devices) in kinds.items():
+    for field, kind in FLEXIBLE_KINDS.items():
+        devices = getattr(park, kind)
         for device_id, value in getattr(body, field).items():
             device = devices.get(device_id)
             if device is None:
@@ -156,13 +151,11 @@ def state_for_plan(row: MeasurementRow, start: dt.datetime, park: Park) -> dict[
     flexible = row.flexible_state or {}
     if not any(flexible.values()):
         return state
-    devices = {"process_runs_done": park.shiftable_processes, "process_running_h": park.shiftable_processes,
-               "energy_delivered_kwh": park.energy_loads, "shed_hours_used": park.curtailable_loads,
-               "shed_kwh_used": park.curtailable_loads, "shift_ahead_kwh": park.shiftable_loads}
     daily = ("process_runs_done", "shed_hours_used", "shed_kwh_used")
-    for name, known in devices.items():
+    for name, kind in FLEXIBLE_KINDS.items():
         if name in daily and measured.date() != begins.date():
             continue
+        known = getattr(park, kind)
         values = {k: v for k, v in (flexible.get(name) or {}).items() if k in known}
         if values:
             state[name] = values

@@ -340,8 +340,11 @@ class MeasurementCreate(_Request):
                                           "(negative: still owed).")
 
 
-FLEXIBLE_STATE_FIELDS = ("process_runs_done", "process_running_h", "energy_delivered_kwh", "shed_hours_used",
-                         "shed_kwh_used", "shift_ahead_kwh")
+FLEXIBLE_KINDS = {"process_runs_done": "shiftable_processes", "process_running_h": "shiftable_processes",
+                  "energy_delivered_kwh": "energy_loads", "shed_hours_used": "curtailable_loads",
+                  "shed_kwh_used": "curtailable_loads", "shift_ahead_kwh": "shiftable_loads"}
+"""Each measurement field of the flexible loads' state → the park's devices (a ``Park`` attribute) it is about."""
+FLEXIBLE_STATE_FIELDS = tuple(FLEXIBLE_KINDS)
 """The measurement fields of the flexible loads' state, stored together (``MeasurementRow.flexible_state``)."""
 
 

@@ -32,6 +32,7 @@ that.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -189,8 +190,7 @@ def _reanswer_others(session, park_id: str, event_id: str, row: PlanRow, plan: d
     answers: the plan does not cover them whole.
     """
     begins, ends = pd.Timestamp(plan["start"]), pd.Timestamp(plan["end"])
-    query = select(EventRow).where(EventRow.park_id == park_id, EventRow.status == "active", EventRow.id != event_id)
-    for other in session.scalars(query):
+    for other in _active_rows(session, park_id, except_id=event_id):
         window = EventIn.model_validate(other.body)
         if begins <= pd.Timestamp(window.start) and pd.Timestamp(window.end) <= ends:
             other.answer = _respond(other.body, window, plan, baseline_kw, baseline_cost_cny)
@@ -198,19 +198,21 @@ def _reanswer_others(session, park_id: str, event_id: str, row: PlanRow, plan: d
             other.updated_at = utc_now()
 
 
-def committed_limits(session, park_id: str) -> list[dict]:
+def committed_limits(session, park_id: str, begins: dt.datetime) -> list[dict]:
     """The import limits the park's active events set, per step of their stored answers.
 
-    What every later day-ahead and intraday plan of the park keeps: a reduce
+    What every later day-ahead and intraday plan of the park (from
+    ``begins``: events that ended before are left out) keeps: a reduce
     event caps the import at ``max_import_kw``, or at the answer's baseline
     less ``reduce_by_kw``; an increase event asks at least the baseline plus
     ``increase_by_kw``. The baseline is the one of the event's answer, fixed
     when it was answered (as a settlement baseline is).
     """
-    query = select(EventRow).where(EventRow.park_id == park_id, EventRow.status == "active")
     limits = []
-    for row in session.scalars(query):
+    for row in _active_rows(session, park_id):
         event = row.body
+        if dt.datetime.fromisoformat(event["end"]) <= begins:
+            continue
         for step in row.answer.get("steps", []):
             entry = {"event_id": row.id, "timestamp": step["timestamp"]}
             if event["kind"] == "reduce" and event.get("max_import_kw") is not None:
@@ -223,9 +225,16 @@ def committed_limits(session, park_id: str) -> list[dict]:
     return limits
 
 
+def _active_rows(session, park_id: str, except_id: str | None = None) -> list[EventRow]:
+    """The park's active events, but ``except_id``."""
+    query = select(EventRow).where(EventRow.park_id == park_id, EventRow.status == "active")
+    if except_id is not None:
+        query = query.where(EventRow.id != except_id)
+    return list(session.scalars(query))
+
+
 def _active(session, park_id: str, except_id: str) -> list[dict]:
-    query = select(EventRow).where(EventRow.park_id == park_id, EventRow.status == "active", EventRow.id != except_id)
-    return [_event_limits(row.body) for row in session.scalars(query)]
+    return [_event_limits(row.body) for row in _active_rows(session, park_id, except_id)]
 
 
 def event_out(session, row: EventRow) -> EventOut:

@@ -140,7 +140,7 @@ def create_plan(
     forecast = _forecast_for(session, park_id, body, start, received)
     job_request.update(forecast_store.job_fields(forecast))
     return _solve_and_store(park_id, "day_ahead", version, folder, request, job_request, measured, body.horizon_h,
-                            limit_s, received, response, session, settings, planner, principal, forecast)
+                            limit_s, received, response, session, settings, planner, principal, forecast, start)
 
 
 def _forecast_for(session, park_id: str, body: PlanCreate | IntradayPlanCreate, start: dt.datetime,
@@ -155,11 +155,14 @@ def _forecast_for(session, park_id: str, body: PlanCreate | IntradayPlanCreate, 
 
 def _solve_and_store(park_id: str, kind: str, version, folder, request: dict, job_request: dict, measured,
                      horizon_h: float, limit_s: float, received: float, response: Response, session, settings,
-                     planner, principal, forecast=None) -> PlanOut:
-    """Solve ``job_request`` in the worker pool within ``limit_s``, store the plan, answer it (201)."""
+                     planner, principal, forecast, begins: dt.datetime) -> PlanOut:
+    """Solve ``job_request`` from ``begins`` in the worker pool within ``limit_s``, store the plan, answer it (201).
+
+    The park's active events that end after ``begins`` bind the plan.
+    """
     from service.api.routes.events import committed_limits  # (events import this module)
 
-    job_request = {**job_request, "grid_limits": committed_limits(session, park_id)}
+    job_request = {**job_request, "grid_limits": committed_limits(session, park_id, begins)}
     session.commit()  # end the read transaction: no database connection is held while the worker solves
     grace_s = min(5.0, (settings.http_timeout_s - limit_s) / 2)
     try:
@@ -257,7 +260,7 @@ def create_intraday_plan(
     if settings.plan_warm_start:
         job_request["previous_plan"] = previous_plan(session, park_id, version.version, begins)
     return _solve_and_store(park_id, "intraday", version, folder, request, job_request, measured, body.horizon_h,
-                            limit_s, received, response, session, settings, planner, principal, forecast)
+                            limit_s, received, response, session, settings, planner, principal, forecast, begins)
 
 
 @router.get("", response_model=list[PlanSummary], summary="List a park's plans, newest first")
