@@ -73,9 +73,8 @@ def _files_signature(folder: Path) -> tuple:
 def open_case(document: dict, folder: str):
     """The :class:`microgrid.case.Case` of a park document whose files are in ``folder``, data checked.
 
-    A worker keeps the last few cases it opened (their time series read, PV
-    of the whole weather file computed once), keyed by the document and the
-    folder's files.
+    A worker keeps the last few cases it opened (their time series read),
+    keyed by the document and the folder's files.
     """
     from microgrid.case import Case, park_from_dict
 
@@ -86,8 +85,6 @@ def open_case(document: dict, folder: str):
         return _case_cache[key]
     case = Case(park=park_from_dict(document), folder=path)
     case.check_data()
-    if case.park.pv_arrays:
-        case.pv_profiles  # noqa: B018 - PV of the whole weather file once; each plan slices it
     _case_cache[key] = case
     while len(_case_cache) > CASE_CACHE_SIZE:
         _case_cache.popitem(last=False)
@@ -607,7 +604,11 @@ def warm_up_job(cases: list[tuple[dict, str]] | None = None) -> bool:
 
     for document, folder in (cases or [])[:CASE_CACHE_SIZE]:
         try:
-            open_case(document, folder)
+            case = open_case(document, folder)
+            if case.park.pv_arrays:
+                # PV of the whole weather file once (about 1 s for the reference park): each plan then slices
+                # it instead of running pvlib for its day (0.06 s); not worth it for a case opened on demand.
+                case.pv_profiles  # noqa: B018
         except (MicrogridError, OSError, ValueError) as exc:   # never break the pool: the request will say why
             logging.getLogger(__name__).warning("warm-up: the case in %s does not open (%s)", folder, exc)
     return True
