@@ -53,7 +53,7 @@ def main() -> None:
     end = pd.Timestamp(dt.date.fromisoformat(args.end)).tz_localize(tz)
     config = RollingConfig(strategy=args.strategy, horizon_h=args.horizon_h, replan_h=args.replan_h,
                            dispatch=DispatchConfig(integer_horizon_h=args.integer_horizon_h,
-                                                   lp_first=not args.no_lp_first))
+                                                   lp_first=not args.no_lp_first, end_of_horizon="minimum"))
     cache = ModelCache(0 if args.rebuild else 256)
     state = None
     windows = []

@@ -8,6 +8,8 @@ import logging
 import math
 from pathlib import Path
 
+import pandas as pd
+
 from dispatch.inputs import Forecasts, PlantState, day_ahead_inputs
 from dispatch.model import DispatchConfig
 from dispatch.optimize import ModelCache
@@ -15,7 +17,7 @@ from dispatch.results import DispatchResult
 from dispatch.strategies import STRATEGIES, run_strategy
 from microgrid.case import Case
 from microgrid.errors import InvalidRequestError
-from microgrid.timeseries import write_timeseries_csv
+from microgrid.timeseries import step_hours, write_timeseries_csv
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +77,32 @@ def plan_day_ahead(
     if inputs.forecast_sources:
         result.kpis["forecast_sources"] = dict(inputs.forecast_sources)
     return result
+
+
+def month_to_date_peak_from_meter(case: Case, day: dt.date) -> float | None:
+    """The month-to-date peak import before local midnight of ``day``, from the case's metered import [kW].
+
+    The highest ``grid_import_kw`` of ``data.grid_meter`` from the first of
+    the month up to the day before (0 on the first of a month); ``None``
+    when the case has no meter or the meter does not cover every step of
+    that span (a peak from part of the span could be too low).
+    """
+    meter = case.grid_meter
+    if meter is None:
+        return None
+    tz = case.park.site.timezone
+    start = pd.Timestamp(day).tz_localize(tz)
+    month_start = start.replace(day=1)
+    dt_h = step_hours(meter.index, f"data.grid_meter ({case.park.data.grid_meter})")
+    end_of_data = meter.index[-1] + pd.Timedelta(hours=dt_h)
+    if end_of_data < start:
+        return None
+    if start == month_start:
+        return 0.0
+    span = meter["grid_import_kw"][(meter.index >= month_start) & (meter.index < start)]
+    if len(span) < round((start - month_start) / pd.Timedelta(hours=dt_h)):
+        return None
+    return float(span.max())
 
 
 def _jsonable(value):

@@ -230,11 +230,10 @@ def add_shiftable_processes(m: pyo.ConcreteModel, inputs: DispatchInputs, terms:
 
     m.process_no_overlap = pyo.Constraint(pyo.Set(dimen=2, initialize=overlap), rule=one_at_a_time)
     terms.electric_demand.append(lambda m, t: sum(m.process_kw[p, t] for p in m.PROCESSES))
-    # A missed run is priced at ten times the most it could save: its energy at
-    # the dearest price plus its peak power at the demand charge.
-    m.process_missed_run_cost = pyo.Param(m.PROCESSES, mutable=True, initialize=0.0)
-    terms.cost.append(lambda m: sum(m.process_missed_run_cost[days[k].process_id] * m.process_missed_runs[k]
-                                    for k in m.PROCESS_DAYS))
+    # A missed run is slack worth its energy in kWh (and one step of its peak power): in every
+    # objective it then costs more than the most its energy and its peak could save.
+    run_kwh = {p: (sum(q) + max(q, default=0.0)) * inputs.dt_h for p, q in profiles.items()}
+    terms.slack.append(lambda m: sum(run_kwh[days[k].process_id] * m.process_missed_runs[k] for k in m.PROCESS_DAYS))
 
 
 def add_energy_loads(m: pyo.ConcreteModel, inputs: DispatchInputs, terms: Terms, delivered_default: str = "none") -> None:
@@ -401,12 +400,6 @@ def set_flexible_inputs(m: pyo.ConcreteModel, inputs: DispatchInputs, delivered_
                 count = delay - 1 - t
                 past_kwh[t] = float(sum(recent[len(recent) - count:])) * inputs.dt_h
             set_series(m.shift_past_base_kwh, {e: past_kwh})
-    if hasattr(m, "PROCESSES"):
-        dearest = float(np.abs(inputs.price_import_cny_per_kwh.to_numpy()).max(initial=0.0))
-        for p in m.PROCESSES:
-            profile = inputs.park.shiftable_processes[p].profile_on_steps(inputs.dt_h)
-            saving = sum(profile) * inputs.dt_h * dearest + max(profile) * inputs.demand_charge_cny_per_kw
-            m.process_missed_run_cost[p].set_value(10.0 * max(saving, 1.0))
     if hasattr(m, "CURTAILABLE"):
         set_series(m.shed_cap_kw, {c: np.clip(np.minimum(inputs.curtailable_base_kw[c].to_numpy(),
                                                          inputs.park.curtailable_loads[c].max_shed_kw), 0.0, None)

@@ -115,12 +115,20 @@ def add_heat(m: pyo.ConcreteModel, inputs: DispatchInputs, terms: Terms) -> None
         lambda m, t: sum(m.hp_elec_kw[g, t] for g in m.HP_GROUPS) + sum(m.boiler_elec_kw[k, t] for k in m.BOILERS))
     terms.slack.append(lambda m: sum(m.heat_unserved_kw[b, t] for b in m.HEAT_BUSES for t in m.T) * m.dt_h
                        + sum(m.ts_final_shortfall_kwh[j] for j in m.THERMAL_STORES))
-    terms.cost.append(lambda m: -sum(stores[j].terminal_value_cny_per_kwh * m.ts_soc_kwh[j, m.T.last()]
+    m.ts_terminal_value_cny_per_kwh = pyo.Param(m.THERMAL_STORES, mutable=True, initialize=0.0)
+    m.ts_terminal_co2_kg_per_kwh = pyo.Param(m.THERMAL_STORES, mutable=True, initialize=0.0)
+    terms.cost.append(lambda m: -sum(m.ts_terminal_value_cny_per_kwh[j] * m.ts_soc_kwh[j, m.T.last()]
                                      for j in m.THERMAL_STORES))
+    terms.co2.append(lambda m: -sum(m.ts_terminal_co2_kg_per_kwh[j] * m.ts_soc_kwh[j, m.T.last()]
+                                    for j in m.THERMAL_STORES))
 
 
-def set_heat_inputs(m: pyo.ConcreteModel, inputs: DispatchInputs) -> None:
-    """Write heat demand, COPs, store retention and store states into the model."""
+def set_heat_inputs(m: pyo.ConcreteModel, inputs: DispatchInputs, ends: dict) -> None:
+    """Write heat demand, COPs, store retention and store states into the model.
+
+    ``ends`` holds each store's end-of-horizon requirement and value
+    (:func:`dispatch.model.end_of_horizon_values`).
+    """
     if not hasattr(m, "HEAT_BUSES"):
         return
     set_series(m.heat_demand_kw, {b: inputs.heat_demand_kw[b].to_numpy() for b in m.HEAT_BUSES})
@@ -129,5 +137,6 @@ def set_heat_inputs(m: pyo.ConcreteModel, inputs: DispatchInputs) -> None:
         store = inputs.park.thermal_stores[j]
         m.ts_retention[j].set_value((1.0 - store.loss_frac_per_h) ** inputs.dt_h)
         m.ts_initial_kwh[j].set_value(inputs.initial_thermal_soc_kwh(j))
-        final = store.final_soc_frac * store.capacity_kwh if store.final_soc_frac is not None else store.min_soc_kwh
-        m.ts_final_kwh[j].set_value(final)
+        m.ts_final_kwh[j].set_value(ends[j].final_kwh)
+        m.ts_terminal_value_cny_per_kwh[j].set_value(ends[j].value_cny_per_kwh)
+        m.ts_terminal_co2_kg_per_kwh[j].set_value(ends[j].co2_kg_per_kwh)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -12,6 +13,7 @@ from forecasting.pv import park_pv_ac_kw
 from microgrid.case import Case
 from microgrid.errors import DataError, InvalidParkError
 from microgrid.park import Park
+from microgrid.tariff import DemandCharge
 from microgrid.timeseries import local_day, require_tz_aware, slice_window, step_hours
 
 
@@ -32,9 +34,11 @@ class PlantState:
         at the start [kWh]. A missing id: the optimal strategy assumes 0 (the
         previous plan deferred charging), the heuristics assume the session
         was completed at full power after its arrival.
-    month_to_date_peak_kw : float
+    month_to_date_peak_kw : float or None
         Highest 15-min import of the month so far [kW]; the demand charge is
-        priced on what a plan adds above it.
+        priced on what a plan adds above it. ``None`` (default): not known,
+        and the demand charge is priced pro rata (see
+        :class:`microgrid.tariff.DemandCharge`).
     process_runs_done : dict
         Batch process id → runs already started on the local day of the start.
     process_running_steps : dict
@@ -60,7 +64,7 @@ class PlantState:
     soc_kwh: dict[str, float] = field(default_factory=dict)
     thermal_soc_kwh: dict[str, float] = field(default_factory=dict)
     energy_delivered_kwh: dict[str, float] = field(default_factory=dict)
-    month_to_date_peak_kw: float = 0.0
+    month_to_date_peak_kw: float | None = None
     process_runs_done: dict[str, int] = field(default_factory=dict)
     process_running_steps: dict[str, int] = field(default_factory=dict)
     shed_hours_used: dict[str, float] = field(default_factory=dict)
@@ -147,8 +151,9 @@ class DispatchInputs:
                     f"state.soc_kwh.{battery_id}: {soc:g} kWh is outside the battery's bounds "
                     f"[{battery.min_soc_kwh:g}, {battery.max_soc_kwh:g}] kWh"
                 )
-        if self.state.month_to_date_peak_kw < 0:
-            raise InvalidParkError("state.month_to_date_peak_kw: must be ≥ 0 kW")
+        peak = self.state.month_to_date_peak_kw
+        if peak is not None and not (math.isfinite(peak) and peak >= 0):
+            raise InvalidParkError(f"state.month_to_date_peak_kw: must be a finite number ≥ 0 kW, got {peak!r}")
 
     @property
     def has_grid_limits(self) -> bool:
@@ -188,8 +193,32 @@ class DispatchInputs:
 
     @property
     def demand_charge_cny_per_kw(self) -> float:
-        """Price of each kW the plan adds to the month-to-date peak [CNY/kW]."""
-        return self.park.tariff.demand_charge_weight(self.day)
+        """Price of each kW the plan adds to the month-to-date peak (or to 0 when unknown) [CNY/kW]."""
+        return self.demand_charge_rule.marginal_cny_per_kw
+
+    @property
+    def demand_charge_basis(self) -> str:
+        """How the plan's demand charge is priced: ``month_to_date_peak`` or ``pro_rata``."""
+        return self.demand_charge_rule.basis
+
+    @property
+    def demand_charge_rule(self) -> DemandCharge:
+        """The tariff's demand-charge rule for this horizon and state (:meth:`Tariff.demand_charge_rate`)."""
+        return self.park.tariff.demand_charge_rate(self.index, self.park.site.timezone,
+                                                   self.state.month_to_date_peak_kw, self.dt_h)
+
+    @property
+    def month_to_date_peak_or_zero_kw(self) -> float:
+        """The month-to-date peak the plan's new peak is measured from [kW]: 0 when unknown."""
+        peak = self.state.month_to_date_peak_kw
+        return 0.0 if peak is None else peak
+
+    @property
+    def next_day_cheapest_price_cny_per_kwh(self) -> float:
+        """The cheapest import price of the tariff in the 24 h after the horizon ends [CNY/kWh]."""
+        end = self.index[-1] + pd.Timedelta(hours=self.dt_h)
+        after = pd.date_range(end, periods=max(1, int(round(24.0 / self.dt_h))), freq=pd.Timedelta(hours=self.dt_h))
+        return float(self.park.tariff.import_price(after, self.park.site.timezone).min())
 
 
 def to_steps(frame: pd.DataFrame, index: pd.DatetimeIndex, what: str) -> pd.DataFrame:

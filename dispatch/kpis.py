@@ -7,9 +7,15 @@ Definitions (energies are Σ power × Δt):
 
 * ``energy_cost_cny`` = Σ import × Δt × import price;
   ``export_revenue_cny`` = Σ export × Δt × export price;
-* ``demand_charge_cny`` = w × max(0, peak import − month-to-date peak), where
-  w is the tariff's weight for the day (see ``Tariff.demand_charge_weight``);
-* ``battery_wear_cost_cny`` = Σ_b c_b × (charge + discharge) × Δt;
+* ``demand_charge_cny``: by the tariff's rule (:class:`microgrid.tariff.DemandCharge`):
+  with the month-to-date peak known, ``rate × max(0, peak import − month-to-date peak)``;
+  otherwise pro rata, ``rate × days covered / days of the month × peak import``.
+  ``demand_charge_basis`` names the rule (``month_to_date_peak`` or ``pro_rata``),
+  ``peak_marginal_cost_cny_per_kw`` the CNY each kW above the month-to-date peak
+  costs, and the plan's inputs ``month_to_date_peak_kw`` (``None``: not known)
+  and ``demand_charge_cny_per_kw_month`` are reported beside them;
+* ``battery_wear_cost_cny`` = Σ_b c_b × (charge + discharge) × Δt, c_b the
+  schedule's ``<b>.wear_cny_per_kwh``;
 * ``total_cost_cny`` = energy cost − export revenue + demand charge + battery wear;
 * ``pv_generation_kwh``: PV available (before curtailment);
   ``pv_self_consumption_ratio`` = Σ max(0, PV used − export) × Δt / PV generation
@@ -17,13 +23,25 @@ Definitions (energies are Σ power × Δt):
 * ``self_sufficiency_ratio`` = 1 − grid import / consumption, consumption
   being ``load_kw`` (everything but battery charging; in a network-aware plan
   it includes the planned network losses, ``network_losses_kw``);
-* ``co2_kg`` = grid import × the tariff's CO2 factor (exports not credited);
+* ``co2_kg`` = Σ grid import × Δt × the schedule's ``co2_kg_per_kwh`` (the
+  grid factor; exports not credited);
 * ``green_share_ratio`` = PV used on site / (PV used on site + grid import):
   the share of the energy the park consumes (and stores) that is its own PV;
-* ``shed_cost_cny`` = Σ shed × Δt × the load's shed price, part of the total;
-* ``heat_served_kwh``: heat delivered by each heat pump and boiler, and by
-  each thermal store (its discharge); ``heat_pump_average_cop`` = Σ heat / Σ
+* ``shed_cost_cny`` = Σ shed × Δt × the load's ``<c>.shed_cny_per_kwh``, part of the total;
+* heat: ``heat_served_kwh`` is the heat each heat pump and boiler produced
+  (stores are not producers); ``heat_store_charge_kwh``,
+  ``heat_store_discharge_kwh`` and ``heat_store_losses_kwh`` (standing loss,
+  the schedule's ``<j>.loss_th_kw``) sum over the thermal stores, and
+  ``heat_stored_kwh`` = charge − discharge − losses is the change of their
+  content. Heat balances: Σ heat served = heat demand − unserved + dumped +
+  store losses + heat stored. ``heat_pump_average_cop`` = Σ heat / Σ
   electricity of the heat pumps.
+
+Every KPI can be recomputed from ``schedule.csv`` alone, but for the demand
+charge, which also needs ``month_to_date_peak_kw`` and
+``demand_charge_cny_per_kw_month`` (reported in the KPIs): the schedule carries
+the per-step prices, CO2 factor, wear and shed prices it uses
+(``tests/dispatch/test_kpi_checker.py`` does it independently).
 """
 
 from __future__ import annotations
@@ -121,7 +139,12 @@ def make_schedule(inputs: DispatchInputs, flows: Flows) -> pd.DataFrame:
     if flows.network_losses_kw is not None:
         schedule["network_losses_kw"] = np.asarray(flows.network_losses_kw, dtype=float)
     schedule["tou_period"] = inputs.tou_period.to_numpy()
+    schedule["co2_kg_per_kwh"] = inputs.park.tariff.co2_kg_per_kwh
     device_columns: dict[str, np.ndarray] = {}
+    for b, battery in inputs.park.batteries.items():
+        device_columns[f"{b}.wear_cny_per_kwh"] = np.full(len(index), battery.throughput_cost_cny_per_kwh)
+    for c, load in inputs.park.curtailable_loads.items():
+        device_columns[f"{c}.shed_cny_per_kwh"] = np.full(len(index), load.shed_cost_cny_per_kwh)
 
     def put(frame: pd.DataFrame, quantity: str) -> None:
         for device in frame.columns:
@@ -143,6 +166,13 @@ def make_schedule(inputs: DispatchInputs, flows: Flows) -> pd.DataFrame:
     put(flows.ts_charge_kw, "charge_th_kw")
     put(flows.ts_discharge_kw, "discharge_th_kw")
     put(flows.ts_soc_kwh, "soc_th_kwh")
+    for j in flows.ts_soc_kwh.columns:
+        # Standing loss over each step [kW of heat], what the store's balance leaves:
+        # soc_t = soc_{t-1} + (charge_t − discharge_t − loss_t) Δt.
+        soc = flows.ts_soc_kwh[j].to_numpy()
+        before = np.concatenate([[inputs.initial_thermal_soc_kwh(j)], soc[:-1]])
+        net = flows.ts_charge_kw[j].to_numpy() - flows.ts_discharge_kw[j].to_numpy()
+        device_columns[f"{j}.loss_th_kw"] = np.clip((before - soc) / inputs.dt_h + net, 0.0, None)
     put(inputs.heat_demand_kw, "demand_th_kw")
     put(flows.heat_dump_kw, "dumped_th_kw")
     put(flows.heat_unserved_kw, "unserved_th_kw")
@@ -161,38 +191,40 @@ def make_schedule(inputs: DispatchInputs, flows: Flows) -> pd.DataFrame:
 
 def compute_kpis(schedule: pd.DataFrame, inputs: DispatchInputs) -> dict:
     """KPIs of a plan for one horizon (see the module docstring for every definition)."""
-    imp = schedule["grid_import_kw"].to_numpy()
-    peak = float(imp.max()) if len(imp) else 0.0
-    demand_charge = inputs.park.tariff.demand_charge_cny(peak, inputs.state.month_to_date_peak_kw, inputs.day)
-    kpis = schedule_kpis(schedule, inputs.park, inputs.dt_h, demand_charge)
-    kpis["month_to_date_peak_kw"] = inputs.state.month_to_date_peak_kw
-    return kpis
+    return schedule_kpis(schedule, inputs.park, inputs.dt_h, inputs.state.month_to_date_peak_kw)
 
 
-def schedule_kpis(schedule: pd.DataFrame, park: Park, dt_h: float, demand_charge: float) -> dict:
-    """KPIs of any schedule table, with its demand charge computed by the caller [CNY]."""
-    tariff = park.tariff
+def schedule_kpis(schedule: pd.DataFrame, park: Park, dt_h: float, month_to_date_peak_kw: float | None) -> dict:
+    """KPIs of any schedule table; the demand charge by :meth:`microgrid.tariff.Tariff.demand_charge`.
+
+    ``month_to_date_peak_kw`` is the first month's peak before the schedule
+    [kW], ``None`` when not known.
+    """
+    charge = park.tariff.demand_charge(schedule["grid_import_kw"], park.site.timezone, month_to_date_peak_kw, dt_h)
+    demand_charge = charge.charge_cny
     imp = schedule["grid_import_kw"].to_numpy()
     exp = schedule["grid_export_kw"].to_numpy()
     energy_cost = float((imp * schedule["price_import_cny_per_kwh"].to_numpy()).sum() * dt_h)
     export_revenue = float((exp * schedule["price_export_cny_per_kwh"].to_numpy()).sum() * dt_h)
     peak = float(imp.max()) if len(imp) else 0.0
-    wear = 0.0
-    for battery_id, battery in park.batteries.items():
-        throughput = (schedule[f"{battery_id}.charge_kw"] + schedule[f"{battery_id}.discharge_kw"]).sum() * dt_h
-        wear += battery.throughput_cost_cny_per_kwh * float(throughput)
+    wear = sum(float(((schedule[f"{b}.charge_kw"] + schedule[f"{b}.discharge_kw"])
+                      * schedule[f"{b}.wear_cny_per_kwh"]).sum()) * dt_h for b in park.batteries)
     pv_generation = float(schedule["pv_available_kw"].sum() * dt_h)
     pv_used = float(schedule["pv_used_kw"].sum() * dt_h)
     pv_on_site = float(np.clip(schedule["pv_used_kw"].to_numpy() - exp, 0, None).sum() * dt_h)
     import_kwh = float(imp.sum() * dt_h)
     consumption = float(schedule["load_kw"].sum() * dt_h)
-    shed_cost = sum(c.shed_cost_cny_per_kwh * float(schedule[f"{c_id}.shed_kw"].sum()) * dt_h
-                    for c_id, c in park.curtailable_loads.items())
+    shed_cost = sum(float((schedule[f"{c}.shed_kw"] * schedule[f"{c}.shed_cny_per_kwh"]).sum()) * dt_h
+                    for c in park.curtailable_loads)
     kpis = {
         "total_cost_cny": energy_cost - export_revenue + demand_charge + wear + shed_cost,
         "energy_cost_cny": energy_cost,
         "export_revenue_cny": export_revenue,
         "demand_charge_cny": demand_charge,
+        "demand_charge_basis": charge.basis,
+        "peak_marginal_cost_cny_per_kw": charge.marginal_cny_per_kw,
+        "month_to_date_peak_kw": month_to_date_peak_kw,
+        "demand_charge_cny_per_kw_month": park.tariff.demand_charge_cny_per_kw_month,
         "battery_wear_cost_cny": wear,
         "pv_generation_kwh": pv_generation,
         "pv_used_kwh": pv_used,
@@ -204,7 +236,7 @@ def schedule_kpis(schedule: pd.DataFrame, park: Park, dt_h: float, demand_charge
         "curtailment_kwh": pv_generation - pv_used,
         "unserved_load_kwh": float(schedule["unserved_load_kw"].sum() * dt_h),
         "peak_import_kw": peak,
-        "co2_kg": import_kwh * tariff.co2_kg_per_kwh,
+        "co2_kg": float((imp * schedule["co2_kg_per_kwh"].to_numpy()).sum() * dt_h),
         "pv_onsite_kwh": pv_on_site,
         "green_share_ratio": pv_on_site / (pv_on_site + import_kwh) if pv_on_site + import_kwh > 0 else 0.0,
     }
@@ -212,19 +244,20 @@ def schedule_kpis(schedule: pd.DataFrame, park: Park, dt_h: float, demand_charge
         kpis["shed_cost_cny"] = shed_cost
         kpis["shed_kwh"] = sum(float(schedule[f"{c}.shed_kw"].sum()) * dt_h for c in park.curtailable_loads)
     if park.heat_buses:
-        heat = {}
-        for h in park.heat_pumps:
-            heat[h] = float(schedule[f"{h}.heat_th_kw"].sum() * dt_h)
-        for k in park.electric_boilers:
-            heat[k] = float(schedule[f"{k}.heat_th_kw"].sum() * dt_h)
-        for j in park.thermal_stores:
-            heat[j] = float(schedule[f"{j}.discharge_th_kw"].sum() * dt_h)
-        kpis["heat_served_kwh"] = heat
-        kpis["heat_demand_kwh"] = float(sum(schedule[f"{b}.demand_th_kw"].sum() for b in park.heat_buses) * dt_h)
-        kpis["heat_unserved_kwh"] = float(sum(schedule[f"{b}.unserved_th_kw"].sum() for b in park.heat_buses) * dt_h)
-        kpis["heat_dumped_kwh"] = float(sum(schedule[f"{b}.dumped_th_kw"].sum() for b in park.heat_buses) * dt_h)
-        hp_elec = sum(float(schedule[f"{h}.elec_kw"].sum()) for h in park.heat_pumps)
-        hp_heat = sum(float(schedule[f"{h}.heat_th_kw"].sum()) for h in park.heat_pumps)
+        def total(columns: list[str]) -> float:
+            return float(sum(schedule[c].sum() for c in columns) * dt_h)
+
+        kpis["heat_served_kwh"] = {k: total([f"{k}.heat_th_kw"]) for k in (*park.heat_pumps, *park.electric_boilers)}
+        kpis["heat_demand_kwh"] = total([f"{b}.demand_th_kw" for b in park.heat_buses])
+        kpis["heat_unserved_kwh"] = total([f"{b}.unserved_th_kw" for b in park.heat_buses])
+        kpis["heat_dumped_kwh"] = total([f"{b}.dumped_th_kw" for b in park.heat_buses])
+        kpis["heat_store_charge_kwh"] = total([f"{j}.charge_th_kw" for j in park.thermal_stores])
+        kpis["heat_store_discharge_kwh"] = total([f"{j}.discharge_th_kw" for j in park.thermal_stores])
+        kpis["heat_store_losses_kwh"] = total([f"{j}.loss_th_kw" for j in park.thermal_stores])
+        kpis["heat_stored_kwh"] = (kpis["heat_store_charge_kwh"] - kpis["heat_store_discharge_kwh"]
+                                   - kpis["heat_store_losses_kwh"])
+        hp_elec = total([f"{h}.elec_kw" for h in park.heat_pumps])
+        hp_heat = total([f"{h}.heat_th_kw" for h in park.heat_pumps])
         kpis["heat_pump_average_cop"] = hp_heat / hp_elec if hp_elec > 0 else None
     if park.energy_loads:
         kpis["energy_loads_kwh"] = {f: float(schedule[f"{f}.load_kw"].sum() * dt_h) for f in park.energy_loads}

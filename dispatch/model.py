@@ -28,10 +28,12 @@ from dispatch.flexible import (
 from dispatch.heat import add_heat, set_heat_inputs
 from dispatch.inputs import DispatchInputs
 from dispatch.terms import Terms, set_series
+from microgrid.errors import InvalidRequestError
 from microgrid.park import Park
 
 Objective = Literal["cost", "self_consumption", "co2"]
 OBJECTIVES: tuple[str, ...] = ("cost", "self_consumption", "co2")
+END_OF_HORIZON_RULES: tuple[str, ...] = ("value", "cyclic", "minimum")
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,19 @@ class DispatchConfig:
         written by ``dispatch.network.set_network_inputs``. ``None``
         (default): the plan ignores the network. Set by
         :func:`dispatch.network_aware.plan_network_aware`.
+    end_of_horizon : {'value', 'cyclic', 'minimum'}
+        What the energy left in batteries and thermal stores at the end of
+        the horizon is worth (see :func:`end_of_horizon_values`). ``value``
+        (default): each kWh left is worth the import it displaces at the
+        cheapest price of the 24 h after the horizon, through the discharge
+        efficiency (for heat, through the best COP or boiler efficiency on the
+        store's heat bus), in the cost objective and, as CO2, in the ``co2``
+        objective; so a plan neither drains the stores for nothing nor hoards. ``cyclic``: each store must end at least where it
+        started (priced slack if it cannot). ``minimum``: no value and no
+        requirement (a store may end at its minimum), what a rolling horizon
+        uses, whose look-ahead beyond the committed steps does that job. A
+        device's own ``final_soc_frac`` is always required, and its
+        ``terminal_value_cny_per_kwh``, when set, replaces the rule's value.
     solver_options : dict
         HiGHS options. The defaults switch off HiGHS's RINS and RENS sub-MIP
         heuristics and its restarts: on the full reference park they cut the
@@ -101,6 +116,7 @@ class DispatchConfig:
     integer_horizon_h: float | None = None
     lp_first: bool = False
     network: Any = None
+    end_of_horizon: Literal["value", "cyclic", "minimum"] = "value"
     solver_options: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_SOLVER_OPTIONS))
 
 
@@ -218,12 +234,18 @@ def add_batteries(m: pyo.ConcreteModel, park: Park, exclusive: bool) -> None:
         soc_{b,t} = soc_{b,t-1} + (η^{ch}_b\\,ch_{b,t} − dis_{b,t}/η^{dis}_b)\\,Δt
 
         soc_{b,T} + short_b ≥ soc^{final}_b
+
+    The energy left at the end is credited at ``battery_terminal_value`` in the
+    cost and ``battery_terminal_co2`` in the CO2 objective (see
+    :func:`end_of_horizon_values`).
     """
     if not park.batteries:
         return
     bats = park.batteries
     m.soc_initial_kwh = pyo.Param(m.BATTERIES, mutable=True, initialize=0.0)
     m.soc_final_kwh = pyo.Param(m.BATTERIES, mutable=True, initialize=0.0)
+    m.battery_terminal_value_cny_per_kwh = pyo.Param(m.BATTERIES, mutable=True, initialize=0.0)
+    m.battery_terminal_co2_kg_per_kwh = pyo.Param(m.BATTERIES, mutable=True, initialize=0.0)
     m.battery_charge_kw = pyo.Var(m.BATTERIES, m.T, bounds=lambda m, b, t: (0, bats[b].max_charge_kw))
     m.battery_discharge_kw = pyo.Var(m.BATTERIES, m.T, bounds=lambda m, b, t: (0, bats[b].max_discharge_kw))
     m.battery_soc_kwh = pyo.Var(m.BATTERIES, m.T, bounds=lambda m, b, t: (bats[b].min_soc_kwh, bats[b].max_soc_kwh))
@@ -288,10 +310,15 @@ def add_objectives(m: pyo.ConcreteModel, park: Park, terms: Terms) -> None:
 
     ``cost_cny`` = energy cost − export revenue + battery wear + demand charge
     + device costs (shed load) − value left in stores; ``pv_onsite_kwh`` = PV
-    neither exported nor curtailed; ``grid_import_kwh``. Every objective adds
-    the priced slack. One objective is active at a time; ``lex_*_bound``
-    constraints (inactive by default) hold the first objective of a
-    lexicographic pair near its optimum while the second solve minimizes cost.
+    neither exported nor curtailed; ``co2_kg`` = grid import × the CO2 factor
+    − the CO2 credited to the energy left in stores. ``slack_kwh`` is every
+    requirement not met, in kWh (a missed batch run counts its energy), and
+    every objective adds it at ``slack_cost_cny_per_kwh``; ``objective_slack``
+    minimizes it alone. One objective is active at a time; ``lex_*_bound``
+    constraints (inactive by default) hold an earlier stage of a
+    lexicographic solve near its optimum (see ``DispatchModel.plan``): the
+    least slack first where slack is needed, then the objective, then, for
+    ``self_consumption`` and ``co2``, the least cost.
     """
     bats = park.batteries
     m.slack_cost_cny_per_kwh = pyo.Param(mutable=True, initialize=1000.0)
@@ -303,30 +330,41 @@ def add_objectives(m: pyo.ConcreteModel, park: Park, terms: Terms) -> None:
             bats[b].throughput_cost_cny_per_kwh * (m.battery_charge_kw[b, t] + m.battery_discharge_kw[b, t]) * m.dt_h
             for b in m.BATTERIES for t in m.T
         )
-        stored = sum(bats[b].terminal_value_cny_per_kwh * m.battery_soc_kwh[b, m.T.last()] for b in m.BATTERIES)
+        stored = sum(m.battery_terminal_value_cny_per_kwh[b] * m.battery_soc_kwh[b, m.T.last()] for b in m.BATTERIES)
         return energy + wear - stored + m.demand_charge_cny_per_kw * m.new_peak_kw + sum(f(m) for f in terms.cost)
 
     def slack(m):
         quantity = sum(m.unserved_kw[t] for t in m.T) * m.dt_h + sum(f(m) for f in terms.slack)
         if m.BATTERIES:
             quantity += sum(m.battery_final_shortfall_kwh[b] for b in m.BATTERIES)
-        return m.slack_cost_cny_per_kwh * quantity
+        return quantity
+
+    def co2(m):
+        credit = sum(m.battery_terminal_co2_kg_per_kwh[b] * m.battery_soc_kwh[b, m.T.last()] for b in m.BATTERIES)
+        return m.co2_kg_per_kwh * m.grid_import_kwh - credit + sum(f(m) for f in terms.co2)
 
     m.cost_cny = pyo.Expression(rule=cost)
-    m.slack_penalty = pyo.Expression(rule=slack)
+    m.slack_kwh = pyo.Expression(rule=slack)
+    m.slack_penalty = pyo.Expression(expr=m.slack_cost_cny_per_kwh * m.slack_kwh)
     m.pv_onsite_kwh = pyo.Expression(
         rule=lambda m: sum(sum(m.pv_used_kw[a, t] for a in m.PV) - m.grid_export_kw[t] for t in m.T) * m.dt_h)
     m.grid_import_kwh = pyo.Expression(rule=lambda m: sum(m.grid_import_kw[t] for t in m.T) * m.dt_h)
+    m.co2_kg = pyo.Expression(rule=co2)
     m.objective_cost = pyo.Objective(expr=m.cost_cny + m.slack_penalty, sense=pyo.minimize)
     m.objective_self_consumption = pyo.Objective(expr=-m.pv_onsite_kwh + m.slack_penalty, sense=pyo.minimize)
-    m.objective_co2 = pyo.Objective(expr=m.co2_kg_per_kwh * m.grid_import_kwh + m.slack_penalty, sense=pyo.minimize)
+    m.objective_co2 = pyo.Objective(expr=m.co2_kg + m.slack_penalty, sense=pyo.minimize)
+    m.objective_slack = pyo.Objective(expr=m.slack_kwh, sense=pyo.minimize)
     m.objective_self_consumption.deactivate()
     m.objective_co2.deactivate()
+    m.objective_slack.deactivate()
     m.lex_bound = pyo.Param(mutable=True, initialize=0.0)
     m.lex_pv_onsite_bound = pyo.Constraint(expr=m.pv_onsite_kwh >= m.lex_bound)
-    m.lex_grid_import_bound = pyo.Constraint(expr=m.grid_import_kwh <= m.lex_bound)
+    m.lex_co2_bound = pyo.Constraint(expr=m.co2_kg <= m.lex_bound)
+    m.lex_slack_bound_kwh = pyo.Param(mutable=True, initialize=0.0)
+    m.lex_slack_bound = pyo.Constraint(expr=m.slack_kwh <= m.lex_slack_bound_kwh)
+    m.lex_slack_bound.deactivate()
     m.lex_pv_onsite_bound.deactivate()
-    m.lex_grid_import_bound.deactivate()
+    m.lex_co2_bound.deactivate()
 
 
 def build_model(inputs: DispatchInputs, config: DispatchConfig, exclusive: bool) -> pyo.ConcreteModel:
@@ -385,6 +423,75 @@ def relax_far_integers(m: pyo.ConcreteModel, first_relaxed_step: int) -> None:
     m._relaxed_from = first_relaxed_step
 
 
+@dataclass(frozen=True)
+class StoreEnd:
+    """What a store must hold at the end of the horizon, and what each kWh left is worth.
+
+    ``final_kwh`` [kWh] is required (priced slack below it); every kWh left at
+    the end is credited ``value_cny_per_kwh`` [CNY/kWh] in the cost objective
+    and ``co2_kg_per_kwh`` [kg/kWh] in the CO2 objective.
+    """
+
+    final_kwh: float
+    value_cny_per_kwh: float
+    co2_kg_per_kwh: float
+
+
+def end_of_horizon_values(inputs: DispatchInputs, rule: str = "value") -> dict[str, StoreEnd]:
+    """The end-of-horizon requirement and value of every battery and thermal store (see ``DispatchConfig.end_of_horizon``).
+
+    With ``rule='value'`` a kWh left in a battery is worth the import it
+    displaces when it is discharged at the next day's cheapest price:
+    ``p_min · η_dis`` [CNY/kWh], ``p_min`` being the cheapest import price of
+    the 24 h after the horizon ends (the tariff's,
+    ``DispatchInputs.next_day_cheapest_price_cny_per_kwh``); a kWh bought at
+    ``p_min`` is so worth ``p_min`` through the round-trip efficiency
+    ``η_ch · η_dis``. CO2 likewise: ``f · η_dis`` [kg/kWh], ``f`` the grid
+    factor. A kWh of heat left in a thermal store is worth ``p_min / c`` and
+    ``f / c``, ``c`` being the best heat per kWh of electricity on its heat
+    bus: the highest COP of its heat pumps over the horizon's last 24 h, or a
+    boiler's efficiency (no value where the bus has neither). So charging just
+    to end fuller never pays (it costs ``p ≥ p_min`` per kWh bought and
+    earns ``p_min`` through the losses), and a store is drained at the end
+    only where its energy displaces imports dearer than tomorrow's cheapest.
+    ``cyclic``: each store must end at least at its initial content (capped at
+    its maximum), no value. ``minimum``: the store's minimum, no value. A
+    device's ``final_soc_frac`` overrides the requirement, its
+    ``terminal_value_cny_per_kwh`` the value in CNY (its CO2 credit is then 0).
+    """
+    if rule not in END_OF_HORIZON_RULES:
+        raise InvalidRequestError(f"end_of_horizon: unknown {rule!r}; choose one of {', '.join(END_OF_HORIZON_RULES)}")
+    park = inputs.park
+    price = inputs.next_day_cheapest_price_cny_per_kwh if rule == "value" else 0.0
+    factor = park.tariff.co2_kg_per_kwh if rule == "value" else 0.0
+    out: dict[str, StoreEnd] = {}
+
+    def end(store, initial_kwh: float, per_kwh_stored: float) -> StoreEnd:
+        if store.final_soc_frac is not None:
+            final = store.final_soc_frac * store.capacity_kwh
+        elif rule == "cyclic":
+            final = min(initial_kwh, store.max_soc_kwh)
+        else:
+            final = store.min_soc_kwh
+        if store.terminal_value_cny_per_kwh is not None:
+            return StoreEnd(final, store.terminal_value_cny_per_kwh, 0.0)
+        return StoreEnd(final, price * per_kwh_stored, factor * per_kwh_stored)
+
+    for b, battery in park.batteries.items():
+        out[b] = end(battery, inputs.initial_soc_kwh(b), battery.discharge_efficiency)
+    if park.thermal_stores:
+        last_day = slice(max(0, inputs.n_steps - int(round(24.0 / inputs.dt_h))), inputs.n_steps)
+        best: dict[str, float] = {}
+        for h, hp in park.heat_pumps.items():
+            best[hp.heat_bus] = max(best.get(hp.heat_bus, 0.0), float(np.max(inputs.cop(h)[last_day], initial=0.0)))
+        for boiler in park.electric_boilers.values():
+            best[boiler.heat_bus] = max(best.get(boiler.heat_bus, 0.0), boiler.efficiency)
+        for j, store in park.thermal_stores.items():
+            conversion = best.get(store.heat_bus, 0.0)
+            out[j] = end(store, inputs.initial_thermal_soc_kwh(j), 1.0 / conversion if conversion > 0 else 0.0)
+    return out
+
+
 def set_inputs(m: pyo.ConcreteModel, inputs: DispatchInputs, config: DispatchConfig) -> None:
     """Write a horizon's numbers into the model's mutable parameters.
 
@@ -416,7 +523,7 @@ def set_inputs(m: pyo.ConcreteModel, inputs: DispatchInputs, config: DispatchCon
     relax_far_integers(m, first_relaxed)
     set_series(m.price_import, inputs.price_import_cny_per_kwh.to_numpy())
     set_series(m.price_export, inputs.price_export_cny_per_kwh.to_numpy())
-    m.month_to_date_peak_kw.set_value(inputs.state.month_to_date_peak_kw)
+    m.month_to_date_peak_kw.set_value(inputs.month_to_date_peak_or_zero_kw)
     set_series(m.peak_margin_kw, inputs.peak_margin_kw)
     if hasattr(m, "import_cap_kw"):
         if not inputs.has_grid_limits:
@@ -428,10 +535,11 @@ def set_inputs(m: pyo.ConcreteModel, inputs: DispatchInputs, config: DispatchCon
     m.demand_charge_cny_per_kw.set_value(inputs.demand_charge_cny_per_kw)
     set_series(m.pv_available_kw, {a: inputs.pv_available_kw[a].to_numpy() for a in m.PV})
     set_series(m.load_kw, {l: inputs.load_kw[l].to_numpy() for l in m.LOADS})
+    ends = end_of_horizon_values(inputs, config.end_of_horizon)
     for b in m.BATTERIES:
-        battery = inputs.park.batteries[b]
         m.soc_initial_kwh[b].set_value(inputs.initial_soc_kwh(b))
-        final = battery.final_soc_frac * battery.capacity_kwh if battery.final_soc_frac is not None else battery.min_soc_kwh
-        m.soc_final_kwh[b].set_value(final)
-    set_heat_inputs(m, inputs)
+        m.soc_final_kwh[b].set_value(ends[b].final_kwh)
+        m.battery_terminal_value_cny_per_kwh[b].set_value(ends[b].value_cny_per_kwh)
+        m.battery_terminal_co2_kg_per_kwh[b].set_value(ends[b].co2_kg_per_kwh)
+    set_heat_inputs(m, inputs, ends)
     set_flexible_inputs(m, inputs, config.energy_delivered_default)

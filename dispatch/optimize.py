@@ -287,6 +287,16 @@ class DispatchModel:
         if index:
             self.form.highs.setSolution(len(index), np.asarray(index, dtype=np.int32), np.asarray(values, dtype=float))
 
+    def _decisions(self, x: np.ndarray) -> dict | None:
+        """A warm start from solution ``x`` of this model (its integer decisions), for the next stage of a solve."""
+        kept = self.solution
+        self.solution = x
+        try:
+            decisions = self.integer_decisions()
+        finally:
+            self.solution = kept
+        return {"decisions": decisions, "shift_steps": 0} if any(decisions.values()) else None
+
     def integer_decisions(self) -> dict[str, list]:
         """The last plan's integer decisions, ``{component: [[*index, value], ...]}`` (JSON-ready).
 
@@ -307,9 +317,17 @@ class DispatchModel:
     def plan(self, inputs: DispatchInputs, warm_start: dict | None = None) -> Plan:
         """Update the parameters from ``inputs``, solve, and return the plan's flows and status.
 
-        With the ``self_consumption`` or ``co2`` objective, a second solve
-        minimizes cost with the first objective held within
-        ``config.lexicographic_tolerance`` of its optimum.
+        The stages, each started from the plan of the one before:
+
+        1. the objective, with every unmet requirement priced as slack;
+        2. only where that plan uses slack: the least slack alone
+           (``objective_slack``); when less is possible, the objective again
+           with the slack held at that least (so the plan never leaves a
+           requirement unmet to gain on its objective, whatever the units of
+           the objective);
+        3. with the ``self_consumption`` or ``co2`` objective: the least cost
+           with the first objective held within
+           ``config.lexicographic_tolerance`` of its optimum.
 
         Parameters
         ----------
@@ -336,12 +354,25 @@ class DispatchModel:
         m = self.model
         set_inputs(m, inputs, self.config)
         m.lex_pv_onsite_bound.deactivate()
-        m.lex_grid_import_bound.deactivate()
+        m.lex_co2_bound.deactivate()
+        m.lex_slack_bound.deactivate()
         objective = self.config.objective
         if first_solve:
             self._compile()
         update_time = time.perf_counter() - started
         x, status, gap, highs_time = self._run(objective, warm_start)
+        # Requirements first: where the plan needs slack, the least slack any plan can do with
+        # is found alone and held, so that no requirement is ever traded against the objective.
+        needed = self.form.expression_values(m.slack_kwh, x)[None]
+        if needed > SLACK_TOLERANCE:
+            least, slack_status, slack_gap, seconds = self._run("slack", self._decisions(x))
+            highs_time += seconds
+            least_kwh = self.form.expression_values(m.slack_kwh, least)[None]
+            m.lex_slack_bound_kwh.set_value(least_kwh * (1.0 + 1e-6) + SLACK_TOLERANCE)
+            m.lex_slack_bound.activate()
+            if least_kwh < needed - SLACK_TOLERANCE:
+                x, status, gap, seconds = self._run(objective, self._decisions(least))
+                highs_time += seconds
         if objective != "cost":
             tol = self.config.lexicographic_tolerance
             if objective == "self_consumption":
@@ -349,10 +380,10 @@ class DispatchModel:
                 m.lex_bound.set_value(achieved - tol * abs(achieved) - 1e-6)
                 m.lex_pv_onsite_bound.activate()
             else:
-                achieved = self.form.expression_values(m.grid_import_kwh, x)[None]
+                achieved = self.form.expression_values(m.co2_kg, x)[None]
                 m.lex_bound.set_value(achieved + tol * abs(achieved) + 1e-6)
-                m.lex_grid_import_bound.activate()
-            x, second_status, second_gap, seconds = self._run("cost")
+                m.lex_co2_bound.activate()
+            x, second_status, second_gap, seconds = self._run("cost", self._decisions(x))
             highs_time += seconds
             gap = max(gap, second_gap)
             if second_status is not SolverStatus.OPTIMAL:

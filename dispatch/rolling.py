@@ -156,7 +156,9 @@ class RollingConfig:
         the first 3 hours (``integer_horizon_h``; the committed hour and two
         more), relaxes the rest, and tries relax-and-fix before the MIP
         (``lp_first``): docs/benchmarks.md measures both against plans
-        integer over the whole horizon.
+        integer over the whole horizon. Energy left in the stores at the
+        end of each plan has no value (``end_of_horizon='minimum'``): the
+        look-ahead beyond the committed steps keeps what the next hours need.
     errors : ForecastErrorModel
         Forecast errors of ``mpc``.
     seed : int
@@ -168,7 +170,8 @@ class RollingConfig:
     strategy: Literal["no-control", "rule-based", "mpc", "perfect-foresight"] = "mpc"
     horizon_h: float = 24.0
     replan_h: float = 1.0
-    dispatch: DispatchConfig = field(default_factory=lambda: DispatchConfig(integer_horizon_h=3.0, lp_first=True))
+    dispatch: DispatchConfig = field(
+        default_factory=lambda: DispatchConfig(integer_horizon_h=3.0, lp_first=True, end_of_horizon="minimum"))
     errors: ForecastErrorModel = field(default_factory=ForecastErrorModel)
     seed: int = 0
     max_models: int = 128
@@ -207,25 +210,20 @@ class RollingResult:
     kpis: dict
 
 
-def period_kpis(schedule: pd.DataFrame, park: Park, month_to_date_peak_kw: float = 0.0) -> dict:
+def period_kpis(schedule: pd.DataFrame, park: Park, month_to_date_peak_kw: float | None = None) -> dict:
     """KPIs of a schedule over any period, with the demand charge billed per calendar month.
 
-    Each month is charged ``rate × its peak import``; a month the schedule
-    covers only in part is charged pro rata to the days covered (so a study
-    of a few days is not billed a whole month's charge). The first month's peak
-    starts from ``month_to_date_peak_kw``.
+    The rule is that of a single plan (:class:`microgrid.tariff.DemandCharge`):
+    with the first month's peak before the schedule known
+    (``month_to_date_peak_kw``), that month is billed what the schedule adds
+    to it; otherwise, and for every later month, each month is billed pro rata
+    to the days covered (a whole month in full, so a study of a few days is
+    not billed a whole month's charge).
     """
     if schedule.empty:
         raise InvalidRequestError("period_kpis: the schedule is empty")
     dt_h = step_hours(schedule.index, "schedule") if len(schedule) > 1 else 0.25
-    local = schedule.index.tz_convert(park.site.timezone)
-    rate = park.tariff.demand_charge_cny_per_kw_month
-    demand = 0.0
-    for k, ((year, month), part) in enumerate(schedule["grid_import_kw"].groupby([local.year, local.month])):
-        peak = max(float(part.max()), month_to_date_peak_kw if k == 0 else 0.0)
-        covered_days = len(part) * dt_h / 24.0
-        demand += rate * peak * min(1.0, covered_days / calendar.monthrange(year, month)[1])
-    return schedule_kpis(schedule, park, dt_h, demand)
+    return schedule_kpis(schedule, park, dt_h, month_to_date_peak_kw)
 
 
 def _realize(actual: DispatchInputs, plan: Flows, steps: int,
@@ -288,7 +286,7 @@ def _realize(actual: DispatchInputs, plan: Flows, steps: int,
     level = np.array([actual.initial_soc_kwh(b) for b in park.batteries], dtype=float)
     dt_h = actual.dt_h
     net = np.zeros(steps)
-    peak = actual.state.month_to_date_peak_kw
+    peak = actual.month_to_date_peak_or_zero_kw
     for t in range(steps):
         most_out = np.array([min(b.max_discharge_kw, max(level[k] - b.min_soc_kwh, 0) * b.discharge_efficiency / dt_h)
                              for k, b in enumerate(bats)])
@@ -352,7 +350,7 @@ def _next_state(state: PlantState, actual: DispatchInputs, flows: Flows, steps: 
         new.thermal_soc_kwh[j] = float(flows.ts_soc_kwh[j].iloc[-1])
     # Month-to-date peak: the committed steps lie in the start's month.
     peak = float(np.max(flows.grid_import_kw)) if steps else 0.0
-    new.month_to_date_peak_kw = max(state.month_to_date_peak_kw, peak)
+    new.month_to_date_peak_kw = max(state.month_to_date_peak_kw or 0.0, peak)
     if (end_local.year, end_local.month) != (start_local.year, start_local.month):
         new.month_to_date_peak_kw = 0.0
     # Fleet sessions: energy received so far by the session in progress at the end.
@@ -468,6 +466,11 @@ def run_rolling_horizon(
     if park.pv_arrays:
         case.pv_profiles   # noqa: B018 - PV of the whole weather file once, sliced by every window
     state = copy.deepcopy(state) if state is not None else PlantState()
+    initial_peak_kw = state.month_to_date_peak_kw
+    if state.month_to_date_peak_kw is None:
+        # Plans measure new peaks from what the run itself has imported so far this month;
+        # the KPIs price the first month pro rata (``period_kpis``).
+        state.month_to_date_peak_kw = 0.0
     cache = cache or ModelCache(config.max_models)
     net = None
     if park.network.constrained and config.strategy in ("mpc", "perfect-foresight"):
@@ -525,7 +528,7 @@ def run_rolling_horizon(
         if progress is not None:
             progress(done, total)
     schedule = pd.concat(rows)
-    kpis = period_kpis(schedule, park)
+    kpis = period_kpis(schedule, park, initial_peak_kw)
     windows_frame = pd.DataFrame(windows)
     kpis["fallback_windows"] = int(windows_frame["fallback"].sum())
     kpis["windows"] = len(windows_frame)

@@ -27,11 +27,15 @@ class Terms:
     slack : list
         ``f(m)`` → slack quantity (kWh, or kWh-equivalents), priced at the
         model's ``slack_cost_cny_per_kwh`` in every objective.
+    co2 : list
+        ``f(m)`` → CO2 [kg] added to the CO2 objective (a credit for heat left
+        in store enters with a negative sign).
     """
 
     electric_demand: list[StepTerm] = field(default_factory=list)
     cost: list[ModelTerm] = field(default_factory=list)
     slack: list[ModelTerm] = field(default_factory=list)
+    co2: list[ModelTerm] = field(default_factory=list)
 
 
 def set_series(param: pyo.Param, series) -> None:

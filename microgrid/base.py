@@ -58,7 +58,8 @@ class Storage(StrictModel):
     max_soc_frac: float = Field(default=1.0, ge=0, le=1)
     initial_soc_frac: float = Field(default=0.5, ge=0, le=1)
     final_soc_frac: float | None = Field(default=None, ge=0, le=1, description="content required at the end of the horizon")
-    terminal_value_cny_per_kwh: float = Field(default=0.0, ge=0, description="value of each kWh left at the end")
+    terminal_value_cny_per_kwh: float | None = Field(
+        default=None, ge=0, description="value of each kWh left at the end (default: the plan's end-of-horizon rule)")
 
     @model_validator(mode="after")
     def _soc_bounds(self) -> "Storage":

@@ -118,6 +118,22 @@ class Case:
         return self._read("heat")
 
     @cached_property
+    def grid_meter(self) -> pd.DataFrame | None:
+        """The case's metered grid import (``data.grid_meter``): a ``grid_import_kw`` column [kW], or ``None``."""
+        filename = self.park.data.grid_meter
+        if filename is None:
+            return None
+        what = f"data.grid_meter ({filename})"
+        frame = read_timeseries_csv(self.folder / filename, what=what)
+        if "grid_import_kw" not in frame.columns:
+            raise DataError(f"{what}: no grid_import_kw column; name the metered import [kW] grid_import_kw")
+        negative = frame["grid_import_kw"].to_numpy() < 0
+        if negative.any():
+            raise DataError(f"{what}: grid_import_kw is negative at {frame.index[negative][0].isoformat()}; "
+                            "import is ≥ 0 (export is not part of it)")
+        return frame[["grid_import_kw"]]
+
+    @cached_property
     def pv_profiles(self) -> pd.DataFrame:
         """AC power of every PV array over the whole weather file [kW], computed once with pvlib."""
         from forecasting.pv import park_pv_ac_kw
@@ -150,6 +166,8 @@ class Case:
                         f"heat_buses.{bus_id}.demand_profile: column {bus.demand_profile!r} is not in "
                         f"{self.park.data.heat}; use one of {', '.join(sorted(heat_columns))}"
                     )
+        if self.park.data.grid_meter is not None:
+            self.grid_meter  # noqa: B018 - read and checked when the case is loaded
         if self.park.pv_arrays:
             missing = [c for c in ("ghi", "dni", "dhi", "temp_air", "wind_speed") if c not in self.weather.columns]
             if missing:

@@ -310,6 +310,9 @@ class DataFiles(StrictModel):
     weather: str = "weather.csv"
     loads: str = "loads.csv"
     heat: str = Field(default="heat.csv", description="heat demand profiles [kW of heat]; needed with heat_buses")
+    grid_meter: str | None = Field(
+        default=None, description="metered import at the point of common coupling: a grid_import_kw column of mean "
+                                  "power over each step [kW]; the demand charge's month-to-date peak comes from it")
 
 
 class DispatchSettings(StrictModel):

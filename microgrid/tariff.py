@@ -11,7 +11,7 @@ Presets live in :data:`PRESETS`; a case file names one and overrides any field.
 from __future__ import annotations
 
 import calendar
-import datetime as dt
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
@@ -74,7 +74,10 @@ class Tariff(StrictModel):
     demand_charge_cny_per_kw_month : float
         Demand (capacity) charge on the month's peak import [CNY/(kW·month)].
     demand_charge_rule : {'incremental', 'pro_rata'}
-        How a plan of one day is charged for its peak, see :meth:`demand_charge_cny`.
+        How a schedule is charged for its peak (see :class:`DemandCharge`):
+        ``incremental`` (default) bills what it adds to the month's bill when
+        the month-to-date peak is known, else pro rata; ``pro_rata`` always
+        bills the share of the month the schedule covers.
     co2_kg_per_kwh : float
         Grid emission factor applied to imported energy [kg CO2/kWh].
     """
@@ -127,24 +130,90 @@ class Tariff(StrictModel):
         """Export price of every step [CNY/kWh]."""
         return pd.Series(self.export_price_cny_per_kwh, index=index, name="price_export_cny_per_kwh")
 
-    def demand_charge_weight(self, day: dt.date) -> float:
-        """CNY per kW of new peak import set by a plan for ``day``.
+    def demand_charge(self, import_kw: pd.Series, timezone: str, month_to_date_peak_kw: float | None,
+                      dt_h: float | None = None) -> DemandCharge:
+        """The demand charge a schedule of grid import is billed [CNY], by the rule of :class:`DemandCharge`.
 
-        ``incremental`` (default): the month's bill is ``rate × month peak``, so a
-        plan that lifts the month-to-date peak by ``x`` kW raises the bill by
-        exactly ``rate × x``; this is the true marginal cost.
-        ``pro_rata``: ``rate / days_in_month`` per kW of the day's own peak above
-        the month-to-date peak, for studies that spread the monthly charge over
-        the days.
+        Parameters
+        ----------
+        import_kw : pandas.Series
+            Grid import [kW] on a tz-aware index of step starts.
+        timezone : str
+            The park's timezone: billing months are local calendar months.
+        month_to_date_peak_kw : float or None
+            Highest 15-min import of the first month before the schedule starts
+            [kW], or ``None`` when it is not known.
+        dt_h : float, optional
+            Step length [h]; derived from the index when it has two steps or more.
         """
+        if dt_h is None:
+            dt_h = float((import_kw.index[1] - import_kw.index[0]) / pd.Timedelta(hours=1)) if len(import_kw) > 1 else 0.25
         rate = self.demand_charge_cny_per_kw_month
-        if self.demand_charge_rule == "pro_rata":
-            return rate / calendar.monthrange(day.year, day.month)[1]
-        return rate
+        local = import_kw.index.tz_convert(timezone)
+        charge = 0.0
+        marginal = 0.0
+        basis = "pro_rata"
+        values = import_kw.to_numpy(dtype=float)
+        months = list(zip(local.year, local.month))
+        for k, month in enumerate(dict.fromkeys(months)):
+            part = values[[m == month for m in months]]
+            peak = float(part.max()) if len(part) else 0.0
+            days = calendar.monthrange(*month)[1]
+            known = k == 0 and month_to_date_peak_kw is not None
+            if known and self.demand_charge_rule == "incremental":
+                weight, base, kind = rate, month_to_date_peak_kw, "month_to_date_peak"
+            else:
+                weight = rate * min(1.0, len(part) * dt_h / 24.0 / days)
+                base, kind = (month_to_date_peak_kw if known else 0.0), "pro_rata"
+            charge += weight * max(0.0, peak - base)
+            if k == 0:
+                marginal, basis = weight, kind
+        return DemandCharge(charge, basis, marginal)
 
-    def demand_charge_cny(self, peak_import_kw: float, month_to_date_peak_kw: float, day: dt.date) -> float:
-        """Demand charge attributed to a plan whose peak import is ``peak_import_kw`` [CNY]."""
-        return self.demand_charge_weight(day) * max(0.0, peak_import_kw - month_to_date_peak_kw)
+    def demand_charge_rate(self, index: pd.DatetimeIndex, timezone: str, month_to_date_peak_kw: float | None,
+                           dt_h: float | None = None) -> DemandCharge:
+        """The rule :meth:`demand_charge` applies to a horizon's first month, before any import is known.
+
+        ``marginal_cny_per_kw`` is the price of each kW a plan on ``index`` adds
+        to the peak (the weight of the new peak in the dispatch objective).
+        """
+        return self.demand_charge(pd.Series(0.0, index=index), timezone, month_to_date_peak_kw, dt_h)
+
+
+@dataclass(frozen=True)
+class DemandCharge:
+    """A demand (capacity) charge attributed to a schedule, and the rule behind it.
+
+    The month's bill is ``rate × the month's peak import`` (``rate`` =
+    ``demand_charge_cny_per_kw_month``). A schedule is billed, month by
+    (local calendar) month:
+
+    * ``month_to_date_peak``, when the peak of the first month before the
+      schedule is known (``P_mtd``, from the park's measurements, the CLI's
+      ``--month-peak-kw`` or the case's metered import): what the schedule adds
+      to the month's bill, ``rate × max(0, peak − P_mtd)``; each kW above
+      ``P_mtd`` costs ``rate``;
+    * ``pro_rata`` otherwise (and for every later month, and always with the
+      tariff's ``demand_charge_rule: pro_rata``): the share of the month the
+      schedule covers, ``rate × d / D × max(0, peak − P)``, ``d`` the days
+      covered, ``D`` the days of the month, ``P`` the known month-to-date peak
+      or 0; a whole month is billed in full. A day's plan with nothing known
+      is then charged 1/D of a month for its peak, as a study of that day.
+
+    Attributes
+    ----------
+    charge_cny : float
+        The charge [CNY].
+    basis : {'month_to_date_peak', 'pro_rata'}
+        The rule of the first month.
+    marginal_cny_per_kw : float
+        CNY per kW of peak above the first month's month-to-date peak (or
+        above 0 when it is not known).
+    """
+
+    charge_cny: float
+    basis: str
+    marginal_cny_per_kw: float
 
 
 def _henan_2024() -> dict:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -94,6 +95,9 @@ KPI_ROWS = [
     ("energy_cost_cny", "energy cost", "CNY", "{:,.2f}"),
     ("export_revenue_cny", "export revenue", "CNY", "{:,.2f}"),
     ("demand_charge_cny", "demand charge", "CNY", "{:,.2f}"),
+    ("demand_charge_basis", "demand charge basis", "", "{}"),
+    ("month_to_date_peak_kw", "month-to-date peak", "kW", "{:,.0f}"),
+    ("peak_marginal_cost_cny_per_kw", "cost of each kW of new peak", "CNY/kW", "{:,.2f}"),
     ("battery_wear_cost_cny", "battery wear", "CNY", "{:,.2f}"),
     ("pv_generation_kwh", "PV generation", "kWh", "{:,.0f}"),
     ("shed_cost_cny", "shed load cost", "CNY", "{:,.2f}"),
@@ -133,7 +137,10 @@ def kpi_table(kpis: dict, title: str) -> Table:
             continue
         table.add_row(label, fmt.format(value), unit)
     for device, kwh in (kpis.get("heat_served_kwh") or {}).items():
-        table.add_row(f"heat served by {device}", f"{kwh:,.0f}", "kWh th")
+        table.add_row(f"heat produced by {device}", f"{kwh:,.0f}", "kWh th")
+    for key, label in (("heat_store_discharge_kwh", "heat from stores"), ("heat_store_losses_kwh", "store losses")):
+        if kpis.get(key) is not None and kpis.get("heat_store_charge_kwh"):
+            table.add_row(label, f"{kpis[key]:,.0f}", "kWh th")
     for device, kwh in (kpis.get("energy_loads_kwh") or {}).items():
         table.add_row(f"energy to {device}", f"{kwh:,.0f}", "kWh")
     return table
@@ -148,7 +155,9 @@ def schedule(
         "--objective", help="Objective of the optimal strategy (default: the case's dispatch.objective).")] = None,
     out: Annotated[Path, typer.Option("--out", help="Folder for schedule.csv, kpis.json, schedule.png.")] = Path("out"),
     horizon_h: Annotated[float, typer.Option("--horizon-h", help="Plan length in hours (>24 adds look-ahead).")] = 24.0,
-    month_peak_kw: Annotated[float, typer.Option("--month-peak-kw", help="Month-to-date peak import [kW].")] = 0.0,
+    month_peak_kw: Annotated[float | None, typer.Option(
+        "--month-peak-kw", help="Month-to-date peak import [kW] (default: from the case's data.grid_meter, else the "
+                                "demand charge is priced pro rata).")] = None,
     mip_gap: Annotated[float | None, typer.Option("--mip-gap", help="Relative MIP gap (default: the case's).")] = None,
     time_limit_s: Annotated[float | None, typer.Option(
         "--time-limit-s", help="Solver time limit [s] (default: the case's).")] = None,
@@ -170,14 +179,14 @@ def schedule(
     """Plan one day for a case and write schedule.csv, kpis.json and schedule.png."""
 
     def action() -> None:
-        from dispatch.day_ahead import plan_day_ahead, write_outputs
+        from dispatch.day_ahead import month_to_date_peak_from_meter, plan_day_ahead, write_outputs
         from dispatch.inputs import Forecasts, PlantState
         from dispatch.model import DispatchConfig
         from microgrid.case import load_case
 
         day = parse_date(date)
-        if month_peak_kw < 0:
-            raise InvalidRequestError("--month-peak-kw: must be ≥ 0 kW")
+        if month_peak_kw is not None and not (math.isfinite(month_peak_kw) and month_peak_kw >= 0):
+            raise InvalidRequestError(f"--month-peak-kw: must be a finite number ≥ 0 kW, got {month_peak_kw:g}")
         if horizon_h <= 0:
             raise InvalidRequestError(f"--horizon-h: must be > 0 hours, got {horizon_h:g}")
         if mip_gap is not None and not 0 <= mip_gap < 1:
@@ -203,8 +212,12 @@ def schedule(
             frames = {part: readers.get(part, read_power_forecast_csv)(path, what=f"{names[part]} ({path.name})")
                       for part, path in files.items() if path is not None}
             forecasts = Forecasts(**frames, names=names)
+        peak_kw, peak_source = month_peak_kw, "--month-peak-kw"
+        if peak_kw is None:
+            peak_kw, peak_source = month_to_date_peak_from_meter(case, day), "data.grid_meter"
         result = plan_day_ahead(case, day, strategy.value, config, horizon_h=horizon_h,
-                                state=PlantState(month_to_date_peak_kw=month_peak_kw), forecasts=forecasts)
+                                state=PlantState(month_to_date_peak_kw=peak_kw), forecasts=forecasts)
+        result.kpis["month_to_date_peak_source"] = peak_source if peak_kw is not None else None
         if forecasts is not None:
             if weather is not None:
                 console.print(f"PV from the weather forecast {weather.name}", highlight=False)

@@ -53,7 +53,8 @@ from microgrid.timeseries import step_hours
 
 logger = logging.getLogger(__name__)
 
-STUDY_FORMAT = 2  # 2: the state keeps the previous plan (warm start); windows say how each plan was found
+STUDY_FORMAT = 3  # 2: the state keeps the previous plan (warm start); windows say how each plan was found;
+# 3: schedules carry the CO2 factor, wear and shed prices and the stores' losses
 """Version of the checkpoint layout; a folder written by another version is refused."""
 
 BASELINE = "no-control"
@@ -273,7 +274,7 @@ def rolling_config(case: Case, settings: StudySettings, strategy: str) -> Rollin
         dispatch=DispatchConfig(objective=dispatch.objective, mip_gap=dispatch.mip_gap,
                                 time_limit_s=dispatch.time_limit_s,
                                 integer_horizon_h=min(settings.effective_integer_horizon_h, settings.horizon_h),
-                                lp_first=True),
+                                lp_first=True, end_of_horizon="minimum"),
         seed=settings.seed,
     )
 

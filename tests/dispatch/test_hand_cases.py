@@ -56,10 +56,13 @@ def test_demand_charge_is_shaved_to_the_flat_optimum() -> None:
     park = two_price_park(capacity_kwh=200, initial_soc_frac=0.5, final_soc_frac=0.5,
                           charge_efficiency=1.0, discharge_efficiency=1.0)
     park["tariff"] = {"prices_cny_per_kwh": {"flat": 0.5}, "demand_charge_cny_per_kw_month": 10.0}
-    result = run_strategy(make_inputs(park, [100.0, 300.0]), "optimal")
+    # The month-to-date peak is known (0 kW): each kW of peak adds 10 CNY to the month's bill.
+    result = run_strategy(make_inputs(park, [100.0, 300.0], state=PlantState(month_to_date_peak_kw=0.0)), "optimal")
     assert result.kpis["peak_import_kw"] == pytest.approx(200.0)
     assert result.kpis["demand_charge_cny"] == pytest.approx(2000.0)
     assert result.kpis["total_cost_cny"] == pytest.approx(2200.0)
+    assert result.kpis["demand_charge_basis"] == "month_to_date_peak"
+    assert result.kpis["peak_marginal_cost_cny_per_kw"] == pytest.approx(10.0)
     # Only the rise above the month-to-date peak is charged.
     state = PlantState(month_to_date_peak_kw=250.0)
     result = run_strategy(make_inputs(park, [100.0, 300.0], state=state), "optimal")
@@ -112,9 +115,11 @@ def test_only_pv_surplus_is_exported_by_default() -> None:
     park["grid"]["max_export_kw"] = 500
     park["tariff"] = {"prices_cny_per_kwh": {"flat": 1.0}, "export_price_cny_per_kwh": 0.9}
     inputs = make_inputs(park, [0.0, 0.0])
-    assert run_strategy(inputs, "optimal").kpis["grid_export_kwh"] == pytest.approx(0.0)
+    # (No value on what is left at the end: else keeping it, worth 1.0 · η 0.9 a kWh, beats selling it.)
+    spend = DispatchConfig(end_of_horizon="minimum")
+    assert run_strategy(inputs, "optimal", spend).kpis["grid_export_kwh"] == pytest.approx(0.0)
     park["grid"]["export_pv_only"] = False
-    kpis = run_strategy(make_inputs(park, [0.0, 0.0]), "optimal").kpis
+    kpis = run_strategy(make_inputs(park, [0.0, 0.0]), "optimal", spend).kpis
     assert kpis["grid_export_kwh"] == pytest.approx(81.0)
     assert kpis["export_revenue_cny"] == pytest.approx(72.9)
 

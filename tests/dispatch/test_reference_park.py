@@ -11,6 +11,8 @@ import pandas as pd
 import pytest
 
 from dispatch.day_ahead import plan_day_ahead, write_outputs
+from dispatch.inputs import day_ahead_inputs
+from dispatch.model import end_of_horizon_values
 from dispatch.results import SolverStatus
 from microgrid.case import Case, load_case
 
@@ -93,7 +95,9 @@ def test_costs_recomputed_from_the_csv_equal_the_kpis(case: Case, tmp_path: Path
     dt_h = (pd.Timestamp(s["timestamp"].iloc[1]) - pd.Timestamp(s["timestamp"].iloc[0])) / pd.Timedelta("1h")
     energy = (s["grid_import_kw"] * s["price_import_cny_per_kwh"]).sum() * dt_h
     revenue = (s["grid_export_kw"] * s["price_export_cny_per_kwh"]).sum() * dt_h
-    demand = tariff.demand_charge_cny_per_kw_month * s["grid_import_kw"].max()
+    # No month-to-date peak known: the day is charged its share of the month (1/30 of April) for its peak.
+    assert kpis["demand_charge_basis"] == "pro_rata" and kpis["month_to_date_peak_kw"] is None
+    demand = tariff.demand_charge_cny_per_kw_month / 30 * s["grid_import_kw"].max()
     wear = sum(b.throughput_cost_cny_per_kwh * (s[f"{i}.charge_kw"] + s[f"{i}.discharge_kw"]).sum() * dt_h
                for i, b in case.park.batteries.items())
     shed = sum(c.shed_cost_cny_per_kwh * s[f"{i}.shed_kw"].sum() * dt_h for i, c in case.park.curtailable_loads.items())
@@ -105,9 +109,13 @@ def test_costs_recomputed_from_the_csv_equal_the_kpis(case: Case, tmp_path: Path
     assert kpis["grid_import_kwh"] == pytest.approx(s["grid_import_kw"].sum() * dt_h, abs=0.01)
     assert kpis["co2_kg"] == pytest.approx(s["grid_import_kw"].sum() * dt_h * tariff.co2_kg_per_kwh, abs=0.01)
     assert kpis["pv_generation_kwh"] == pytest.approx(s["pv_available_kw"].sum() * dt_h, abs=0.01)
-    # The solver's own objective is the same money, less the value the store
-    # keeps at the end (zero here), with no slack used.
-    assert result.objective_cny == pytest.approx(kpis["total_cost_cny"], rel=1e-6)
+    # The solver's own objective is the same money, less the value of the energy the
+    # stores keep at the end (end_of_horizon='value'), with no slack used.
+    ends = end_of_horizon_values(day_ahead_inputs(case, day), "value")
+    kept = sum(ends[b].value_cny_per_kwh * s[f"{b}.soc_kwh"].iloc[-1] for b in case.park.batteries)
+    kept += sum(ends[j].value_cny_per_kwh * s[f"{j}.soc_th_kwh"].iloc[-1] for j in case.park.thermal_stores)
+    assert kept > 0
+    assert result.objective_cny == pytest.approx(kpis["total_cost_cny"] - kept, rel=1e-6)
 
 
 def test_month_to_date_peak_lowers_the_demand_charge(case: Case) -> None:

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from dispatch.day_ahead import plan_day_ahead
-from dispatch.inputs import day_ahead_inputs
+from dispatch.inputs import PlantState, day_ahead_inputs
 from dispatch.kpis import compute_kpis
 from dispatch.model import DispatchConfig
 from dispatch.optimize import DispatchModel
@@ -99,12 +99,14 @@ def test_perfect_foresight_over_one_window_equals_the_day_ahead_plan(case) -> No
 
     (Solved to optimality; the plans may differ where the optimum is not unique,
     so the cost of the rolling schedule is priced with the day-ahead rules.)"""
-    exact = DispatchConfig(mip_gap=0.0)
+    exact = DispatchConfig(mip_gap=0.0, end_of_horizon="minimum")
+    state = PlantState(month_to_date_peak_kw=0.0)
     rolling = run_rolling_horizon(case, START, START + pd.Timedelta(days=1),
-                                  RollingConfig(strategy="perfect-foresight", horizon_h=24, replan_h=24, dispatch=exact))
-    day_ahead = plan_day_ahead(case, dt.date(2026, 7, 15), "optimal", exact)
+                                  RollingConfig(strategy="perfect-foresight", horizon_h=24, replan_h=24, dispatch=exact),
+                                  state=state)
+    day_ahead = plan_day_ahead(case, dt.date(2026, 7, 15), "optimal", exact, state=state)
     assert len(rolling.windows) == 1 and not rolling.windows["fallback"].any()
-    priced = compute_kpis(rolling.schedule, day_ahead_inputs(case, dt.date(2026, 7, 15)))
+    priced = compute_kpis(rolling.schedule, day_ahead_inputs(case, dt.date(2026, 7, 15), state=state))
     assert priced["total_cost_cny"] == pytest.approx(day_ahead.kpis["total_cost_cny"], rel=1e-7)
     assert rolling.schedule["ev.load_kw"].sum() == pytest.approx(day_ahead.schedule["ev.load_kw"].sum())
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pandas as pd
 import pytest
 
@@ -87,10 +85,41 @@ def test_rule_crossing_midnight_is_refused() -> None:
                period_rules=[{"period": "valley", "start": "22:00", "end": "06:00"}])
 
 
+def _imports(values_kw: list[float], start: str, freq: str = "1h") -> pd.Series:
+    index = pd.date_range(pd.Timestamp(start, tz="Asia/Shanghai"), periods=len(values_kw), freq=freq)
+    return pd.Series(values_kw, index=index, dtype=float)
+
+
 def test_demand_charge_rules() -> None:
-    day = dt.date(2026, 6, 10)
+    """June has 30 days; 30 CNY/(kW·month)."""
     incremental = Tariff(prices_cny_per_kwh={"flat": 0.6}, demand_charge_cny_per_kw_month=30.0)
-    assert incremental.demand_charge_cny(5000, 4000, day) == 30.0 * 1000
-    assert incremental.demand_charge_cny(3000, 4000, day) == 0.0
+    day = _imports([3000.0] * 23 + [5000.0], "2026-06-10")
+    # Month-to-date peak known (4,000 kW): the day adds 1,000 kW to the month's bill.
+    known = incremental.demand_charge(day, "Asia/Shanghai", 4000.0)
+    assert (known.charge_cny, known.basis, known.marginal_cny_per_kw) == (30.0 * 1000, "month_to_date_peak", 30.0)
+    assert incremental.demand_charge(day, "Asia/Shanghai", 6000.0).charge_cny == 0.0
+    # Not known: the day is billed 1/30 of the month for its whole peak.
+    unknown = incremental.demand_charge(day, "Asia/Shanghai", None)
+    assert unknown.basis == "pro_rata"
+    assert unknown.charge_cny == pytest.approx(30.0 * 5000 / 30)
+    assert unknown.marginal_cny_per_kw == pytest.approx(1.0)
+    # The tariff's pro_rata rule prorates even with the peak known, above it.
     pro_rata = incremental.model_copy(update={"demand_charge_rule": "pro_rata"})
-    assert pro_rata.demand_charge_cny(5000, 4000, day) == pytest.approx(30.0 * 1000 / 30)
+    assert pro_rata.demand_charge(day, "Asia/Shanghai", 4000.0).charge_cny == pytest.approx(30.0 * 1000 / 30)
+
+
+def test_demand_charge_of_a_period_across_months() -> None:
+    """The last 12 hours of June (peak 2,000 kW) and the first 36 of July (peak 3,000 kW), peak known in June.
+
+    June: 30 × (2,000 − 1,500) = 15,000; July (not known, 1.5 of 31 days): 30 × 1.5 / 31 × 3,000."""
+    tariff = Tariff(prices_cny_per_kwh={"flat": 0.6}, demand_charge_cny_per_kw_month=30.0)
+    imports = _imports([2000.0] * 12 + [3000.0] * 36, "2026-06-30 12:00")
+    charge = tariff.demand_charge(imports, "Asia/Shanghai", 1500.0)
+    assert charge.charge_cny == pytest.approx(30.0 * 500 + 30.0 * 1.5 / 31 * 3000)
+    assert charge.basis == "month_to_date_peak"
+    # A whole month with nothing known is billed in full: rate × its peak.
+    july = _imports([1000.0] * (31 * 24 - 1) + [4000.0], "2026-07-01")
+    assert tariff.demand_charge(july, "Asia/Shanghai", None).charge_cny == pytest.approx(30.0 * 4000)
+    # 15-minute steps: the covered share comes from the step length.
+    quarter = _imports([800.0] * 96, "2026-07-15", "15min")
+    assert tariff.demand_charge(quarter, "Asia/Shanghai", None).charge_cny == pytest.approx(30.0 / 31 * 800)
