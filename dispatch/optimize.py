@@ -363,16 +363,18 @@ class DispatchModel:
         x, status, gap, highs_time = self._run(objective, warm_start)
         # Requirements first: where the plan needs slack, the least slack any plan can do with
         # is found alone and held, so that no requirement is ever traded against the objective.
+        # Later stages hold it too (within the MIP gap a stage could otherwise buy a little slack).
         needed = self.form.expression_values(m.slack_kwh, x)[None]
+        least_kwh = needed
         if needed > SLACK_TOLERANCE:
-            least, slack_status, slack_gap, seconds = self._run("slack", self._decisions(x))
+            least, _, _, seconds = self._run("slack", self._decisions(x))
             highs_time += seconds
-            least_kwh = self.form.expression_values(m.slack_kwh, least)[None]
-            m.lex_slack_bound_kwh.set_value(least_kwh * (1.0 + 1e-6) + SLACK_TOLERANCE)
-            m.lex_slack_bound.activate()
-            if least_kwh < needed - SLACK_TOLERANCE:
-                x, status, gap, seconds = self._run(objective, self._decisions(least))
-                highs_time += seconds
+            least_kwh = min(needed, self.form.expression_values(m.slack_kwh, least)[None])
+        m.lex_slack_bound_kwh.set_value(max(least_kwh, 0.0) * (1.0 + 1e-6) + 1e-6)
+        m.lex_slack_bound.activate()
+        if least_kwh < needed - SLACK_TOLERANCE:
+            x, status, gap, seconds = self._run(objective, self._decisions(least))
+            highs_time += seconds
         if objective != "cost":
             tol = self.config.lexicographic_tolerance
             if objective == "self_consumption":
