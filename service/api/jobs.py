@@ -246,7 +246,8 @@ def plant_state(request: dict, case, start):
 
     state = PlantState(soc_kwh=dict(request.get("soc_kwh") or {}),
                        thermal_soc_kwh=dict(request.get("thermal_soc_kwh") or {}),
-                       month_to_date_peak_kw=float(request.get("month_to_date_peak_kw") or 0.0),
+                       month_to_date_peak_kw=(None if request.get("month_to_date_peak_kw") is None
+                                              else float(request["month_to_date_peak_kw"])),
                        process_runs_done={k: int(v) for k, v in (request.get("process_runs_done") or {}).items()},
                        shed_hours_used=dict(request.get("shed_hours_used") or {}),
                        shed_kwh_used=dict(request.get("shed_kwh_used") or {}))

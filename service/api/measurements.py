@@ -134,7 +134,11 @@ def state_for_plan(row: MeasurementRow, start: dt.datetime, park: Park) -> dict[
     """The plan-request state fields from a measurement, for a plan of ``park`` starting at ``start``.
 
     The month-to-date peak is carried only within the same local month (the
-    demand charge's billing month); a plan in a later month starts from 0 kW.
+    demand charge's billing month). A plan in a later month starts from 0 kW
+    when it starts at the first of its month at midnight; any later start of
+    a month the measurements have not reached has no known peak (``None``:
+    the plan's demand charge is then priced pro rata, see
+    :class:`microgrid.tariff.DemandCharge`).
     The flexible loads' daily counters (runs done, shedding used) only within
     the same local day. What is in progress (a batch run, an energy session's
     delivery, energy shifted) is passed with ``measured_at``, and the worker
@@ -147,7 +151,8 @@ def state_for_plan(row: MeasurementRow, start: dt.datetime, park: Park) -> dict[
     state: dict[str, Any] = {
         "soc_kwh": {k: v for k, v in row.soc_kwh.items() if k in park.batteries},
         "thermal_soc_kwh": {k: v for k, v in row.thermal_soc_kwh.items() if k in park.thermal_stores},
-        "month_to_date_peak_kw": row.month_to_date_peak_kw if same_month else 0.0}
+        "month_to_date_peak_kw": row.month_to_date_peak_kw if same_month else (
+            0.0 if (begins.day, begins.hour, begins.minute, begins.second) == (1, 0, 0, 0) else None)}
     flexible = row.flexible_state or {}
     if not any(flexible.values()):
         return state
