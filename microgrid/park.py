@@ -320,9 +320,15 @@ class DispatchSettings(StrictModel):
 
     ``objective``: ``cost`` (least cost), ``self_consumption`` (most on-site
     PV use, then least cost) or ``co2`` (least grid CO2, then least cost).
+    ``end_of_horizon``: ``value`` (energy left is worth tomorrow's cheapest
+    import through the losses), ``cyclic`` (stores end where they started) or
+    ``minimum`` (no value).
     """
 
     objective: Literal["cost", "self_consumption", "co2"] = "cost"
+    end_of_horizon: Literal["value", "cyclic", "minimum"] = Field(
+        default="value", description="what energy left in the stores at the end of a day-ahead or intraday plan is "
+                                     "worth (dispatch.model.DispatchConfig.end_of_horizon)")
     mip_gap: float = Field(default=1e-3, ge=0, lt=1)
     time_limit_s: float = Field(default=30.0, gt=0)
 

@@ -49,6 +49,12 @@ class ObjectiveName(StrEnum):
     co2 = "co2"
 
 
+class EndOfHorizon(StrEnum):
+    value = "value"
+    cyclic = "cyclic"
+    minimum = "minimum"
+
+
 _state = {"debug": False}
 
 
@@ -153,6 +159,10 @@ def schedule(
     strategy: Annotated[StrategyName, typer.Option("--strategy", help="Dispatch strategy.")] = StrategyName.optimal,
     objective: Annotated[ObjectiveName | None, typer.Option(
         "--objective", help="Objective of the optimal strategy (default: the case's dispatch.objective).")] = None,
+    end_of_horizon: Annotated[EndOfHorizon | None, typer.Option(
+        "--end-of-horizon", help="Worth of energy left in the stores at the end: value (tomorrow's cheapest import "
+                                 "through the losses), cyclic (end where they started) or minimum (nothing); "
+                                 "default: the case's dispatch.end_of_horizon.")] = None,
     out: Annotated[Path, typer.Option("--out", help="Folder for schedule.csv, kpis.json, schedule.png.")] = Path("out"),
     horizon_h: Annotated[float, typer.Option("--horizon-h", help="Plan length in hours (>24 adds look-ahead).")] = 24.0,
     month_peak_kw: Annotated[float | None, typer.Option(
@@ -199,6 +209,7 @@ def schedule(
             objective=(objective.value if objective else settings.objective),
             mip_gap=settings.mip_gap if mip_gap is None else mip_gap,
             time_limit_s=settings.time_limit_s if time_limit_s is None else time_limit_s,
+            end_of_horizon=(end_of_horizon.value if end_of_horizon else settings.end_of_horizon),
         )
         forecasts = None
         files = {"weather": weather, "load_history": load_history, "pv_kw": pv_forecast, "load_kw": load_forecast,

@@ -433,7 +433,8 @@ def plan_job(document: dict, folder: str, request: dict, deadline_epoch_s: float
             limit_s = solver_time_limit_s(remaining_s, objective, rounds)
             config = DispatchConfig(objective=objective,
                                     mip_gap=park.dispatch.mip_gap if request.get("mip_gap") is None else request["mip_gap"],
-                                    time_limit_s=min(limit_s, park.dispatch.time_limit_s))
+                                    time_limit_s=min(limit_s, park.dispatch.time_limit_s),
+                                    end_of_horizon=park.dispatch.end_of_horizon)
         try:
             result = _plan(case, start, strategy, config, horizon_h, state, forecasts, intraday,
                            bool(request.get("warm_start")), request.get("previous_plan"), request.get("grid_limits"))
@@ -569,7 +570,8 @@ def event_job(document: dict, folder: str, request: dict, events: list[dict], de
     remaining_s = deadline_epoch_s - time.time()
     limit_s = solver_time_limit_s(remaining_s, objective, rounds) / 2
     config = DispatchConfig(objective=objective, mip_gap=park.dispatch.mip_gap,
-                            time_limit_s=min(limit_s, park.dispatch.time_limit_s))
+                            time_limit_s=min(limit_s, park.dispatch.time_limit_s),
+                            end_of_horizon=park.dispatch.end_of_horizon)
     with tempfile.TemporaryDirectory(prefix="microgrid-event-") as workdir:
         forecasts = _forecast_frames(request.get("forecasts"), Path(workdir), request.get("forecast_label"))
     inputs = horizon_inputs(case, start, horizon_h, state, forecasts)

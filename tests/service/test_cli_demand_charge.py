@@ -92,3 +92,21 @@ def test_bad_peaks_and_meters_are_one_line(tmp_path: Path) -> None:
         metered / "meter.csv", index=False)
     result = run("schedule", str(metered), "--date", "2026-07-15", "--out", str(tmp_path / "out"), "--no-plot")
     one_line_error(result, "data.grid_meter (meter.csv)", "negative")
+
+
+def test_end_of_horizon_option_and_its_bad_value(tmp_path: Path) -> None:
+    """The tiny park's battery starts at half its 400 kWh: ``cyclic`` brings it back there."""
+    case = write_tiny_case(tmp_path / "case", TINY_PARK)
+    result = run("schedule", str(case), "--date", "2026-07-15", "--end-of-horizon", "cyclic", "--out",
+                 str(tmp_path / "out"), "--no-plot")
+    assert result.exit_code == 0, result.output
+    schedule = pd.read_csv(tmp_path / "out" / "schedule.csv")
+    assert schedule["b1.soc_kwh"].iloc[-1] >= 200.0 - 1e-3
+    result = run("schedule", str(case), "--date", "2026-07-15", "--end-of-horizon", "full", "--out",
+                 str(tmp_path / "out"), "--no-plot")
+    assert result.exit_code == 2 and "--end-of-horizon" in result.output and "Traceback" not in result.output
+    park = copy.deepcopy(TINY_PARK)
+    park["dispatch"] = {"end_of_horizon": "full"}
+    result = run("schedule", str(write_tiny_case(tmp_path / "bad", park)), "--date", "2026-07-15", "--out",
+                 str(tmp_path / "out"), "--no-plot")
+    one_line_error(result, "dispatch.end_of_horizon")
