@@ -338,6 +338,68 @@ def forecast_pv_ac_kw(
     return pv
 
 
+#: Name of the park's total AC power [kW] in a PV forecast file, next to (or
+#: instead of) one ``<array_id>_kw`` column per array.
+PV_TOTAL_COLUMN = "pv_kw"
+#: Least difference between a file's total and the sum of its arrays counted
+#: as a disagreement [kW] (three decimals of kW, summed over arrays, stay below).
+PV_TOTAL_TOLERANCE_KW = 0.01
+#: The same, as a fraction of the arrays' total AC rating, for large parks.
+PV_TOTAL_TOLERANCE_FRAC = 1e-4
+
+
+def pv_total_tolerance_kw(ac_rating_kw: float) -> float:
+    """How far a PV forecast's total may be from the sum of its arrays [kW].
+
+    Parameters
+    ----------
+    ac_rating_kw : float
+        Sum of the arrays' ``ac_capacity_kw`` [kW].
+
+    Returns
+    -------
+    float
+        ``max(PV_TOTAL_TOLERANCE_KW, PV_TOTAL_TOLERANCE_FRAC * ac_rating_kw)``.
+
+    Examples
+    --------
+    >>> pv_total_tolerance_kw(4400.0), pv_total_tolerance_kw(50.0)
+    (0.44, 0.01)
+    """
+    return max(PV_TOTAL_TOLERANCE_KW, PV_TOTAL_TOLERANCE_FRAC * ac_rating_kw)
+
+
+def pv_forecast_table(pv_ac_kw: pd.DataFrame) -> pd.DataFrame:
+    """A PV forecast as a file holds it: ``<array_id>_kw`` per array, then the total ``pv_kw``.
+
+    This is what ``microgrid forecast pv --out`` writes and
+    ``microgrid schedule --pv-forecast`` reads: the plan takes the arrays'
+    columns and checks that the total equals their sum.
+
+    Parameters
+    ----------
+    pv_ac_kw : pandas.DataFrame
+        One column per array id [kW AC], as :func:`forecast_pv_ac_kw` returns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The same values in ``<array_id>_kw`` columns and their sum in
+        :data:`PV_TOTAL_COLUMN`; no total when an array is called ``pv`` (its
+        column is ``pv_kw``), since the name is then taken.
+
+    Examples
+    --------
+    >>> idx = pd.date_range("2026-07-15 12:00", periods=1, freq="15min", tz="Asia/Shanghai")
+    >>> pv_forecast_table(pd.DataFrame({"a": [1.5], "b": [2.0]}, index=idx)).iloc[0].to_dict()
+    {'a_kw': 1.5, 'b_kw': 2.0, 'pv_kw': 3.5}
+    """
+    table = pv_ac_kw.add_suffix("_kw")
+    if PV_TOTAL_COLUMN not in table.columns:
+        table[PV_TOTAL_COLUMN] = table.sum(axis=1)
+    return table
+
+
 def clearsky_pv_ac_kw(index: pd.DatetimeIndex, site: Site, array: PVArray) -> pd.Series:
     """AC power of one array under a clear sky [kW] (Ineichen, 20 °C, no wind)."""
     return pv_ac_kw(clearsky_weather(index, site), site, array).rename("clearsky_ac_kw")
