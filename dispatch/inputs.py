@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.pv import park_pv_ac_kw
-from forecasting.pv_forecast import PV_TOTAL_COLUMN, pv_total_tolerance_kw
+from forecasting.pv_forecast import PV_TOTAL_COLUMN, check_pv_total
 from microgrid.case import Case
 from microgrid.errors import DataError, InvalidParkError
 from microgrid.park import Park
@@ -242,7 +242,7 @@ class Forecasts:
         to their AC rating ``ac_capacity_kw`` (unless the park has an array
         ``pv``: then ``pv_kw`` is that array's), or both: every array's column
         and the total, which must equal their sum (see
-        :func:`check_pv_total`; the arrays' columns are used), as
+        ``forecasting.pv_forecast.check_pv_total``; the arrays' columns are used), as
         ``microgrid forecast pv`` writes it. Overrides PV from the weather
         (forecast or case). No value may exceed its array's AC rating (the
         total: the sum of the ratings): the inverters clip there.
@@ -298,30 +298,13 @@ def _pv_is_total(park: Park, frame: pd.DataFrame) -> bool:
     return _pv_has_total(park, frame) and len(frame.columns) == 1
 
 
-def check_pv_total(park: Park, frame: pd.DataFrame, what: str) -> None:
-    """Check that a PV forecast's total ``pv_kw`` is the sum of its array columns; :class:`DataError` if not.
-
-    A forecast with both gives every array's ``<array_id>_kw`` column, and
-    the total agrees with their sum within :func:`pv_total_tolerance_kw` of the
-    arrays' AC rating at every step where all are given. The plan uses the
-    arrays' columns; the total is there for people reading the file.
-    """
-    columns = [f"{a_id}_kw" for a_id in park.pv_arrays]
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise DataError(f"{what}: the total {PV_TOTAL_COLUMN} comes with array columns but not "
-                        f"{', '.join(missing)}; give every array's column, or the total alone")
-    arrays_kw = frame[columns].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
-    sum_kw = arrays_kw.sum(axis=1)
-    total_kw = pd.to_numeric(frame[PV_TOTAL_COLUMN], errors="coerce").to_numpy(dtype=float)
-    tolerance_kw = pv_total_tolerance_kw(sum(a.ac_capacity_kw for a in park.pv_arrays.values()))
-    with np.errstate(invalid="ignore"):
-        off = np.abs(total_kw - sum_kw) > tolerance_kw   # False where a value is missing
-    if off.any():
-        k = int(np.argmax(off))
-        raise DataError(f"{what}.{PV_TOTAL_COLUMN}: {total_kw[k]:g} kW at {frame.index[k].isoformat()} is not the "
-                        f"sum of the array columns, {sum_kw[k]:g} kW (tolerance {tolerance_kw:g} kW); correct "
-                        f"the total or leave the column out")
+def _other_kind(park: Park, part: str, column: str) -> str | None:
+    """``heat-demand`` for a heat profile in a load forecast, ``load`` for a load profile in a heat forecast."""
+    if part == "load_kw" and column in {b.demand_profile for b in park.heat_buses.values()}:
+        return "heat-demand"
+    if part == "heat_kw" and column in load_profile_names(park):
+        return "load"
+    return None
 
 
 def check_direct_forecast(park: Park, part: str, frame: pd.DataFrame, what: str) -> None:
@@ -341,7 +324,7 @@ def check_direct_forecast(park: Park, part: str, frame: pd.DataFrame, what: str)
     (``<array_id>_kw`` and/or the total ``pv_kw``), a load profile or a heat
     profile of the park; values finite and ≥ 0 (NaN is a missing value, found
     by :func:`step_means` if the plan needs it); PV at most the AC rating; a
-    PV total next to array columns equal to their sum (:func:`check_pv_total`).
+    PV total next to array columns equal to their sum (``forecasting.pv_forecast.check_pv_total``).
     """
     require_tz_aware(frame.index, what)
     if frame.columns.empty:
@@ -366,6 +349,10 @@ def check_direct_forecast(park: Park, part: str, frame: pd.DataFrame, what: str)
         raise ValueError(f"unknown direct forecast part {part!r}")
     for column in frame.columns:
         if column not in known:
+            other = _other_kind(park, part, column)
+            if other:
+                raise DataError(f"{what}.{column}: {column!r} is a {other} profile, not a {kind}; give it in "
+                                f"the {other} forecast (one file per kind; use {hint} here)")
             raise DataError(f"{what}.{column}: the park has no {kind} {column!r}; use {hint}")
         values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
         bad = np.isinf(values) | (values < 0)
@@ -381,7 +368,7 @@ def check_direct_forecast(park: Park, part: str, frame: pd.DataFrame, what: str)
                 raise DataError(f"{what}.{column}: {values[np.argmax(above)]:g} kW at {at.isoformat()} exceeds "
                                 f"{rating} of {ratings[column]:g} kW; check the unit (kW of AC power) and the column")
     if part == "pv_kw" and _pv_has_total(park, frame) and not _pv_is_total(park, frame):
-        check_pv_total(park, frame, what)
+        check_pv_total(park.pv_arrays, frame, what)
 
 
 def step_means(frame: pd.DataFrame, index: pd.DatetimeIndex, dt_h: float, what: str) -> pd.DataFrame:

@@ -400,6 +400,47 @@ def pv_forecast_table(pv_ac_kw: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+def check_pv_total(arrays: Mapping[str, PVArray], frame: pd.DataFrame, what: str) -> None:
+    """Check that a PV forecast's total ``pv_kw`` is the sum of its array columns.
+
+    Parameters
+    ----------
+    arrays : mapping of str to PVArray
+        The park's arrays (none of them called ``pv``).
+    frame : pandas.DataFrame
+        The forecast [kW AC]: ``<array_id>_kw`` columns and :data:`PV_TOTAL_COLUMN`.
+    what : str
+        The forecast's name in messages (``--pv-forecast``).
+
+    Raises
+    ------
+    DataError
+        Naming the forecast when an array has no column, or
+        ``<what>.pv_kw`` and the first timestamp where the total differs from
+        the arrays' sum by more than :func:`pv_total_tolerance_kw` of their AC
+        rating. Steps where a value is missing are not compared (the plan
+        finds missing values it needs).
+
+    The plan uses the arrays' columns; the total is there for people reading
+    the file, as :func:`pv_forecast_table` writes it.
+    """
+    columns = [f"{a_id}_kw" for a_id in arrays]
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise DataError(f"{what}: the total {PV_TOTAL_COLUMN} comes with array columns but not "
+                        f"{', '.join(missing)}; give every array's column, or the total alone")
+    sum_kw = frame[columns].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float).sum(axis=1)
+    total_kw = pd.to_numeric(frame[PV_TOTAL_COLUMN], errors="coerce").to_numpy(dtype=float)
+    tolerance_kw = pv_total_tolerance_kw(sum(a.ac_capacity_kw for a in arrays.values()))
+    with np.errstate(invalid="ignore"):
+        off = np.abs(total_kw - sum_kw) > tolerance_kw   # False where a value is missing
+    if off.any():
+        k = int(np.argmax(off))
+        raise DataError(f"{what}.{PV_TOTAL_COLUMN}: {total_kw[k]:g} kW at {frame.index[k].isoformat()} is not the "
+                        f"sum of the array columns, {sum_kw[k]:g} kW (tolerance {tolerance_kw:g} kW); correct "
+                        "the total or leave the column out")
+
+
 def clearsky_pv_ac_kw(index: pd.DatetimeIndex, site: Site, array: PVArray) -> pd.Series:
     """AC power of one array under a clear sky [kW] (Ineichen, 20 °C, no wind)."""
     return pv_ac_kw(clearsky_weather(index, site), site, array).rename("clearsky_ac_kw")

@@ -244,3 +244,19 @@ def test_inconsistent_pv_files_are_one_line(tmp_path: Path, columns: dict, fragm
     pv = _pv_file(tmp_path / "pv.csv", columns)
     one_line_error(run("schedule", str(case), "--date", DAY, "--pv-forecast", str(pv), "--no-plot",
                        "--out", str(tmp_path / "o")), *fragments)
+
+
+def test_a_heat_profile_in_the_load_forecast_is_named(tmp_path: Path) -> None:
+    """A forecast of a history holding loads and heat: each option names the profile of the other kind."""
+    day = _rows(CASE / "loads.csv", DAY, "2026-07-16").set_index("timestamp")[["ws1_machining_kw"]]
+    day["process_heat_kw"] = _rows(CASE / "heat.csv", DAY, "2026-07-16")["process_heat_kw"].to_numpy()
+    mixed = tmp_path / "mixed.csv"
+    day.to_csv(mixed)
+    one_line_error(run("schedule", str(CASE), "--date", DAY, "--load-forecast", str(mixed), "--no-plot",
+                       "--no-network", "--out", str(tmp_path / "o")),
+                   "--load-forecast.process_heat_kw: 'process_heat_kw' is a heat-demand profile, not a load profile; "
+                   "give it in the heat-demand forecast (one file per kind")
+    one_line_error(run("schedule", str(CASE), "--date", DAY, "--heat-forecast", str(mixed), "--no-plot",
+                       "--no-network", "--out", str(tmp_path / "o")),
+                   "--heat-forecast.ws1_machining_kw: 'ws1_machining_kw' is a load profile, not a heat-demand "
+                   "profile; give it in the load forecast")
