@@ -44,7 +44,8 @@ def _summary(frame: pd.DataFrame, title: str) -> Table:
 def forecast_pv(
     case_dir: Annotated[Path, typer.Argument(help="Case folder holding park.yaml.")],
     weather: Annotated[Path, typer.Option("--weather", help="Weather CSV (ghi[/dni/dhi] or cloud_cover, temp_air, wind_speed).")],
-    out: Annotated[Path | None, typer.Option("--out", help="CSV of the AC power [kW]: <array_id>_kw per array and the total pv_kw, as --pv-forecast of schedule reads it.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="CSV of the AC power [kW]: <array_id>_kw per array and "
+                                                          "the total pv_kw, as schedule --pv-forecast reads it.")] = None,
     cloud_model: Annotated[str, typer.Option("--cloud-model", help="kasten_czeplak or linear (cloud cover only).")] = "kasten_czeplak",
     decomposition: Annotated[str, typer.Option("--decomposition", help="erbs, dirint or disc (ghi without dni/dhi).")] = "erbs",
 ) -> None:
