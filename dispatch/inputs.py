@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from forecasting.pv import park_pv_ac_kw
+from forecasting.pv_forecast import PV_TOTAL_COLUMN, check_pv_total
 from microgrid.case import Case
 from microgrid.errors import DataError, InvalidParkError
 from microgrid.park import Park
@@ -268,7 +269,10 @@ class Forecasts:
         array (arrays without a column come from the weather), or a single
         ``pv_kw`` column, the park's total, split over the arrays in proportion
         to their AC rating ``ac_capacity_kw`` (unless the park has an array
-        ``pv``: then ``pv_kw`` is that array's). Overrides PV from the weather
+        ``pv``: then ``pv_kw`` is that array's), or both: every array's column
+        and the total, which must equal their sum (see
+        ``forecasting.pv_forecast.check_pv_total``; the arrays' columns are used), as
+        ``microgrid forecast pv`` writes it. Overrides PV from the weather
         (forecast or case). No value may exceed its array's AC rating (the
         total: the sum of the ratings): the inverters clip there.
     load_kw : pandas.DataFrame, optional
@@ -304,7 +308,6 @@ class Forecasts:
 
 DIRECT_PARTS = ("pv_kw", "load_kw", "heat_kw")
 """The forecasts given directly as power [kW], in :class:`Forecasts` and in the service."""
-PV_TOTAL_COLUMN = "pv_kw"
 TOLERANCE_KW = 1e-6
 
 
@@ -314,8 +317,23 @@ def load_profile_names(park: Park) -> set[str]:
             for load in group.values()}
 
 
-def _pv_is_total(park: Park, frame: pd.DataFrame) -> bool:
+def _pv_has_total(park: Park, frame: pd.DataFrame) -> bool:
+    """Whether a PV forecast has the park's total column (``pv_kw``, unless an array is called ``pv``)."""
     return PV_TOTAL_COLUMN in frame.columns and "pv" not in park.pv_arrays
+
+
+def _pv_is_total(park: Park, frame: pd.DataFrame) -> bool:
+    """Whether a PV forecast is the park's total alone (to split over the arrays by AC rating)."""
+    return _pv_has_total(park, frame) and len(frame.columns) == 1
+
+
+def _other_kind(park: Park, part: str, column: str) -> str | None:
+    """``heat-demand`` for a heat profile in a load forecast, ``load`` for a load profile in a heat forecast."""
+    if part == "load_kw" and column in {b.demand_profile for b in park.heat_buses.values()}:
+        return "heat-demand"
+    if part == "heat_kw" and column in load_profile_names(park):
+        return "load"
+    return None
 
 
 def check_direct_forecast(park: Park, part: str, frame: pd.DataFrame, what: str) -> None:
@@ -332,9 +350,10 @@ def check_direct_forecast(park: Park, part: str, frame: pd.DataFrame, what: str)
         column is named ``<what>.<column>``.
 
     Checks: timestamps with UTC offset; every column a PV array
-    (``<array_id>_kw``, or one total ``pv_kw``), a load profile or a heat
+    (``<array_id>_kw`` and/or the total ``pv_kw``), a load profile or a heat
     profile of the park; values finite and ≥ 0 (NaN is a missing value, found
-    by :func:`step_means` if the plan needs it); PV at most the AC rating.
+    by :func:`step_means` if the plan needs it); PV at most the AC rating; a
+    PV total next to array columns equal to their sum (``forecasting.pv_forecast.check_pv_total``).
     """
     require_tz_aware(frame.index, what)
     if frame.columns.empty:
@@ -342,15 +361,11 @@ def check_direct_forecast(park: Park, part: str, frame: pd.DataFrame, what: str)
     if part == "pv_kw":
         if not park.pv_arrays:
             raise DataError(f"{what}: the park has no PV arrays; leave out the PV forecast")
-        if _pv_is_total(park, frame):
-            if len(frame.columns) > 1:
-                raise DataError(f"{what}: give one total column 'pv_kw' or one column per array "
-                                f"({', '.join(a + '_kw' for a in park.pv_arrays)}), not both")
-            ratings = {PV_TOTAL_COLUMN: sum(a.ac_capacity_kw for a in park.pv_arrays.values())}
-        else:
-            ratings = {f"{a_id}_kw": a.ac_capacity_kw for a_id, a in park.pv_arrays.items()}
+        ratings = {f"{a_id}_kw": a.ac_capacity_kw for a_id, a in park.pv_arrays.items()}
+        hint = f"{', '.join(sorted(ratings))} (and/or the total pv_kw)"
+        if _pv_has_total(park, frame):
+            ratings[PV_TOTAL_COLUMN] = sum(a.ac_capacity_kw for a in park.pv_arrays.values())
         known, kind = set(ratings), "PV array column"
-        hint = f"{', '.join(sorted(ratings))} (or one total pv_kw, split by AC rating)"
     elif part == "load_kw":
         known, kind, ratings = load_profile_names(park), "load profile", {}
         hint = ", ".join(sorted(known)) or "(none)"
@@ -363,6 +378,10 @@ def check_direct_forecast(park: Park, part: str, frame: pd.DataFrame, what: str)
         raise ValueError(f"unknown direct forecast part {part!r}")
     for column in frame.columns:
         if column not in known:
+            other = _other_kind(park, part, column)
+            if other:
+                raise DataError(f"{what}.{column}: {column!r} is a {other} profile, not a {kind}; give it in "
+                                f"the {other} forecast (one file per kind; use {hint} here)")
             raise DataError(f"{what}.{column}: the park has no {kind} {column!r}; use {hint}")
         values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
         bad = np.isinf(values) | (values < 0)
@@ -377,6 +396,8 @@ def check_direct_forecast(park: Park, part: str, frame: pd.DataFrame, what: str)
                 rating = "the arrays' AC rating" if column == PV_TOTAL_COLUMN else "the array's AC rating"
                 raise DataError(f"{what}.{column}: {values[np.argmax(above)]:g} kW at {at.isoformat()} exceeds "
                                 f"{rating} of {ratings[column]:g} kW; check the unit (kW of AC power) and the column")
+    if part == "pv_kw" and _pv_has_total(park, frame) and not _pv_is_total(park, frame):
+        check_pv_total(park.pv_arrays, frame, what)
 
 
 def step_means(frame: pd.DataFrame, index: pd.DatetimeIndex, dt_h: float, what: str) -> pd.DataFrame:
@@ -453,6 +474,8 @@ def _direct(forecasts: Forecasts | None, park: Park, part: str, index: pd.Dateti
         return None
     what = forecasts.label(part)
     check_direct_forecast(park, part, frame, what)
+    if part == "pv_kw" and _pv_has_total(park, frame) and not _pv_is_total(park, frame):
+        frame = frame.drop(columns=PV_TOTAL_COLUMN)   # checked equal to the arrays' sum
     means = step_means(frame, index, dt_h, what)
     if part != "pv_kw":
         return means

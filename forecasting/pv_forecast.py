@@ -338,6 +338,109 @@ def forecast_pv_ac_kw(
     return pv
 
 
+#: Name of the park's total AC power [kW] in a PV forecast file, next to (or
+#: instead of) one ``<array_id>_kw`` column per array.
+PV_TOTAL_COLUMN = "pv_kw"
+#: Least difference between a file's total and the sum of its arrays counted
+#: as a disagreement [kW] (three decimals of kW, summed over arrays, stay below).
+PV_TOTAL_TOLERANCE_KW = 0.01
+#: The same, as a fraction of the arrays' total AC rating, for large parks.
+PV_TOTAL_TOLERANCE_FRAC = 1e-4
+
+
+def pv_total_tolerance_kw(ac_rating_kw: float) -> float:
+    """How far a PV forecast's total may be from the sum of its arrays [kW].
+
+    Parameters
+    ----------
+    ac_rating_kw : float
+        Sum of the arrays' ``ac_capacity_kw`` [kW].
+
+    Returns
+    -------
+    float
+        ``max(PV_TOTAL_TOLERANCE_KW, PV_TOTAL_TOLERANCE_FRAC * ac_rating_kw)``.
+
+    Examples
+    --------
+    >>> pv_total_tolerance_kw(4400.0), pv_total_tolerance_kw(50.0)
+    (0.44, 0.01)
+    """
+    return max(PV_TOTAL_TOLERANCE_KW, PV_TOTAL_TOLERANCE_FRAC * ac_rating_kw)
+
+
+def pv_forecast_table(pv_ac_kw: pd.DataFrame) -> pd.DataFrame:
+    """A PV forecast as a file holds it: ``<array_id>_kw`` per array, then the total ``pv_kw``.
+
+    This is what ``microgrid forecast pv --out`` writes and
+    ``microgrid schedule --pv-forecast`` reads: the plan takes the arrays'
+    columns and checks that the total equals their sum.
+
+    Parameters
+    ----------
+    pv_ac_kw : pandas.DataFrame
+        One column per array id [kW AC], as :func:`forecast_pv_ac_kw` returns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The same values in ``<array_id>_kw`` columns and their sum in
+        :data:`PV_TOTAL_COLUMN`; no total when an array is called ``pv`` (its
+        column is ``pv_kw``), since the name is then taken.
+
+    Examples
+    --------
+    >>> idx = pd.date_range("2026-07-15 12:00", periods=1, freq="15min", tz="Asia/Shanghai")
+    >>> pv_forecast_table(pd.DataFrame({"a": [1.5], "b": [2.0]}, index=idx)).iloc[0].to_dict()
+    {'a_kw': 1.5, 'b_kw': 2.0, 'pv_kw': 3.5}
+    """
+    table = pv_ac_kw.add_suffix("_kw")
+    if PV_TOTAL_COLUMN not in table.columns:
+        table[PV_TOTAL_COLUMN] = table.sum(axis=1)
+    return table
+
+
+def check_pv_total(arrays: Mapping[str, PVArray], frame: pd.DataFrame, what: str) -> None:
+    """Check that a PV forecast's total ``pv_kw`` is the sum of its array columns.
+
+    Parameters
+    ----------
+    arrays : mapping of str to PVArray
+        The park's arrays (none of them called ``pv``).
+    frame : pandas.DataFrame
+        The forecast [kW AC]: ``<array_id>_kw`` columns and :data:`PV_TOTAL_COLUMN`.
+    what : str
+        The forecast's name in messages (``--pv-forecast``).
+
+    Raises
+    ------
+    DataError
+        Naming the forecast when an array has no column, or
+        ``<what>.pv_kw`` and the first timestamp where the total differs from
+        the arrays' sum by more than :func:`pv_total_tolerance_kw` of their AC
+        rating. Steps where a value is missing are not compared (the plan
+        finds missing values it needs).
+
+    The plan uses the arrays' columns; the total is there for people reading
+    the file, as :func:`pv_forecast_table` writes it.
+    """
+    columns = [f"{a_id}_kw" for a_id in arrays]
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise DataError(f"{what}: the total {PV_TOTAL_COLUMN} comes with array columns but not "
+                        f"{', '.join(missing)}; give every array's column, or the total alone")
+    sum_kw = frame[columns].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float).sum(axis=1)
+    total_kw = pd.to_numeric(frame[PV_TOTAL_COLUMN], errors="coerce").to_numpy(dtype=float)
+    tolerance_kw = pv_total_tolerance_kw(sum(a.ac_capacity_kw for a in arrays.values()))
+    with np.errstate(invalid="ignore"):
+        off = np.abs(total_kw - sum_kw) > tolerance_kw   # False where a value is missing
+    if off.any():
+        k = int(np.argmax(off))
+        raise DataError(f"{what}.{PV_TOTAL_COLUMN}: {total_kw[k]:g} kW at {frame.index[k].isoformat()} is not the "
+                        f"sum of the array columns, {sum_kw[k]:g} kW (tolerance {tolerance_kw:g} kW); correct "
+                        "the total or leave the column out")
+
+
 def clearsky_pv_ac_kw(index: pd.DatetimeIndex, site: Site, array: PVArray) -> pd.Series:
     """AC power of one array under a clear sky [kW] (Ineichen, 20 °C, no wind)."""
     return pv_ac_kw(clearsky_weather(index, site), site, array).rename("clearsky_ac_kw")

@@ -152,6 +152,41 @@ def kpi_table(kpis: dict, title: str) -> Table:
     return table
 
 
+STATUS_NOTES = {
+    "optimal": "",
+    "time_limit": " (stopped at the time limit: best plan found, see MIP gap)",
+    "infeasible_relaxed": " (priced slack used, see below)",
+}
+
+
+def plan_title(case_name: str, day: dt.date, strategy: str, status: str, unmet: int = 0) -> str:
+    """Title of the KPI table: the case, the day, the strategy and what the plan's status really is.
+
+    Parameters
+    ----------
+    case_name, day
+        The case's name and the planned local day.
+    strategy : str
+        The strategy asked for (``optimal``, ``rule-based``, ...).
+    status : str
+        The plan's :class:`dispatch.results.SolverStatus` value.
+    unmet : int
+        Requirements the plan does not meet (its slack entries).
+
+    Examples
+    --------
+    >>> plan_title("park", dt.date(2026, 7, 15), "optimal", "infeasible_relaxed", 1)
+    'park — 2026-07-15 — optimal strategy — status: infeasible_relaxed (priced slack used, see below)'
+    >>> plan_title("park", dt.date(2026, 7, 15), "rule-based", "not_optimized")
+    'park — 2026-07-15 — rule-based (not optimized)'
+    """
+    head = f"{case_name} — {day.isoformat()} — "
+    if status == "not_optimized":
+        title = f"{head}{strategy} (not optimized)"
+        return title + (f" — {unmet} requirement(s) not met, see below" if unmet else "")
+    return f"{head}{strategy} strategy — status: {status}{STATUS_NOTES.get(status, '')}"
+
+
 @app.command()
 def schedule(
     case_dir: Annotated[Path, typer.Argument(help="Case folder holding park.yaml.")],
@@ -251,7 +286,8 @@ def schedule(
         paths = write_outputs(result, out, plot=plot)
         if report is not None:
             paths["network"] = write_network_report(report, out)
-        console.print(kpi_table(result.kpis, f"{case.name} — {day.isoformat()} — {strategy.value}"))
+        console.print(kpi_table(result.kpis, plan_title(case.name, day, strategy.value, str(result.status),
+                                                        len(result.slack))))
         if result.kpis.get("network_aware"):
             kp = result.kpis
             state = "no violation in AC" if kp["network_converged"] else \

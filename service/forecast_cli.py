@@ -44,7 +44,8 @@ def _summary(frame: pd.DataFrame, title: str) -> Table:
 def forecast_pv(
     case_dir: Annotated[Path, typer.Argument(help="Case folder holding park.yaml.")],
     weather: Annotated[Path, typer.Option("--weather", help="Weather CSV (ghi[/dni/dhi] or cloud_cover, temp_air, wind_speed).")],
-    out: Annotated[Path | None, typer.Option("--out", help="CSV for the AC power of every array [kW].")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="CSV of the AC power [kW]: <array_id>_kw per array and "
+                                                          "the total pv_kw, as schedule --pv-forecast reads it.")] = None,
     cloud_model: Annotated[str, typer.Option("--cloud-model", help="kasten_czeplak or linear (cloud cover only).")] = "kasten_czeplak",
     decomposition: Annotated[str, typer.Option("--decomposition", help="erbs, dirint or disc (ghi without dni/dhi).")] = "erbs",
 ) -> None:
@@ -52,7 +53,7 @@ def forecast_pv(
     from service.cli import _run, console
 
     def action() -> None:
-        from forecasting.pv_forecast import PVForecastConfig, forecast_pv_ac_kw
+        from forecasting.pv_forecast import PVForecastConfig, forecast_pv_ac_kw, pv_forecast_table
         from forecasting.sources import read_weather_csv
         from microgrid.case import format_validation_error, load_case
         from pydantic import ValidationError
@@ -65,8 +66,7 @@ def forecast_pv(
         table = read_weather_csv(weather)
         pv = forecast_pv_ac_kw(table, case.park.site, case.park.pv_arrays, config)
         pv.index = pv.index.tz_convert(case.park.site.timezone)
-        pv = pv.add_suffix("_kw")
-        pv["total_kw"] = pv.sum(axis=1)
+        pv = pv_forecast_table(pv)
         console.print(_summary(pv, f"{case.name}: PV forecast from {weather.name}"))
         if out is not None:
             write_timeseries_csv(pv, out, float_format="%.3f")

@@ -133,7 +133,8 @@ class ForecastsIn(_Request):
 
     weather: Rows | None = None
     load_history: Rows | None = None
-    pv_kw: Rows | None = Field(None, description="PV AC power [kW]: <array_id>_kw columns, or one total pv_kw.")
+    pv_kw: Rows | None = Field(None, description="PV AC power [kW]: <array_id>_kw columns, one total pv_kw, or "
+                                                 "both (the total equal to the arrays' sum).")
     load_kw: Rows | None = Field(None, description="Load [kW]: one column per load profile, named as the profile.")
     heat_kw: Rows | None = Field(None, description="Heat demand [kW of heat]: one column per heat profile.")
 
@@ -253,7 +254,8 @@ class ForecastCreate(_Request):
       from it through pvlib, air-source heat pumps' COP from ``temp_air``;
     * ``pv_kw``: PV AC power [kW], one ``<array_id>_kw`` column per array
       (arrays without one come from the weather), or one total ``pv_kw``
-      split over the arrays by AC rating; at most the AC rating;
+      split over the arrays by AC rating, or every array's column and their
+      sum ``pv_kw`` (checked); at most the AC rating;
     * ``load_kw``: load [kW], one column per load profile of the park, named
       as the profile (e.g. ``l1_kw``);
     * ``heat_kw``: heat demand [kW of heat], one column per heat profile.

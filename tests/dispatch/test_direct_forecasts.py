@@ -11,6 +11,7 @@ import pytest
 
 from dispatch.day_ahead import plan_day_ahead
 from dispatch.inputs import Forecasts, day_ahead_inputs, step_means
+from forecasting.pv_forecast import pv_forecast_table
 from microgrid.case import load_case
 from microgrid.errors import DataError
 from tests.service.helpers import TINY_PARK, write_tiny_case
@@ -158,6 +159,44 @@ def test_a_total_pv_forecast_is_split_by_ac_rating(tmp_path) -> None:
     assert inputs.forecast_sources == {"pv.pv1": "pv_kw", "pv.pv2": "pv_kw"}
 
 
+def test_arrays_and_their_total_use_the_arrays(tmp_path) -> None:
+    """The file ``forecast pv`` writes: every array and the total; the arrays are used, not the split total."""
+    case = tiny_case(tmp_path, pv_arrays=two_arrays())
+    frame = hourly({"pv1_kw": pv_day(100.0), "pv2_kw": pv_day(300.0), "pv_kw": pv_day(400.0)})
+    inputs = day_ahead_inputs(case, DAY, forecasts=Forecasts(pv_kw=frame))
+    noon = pd.Timestamp("2026-07-15 12:00", tz=TZ)
+    assert inputs.pv_available_kw.loc[noon].to_dict() == pytest.approx({"pv1": 100.0, "pv2": 300.0})
+    assert inputs.forecast_sources == {"pv.pv1": "pv_kw", "pv.pv2": "pv_kw"}
+    with pytest.raises(DataError, match=r"^forecasts.pv_kw: the total pv_kw comes with array columns but not "
+                                        r"pv2_kw; give every array's column, or the total alone$"):
+        day_ahead_inputs(case, DAY, forecasts=Forecasts(pv_kw=frame.drop(columns="pv2_kw")))
+
+
+def test_a_missing_total_is_not_needed_where_the_arrays_are_given(tmp_path) -> None:
+    """The total is only read next to the arrays: an empty total cell is no missing value."""
+    case = tiny_case(tmp_path, pv_arrays=two_arrays())
+    frame = hourly({"pv1_kw": pv_day(100.0), "pv2_kw": pv_day(300.0), "pv_kw": pv_day(400.0)})
+    frame.iloc[12, 2] = np.nan
+    inputs = day_ahead_inputs(case, DAY, forecasts=Forecasts(pv_kw=frame))
+    assert inputs.pv_available_kw.sum(axis=1).max() == pytest.approx(400.0)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_written_pv_forecast_is_read_back_as_it_is(tmp_path, seed) -> None:
+    """Property: ``pv_forecast_table`` of any PV within the ratings, rounded to 3 decimals as written, is accepted
+    and gives back the arrays' values."""
+    case = tiny_case(tmp_path, pv_arrays=two_arrays())
+    rng = np.random.default_rng(seed)
+    pv = hourly({"pv1": rng.uniform(0, 500, 25), "pv2": rng.uniform(0, 300, 25)})
+    table = pv_forecast_table(pv).round(3)
+    assert list(table.columns) == ["pv1_kw", "pv2_kw", "pv_kw"]
+    inputs = day_ahead_inputs(case, DAY, forecasts=Forecasts(pv_kw=table))
+    hours = inputs.index.floor("1h")
+    for array_id in ("pv1", "pv2"):
+        expected = table[f"{array_id}_kw"].reindex(hours).to_numpy()
+        assert inputs.pv_available_kw[array_id].to_numpy() == pytest.approx(expected, abs=1e-9)
+
+
 def test_arrays_without_a_column_keep_pv_from_the_weather(tmp_path) -> None:
     case = tiny_case(tmp_path, pv_arrays=two_arrays())
     plain = day_ahead_inputs(case, DAY)
@@ -175,7 +214,9 @@ def test_arrays_without_a_column_keep_pv_from_the_weather(tmp_path) -> None:
     (hourly({"pv9_kw": pv_day(1.0)}), r"forecasts.pv_kw.pv9_kw: the park has no PV array column 'pv9_kw'; use pv1_kw"),
     (hourly({"pv1_kw": pv_day(-1.0)}), r"forecasts.pv_kw.pv1_kw: -1 kW at 2026-07-15T10:00:00\+08:00"),
     (hourly({"pv1_kw": pv_day(np.inf)}), r"forecasts.pv_kw.pv1_kw: inf kW"),
-    (hourly({"pv_kw": pv_day(1.0), "pv1_kw": pv_day(1.0)}), r"one total column 'pv_kw' or one column per array"),
+    (hourly({"pv_kw": pv_day(2.0), "pv1_kw": pv_day(1.0)}),
+     r"^forecasts.pv_kw.pv_kw: 2 kW at 2026-07-15T10:00:00\+08:00 is not the sum of the array columns, 1 kW "
+     r"\(tolerance 0.05 kW\); correct the total or leave the column out$"),
 ])
 def test_bad_pv_forecasts_are_named(tmp_path, frame, message) -> None:
     case = tiny_case(tmp_path)

@@ -50,10 +50,10 @@ def test_forecast_pv_from_hourly_cloud_cover(tmp_path: Path, case_weather) -> No
     result = run("forecast", "pv", str(CASE), "--weather", str(write(weather, tmp_path / "w.csv")), "--out", str(out))
     assert result.exit_code == 0, result.output
     pv = pd.read_csv(out, index_col="timestamp")
-    assert list(pv.columns) == ["pv_ws1_kw", "pv_ws2_kw", "pv_ws3_kw", "pv_ws4_kw", "total_kw"]
+    assert list(pv.columns) == ["pv_ws1_kw", "pv_ws2_kw", "pv_ws3_kw", "pv_ws4_kw", "pv_kw"]
     assert pv.index[0] == "2026-07-15T00:00:00+08:00"
-    assert pv["total_kw"].iloc[:5].max() == 0.0          # night
-    assert 2000 < pv["total_kw"].max() <= 4580          # clipped at the sum of AC ratings
+    assert pv["pv_kw"].iloc[:5].max() == 0.0          # night
+    assert 2000 < pv["pv_kw"].max() <= 4580          # clipped at the sum of AC ratings
 
 
 def test_forecast_pv_bad_weather_is_one_line(tmp_path: Path) -> None:

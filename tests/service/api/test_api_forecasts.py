@@ -115,6 +115,8 @@ def test_the_list_is_newest_first_and_filters_by_period_and_kind(client, tiny) -
     ({"pv_kw": rows("pv1_kw", [0.0] * 12 + [600.0] * 12)}, "pv_kw.pv1_kw",
      "600 kW at 2026-07-15T12:00:00+08:00 exceeds the array's AC rating of 500 kW"),
     ({"pv_kw": rows("pv_kw", [501.0] * 24)}, "pv_kw.pv_kw", "the arrays' AC rating of 500 kW"),
+    ({"pv_kw": [{**a, **b} for a, b in zip(rows("pv1_kw", [10.0] * 24), rows("pv_kw", [12.0] * 24))]},
+     "pv_kw.pv_kw", "12 kW at 2026-07-15T00:00:00+08:00 is not the sum of the array columns, 10 kW"),
     ({"load_kw": rows("l9_kw", [1.0] * 24)}, "load_kw.l9_kw", "no load profile 'l9_kw'; use l1_kw"),
     ({"load_kw": rows("l1_kw", [1.0] * 5 + [-2.0])}, "load_kw", "column 'l1_kw' has -2"),
     ({"load_kw": rows("l1_kw", [1.0, None, 1.0])}, "load_kw",
