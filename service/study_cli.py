@@ -120,16 +120,20 @@ def _interrupted(out: Path, what: str) -> typer.Exit:
 
 def _settings(start: str, end: str, strategy: list[str], horizon_h: float, replan_h: float, seed: int,
               reuse_models: bool, integer_horizon_h: float | None, baseline: str):
-    from service.cli import console
     from service.study import StudySettings
 
     first, last = _dates(start, end)
     settings = StudySettings(start=first, end=last, strategies=tuple(dict.fromkeys(strategy)), horizon_h=horizon_h,
                              replan_h=replan_h, seed=seed, reuse_models=reuse_models,
                              integer_horizon_h=integer_horizon_h, baseline=baseline)
-    if baseline not in strategy:
-        console.print(f"the baseline {escape(baseline)} is added to the strategies (--baseline)", highlight=False)
     return settings
+
+
+def baseline_note(baseline: str, asked: list[str]) -> str:
+    """What the summary says about the savings' baseline (and that it was added, when --strategy did not name it)."""
+    added = " (the baseline tou-arbitrage is added to the strategies; --baseline)".replace(
+        "tou-arbitrage", baseline) if baseline not in asked else ""
+    return f"savings are stated against {baseline}{added}"
 
 
 def summary_table(kpis, title: str) -> Table:
@@ -210,6 +214,7 @@ def study(
             console.print(f"resumed {result.resumed_days} finished day(s) from {escape(str(out))}", highlight=False)
         console.print(summary_table(result.kpis, f"{case.name} — {settings.start} … {settings.end} "
                                                  f"({days} day(s))"))
+        console.print(escape(baseline_note(settings.baseline, strategy)), highlight=False)
         fallbacks = int(result.kpis["fallback_windows"].sum())
         if fallbacks:
             console.print(f"[bold yellow]{fallbacks} re-plan window(s) had no usable plan and followed the "
@@ -300,6 +305,7 @@ def sweep(
                     cells.append(escape(str(value)))
             table.add_row(*cells)
         console.print(table)
+        console.print(escape(baseline_note(settings.baseline, strategy)), highlight=False)
         console.print(f"ran on {result.cluster}; total wall time {result.wall_s:.1f} s (validation "
                       f"{result.validate_s:.1f} s, cluster start {result.cluster_start_s:.1f} s, scenarios "
                       f"{result.run_s:.1f} s)", highlight=False)
