@@ -166,7 +166,8 @@ def test_fallback_windows_are_counted_and_reported(tmp_path: Path) -> None:
     windows.loc[failed, "status"] = "failed"
     windows.loc[failed, "reason"] = "no plan within the time limit"
     kpis, monthly, annual = study_kpis(runs, case.park)
-    assert kpis.set_index("strategy")["fallback_windows"].to_dict() == {"no-control": 0, "rule-based": 3}
+    assert kpis.set_index("strategy")["fallback_windows"].to_dict() == {"no-control": 0, "rule-based": 3,
+                                                                     "tou-arbitrage": 0}  # the baseline, added
     assert monthly.set_index("strategy").loc["rule-based", "fallback_windows"] == 3
     assert annual.set_index("strategy").loc["rule-based", "windows"] == 48
     result = StudyResult(runs=runs, kpis=kpis, monthly=monthly, annual=annual)
