@@ -129,3 +129,19 @@ def test_reference_summer_day_arbitrage_beats_no_control() -> None:
     assert s["grid_import_kw"].max() <= case.park.grid.max_import_kw + 1e-9
     valley = s["tou_period"] == "valley"
     assert s.loc[~valley & (s["pv_available_kw"] < s["load_kw"]), "battery_charge_kw"].max() == pytest.approx(0.0)
+
+
+def test_rolling_tou_arbitrage_acts_as_the_day_ahead_rule() -> None:
+    """The rule is causal: re-planned every hour on the actual data, it charges and discharges as in one day-ahead run."""
+    import pandas as pd
+
+    from dispatch.rolling import RollingConfig, run_rolling_horizon
+
+    case = load_case(CASE_DIR)
+    day = dt.date(2026, 7, 15)
+    tz = case.park.site.timezone
+    start = pd.Timestamp(day).tz_localize(tz)
+    rolling = run_rolling_horizon(case, start, start + pd.Timedelta(days=1), RollingConfig(strategy="tou-arbitrage"))
+    ahead = plan_day_ahead(case, day, "tou-arbitrage").schedule
+    assert rolling.kpis["strategy"] == "tou-arbitrage" and rolling.kpis["fallback_windows"] == 0
+    assert rolling.schedule["battery_soc_kwh"].to_numpy() == pytest.approx(ahead["battery_soc_kwh"].to_numpy())
