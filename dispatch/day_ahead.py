@@ -40,7 +40,7 @@ def plan_day_ahead(
     case : Case
     day : datetime.date
         Local date in the park's timezone.
-    strategy : {'optimal', 'rule-based', 'no-control'}
+    strategy : {'optimal', 'rule-based', 'tou-arbitrage', 'no-control'}
     config : DispatchConfig, optional
     horizon_h : float
         Length of the plan [h]; more than 24 adds a look-ahead.

@@ -2,7 +2,9 @@
 
 One engine serves real operation (intraday re-planning) and offline studies
 over a year. At every re-plan the optimizer sees forecasts issued at that time
-(``mpc``) or the actual data (``perfect-foresight``: the upper bound); what
+(``mpc``) or the actual data (``perfect-foresight``: the upper bound), or a
+heuristic (``no-control``, ``rule-based``, ``tou-arbitrage``) acts step by
+step on the actual data; what
 really happens is then simulated with the actual data, and the measured state
 (battery and heat-store contents, fleet energy, batch runs, shed hours used,
 shifted energy owed, month-to-date peak) carries into the next window.
@@ -40,7 +42,7 @@ from dispatch.kpis import Flows, make_schedule, schedule_kpis
 from dispatch.model import DispatchConfig, needs_exclusivity
 from dispatch.optimize import DispatchModel, ModelCache, shape_key  # noqa: F401 - the cache lives with the model
 from dispatch.results import SolverStatus
-from dispatch.strategies import heuristic_flows
+from dispatch.strategies import HEURISTICS, heuristic_flows
 from microgrid.case import Case
 from microgrid.errors import InvalidRequestError, MicrogridError
 from microgrid.park import Park
@@ -48,7 +50,7 @@ from microgrid.timeseries import step_hours
 
 logger = logging.getLogger(__name__)
 
-ROLLING_STRATEGIES: tuple[str, ...] = ("no-control", "rule-based", "mpc", "perfect-foresight")
+ROLLING_STRATEGIES: tuple[str, ...] = ("no-control", "rule-based", "tou-arbitrage", "mpc", "perfect-foresight")
 
 
 @dataclass(frozen=True)
@@ -145,7 +147,7 @@ class RollingConfig:
 
     Attributes
     ----------
-    strategy : {'no-control', 'rule-based', 'mpc', 'perfect-foresight'}
+    strategy : {'no-control', 'rule-based', 'tou-arbitrage', 'mpc', 'perfect-foresight'}
     horizon_h : float
         Length of every plan [h] (shortened at the end of the case's data).
     replan_h : float
@@ -167,7 +169,7 @@ class RollingConfig:
         Built models kept for reuse (one per horizon shape).
     """
 
-    strategy: Literal["no-control", "rule-based", "mpc", "perfect-foresight"] = "mpc"
+    strategy: Literal["no-control", "rule-based", "tou-arbitrage", "mpc", "perfect-foresight"] = "mpc"
     horizon_h: float = 24.0
     replan_h: float = 1.0
     dispatch: DispatchConfig = field(
@@ -492,9 +494,9 @@ def run_rolling_horizon(
         record = {"window_start": t0.isoformat(), "status": "", "fallback": False, "reason": "",
                   "update_s": 0.0, "solve_s": 0.0, "reused": False, "method": ""}
         delivered_default = "none"
-        if config.strategy in ("no-control", "rule-based"):
+        if config.strategy in HEURISTICS:
             delivered_default = "uncontrolled"
-            flows, _ = heuristic_flows(actual, use_batteries=config.strategy == "rule-based")
+            flows, _ = heuristic_flows(actual, config.strategy)
             realized, window = _realize(actual, flows, steps)
             record["status"] = SolverStatus.NOT_OPTIMIZED.value
         else:
@@ -513,7 +515,7 @@ def run_rolling_horizon(
             except MicrogridError as exc:
                 logger.warning("window %s failed (%s); the rule-based action is used", t0.isoformat(), exc)
                 record.update(status="failed", fallback=True, reason=str(exc))
-                flows, _ = heuristic_flows(actual, use_batteries=True)
+                flows, _ = heuristic_flows(actual, "rule-based")
                 plan_inputs = actual
             realized, window = _realize(actual, flows, steps, plan_inputs)
         rows.append(make_schedule(window, realized))

@@ -5,6 +5,10 @@
   charge from PV surplus and discharge on deficit, greedily, step by step,
   ignoring prices; surplus beyond the batteries is exported up to the export
   limit, then curtailed;
+* ``tou-arbitrage``: Chinese C&I storage's default (两充两放): batteries
+  charge from the grid in valley windows, spread to be full at the window's
+  end, and discharge in peak and critical-peak windows up to the net load;
+  PV surplus charges them at any time (:mod:`dispatch.tou_rule`);
 * ``no-control``: batteries stay idle; loads are served by PV first, then the
   grid; surplus is exported up to the limit, then curtailed.
 
@@ -25,11 +29,14 @@ from dispatch.kpis import Flows, compute_kpis, make_schedule
 from dispatch.model import DispatchConfig
 from dispatch.optimize import SLACK_TOLERANCE, ModelCache, solve_optimal
 from dispatch.results import DispatchResult, SlackEntry, SolverStatus
+from dispatch.tou_rule import spread_charge_kw, tou_windows
 from dispatch.validate import check_inputs
 from microgrid.errors import InvalidRequestError
 
-Strategy = Literal["optimal", "rule-based", "no-control"]
-STRATEGIES: tuple[str, ...] = ("optimal", "rule-based", "no-control")
+Strategy = Literal["optimal", "rule-based", "tou-arbitrage", "no-control"]
+STRATEGIES: tuple[str, ...] = ("optimal", "rule-based", "tou-arbitrage", "no-control")
+HEURISTICS: tuple[str, ...] = ("rule-based", "tou-arbitrage", "no-control")
+"""The strategies simulated step by step by :func:`heuristic_flows` (no solver)."""
 
 
 def _split(total: float, capacities: np.ndarray) -> np.ndarray:
@@ -40,13 +47,13 @@ def _split(total: float, capacities: np.ndarray) -> np.ndarray:
     return capacities * min(1.0, total / available)
 
 
-def simulate_heuristic(inputs: DispatchInputs, use_batteries: bool, strategy: str) -> DispatchResult:
-    """Step-by-step self-consumption dispatch (``use_batteries``) or no control.
+def simulate_heuristic(inputs: DispatchInputs, strategy: str) -> DispatchResult:
+    """Step-by-step dispatch of a heuristic strategy (:data:`HEURISTICS`).
 
     Heat devices and flexible loads run uncontrolled (:mod:`dispatch.baseline`);
     the batteries then see the park's net load.
     """
-    flows, slack = heuristic_flows(inputs, use_batteries)
+    flows, slack = heuristic_flows(inputs, strategy)
     schedule = make_schedule(inputs, flows)
     kpis = compute_kpis(schedule, inputs)
     kpis.update(strategy=strategy, objective=None, solver_status=SolverStatus.NOT_OPTIMIZED.value, mip_gap=None,
@@ -54,8 +61,16 @@ def simulate_heuristic(inputs: DispatchInputs, use_batteries: bool, strategy: st
     return DispatchResult(strategy=strategy, schedule=schedule, kpis=kpis, status=SolverStatus.NOT_OPTIMIZED, slack=slack)
 
 
-def heuristic_flows(inputs: DispatchInputs, use_batteries: bool) -> tuple[Flows, list[SlackEntry]]:
-    """The flows of :func:`simulate_heuristic`, and what they leave unmet, before any table is made."""
+def heuristic_flows(inputs: DispatchInputs, strategy: str) -> tuple[Flows, list[SlackEntry]]:
+    """The flows of :func:`simulate_heuristic`, and what they leave unmet, before any table is made.
+
+    Every step: the batteries' charge and discharge are chosen by the
+    strategy's rule; what remains of the net load (load − PV + charge −
+    discharge) is imported up to ``grid.max_import_kw`` (the rest unserved),
+    or exported up to ``grid.max_export_kw`` (the rest curtailed).
+    """
+    if strategy not in HEURISTICS:
+        raise InvalidRequestError(f"strategy: {strategy!r} is not a heuristic; choose one of {', '.join(HEURISTICS)}")
     park = inputs.park
     device_frames, slack = uncontrolled_devices(inputs)
     dt_h = inputs.dt_h
@@ -82,24 +97,33 @@ def heuristic_flows(inputs: DispatchInputs, use_batteries: bool) -> tuple[Flows,
     max_dis = np.array([b.max_discharge_kw for b in bats])
     soc_min = np.array([b.min_soc_kwh for b in bats])
     soc_max = np.array([b.max_soc_kwh for b in bats])
+    import_limit = np.full(n, park.grid.max_import_kw)
+    if inputs.import_cap_kw is not None:
+        import_limit = np.minimum(import_limit, inputs.import_cap_kw)
+    valley_left, peak = tou_windows(inputs) if strategy == "tou-arbitrage" else (np.zeros(n, int), np.zeros(n, bool))
+    use_batteries = strategy != "no-control" and bool(ids)
     for t in range(n):
         net = load[t] - pv_total[t]
-        if net < 0:
-            surplus = -net
-            if use_batteries and ids:
-                room = np.minimum(max_ch, np.clip(soc_max - soc, 0, None) / (eta_c * dt_h))
-                charge[t] = _split(surplus, room)
-                surplus -= charge[t].sum()
-            grid_export[t] = min(surplus, park.grid.max_export_kw)
-            curtailed[t] = surplus - grid_export[t]
+        if use_batteries:
+            room_ch = np.minimum(max_ch, np.clip(soc_max - soc, 0, None) / (eta_c * dt_h))
+            room_dis = np.minimum(max_dis, np.clip(soc - soc_min, 0, None) * eta_d / dt_h)
+            if net < 0:                       # PV surplus charges the batteries (both rules)
+                charge[t] = _split(-net, room_ch)
+            elif strategy == "rule-based" or peak[t]:
+                discharge[t] = _split(net, room_dis)   # never more than the net load: no battery export
+            if valley_left[t]:
+                # The grid tops the surplus up to the spread power, within the import limit.
+                target = spread_charge_kw(soc_max - soc, max_ch, eta_c, dt_h, int(valley_left[t]))
+                extra = np.clip(target - charge[t], 0, None)
+                headroom = max(0.0, import_limit[t] - max(net, 0.0))
+                charge[t] += _split(min(extra.sum(), headroom), extra)
+        residual = net + charge[t].sum() - discharge[t].sum()
+        if residual >= 0:
+            grid_import[t] = min(residual, park.grid.max_import_kw)
+            unserved[t] = residual - grid_import[t]
         else:
-            deficit = net
-            if use_batteries and ids:
-                room = np.minimum(max_dis, np.clip(soc - soc_min, 0, None) * eta_d / dt_h)
-                discharge[t] = _split(deficit, room)
-                deficit -= discharge[t].sum()
-            grid_import[t] = min(deficit, park.grid.max_import_kw)
-            unserved[t] = deficit - grid_import[t]
+            grid_export[t] = min(-residual, park.grid.max_export_kw)
+            curtailed[t] = -residual - grid_export[t]
         if ids:
             soc = np.clip(soc + (eta_c * charge[t] - discharge[t] / eta_d) * dt_h, soc_min, soc_max)
             soc_path[t] = soc
@@ -134,8 +158,6 @@ def run_strategy(inputs: DispatchInputs, strategy: str = "optimal", config: Disp
     if strategy == "optimal":
         return solve_optimal(inputs, config, models=models, warm_start_from_last=warm_start_from_last,
                              warm_start=warm_start)
-    if strategy == "rule-based":
-        return simulate_heuristic(inputs, use_batteries=True, strategy=strategy)
-    if strategy == "no-control":
-        return simulate_heuristic(inputs, use_batteries=False, strategy=strategy)
+    if strategy in HEURISTICS:
+        return simulate_heuristic(inputs, strategy)
     raise InvalidRequestError(f"strategy: unknown {strategy!r}; choose one of {', '.join(STRATEGIES)}")

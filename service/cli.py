@@ -40,6 +40,7 @@ EXIT_INTERNAL_ERROR = 3
 class StrategyName(StrEnum):
     optimal = "optimal"
     rule_based = "rule-based"
+    tou_arbitrage = "tou-arbitrage"
     no_control = "no-control"
 
 

@@ -25,7 +25,7 @@ from microgrid.park import Park  # noqa: E402
 if TYPE_CHECKING:  # pragma: no cover
     from service.study import StudyResult
 
-COLOURS = {"no-control": "#7f7f7f", "rule-based": "#3b75af", "mpc": "#e07b39", "perfect-foresight": "#59a14f"}
+COLOURS = {"no-control": "#7f7f7f", "rule-based": "#3b75af", "tou-arbitrage": "#b07aa1", "mpc": "#e07b39", "perfect-foresight": "#59a14f"}
 
 CSS = """
 body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; margin: 2em auto; max-width: 1150px;
@@ -40,11 +40,11 @@ figure { margin: 1em 0; } figcaption { font-size: 0.85em; color: #555; }
 img { max-width: 100%; } .scroll { overflow-x: auto; }
 """
 
-# Main KPIs of the report's tables: key, label, format.
+# Main KPIs of the report's tables: key, label ({baseline}: the savings' baseline, see baseline_of), format.
 KPI_ROWS = [
     ("total_cost_cny", "total cost [CNY]", "{:,.0f}"),
-    ("savings_cny", "savings against no-control [CNY]", "{:,.0f}"),
-    ("savings_ratio", "savings against no-control", "{:.1%}"),
+    ("savings_cny", "savings against {baseline} [CNY]", "{:,.0f}"),
+    ("savings_ratio", "savings against {baseline}", "{:.1%}"),
     ("energy_cost_cny", "energy cost [CNY]", "{:,.0f}"),
     ("export_revenue_cny", "export revenue [CNY]", "{:,.0f}"),
     ("demand_charge_cny", "demand charge [CNY]", "{:,.0f}"),
@@ -61,7 +61,7 @@ KPI_ROWS = [
     ("unserved_load_kwh", "load not served [kWh]", "{:,.1f}"),
     ("peak_import_kw", "peak import [kW]", "{:,.0f}"),
     ("co2_kg", "CO2 [kg]", "{:,.0f}"),
-    ("co2_reduction_kg", "CO2 reduction against no-control [kg]", "{:,.0f}"),
+    ("co2_reduction_kg", "CO2 reduction against {baseline} [kg]", "{:,.0f}"),
     ("windows", "re-plan windows", "{:,.0f}"),
     ("fallback_windows", "windows fallen back to rule-based", "{:,.0f}"),
 ]
@@ -126,13 +126,21 @@ def html_table(frame: pd.DataFrame, formats: dict[str, str] | None = None, index
     return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
 
 
+def baseline_of(table: pd.DataFrame) -> str:
+    """The name of the strategy a KPI table's savings are stated against (its ``baseline`` column)."""
+    names = table["baseline"].dropna().unique() if "baseline" in table.columns else []
+    return ", ".join(str(n) for n in names) or "the baseline"
+
+
 def kpi_matrix(table: pd.DataFrame, key: str) -> str:
     """KPIs as rows, one column per ``table[key]`` value (strategies, scenarios), formatted by row."""
     header = "".join(f"<th>{html.escape(str(v))}</th>" for v in table[key])
     rows = []
+    baseline = baseline_of(table)
     for column, label, fmt in KPI_ROWS:
         if column not in table.columns or table[column].isna().all():
             continue
+        label = label.format(baseline=baseline)
         cells = "".join(f'<td class="num">{html.escape(format_value(v, fmt))}</td>' for v in table[column])
         rows.append(f"<tr><th>{html.escape(label)}</th>{cells}</tr>")
     return f'<div class="scroll"><table><thead><tr><th>KPI</th>{header}</tr></thead><tbody>{"".join(rows)}' \
@@ -166,16 +174,17 @@ def _grouped_bars(ax: plt.Axes, table: pd.DataFrame, column: str, strategies: li
 
 
 def monthly_cost_figure(monthly: pd.DataFrame, strategies: list[str]) -> plt.Figure:
-    """Cost by month and strategy, and savings against no-control."""
+    """Cost by month and strategy, and savings against the table's baseline (:func:`baseline_of`)."""
     savings = "savings_cny" in monthly.columns
     fig, axes = plt.subplots(2 if savings else 1, 1, figsize=(10, 6.5 if savings else 3.8), squeeze=False)
     _grouped_bars(axes[0, 0], monthly, "total_cost_cny", strategies, 1e-3)
     axes[0, 0].set_ylabel("total cost [thousand CNY]")
     axes[0, 0].legend(fontsize=8, ncol=len(strategies))
     if savings:
-        others = [s for s in strategies if s != "no-control"] or strategies
+        baseline = baseline_of(monthly)
+        others = [s for s in strategies if s != baseline] or strategies
         _grouped_bars(axes[1, 0], monthly, "savings_cny", others, 1e-3)
-        axes[1, 0].set_ylabel("savings against\nno-control [thousand CNY]")
+        axes[1, 0].set_ylabel(f"savings against\n{baseline} [thousand CNY]")
         axes[1, 0].legend(fontsize=8, ncol=len(others))
     fig.tight_layout()
     return fig
@@ -324,14 +333,15 @@ def write_study_report(path: Path, result: "StudyResult", park: Park, meta: dict
         f"{html.escape(meta['start'])} to {html.escape(meta['end'])} (local time, {html.escape(tz)}): "
         f"plans of {meta['horizon_h']:g} h re-planned every {meta['replan_h']:g} h, forecast-error seed "
         f"{meta['seed']}{', models reused across days' if meta.get('reuse_models') else ''}. "
-        f"Strategies: {html.escape(', '.join(strategies))}. KPI definitions: "
+        f"Strategies: {html.escape(', '.join(strategies))}; savings are stated against "
+        f"<b>{html.escape(str(meta.get('baseline') or baseline_of(result.kpis)))}</b>. KPI definitions: "
         "<code>dispatch/kpis.py</code>; the demand charge is billed per calendar month on its peak, pro rata "
         "to the days a partial month covers.</p>",
         "<h2>Fallback windows</h2>", _fallback_section(result),
         "<h2>KPIs of the period</h2>", kpi_matrix(result.kpis, "strategy"),
         "<h2>Cost and savings by month</h2>",
         html_figure(monthly_cost_figure(result.monthly, strategies),
-                    "Total cost by month and strategy" + (", and savings against no-control"
+                    "Total cost by month and strategy" + (f", and savings against {baseline_of(result.monthly)}"
                                                           if "savings_cny" in result.monthly.columns else "")),
         "<h2>PV self-consumption and green share by month</h2>",
         html_figure(monthly_share_figure(result.monthly, strategies),
@@ -388,8 +398,8 @@ def write_sweep_report(path: Path, table: pd.DataFrame, parameters: list[str], m
     parts = [
         f"<p>Sweep of <b>{html.escape(meta['case'])}</b>: {meta['scenarios']} scenario(s) × "
         f"{html.escape(', '.join(meta['strategies']))}, {html.escape(meta['start'])} to {html.escape(meta['end'])}, "
-        f"plans of {meta['horizon_h']:g} h re-planned every {meta['replan_h']:g} h, seed {meta['seed']}. "
-        f"Parameters: {html.escape(', '.join(parameters))}.</p>",
+        f"plans of {meta['horizon_h']:g} h re-planned every {meta['replan_h']:g} h, seed {meta['seed']}; savings "
+        f"against {html.escape(str(meta.get('baseline') or baseline_of(table)))}. Parameters: {html.escape(', '.join(parameters))}.</p>",
         f"<p>Run on {html.escape(meta['cluster'])}: wall time <b>{meta['wall_s']:.1f} s</b> before this report "
         f"(validation {meta['validate_s']:.1f} s, cluster start {meta['cluster_start_s']:.1f} s, scenarios "
         f"{meta['run_s']:.1f} s); the scenario runs add up to {meta['task_s']:.1f} s.</p>",
@@ -401,7 +411,7 @@ def write_sweep_report(path: Path, table: pd.DataFrame, parameters: list[str], m
     parts.append(f'<p class="{"warn" if fallbacks else "ok"}">Re-plan windows that fell back to the rule-based '
                  f"action, over all runs: {fallbacks:,}.</p>")
     for column, label, scale in (("total_cost_cny", "total cost [thousand CNY]", 1e-3),
-                                 ("savings_cny", "savings against no-control [thousand CNY]", 1e-3),
+                                 ("savings_cny", f"savings against {baseline_of(table)} [thousand CNY]", 1e-3),
                                  ("co2_kg", "CO2 [t]", 1e-3),
                                  ("pv_self_consumption_ratio", "PV self-consumption [%]", 100.0),
                                  ("green_share_ratio", "green share [%]", 100.0)):

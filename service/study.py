@@ -22,9 +22,13 @@ any moment leaves only whole days behind.
 KPIs are :func:`dispatch.rolling.period_kpis` of each strategy's schedule over
 the period, each month and each calendar year, plus ``windows`` (re-plans) and
 ``fallback_windows`` (re-plans whose plan failed and that followed the
-rule-based action instead). With ``no-control`` among the strategies, every
-row also has ``savings_cny`` (no-control total cost − the strategy's),
-``savings_ratio`` (savings / no-control total cost) and ``co2_reduction_kg``.
+rule-based action instead). Every row also has ``baseline`` (the name of the
+study's baseline strategy, :attr:`StudySettings.baseline`, by default
+``tou-arbitrage``: what a C&I storage controller does without an optimizer),
+``savings_cny`` (the baseline's total cost − the strategy's), ``savings_ratio``
+(savings / the baseline's total cost) and ``co2_reduction_kg`` (the baseline's
+CO2 − the strategy's). A baseline not among the strategies is added to them
+(last), so that the savings can always be stated.
 """
 
 from __future__ import annotations
@@ -57,7 +61,8 @@ STUDY_FORMAT = 3  # 2: the state keeps the previous plan (warm start); windows s
 # 3: schedules carry the CO2 factor, wear and shed prices and the stores' losses
 """Version of the checkpoint layout; a folder written by another version is refused."""
 
-BASELINE = "no-control"
+BASELINE = "tou-arbitrage"
+"""The default baseline of the savings (:attr:`StudySettings.baseline`)."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,10 @@ class StudySettings:
         (``DispatchConfig.integer_horizon_h``); at least ``replan_h``, so that
         the committed steps are integer. Default: 3 h or ``replan_h`` if
         longer (measured in docs/benchmarks.md).
+    baseline : str
+        The strategy the savings are stated against (one of
+        :data:`dispatch.rolling.ROLLING_STRATEGIES`; default :data:`BASELINE`).
+        Added to ``strategies`` (last) when they do not name it.
     """
 
     start: dt.date
@@ -99,6 +108,7 @@ class StudySettings:
     seed: int = 0
     reuse_models: bool = True
     integer_horizon_h: float | None = None
+    baseline: str = BASELINE
 
     def __post_init__(self) -> None:
         if self.end < self.start:
@@ -113,6 +123,12 @@ class StudySettings:
                 f"strategy: unknown {unknown[0]!r}; choose among {', '.join(ROLLING_STRATEGIES)}")
         if len(set(self.strategies)) != len(self.strategies):
             raise InvalidRequestError("strategy: each strategy may be given once")
+        if self.baseline not in ROLLING_STRATEGIES:
+            raise InvalidRequestError(
+                f"baseline: unknown {self.baseline!r}; choose one of {', '.join(ROLLING_STRATEGIES)}")
+        if self.baseline not in self.strategies:
+            logger.info("baseline %s added to the strategies %s", self.baseline, ", ".join(self.strategies))
+            object.__setattr__(self, "strategies", (*self.strategies, self.baseline))
         if not math.isfinite(self.horizon_h) or not math.isfinite(self.replan_h):
             raise InvalidRequestError("horizon_h, replan_h: must be finite numbers of hours")
         if self.replan_h <= 0 or self.horizon_h < self.replan_h:
@@ -504,22 +520,33 @@ def kpi_row(schedule: pd.DataFrame, windows: pd.DataFrame, park: Park) -> dict:
     return row
 
 
-def add_savings(table: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    """Savings of every row against the ``no-control`` row with the same ``by`` values (if any)."""
-    if BASELINE not in set(table["strategy"]):
+def add_savings(table: pd.DataFrame, by: list[str], baseline: str = BASELINE) -> pd.DataFrame:
+    """Savings of every row against the ``baseline`` strategy's row with the same ``by`` values (if any).
+
+    Adds ``baseline`` (its name), ``savings_cny`` = baseline total cost − the
+    row's [CNY], ``savings_ratio`` = savings / baseline total cost and
+    ``co2_reduction_kg`` = baseline CO2 − the row's [kg]; the table is returned
+    unchanged when it has no row of the baseline.
+    """
+    if baseline not in set(table["strategy"]):
         return table
-    base = table.loc[table["strategy"] == BASELINE, by + ["total_cost_cny", "co2_kg"]]
+    base = table.loc[table["strategy"] == baseline, by + ["total_cost_cny", "co2_kg"]]
     base = base.rename(columns={"total_cost_cny": "_base_cost", "co2_kg": "_base_co2"})
     merged = table.merge(base, on=by, how="left") if by else table.assign(
         _base_cost=float(base["_base_cost"].iloc[0]), _base_co2=float(base["_base_co2"].iloc[0]))
+    merged["baseline"] = baseline
     merged["savings_cny"] = merged["_base_cost"] - merged["total_cost_cny"]
     merged["savings_ratio"] = (merged["savings_cny"] / merged["_base_cost"]).where(merged["_base_cost"].abs() > 0)
     merged["co2_reduction_kg"] = merged["_base_co2"] - merged["co2_kg"]
     return merged.drop(columns=["_base_cost", "_base_co2"])
 
 
-def study_kpis(runs: dict[str, StrategyRun], park: Park) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """KPI tables of a study: the whole period, by month and by calendar year (one row per strategy each)."""
+def study_kpis(runs: dict[str, StrategyRun], park: Park, baseline: str = BASELINE,
+               ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """KPI tables of a study: the whole period, by month and by calendar year (one row per strategy each).
+
+    Savings are stated against ``baseline`` (:func:`add_savings`).
+    """
     tz = park.site.timezone
     total, monthly, annual = [], [], []
     for strategy, run in runs.items():
@@ -534,8 +561,8 @@ def study_kpis(runs: dict[str, StrategyRun], park: Park) -> tuple[pd.DataFrame, 
         for year, part in schedule.groupby(local.year, sort=True):
             annual.append({"strategy": strategy, "year": int(year),
                            **kpi_row(part, windows.loc[starts.year == year], park)})
-    return (add_savings(pd.DataFrame(total), []), add_savings(pd.DataFrame(monthly), ["month"]),
-            add_savings(pd.DataFrame(annual), ["year"]))
+    return (add_savings(pd.DataFrame(total), [], baseline), add_savings(pd.DataFrame(monthly), ["month"], baseline),
+            add_savings(pd.DataFrame(annual), ["year"], baseline))
 
 
 def _json_value(value: Any) -> Any:
@@ -573,7 +600,7 @@ def run_study(case: Case, settings: StudySettings, out_dir: str | Path, progress
 
     Examples
     --------
-    >>> settings = StudySettings(dt.date(2026, 7, 1), dt.date(2026, 7, 7), ("no-control", "mpc"))
+    >>> settings = StudySettings(dt.date(2026, 7, 1), dt.date(2026, 7, 7), ("no-control", "mpc"))  # + tou-arbitrage
     >>> result = run_study(load_case("cases/zhengzhou_park"), settings, "out/july")  # doctest: +SKIP
     >>> result.kpis[["strategy", "total_cost_cny", "savings_cny"]]  # doctest: +SKIP
     """
@@ -585,7 +612,7 @@ def run_study(case: Case, settings: StudySettings, out_dir: str | Path, progress
         paths[f"{strategy}/schedule"] = out_dir / strategy / "schedule.parquet"
         _write_parquet(paths[f"{strategy}/schedule"], run.schedule)
         _write_parquet(out_dir / strategy / "windows.parquet", run.windows)
-    kpis, monthly, annual = study_kpis(runs, case.park)
+    kpis, monthly, annual = study_kpis(runs, case.park, settings.baseline)
     paths["kpis_monthly"] = out_dir / "kpis_monthly.csv"
     paths["kpis_annual"] = out_dir / "kpis_annual.csv"
     paths["kpis"] = out_dir / "kpis.json"
@@ -601,7 +628,7 @@ def run_study(case: Case, settings: StudySettings, out_dir: str | Path, progress
         "replan_h": settings.replan_h,
         "seed": settings.seed,
         "reuse_models": settings.reuse_models,
-        "baseline": BASELINE if BASELINE in settings.strategies else None,
+        "baseline": settings.baseline,
     }
     _write_json(paths["kpis"], {**meta, "strategies": table_records(kpis, "strategy")})
     result = StudyResult(runs=runs, kpis=kpis, monthly=monthly, annual=annual, paths=paths)
@@ -616,6 +643,6 @@ def run_study(case: Case, settings: StudySettings, out_dir: str | Path, progress
 
 
 __all__ = [
-    "BASELINE", "StudyProgress", "check_resumable", "StudyResult", "StudySettings", "StrategyRun", "case_fingerprint",
+    "BASELINE", "StudyProgress", "add_savings", "check_resumable", "StudyResult", "StudySettings", "StrategyRun", "case_fingerprint",
     "check_period", "kpi_row", "run_study", "simulate", "study_kpis",
 ]

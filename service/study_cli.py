@@ -29,12 +29,15 @@ INTEGER_HORIZON_HELP = ("Keep on/off, unit and start decisions integer for this 
                         "re-plan interval if longer].")
 REUSE_HELP = ("Reuse models built on earlier days (mpc, perfect-foresight), updating only their parameters; "
               "the plans are the same as with fresh models.")
-STRATEGY_HELP = "Rolling strategy: no-control, rule-based, mpc or perfect-foresight; repeat for several."
+STRATEGY_HELP = ("Rolling strategy: no-control, rule-based, tou-arbitrage, mpc or perfect-foresight; repeat for "
+                 "several.")
+BASELINE_HELP = ("Strategy the savings are stated against; added to the strategies if --strategy does not name it "
+                 "[default: tou-arbitrage, the TOU rule of C&I storage].")
 
 SUMMARY_ROWS = [
     ("total_cost_cny", "total cost", "CNY", "{:,.0f}"),
-    ("savings_cny", "savings vs no-control", "CNY", "{:,.0f}"),
-    ("savings_ratio", "savings vs no-control", "", "{:.1%}"),
+    ("savings_cny", "savings vs {baseline}", "CNY", "{:,.0f}"),
+    ("savings_ratio", "savings vs {baseline}", "", "{:.1%}"),
     ("demand_charge_cny", "demand charge", "CNY", "{:,.0f}"),
     ("pv_self_consumption_ratio", "PV self-consumption", "", "{:.1%}"),
     ("green_share_ratio", "green share", "", "{:.1%}"),
@@ -116,12 +119,21 @@ def _interrupted(out: Path, what: str) -> typer.Exit:
 
 
 def _settings(start: str, end: str, strategy: list[str], horizon_h: float, replan_h: float, seed: int,
-              reuse_models: bool, integer_horizon_h: float | None):
+              reuse_models: bool, integer_horizon_h: float | None, baseline: str):
     from service.study import StudySettings
 
     first, last = _dates(start, end)
-    return StudySettings(start=first, end=last, strategies=tuple(dict.fromkeys(strategy)), horizon_h=horizon_h,
-                         replan_h=replan_h, seed=seed, reuse_models=reuse_models, integer_horizon_h=integer_horizon_h)
+    settings = StudySettings(start=first, end=last, strategies=tuple(dict.fromkeys(strategy)), horizon_h=horizon_h,
+                             replan_h=replan_h, seed=seed, reuse_models=reuse_models,
+                             integer_horizon_h=integer_horizon_h, baseline=baseline)
+    return settings
+
+
+def baseline_note(baseline: str, asked: list[str]) -> str:
+    """What the summary says about the savings' baseline (and that it was added, when --strategy did not name it)."""
+    added = " (the baseline tou-arbitrage is added to the strategies; --baseline)".replace(
+        "tou-arbitrage", baseline) if baseline not in asked else ""
+    return f"savings are stated against {baseline}{added}"
 
 
 def summary_table(kpis, title: str) -> Table:
@@ -131,9 +143,11 @@ def summary_table(kpis, title: str) -> Table:
     for strategy in kpis["strategy"]:
         table.add_column(str(strategy), justify="right")
     table.add_column("unit")
+    baseline = ", ".join(str(b) for b in kpis["baseline"].dropna().unique()) if "baseline" in kpis.columns else ""
     for key, label, unit, fmt in SUMMARY_ROWS:
         if key not in kpis.columns:
             continue
+        label = label.format(baseline=baseline)
         values = ["" if v != v else fmt.format(v) for v in kpis[key]]  # v != v: NaN
         table.add_row(label, *values, unit)
     return table
@@ -152,6 +166,7 @@ def study(
     seed: Annotated[int, typer.Option("--seed", help="Seed of the mpc forecast errors.")] = 0,
     reuse_models: Annotated[bool, typer.Option("--reuse-models/--fresh-models", help=REUSE_HELP)] = True,
     integer_horizon_h: Annotated[float | None, typer.Option("--integer-horizon-h", help=INTEGER_HORIZON_HELP)] = None,
+    baseline: Annotated[str, typer.Option("--baseline", help=BASELINE_HELP)] = "tou-arbitrage",
 ) -> None:
     """Operate the park day by day over a period with rolling re-planning; compare strategies.
 
@@ -164,7 +179,8 @@ def study(
         from microgrid.case import load_case
         from service.study import StudyProgress, run_study
 
-        settings = _settings(start, end, strategy, horizon_h, replan_h, seed, reuse_models, integer_horizon_h)
+        settings = _settings(start, end, strategy, horizon_h, replan_h, seed, reuse_models, integer_horizon_h,
+                             baseline)
         case = load_case(case_dir)
         days = len(settings.days)
         bar = _progress_bar(console)
@@ -198,6 +214,7 @@ def study(
             console.print(f"resumed {result.resumed_days} finished day(s) from {escape(str(out))}", highlight=False)
         console.print(summary_table(result.kpis, f"{case.name} — {settings.start} … {settings.end} "
                                                  f"({days} day(s))"))
+        console.print(escape(baseline_note(settings.baseline, strategy)), highlight=False)
         fallbacks = int(result.kpis["fallback_windows"].sum())
         if fallbacks:
             console.print(f"[bold yellow]{fallbacks} re-plan window(s) had no usable plan and followed the "
@@ -229,6 +246,7 @@ def sweep(
     seed: Annotated[int, typer.Option("--seed", help="Seed of the mpc forecast errors.")] = 0,
     reuse_models: Annotated[bool, typer.Option("--reuse-models/--fresh-models", help=REUSE_HELP)] = True,
     integer_horizon_h: Annotated[float | None, typer.Option("--integer-horizon-h", help=INTEGER_HORIZON_HELP)] = None,
+    baseline: Annotated[str, typer.Option("--baseline", help=BASELINE_HELP)] = "tou-arbitrage",
 ) -> None:
     """Run the study for every combination of --set values, in parallel on Dask; write sweep.csv and report.html.
 
@@ -240,7 +258,8 @@ def sweep(
     def action() -> None:
         from service.sweep import parse_set, run_sweep, validate_sweep
 
-        settings = _settings(start, end, strategy, horizon_h, replan_h, seed, reuse_models, integer_horizon_h)
+        settings = _settings(start, end, strategy, horizon_h, replan_h, seed, reuse_models, integer_horizon_h,
+                             baseline)
         axes = [parse_set(text) for text in set_]
         scenarios = validate_sweep(case_dir, axes, settings, out)  # before any cluster starts
         console.print(f"{len(scenarios)} scenario(s) × {', '.join(settings.strategies)}, "
@@ -263,7 +282,7 @@ def sweep(
                 raise _interrupted(out, "scenario days") from None
         table = Table(title=f"sweep of {len(scenarios)} scenario(s)", header_style="bold")
         labels = {"scenario": "#", "strategy": "strategy", "total_cost_cny": "cost [CNY]",
-                  "savings_cny": "savings [CNY]", "co2_kg": "CO2 [kg]", "pv_self_consumption_ratio": "PV self-use",
+                  "savings_cny": f"savings vs {settings.baseline} [CNY]", "co2_kg": "CO2 [kg]", "pv_self_consumption_ratio": "PV self-use",
                   "fallback_windows": "fallbacks", "wall_s": "wall [s]"}
         columns = ["scenario", *[a.path for a in axes], *list(labels)[1:]]
         columns = [c for c in columns if c in result.table.columns]
@@ -286,6 +305,7 @@ def sweep(
                     cells.append(escape(str(value)))
             table.add_row(*cells)
         console.print(table)
+        console.print(escape(baseline_note(settings.baseline, strategy)), highlight=False)
         console.print(f"ran on {result.cluster}; total wall time {result.wall_s:.1f} s (validation "
                       f"{result.validate_s:.1f} s, cluster start {result.cluster_start_s:.1f} s, scenarios "
                       f"{result.run_s:.1f} s)", highlight=False)

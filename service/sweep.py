@@ -21,8 +21,8 @@ calling process, with a progress callback per window (the HTTP service's
 study worker, which must not start a cluster beside the service).
 
 Outputs: ``DIR/sweep.csv`` (one row per scenario and strategy: the overridden
-values, the KPIs of the whole period, the scenario's wall time) and
-``DIR/report.html``.
+values, the KPIs of the whole period with the savings against the settings'
+``baseline`` strategy, the scenario's wall time) and ``DIR/report.html``.
 """
 
 from __future__ import annotations
@@ -337,7 +337,7 @@ def run_scenario(case_dir: str, overrides: dict[str, Any], settings: dict, out_d
             case = load_scenario_case(case_dir, overrides)
             runs = simulate(case, study, Path(out_dir), progress=progress, overrides=overrides)
             _keep_data(case)
-            kpis, _, _ = study_kpis(runs, case.park)
+            kpis, _, _ = study_kpis(runs, case.park, study.baseline)
         records = table_records(kpis, "strategy")
         Path(out_dir, "kpis.json").write_text(json.dumps({"overrides": overrides, "strategies": records}, indent=2,
                                                          default=str) + "\n", encoding="utf-8")
@@ -512,6 +512,7 @@ def _write_outputs(result: SweepResult, out_dir: Path, axes: list[SweepAxis], se
     result.paths["table"] = out_dir / "sweep.csv"
     table.to_csv(result.paths["table"], index=False, float_format="%.6g")
     meta = {"case": case_name, "scenarios": len(result.scenarios), "strategies": list(settings.strategies),
+            "baseline": settings.baseline,
             "start": settings.start.isoformat(), "end": settings.end.isoformat(), "horizon_h": settings.horizon_h,
             "replan_h": settings.replan_h, "seed": settings.seed, "cluster": result.cluster,
             "validate_s": result.validate_s, "cluster_start_s": result.cluster_start_s, "run_s": result.run_s,

@@ -13,7 +13,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 PARK_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 FILE_NAME_PATTERN = r"^(?!.*\.\.)[A-Za-z0-9_.-]{1,100}(/[A-Za-z0-9_.-]{1,100}){0,3}$"
 
-Strategy = Literal["optimal", "rule-based", "no-control"]
+Strategy = Literal["optimal", "rule-based", "tou-arbitrage", "no-control"]
 Objective = Literal["cost", "self_consumption", "co2"]
 
 

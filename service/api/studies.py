@@ -48,8 +48,8 @@ logger = logging.getLogger(__name__)
 
 ACTIVE_STATES = ("queued", "running")
 MESSAGE_CHARS = 500
-RollingStrategy = Literal["no-control", "rule-based", "mpc", "perfect-foresight"]
-ALL_STRATEGIES: list[str] = ["no-control", "rule-based", "mpc", "perfect-foresight"]
+RollingStrategy = Literal["no-control", "rule-based", "tou-arbitrage", "mpc", "perfect-foresight"]
+ALL_STRATEGIES: list[str] = ["no-control", "rule-based", "tou-arbitrage", "mpc", "perfect-foresight"]
 
 
 # --- request and response bodies ----------------------------------------------------------------
@@ -81,6 +81,9 @@ class StudyCreate(BaseModel):
     integer_horizon_h: float | None = Field(
         None, gt=0, description="Hours of every plan with integer decisions (at least replan_h); default 3 h.")
     axes: list[SweepAxisIn] | None = Field(None, description="A sweep's axes: the grid of their values is run.")
+    baseline: RollingStrategy = Field(
+        "tou-arbitrage", description="Strategy the savings are stated against (the kpis' baseline field); added to "
+                                     "the strategies (last) when they do not name it.")
 
 
 class StudyOut(BaseModel):
@@ -133,7 +136,8 @@ def steps_total(body: StudyCreate) -> int:
     """Strategy-days of a request: days × strategies (× scenarios of a sweep)."""
     days = (body.end - body.start).days + 1
     scenarios = math.prod(len(axis.values) for axis in body.axes) if body.kind == "sweep" and body.axes else 1
-    return max(days, 0) * len(body.strategies) * scenarios
+    strategies = set(body.strategies) | {body.baseline}
+    return max(days, 0) * len(strategies) * scenarios
 
 
 def write_case(folder: Path, document: dict, source: Path, files: list[str]) -> None:

@@ -66,7 +66,8 @@ def study_settings(request: dict):
                          strategies=tuple(request["strategies"]), horizon_h=float(request["horizon_h"]),
                          replan_h=float(request["replan_h"]), seed=int(request["seed"]),
                          reuse_models=bool(request["reuse_models"]),
-                         integer_horizon_h=request.get("integer_horizon_h"))
+                         integer_horizon_h=request.get("integer_horizon_h"),
+                         baseline=str(request.get("baseline", "tou-arbitrage")))
 
 
 def sweep_axes(request: dict) -> list:

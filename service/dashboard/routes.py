@@ -297,9 +297,13 @@ def _plan_of_park(session, page: Page, plan_id: int | None) -> PlanRow | None:
     return row if row is not None and row.park_id == page.park.id else None
 
 
-def reference_cost(session, plan: PlanRow) -> float | None:
-    """Total cost of the newest no-control plan over the same start and horizon [CNY], if there is one."""
-    query = (select(PlanRow).where(PlanRow.park_id == plan.park_id, PlanRow.strategy == "no-control",
+DAY_BASELINE = "tou-arbitrage"
+"""The strategy the day view states a plan's savings against (the TOU rule of C&I storage)."""
+
+
+def reference_cost(session, plan: PlanRow, baseline: str = DAY_BASELINE) -> float | None:
+    """Total cost of the newest ``baseline`` plan over the same start and horizon [CNY], if there is one."""
+    query = (select(PlanRow).where(PlanRow.park_id == plan.park_id, PlanRow.strategy == baseline,
                                    PlanRow.starts_at == plan.starts_at, PlanRow.horizon_h == plan.horizon_h)
              .options(defer(PlanRow.schedule), defer(PlanRow.slack)).order_by(PlanRow.id.desc()).limit(1))
     row = session.scalar(query)
@@ -349,7 +353,8 @@ def today_page(page: PageDep, session: SessionDep, date: str | None = None, plan
     plans = _plans_of_day(session, page.park.id, day)
     chosen = _plan_of_park(session, page, plan) or current_plan(plans)
     context: dict[str, Any] = {"day": day, "plans": plans, "plan": chosen, "error": error or date_error,
-                               "figures": [], "savings": None, "plan_label": lambda p: plan_label(page, p)}
+                               "figures": [], "savings": None, "plan_label": lambda p: plan_label(page, p),
+                               "baseline": page.t("strategy_" + DAY_BASELINE)}
     if chosen is not None:
         rows, dt_h, tz, t = chosen.schedule, _dt_h(chosen), page.timezone, page.t
         windows = event_windows(session, page, chosen)
@@ -365,7 +370,7 @@ def today_page(page: PageDep, session: SessionDep, date: str | None = None, plan
             figures.append(("thermal", charts.storage_figure(rows, tz, dt_h, t, stores, "soc_th_kwh",
                                                              "chart_thermal", "axis_heat_kwh")))
         context["figures"] = [(name, figure_json(figure)) for name, figure in figures]
-        reference = reference_cost(session, chosen) if chosen.strategy != "no-control" else None
+        reference = reference_cost(session, chosen) if chosen.strategy != DAY_BASELINE else None
         cost = chosen.kpis.get("total_cost_cny")
         if reference is not None and cost is not None:
             context["savings"] = (reference - cost, (reference - cost) / reference if reference else None)
@@ -381,12 +386,12 @@ def _replan_error(page: Page, exc: Exception, day: dt.date) -> HTMLResponse:
 @router.post("/today/plan")
 def make_plan(page: PageDep, session: SessionDep, settings: SettingsDep, planner: PlannerDep,
               date: Annotated[str, Form()]) -> Response:
-    """The day's optimal plan and its no-control reference (the savings), through ``create_plan``."""
+    """The day's optimal plan and its :data:`DAY_BASELINE` reference (the savings), through ``create_plan``."""
     day, date_error = _day(page, date)
     if page.park is None or date_error:
         return RedirectResponse(page.url("/today", error=date_error), status_code=303)
     try:
-        create_plan(page.park.id, PlanCreate(date=day, strategy="no-control"), Response(), session, settings,
+        create_plan(page.park.id, PlanCreate(date=day, strategy=DAY_BASELINE), Response(), session, settings,
                     planner, page.principal)
         plan = create_plan(page.park.id, PlanCreate(date=day), Response(), session, settings, planner,
                            page.principal)
@@ -436,7 +441,7 @@ def compare_page(page: PageDep, session: SessionDep, a: int | None = None, b: in
     if plan_a is None and plan_b is not None:  # the same day's reference, else the plan before
         same = [p for p in plans if p.starts_at == plan_b.starts_at and p.id != plan_b.id]
         others = [p for p in plans if p.id != plan_b.id]
-        plan_a = next((p for p in same if p.strategy == "no-control"), None) or (same or others or [None])[0]
+        plan_a = next((p for p in same if p.strategy == DAY_BASELINE), None) or (same or others or [None])[0]
     context: dict[str, Any] = {"plans": plans, "a": plan_a, "b": plan_b, "rows": [], "figures": [], "error": error,
                                "day": dt.date.fromisoformat(plan_b.plan_date) if plan_b is not None else page.today(),
                                "plan_label": lambda p: plan_label(page, p), "no_common": False}
@@ -693,7 +698,7 @@ def _study_defaults(page: Page) -> dict[str, Any]:
     """Yesterday, three strategies, re-planned every hour; a sweep of the first battery's capacity."""
     yesterday = (page.today() - dt.timedelta(days=1)).isoformat()
     battery = next(iter(page.model.batteries), None) if page.model else None
-    return {"kind": "study", "start": yesterday, "end": yesterday, "strategies": ["no-control", "rule-based", "mpc"],
+    return {"kind": "study", "start": yesterday, "end": yesterday, "strategies": ["tou-arbitrage", "mpc"],
             "replan_h": "1", "axis_parameter": f"batteries.{battery}.capacity_kwh" if battery else "",
             "axis_values": ""}
 
@@ -711,7 +716,8 @@ def _studies_context(page: Page, session, settings, selected: int | None) -> dic
         for record in chosen.kpis:
             cells = [pct(record.get(c), d) if u == "%" else fmt(record.get(c), d) for _, c, u, d in columns]
             rows.append(([str(record.get(k)) for k in identity], cells))
-        table = {"identity": identity, "columns": columns, "rows": rows}
+        baseline = chosen.kpis[0].get("baseline") or chosen.request.get("baseline") or "no-control"
+        table = {"identity": identity, "columns": columns, "rows": rows, "baseline": page.t("strategy_" + baseline)}
     return {"studies": studies, "chosen": chosen, "table": table, "strategies": ALL_STRATEGIES,
             "refresh_s": STUDY_REFRESH_S if any(s.state in ("queued", "running") for s in studies) else None}
 

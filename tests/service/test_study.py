@@ -29,7 +29,8 @@ def write_case(folder: Path, park: dict | None = None, days: int = 4) -> Path:
     return write_tiny_case(folder, park or TINY_PARK, start=FIRST_DAY, days=days, day_kw=600.0, night_kw=250.0, hazy_odd_days=True)
 
 
-STUDY = ("--start", "2026-07-15", "--end", "2026-07-16", "--strategy", "no-control", "--strategy", "rule-based")
+STUDY = ("--start", "2026-07-15", "--end", "2026-07-16", "--strategy", "no-control", "--strategy", "rule-based",
+         "--baseline", "no-control")
 
 
 def test_study_writes_all_outputs(tmp_path: Path) -> None:
@@ -165,7 +166,8 @@ def test_fallback_windows_are_counted_and_reported(tmp_path: Path) -> None:
     windows.loc[failed, "status"] = "failed"
     windows.loc[failed, "reason"] = "no plan within the time limit"
     kpis, monthly, annual = study_kpis(runs, case.park)
-    assert kpis.set_index("strategy")["fallback_windows"].to_dict() == {"no-control": 0, "rule-based": 3}
+    assert kpis.set_index("strategy")["fallback_windows"].to_dict() == {"no-control": 0, "rule-based": 3,
+                                                                     "tou-arbitrage": 0}  # the baseline, added
     assert monthly.set_index("strategy").loc["rule-based", "fallback_windows"] == 3
     assert annual.set_index("strategy").loc["rule-based", "windows"] == 48
     result = StudyResult(runs=runs, kpis=kpis, monthly=monthly, annual=annual)
@@ -180,3 +182,31 @@ def test_state_survives_json() -> None:
     state = PlantState(soc_kwh={"b1": 123.456789012345}, month_to_date_peak_kw=0.1 + 0.2,
                        process_runs_done={"p": 1}, shift_ahead_kwh={"c": -3.5})
     assert state_from_dict(json.loads(json.dumps(state_to_dict(state)))) == state
+
+
+def test_savings_are_stated_against_the_named_baseline(tmp_path: Path) -> None:
+    """One day, only no-control asked for: the default baseline tou-arbitrage is added and named everywhere."""
+    case = write_case(tmp_path / "case")
+    out = tmp_path / "out"
+    result = run("study", str(case), "--start", "2026-07-15", "--end", "2026-07-15", "--strategy", "no-control",
+                 "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "baseline tou-arbitrage is added" in result.output
+    assert "savings vs tou-arbitrage" in result.output
+    kpis = json.loads((out / "kpis.json").read_text())
+    assert kpis["baseline"] == "tou-arbitrage"
+    assert list(kpis["strategies"]) == ["no-control", "tou-arbitrage"]
+    idle, tou = kpis["strategies"]["no-control"], kpis["strategies"]["tou-arbitrage"]
+    assert idle["baseline"] == tou["baseline"] == "tou-arbitrage"
+    assert tou["savings_cny"] == pytest.approx(0.0)
+    assert idle["savings_cny"] == pytest.approx(tou["total_cost_cny"] - idle["total_cost_cny"])
+    monthly = pd.read_csv(out / "kpis_monthly.csv")
+    assert set(monthly["baseline"]) == {"tou-arbitrage"}
+    report = (out / "report.html").read_text()
+    assert "savings against tou-arbitrage [CNY]" in report and "savings against no-control" not in report
+
+
+def test_an_unknown_baseline_is_refused_in_one_line(tmp_path: Path) -> None:
+    case = write_case(tmp_path / "case")
+    result = run("study", str(case), *STUDY[:-2], "--baseline", "cheapest", "--out", str(tmp_path / "out"))
+    one_line_error(result, "baseline: unknown 'cheapest'")

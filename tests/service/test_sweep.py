@@ -97,7 +97,7 @@ def local_cluster():
 def test_sweep_runs_on_a_real_local_dask_cluster(tmp_path: Path, local_cluster) -> None:
     case = write_case(tmp_path / "case")
     axes = [parse_set("pv_arrays.pv1.dc_capacity_kw=300,900"), parse_set("batteries.b1.capacity_kwh=0,400")]
-    settings = StudySettings(dt.date(2026, 7, 15), dt.date(2026, 7, 15), ("no-control",))
+    settings = StudySettings(dt.date(2026, 7, 15), dt.date(2026, 7, 15), ("no-control",), baseline="no-control")
     seen = []
     result = run_sweep(case, axes, settings, tmp_path / "out", scheduler=local_cluster.scheduler_address,
                        progress=lambda done, total, scenario, outcome: seen.append((done, total, outcome["error"])))
@@ -137,13 +137,15 @@ def test_sweep_runs_on_a_real_local_dask_cluster(tmp_path: Path, local_cluster) 
 def test_sweep_cli_on_the_default_local_cluster_and_resume(tmp_path: Path) -> None:
     case = write_case(tmp_path / "case")
     args = ("sweep", str(case), "--set", "pv_arrays.pv1.dc_capacity_kw=300,900", *SWEEP, "--strategy", "rule-based",
-            "--workers", "2", "--out", str(tmp_path / "out"))
+            "--baseline", "rule-based", "--workers", "2", "--out", str(tmp_path / "out"))
     result = run(*args)
     assert result.exit_code == 0, result.output
     assert "total wall time" in result.output
     table = pd.read_csv(tmp_path / "out" / "sweep.csv")
     assert len(table) == 4 and set(table["strategy"]) == {"no-control", "rule-based"}
-    assert "savings_cny" in table.columns
+    assert "savings_cny" in table.columns and set(table["baseline"]) == {"rule-based"}
+    assert "savings are stated against rule-based" in " ".join(result.output.split())
+    assert table.loc[table["strategy"] == "rule-based", "savings_cny"].to_numpy() == pytest.approx(0.0)
     assert (table["resumed_days"] == 0).all()
     again = run(*args)
     assert again.exit_code == 0, again.output

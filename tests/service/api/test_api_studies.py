@@ -24,8 +24,10 @@ from service.api.main import create_app
 from service.report import KPI_ROWS, format_value
 from tests.service.api.conftest import ADMIN, assert_problem, register, tiny_park
 
-TWO_DAYS = {"start": "2026-07-15", "end": "2026-07-16", "strategies": ["no-control", "rule-based"]}
+TWO_DAYS = {"start": "2026-07-15", "end": "2026-07-16", "strategies": ["no-control", "rule-based"],
+            "baseline": "no-control"}
 SWEEP = {"kind": "sweep", "start": "2026-07-15", "end": "2026-07-15", "strategies": ["no-control", "rule-based"],
+         "baseline": "no-control",
          "axes": [{"parameter": "batteries.b1.capacity_kwh", "values": [0, 800]}]}
 DAY_KWH = 12 * 900.0 + 12 * 400.0
 """The tiny park's consumption of a day: 900 kW from 08:00 to 20:00, 400 kW otherwise."""

@@ -129,10 +129,11 @@ def test_today_without_a_plan_offers_to_make_one_and_then_draws_it(web, parks) -
     assert len(balance["load"]["y"]) == 96 + 1 and balance["load"]["x"][0] == "2026-07-16 00:00"
     assert figures["balance"]["layout"]["xaxis"]["title"]["text"] == "time (Asia/Shanghai)"
     plans = web.get("/parks/a/plans?date=2026-07-16", headers=ADMIN).json()
-    assert sorted(p["strategy"] for p in plans) == ["no-control", "optimal"]
-    optimal, reference = (next(p for p in plans if p["strategy"] == s) for s in ("optimal", "no-control"))
-    savings = re.search(r'data-kpi="savings"><span class="label">[^<]*</span>\s*<span class="value">([^<]+)<',
-                        page.text).group(1)
+    assert sorted(p["strategy"] for p in plans) == ["optimal", "tou-arbitrage"]  # the TOU rule: the baseline
+    optimal, reference = (next(p for p in plans if p["strategy"] == s) for s in ("optimal", "tou-arbitrage"))
+    label, savings = re.search(r'data-kpi="savings"><span class="label">([^<]*)</span>\s*<span class="value">([^<]+)<',
+                               page.text).groups()
+    assert label == "Savings against TOU arbitrage"
     assert savings == f"{reference['total_cost_cny'] - optimal['total_cost_cny']:,.0f}"
     assert '<script src="/static/plotly.min.js"></script>' in page.text
 
