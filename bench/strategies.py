@@ -10,9 +10,11 @@ valley), June (no critical peak), July (critical peak 20-23), October (midday
 valley) and December in the case's weather, plus two public holidays (Labour
 Day 2026-05-03, National Day 2026-10-03) on which the idle workshops leave PV
 surplus, the only days the rule-based self-consumption mode has something to
-charge from (``tou-arbitrage``, the TOU rule, charges in the valleys every day). Each day is planned alone from
-local midnight with a month-to-date peak of 0 kW, so each day's demand charge is
-the whole monthly charge on its own peak (the tariff's incremental rule).
+charge from (``tou-arbitrage``, the TOU rule, charges in the valleys every day).
+Each day is planned alone from local midnight as ``microgrid schedule`` plans
+it: no month-to-date peak known, so each day's demand charge is its share of
+the month (``demand_charge_basis: pro_rata``), and the optimal plan values the
+energy left at midnight (``end_of_horizon: value``).
 """
 
 from __future__ import annotations
