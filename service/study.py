@@ -470,7 +470,9 @@ def simulate(case: Case, settings: StudySettings, out_dir: Path, progress: Progr
                 continue
 
             def on_window(finished: int, windows: int, runner=runner, day=day, base=done) -> None:
-                if progress is not None and windows:
+                # the day's last window is reported once the day is checkpointed (below), so that a
+                # finished step in the progress always has its checkpoint
+                if progress is not None and 0 < windows and finished < windows:
                     progress(StudyProgress(runner.strategy, day, base + finished / windows, total))
 
             windows = runner.run(day, on_window)

@@ -187,7 +187,8 @@ def test_accepted_studies_survive_sigkill_and_resume_at_restart(server_factory, 
     finish after the restart, the first from its checkpoints, equal to each other (a resumed study computes what
     an uninterrupted one does)."""
     files = tiny_files(tmp_path)
-    body = {"start": "2026-07-15", "end": "2026-07-16", "strategies": ["no-control", "rule-based", "mpc"]}
+    body = {"start": "2026-07-15", "end": "2026-07-16", "strategies": ["no-control", "rule-based", "mpc"],
+            "baseline": "no-control"}  # the default baseline (tou-arbitrage) would add a fourth strategy
     server = server_factory()
     with httpx.Client(base_url=server.url, headers=HEADERS, timeout=30) as http:
         assert http.post("/parks", json={"id": "tiny", "park": tiny_park(), "data_files": files}).status_code == 201

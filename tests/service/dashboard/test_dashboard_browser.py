@@ -225,7 +225,9 @@ def test_an_operator_plans_the_day_answers_an_event_and_never_leaves_the_service
     row = page.locator("#study-list tbody tr").first
     assert row.get_attribute("data-state") in ("queued", "running", "done")
     page.wait_for_selector('#study-list tbody tr[data-state="done"]', timeout=300_000)  # the page refreshes itself
-    assert page.locator("#study-kpis tbody tr").count() == 3
+    # the three ticked and the default baseline, the TOU rule, that the savings are measured against
+    assert page.locator("#study-kpis tbody tr").count() == 4
+    assert "TOU arbitrage" in page.locator("#study-kpis tbody").inner_text()
     page.screenshot(path=str(shots / "studies.png"), full_page=True)
     with page.expect_popup() as popup:
         page.click("[data-report]")
