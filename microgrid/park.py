@@ -333,6 +333,50 @@ class DispatchSettings(StrictModel):
     time_limit_s: float = Field(default=30.0, gt=0)
 
 
+class DemandResponseSettings(StrictModel):
+    """How the response to a demand-response event is measured: the customer baseline load (CBL).
+
+    ``baseline``: ``optimal-plan`` (the park's own optimal plan without the
+    event, over the event's horizon) or ``similar-days`` (the average metered
+    grid import, at the same clock times, of the last ``similar_days`` days of
+    the event day's type before it, as DR programmes settle: working days for
+    an event on a working day, weekends and holidays for one on a day off;
+    days with another demand-response event and days the meter does not cover
+    whole are skipped, looking back at most ``lookback_days``).
+
+    ``adjustment`` (similar days only): ``none``, ``scaling`` (the baseline
+    times the event day's metered import over the ``adjustment_window_h``
+    hours ending ``adjustment_gap_h`` before the event's start, divided by the
+    baseline's over the same hours, limited to 1 ± ``adjustment_cap_frac``) or
+    ``additive`` (the difference instead of the ratio, limited to ±
+    ``adjustment_cap_frac`` of the baseline's mean over those hours).
+    """
+
+    baseline: Literal["optimal-plan", "similar-days"] = Field(
+        default="optimal-plan", description="the customer baseline an event's response is measured against")
+    similar_days: int = Field(default=5, ge=1, le=30, description="days averaged (N of the last similar days)")
+    min_similar_days: int = Field(default=3, ge=1, le=30,
+                                  description="fewest similar days with metered import for a baseline")
+    lookback_days: int = Field(default=30, ge=1, le=120, description="calendar days searched before the event")
+    adjustment: Literal["none", "scaling", "additive"] = "none"
+    adjustment_window_h: float = Field(default=2.0, gt=0, le=12,
+                                       description="length of the same-day adjustment window [h]")
+    adjustment_gap_h: float = Field(default=1.0, ge=0, le=12,
+                                    description="hours between the adjustment window's end and the event's start [h]")
+    adjustment_cap_frac: float = Field(default=0.2, ge=0, le=1,
+                                       description="largest adjustment, as a share of the baseline")
+
+    @model_validator(mode="after")
+    def _days(self) -> "DemandResponseSettings":
+        if self.min_similar_days > self.similar_days:
+            raise ValueError(f"min_similar_days: {self.min_similar_days} is more than similar_days "
+                             f"({self.similar_days}); at most as many as are averaged")
+        if self.similar_days > self.lookback_days:
+            raise ValueError(f"similar_days: {self.similar_days} days cannot be found in lookback_days "
+                             f"({self.lookback_days}); look back further or average fewer")
+        return self
+
+
 class Park(StrictModel):
     """The whole park: the object a case file describes."""
 
@@ -342,6 +386,7 @@ class Park(StrictModel):
     data: DataFiles = Field(default_factory=DataFiles)
     network: Network = Field(default_factory=Network)
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
+    demand_response: DemandResponseSettings = Field(default_factory=DemandResponseSettings)
     pv_arrays: dict[str, PVArray] = Field(default_factory=dict)
     batteries: dict[str, Battery] = Field(default_factory=dict)
     loads: dict[str, FixedLoad] = Field(default_factory=dict)

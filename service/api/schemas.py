@@ -453,6 +453,25 @@ class EventStep(BaseModel):
     response_kw: float
 
 
+class EventBaseline(BaseModel):
+    """The baseline an event's response is measured against (the park's ``demand_response.baseline``)."""
+
+    method: Literal["optimal-plan", "similar-days"] = Field(
+        description="optimal-plan: the park's optimal plan without events; similar-days: the average metered import "
+                    "of the last similar days before the event (customer baseline load)")
+    days: list[dt.date] = Field(default_factory=list, description="similar-days: the days averaged, newest first.")
+    day_type: Literal["working", "day off"] | None = Field(
+        None, description="similar-days: the kind of day averaged (the event day's).")
+    adjustment: Literal["none", "scaling", "additive"] = "none"
+    adjustment_basis: Literal["metered", "metered and planned", "planned", "unavailable"] | None = Field(
+        None, description="What the same-day adjustment compared the baseline with: the metered import of the "
+                          "adjustment window, the plan without events where it is not metered yet, or nothing "
+                          "(no adjustment made).")
+    adjustment_factor: float | None = Field(None, description="scaling: the factor applied (after the cap).")
+    adjustment_kw: float | None = Field(None, description="additive: the offset added [kW] (after the cap).")
+    adjustment_capped: bool = Field(False, description="The cap limited the adjustment.")
+
+
 class EventOut(BaseModel):
     """An event, its state and the answer of its last re-plan."""
 
@@ -464,8 +483,12 @@ class EventOut(BaseModel):
     created_at: dt.datetime
     updated_at: dt.datetime
     plan: PlanOut = Field(description="The plan with every active event overlapping its horizon (kind event).")
-    steps: list[EventStep] = Field(description="The window's steps: baseline (the plan without events), planned "
+    steps: list[EventStep] = Field(description="The window's steps: baseline (see baseline), planned "
                                                "import, what the event asks and the park's response [kW].")
+    baseline: EventBaseline = Field(
+        default_factory=lambda: EventBaseline(method="optimal-plan"),
+        description="The baseline the response is measured against (answers stored before it was kept were all "
+                    "measured against the plan without events).")
     requested_kwh: float
     response_kwh: float
     delivery: Literal["full", "partial", "none"]

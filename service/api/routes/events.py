@@ -45,9 +45,9 @@ from sqlalchemy.exc import IntegrityError
 from microgrid.case import park_from_dict
 from microgrid.timeseries import local_day
 from service.api import forecasts, measurements, store
-from service.api.db import EventRow, PlanRow, utc_now
+from service.api.db import EventRow, MeasurementRow, PlanRow, utc_now
 from service.api.deps import ParkIdDep, PlannerDep, PrincipalDep, SessionDep, SettingsDep
-from service.api.jobs import event_job
+from service.api.event_jobs import event_job
 from service.api.problems import Conflict, InvalidInput, NotFound, PlanTimeout
 from service.api.routes.plans import plan_out
 from service.api.schemas import EventIn, EventOut, PARK_ID_PATTERN
@@ -74,17 +74,59 @@ EVENT_EXAMPLES = {
 }
 
 
-def _event_limits(event: dict) -> dict:
-    return {k: event.get(k) for k in ("kind", "start", "end", "max_import_kw", "reduce_by_kw", "increase_by_kw")}
+def _event_limits(event_id: str, event: dict) -> dict:
+    return {"id": event_id,
+            **{k: event.get(k) for k in ("kind", "start", "end", "max_import_kw", "reduce_by_kw", "increase_by_kw")}}
+
+
+def _baseline_of(result: dict, event_id: str) -> tuple[list[float], dict]:
+    """The baseline an event is measured against in an event job's ``result``, and its description."""
+    own = result.get("baselines", {}).get(event_id)
+    if own is None:
+        return result["baseline_import_kw"], {"method": "optimal-plan"}
+    return own["kw"], own["description"]
+
+
+def _meter_readings(session, park_id: str, park, before: dt.datetime) -> dict:
+    """What a similar-days baseline needs from the database: the metered import and the other events' days.
+
+    Measurements with ``grid_import_kw`` from ``lookback_days`` + 1 days
+    before the window's start up to it; the local days of the park's other
+    active events (left out of the similar days). Nothing for an
+    ``optimal-plan`` park.
+    """
+    settings = park.demand_response
+    if settings.baseline != "similar-days":
+        return {}
+    since = before - dt.timedelta(days=settings.lookback_days + 1)
+    rows = session.execute(
+        select(MeasurementRow.measured_at, MeasurementRow.grid_import_kw)
+        .where(MeasurementRow.park_id == park_id, MeasurementRow.grid_import_kw.is_not(None),
+               MeasurementRow.measured_at >= since, MeasurementRow.measured_at < before)
+        .order_by(MeasurementRow.measured_at))
+    tz = ZoneInfo(park.site.timezone)
+    days: set[str] = set()
+    for row in _active_rows(session, park_id):
+        first = dt.datetime.fromisoformat(row.body["start"]).astimezone(tz)
+        last = (dt.datetime.fromisoformat(row.body["end"]) - dt.timedelta(microseconds=1)).astimezone(tz)
+        day = first.date()
+        while day <= last.date():
+            days.add(day.isoformat())
+            day += dt.timedelta(days=1)
+    return {"meter_readings": [[when.isoformat(), kw] for when, kw in rows], "event_days": sorted(days)}
 
 
 def _respond(event: dict | None, window: EventIn, plan: dict, baseline_kw: list[float],
-             baseline_cost_cny: float | None = None) -> dict:
+             baseline_cost_cny: float | None = None, baseline: dict | None = None) -> dict:
     """Per-step response over ``window`` and the totals; ``event`` None for a cancelled event (asks nothing).
 
-    ``cost_increase_cny``: the event plan's total cost over its horizon less
-    the baseline's (every active event together: their costs cannot be told
-    apart); ``net_benefit_cny``: this event's incentive less that.
+    ``baseline_kw`` is the baseline per step of the plan (the plan without
+    events, or the event's customer baseline inside its window), described by
+    ``baseline`` (``method`` and, for similar days, the days and the
+    adjustment). ``cost_increase_cny``: the event plan's total cost over its
+    horizon less the plan without events' (every active event together: their
+    costs cannot be told apart); ``net_benefit_cny``: this event's incentive
+    less that.
     """
     start, end = pd.Timestamp(window.start), pd.Timestamp(window.end)
     dt_h = plan["kpis"]["dt_h"]
@@ -120,7 +162,8 @@ def _respond(event: dict | None, window: EventIn, plan: dict, baseline_kw: list[
     increase = cost - baseline_cost_cny if cost is not None and baseline_cost_cny is not None else None
     return {"steps": steps, "requested_kwh": requested_kwh, "response_kwh": response_kwh, "delivery": delivery,
             "delivered_share": share, "incentive_cny": incentive, "cost_increase_cny": increase,
-            "net_benefit_cny": incentive - increase if increase is not None else None}
+            "net_benefit_cny": incentive - increase if increase is not None else None,
+            "baseline": baseline or {"method": "optimal-plan"}}
 
 
 def _replan(park_id: str, window: EventIn, answered: dict | None, active: list[dict], session, settings, planner,
@@ -147,6 +190,7 @@ def _replan(park_id: str, window: EventIn, answered: dict | None, active: list[d
     folder = store.version_folder(settings, session, version)
     request = {"start": start.isoformat(), "window_start": window.start.isoformat(),
                "window_end": window.end.isoformat(), "max_horizon_h": settings.max_horizon_h, **state}
+    history = _meter_readings(session, park_id, park, window.start)
     # The uploaded forecast, as for plans: the newest issued by now covering max(24 h, to the window's end) from the
     # rounded start, within the server's maximum horizon (the job may cut the horizon shorter at the data's end).
     begins = forecasts.grid_start(folder, park, start)
@@ -157,7 +201,8 @@ def _replan(park_id: str, window: EventIn, answered: dict | None, active: list[d
     grace_s = min(5.0, (settings.http_timeout_s - limit_s) / 2)
     try:
         result = planner.run(event_job, version.document, str(folder),
-                             {**request, "warm_start": settings.plan_warm_start, **forecasts.job_fields(forecast)},
+                             {**request, "warm_start": settings.plan_warm_start, **forecasts.job_fields(forecast),
+                              **history},
                              active, received + limit_s,
                              timeout_s=limit_s + grace_s - (time.time() - received))
     except PlanTimeout:
@@ -175,13 +220,12 @@ def _replan(park_id: str, window: EventIn, answered: dict | None, active: list[d
         schedule=plan["schedule"], decisions=plan.get("decisions"), created_at=utc_now(), created_by_key_id=key_id)
     session.add(row)
     session.flush()
-    baseline_kw, baseline_cost = result["baseline_import_kw"], result.get("baseline_cost_cny")
-    _reanswer_others(session, park_id, event_id, row, plan, baseline_kw, baseline_cost)
-    return row, _respond(answered, window, plan, baseline_kw, baseline_cost)
+    _reanswer_others(session, park_id, event_id, row, result)
+    baseline_kw, baseline = _baseline_of(result, event_id)
+    return row, _respond(answered, window, plan, baseline_kw, result.get("baseline_cost_cny"), baseline)
 
 
-def _reanswer_others(session, park_id: str, event_id: str, row: PlanRow, plan: dict, baseline_kw: list[float],
-                     baseline_cost_cny: float | None) -> None:
+def _reanswer_others(session, park_id: str, event_id: str, row: PlanRow, result: dict) -> None:
     """Answer every other active event whose window lies inside the new plan's horizon from that plan.
 
     The plan holds all active events' limits, so their stored answers would
@@ -189,11 +233,13 @@ def _reanswer_others(session, park_id: str, event_id: str, row: PlanRow, plan: d
     window begins before the plan (in progress) or ends after it keep their
     answers: the plan does not cover them whole.
     """
+    plan = result["plan"]
     begins, ends = pd.Timestamp(plan["start"]), pd.Timestamp(plan["end"])
     for other in _active_rows(session, park_id, except_id=event_id):
         window = EventIn.model_validate(other.body)
         if begins <= pd.Timestamp(window.start) and pd.Timestamp(window.end) <= ends:
-            other.answer = _respond(other.body, window, plan, baseline_kw, baseline_cost_cny)
+            baseline_kw, baseline = _baseline_of(result, other.id)
+            other.answer = _respond(other.body, window, plan, baseline_kw, result.get("baseline_cost_cny"), baseline)
             other.plan_id = row.id
             other.updated_at = utc_now()
 
@@ -234,7 +280,7 @@ def _active_rows(session, park_id: str, except_id: str | None = None) -> list[Ev
 
 
 def _active(session, park_id: str, except_id: str) -> list[dict]:
-    return [_event_limits(row.body) for row in _active_rows(session, park_id, except_id)]
+    return [_event_limits(row.id, row.body) for row in _active_rows(session, park_id, except_id)]
 
 
 def event_out(session, row: EventRow) -> EventOut:
@@ -285,7 +331,7 @@ def apply_event(session, settings, planner, park_id: str, event_id: str, body: E
     store.get_park(session, park_id)
     if row is not None and row.body == document and row.status == "active":
         return row, "unchanged"
-    active = [*_active(session, park_id, event_id), _event_limits(document)]
+    active = [*_active(session, park_id, event_id), _event_limits(event_id, document)]
     plan, answer = _replan(park_id, body, document, active, session, settings, planner, key_id, event_id)
     now = utc_now()
     row = session.get(EventRow, (park_id, event_id))

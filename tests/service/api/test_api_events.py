@@ -185,7 +185,7 @@ def test_limits_of_overlapping_events_combine_per_step_the_tightest_wins() -> No
     import numpy as np
     import pandas as pd
 
-    from service.api.jobs import event_limits
+    from service.api.event_jobs import event_limits
 
     index = pd.date_range("2026-07-15T19:00:00+08:00", periods=4, freq="15min")
     baseline = [800.0, 800.0, 300.0, 100.0]

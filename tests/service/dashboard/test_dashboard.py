@@ -17,7 +17,7 @@ from service.api.deps import get_planner, get_settings
 from service.api.main import create_app
 from service.dashboard import charts, i18n
 from service.dashboard.routes import KEY_COOKIE, router
-from tests.service.api.conftest import ADMIN, issue_key, register
+from tests.service.api.conftest import ADMIN, issue_key, register, tiny_files
 
 HTTPS = "https://testserver"  # the client sends the Secure cookie back only over https
 PAGES = ["/today", "/compare", "/events", "/network", "/studies"]
@@ -185,6 +185,7 @@ def test_a_reduce_event_is_answered_and_cancelled(web, parks) -> None:
     stored = web.get("/parks/a/events/dr-noon", headers=ADMIN).json()
     assert stored["event"]["reduce_by_kw"] == 100 and stored["event"]["start"] == "2026-07-15T12:00:00+08:00"
     assert f'data-delivery="{stored["delivery"]}"' in page
+    assert 'data-baseline="optimal-plan"' in page and "optimal plan without events" in page
     figure = json.loads(re.search(r'id="data-answer">(.*?)</script>', page).group(1))
     baseline, planned, target = (trace["y"] for trace in figure["data"])
     assert len(baseline) == 4 + 1  # 12:00-13:00 in 15-minute steps, and the end point
@@ -195,6 +196,25 @@ def test_a_reduce_event_is_answered_and_cancelled(web, parks) -> None:
     assert cancelled.status_code == 303
     assert web.get("/parks/a/events/dr-noon", headers=ADMIN).json()["status"] == "cancelled"
     assert "state-cancelled" in web.get(cancelled.headers["location"]).text
+
+
+def test_an_events_answer_names_its_similar_days_baseline_in_both_languages(web, tmp_path) -> None:
+    from tests.service.api.test_api_event_baselines import LEVEL_KW, meter_csv, similar_days_park
+
+    files = {**tiny_files(tmp_path, start="2026-07-13", days=4), "grid_meter.csv": meter_csv(LEVEL_KW)}
+    register(web, "m", files, park=similar_days_park(adjustment="scaling"))
+    sign_in(web, issue_key(web, "m")["X-API-Key"])
+    response = web.post("/events?park=m", data={**EVENT_FORM, "event_id": "dr-noon"})
+    assert response.status_code == 303, response.text
+    page = web.get(response.headers["location"]).text
+    note = re.search(r'<p class="note" id="answer-baseline" data-baseline="similar-days">(.*?)</p>', page, re.S)
+    text = " ".join(note.group(1).split())
+    # 12:00 is not metered on the event day: the adjustment window (09:00-11:00) comes from the plan
+    assert "average of the similar days 2026-07-14, 2026-07-13, 2026-07-10 (working days)" in text, text
+    assert "scaled ×" in text and "from the plan: not metered yet" in text, text
+    web.get("/lang/zh-CN")
+    chinese = web.get(response.headers["location"]).text
+    assert "相似日 2026-07-14, 2026-07-13, 2026-07-10 的平均负荷（工作日）" in chinese
 
 
 def test_compare_shows_the_difference_per_step(web, parks) -> None:
@@ -324,6 +344,14 @@ def test_every_label_a_template_builds_from_a_value_is_in_the_catalogue() -> Non
     built |= {f"delivery_{d}" for d in get_args(EventOut.model_fields["delivery"].annotation)}
     built |= {f"state_{s}" for s in get_args(EventOut.model_fields["status"].annotation)}
     built |= {f"tou_{p}" for p in charts.TOU_COLOURS}
+    from service.api.schemas import EventBaseline
+
+    baseline = EventBaseline.model_fields
+    built |= {f"event_baseline_{m}" for m in get_args(baseline["method"].annotation)}
+    built |= {f"event_day_type_{d}" for d in get_args(get_args(baseline["day_type"].annotation)[0])}
+    built |= {f"event_adjustment_{a}" for a in get_args(baseline["adjustment"].annotation) if a != "none"}
+    built |= {f"event_basis_{b}" for b in get_args(get_args(baseline["adjustment_basis"].annotation)[0])
+              if b != "unavailable"} | {"event_adjustment_unavailable"}
     assert built - set(i18n.CATALOGUE) == set()
 
 
