@@ -7,8 +7,8 @@ Run::
 Six scenarios of the reference park (battery b1 of 0, 2,000 and 4,000 kWh ×
 PV array pv_ws1 of 1,000 and 1,600 kWp), each a rolling-horizon study of
 ``--days`` days from 2026-07-15 with re-planning every hour. The serial run
-calls the sweep's task (:func:`service.sweep.run_scenario`) one scenario after
-the other in this process; the Dask run is :func:`service.sweep.run_sweep` on a
+calls the sweep's task (:func:`dispatch.studies.sweep.run_scenario`) one scenario after
+the other in this process; the Dask run is :func:`dispatch.studies.sweep.run_sweep` on a
 new local cluster of ``--workers`` single-threaded processes (default: one per
 core), its time including validation, the cluster's start and the report. Both
 start from empty output folders (no checkpoint is resumed). Prints Markdown
@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from service.study import StudySettings
-from service.sweep import parse_set, run_scenario, run_sweep, scenario_grid, settings_to_dict
+from dispatch.studies.study import StudySettings
+from dispatch.studies.sweep import parse_set, run_scenario, run_sweep, scenario_grid, settings_to_dict
 
 CASE_DIR = Path(__file__).resolve().parents[1] / "cases" / "zhengzhou_park"
 AXES = ("batteries.b1.capacity_kwh=0,2000,4000", "pv_arrays.pv_ws1.dc_capacity_kw=1000,1600")

@@ -59,7 +59,7 @@ def _progress_bar(console) -> Progress:
 @contextlib.contextmanager
 def _quiet_unless_verbose() -> Iterator[None]:
     """Per-window fallback warnings would scroll the progress bar away: the CLI reports them per day instead."""
-    from service.sweep import quiet_rolling
+    from dispatch.studies.sweep import quiet_rolling
 
     with quiet_rolling(logging.getLogger().getEffectiveLevel() > logging.INFO):
         yield
@@ -120,7 +120,7 @@ def _interrupted(out: Path, what: str) -> typer.Exit:
 
 def _settings(start: str, end: str, strategy: list[str], horizon_h: float, replan_h: float, seed: int,
               reuse_models: bool, integer_horizon_h: float | None, baseline: str):
-    from service.study import StudySettings
+    from dispatch.studies.study import StudySettings
 
     first, last = _dates(start, end)
     settings = StudySettings(start=first, end=last, strategies=tuple(dict.fromkeys(strategy)), horizon_h=horizon_h,
@@ -177,7 +177,7 @@ def study(
 
     def action() -> None:
         from microgrid.case import load_case
-        from service.study import StudyProgress, run_study
+        from dispatch.studies.study import StudyProgress, run_study
 
         settings = _settings(start, end, strategy, horizon_h, replan_h, seed, reuse_models, integer_horizon_h,
                              baseline)
@@ -256,7 +256,7 @@ def sweep(
     from service.cli import EXIT_USER_ERROR, _run, console, err_console
 
     def action() -> None:
-        from service.sweep import parse_set, run_sweep, validate_sweep
+        from dispatch.studies.sweep import parse_set, run_sweep, validate_sweep
 
         settings = _settings(start, end, strategy, horizon_h, replan_h, seed, reuse_models, integer_horizon_h,
                              baseline)

@@ -12,7 +12,7 @@ worker's progress file into the row (``running``, ``progress_frac``,
 
 One server process per ``data_dir`` (``microgrid service serve`` runs one).
 Durability: at start-up every job found ``queued`` or ``running`` (the server
-was killed, or stopped) is submitted again; :func:`service.study.run_study`
+was killed, or stopped) is submitted again; :func:`dispatch.studies.study.run_study`
 and the sweep resume from the days they checkpointed. On a clean shutdown the
 running jobs are asked to stop after their current window and stay queued.
 

@@ -58,8 +58,8 @@ def ignore_interrupts() -> None:
 
 
 def study_settings(request: dict):
-    """The :class:`service.study.StudySettings` of an accepted request (see ``StudyCreate``)."""
-    from service.study import StudySettings
+    """The :class:`dispatch.studies.study.StudySettings` of an accepted request (see ``StudyCreate``)."""
+    from dispatch.studies.study import StudySettings
 
     return StudySettings(start=dt.date.fromisoformat(str(request["start"])),
                          end=dt.date.fromisoformat(str(request["end"])),
@@ -71,8 +71,8 @@ def study_settings(request: dict):
 
 
 def sweep_axes(request: dict) -> list:
-    """The :class:`service.sweep.SweepAxis` list of a sweep request (``axes``: parameter and JSON values)."""
-    from service.sweep import SweepAxis
+    """The :class:`dispatch.studies.sweep.SweepAxis` list of a sweep request (``axes``: parameter and JSON values)."""
+    from dispatch.studies.sweep import SweepAxis
 
     return [SweepAxis(path=axis["parameter"], values=tuple(axis["values"]),
                       texts=tuple(json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v
@@ -84,13 +84,13 @@ def validate_study_job(case_dir: str, request: dict) -> list[dict[str, str]]:
     """Check a request against the park's data before it is accepted; the problems as ``field``/``reason``.
 
     The period must lie inside the park's data; a sweep's every value and
-    every scenario must make a valid park (:func:`service.sweep.validate_sweep`).
+    every scenario must make a valid park (:func:`dispatch.studies.sweep.validate_sweep`).
     An empty list: the request can run.
     """
     from microgrid.case import load_case
     from microgrid.errors import MicrogridError
-    from service.study import check_period
-    from service.sweep import validate_sweep
+    from dispatch.studies.study import check_period
+    from dispatch.studies.sweep import validate_sweep
 
     settings = study_settings(request)
     case = load_case(case_dir)
@@ -215,8 +215,8 @@ def run_study_job(folder: str, kind: str, request: dict, token: str) -> dict[str
     """
     from microgrid.case import load_case
     from microgrid.errors import MicrogridError
-    from service.study import run_study
-    from service.sweep import quiet_rolling, run_sweep_in_process, scenario_grid
+    from dispatch.studies.study import run_study
+    from dispatch.studies.sweep import quiet_rolling, run_sweep_in_process, scenario_grid
 
     path = Path(folder)
     started = time.perf_counter()

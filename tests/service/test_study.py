@@ -14,8 +14,8 @@ from dispatch.inputs import PlantState
 from microgrid.case import load_case
 from tests.service.helpers import TINY_PARK as BASE_PARK
 from tests.service.helpers import one_line_error, run, write_tiny_case
-from service.report import write_study_report
-from service.study import (StudyProgress, StudyResult, StudySettings, run_study, simulate, state_from_dict,
+from dispatch.studies.report import write_study_report
+from dispatch.studies.study import (StudyProgress, StudyResult, StudySettings, run_study, simulate, state_from_dict,
                            state_to_dict, study_kpis)
 
 

@@ -11,8 +11,8 @@ import pytest
 
 from microgrid.errors import InvalidParkError, InvalidRequestError
 from tests.service.helpers import TINY_PARK, one_line_error, run, write_tiny_case
-from service.study import StudySettings
-from service.sweep import apply_overrides, parse_set, run_sweep, run_sweep_in_process, scenario_grid, scenario_id
+from dispatch.studies.study import StudySettings
+from dispatch.studies.sweep import apply_overrides, parse_set, run_sweep, run_sweep_in_process, scenario_grid, scenario_id
 
 
 

@@ -21,7 +21,7 @@ from service.api import study_jobs
 from service.api.db import StudyRow, make_engine, session_factory
 from service.api.deps import get_planner, get_settings
 from service.api.main import create_app
-from service.report import KPI_ROWS, format_value
+from dispatch.studies.report import KPI_ROWS, format_value
 from tests.service.api.conftest import ADMIN, assert_problem, register, tiny_park
 
 TWO_DAYS = {"start": "2026-07-15", "end": "2026-07-16", "strategies": ["no-control", "rule-based"],
@@ -238,7 +238,7 @@ def test_a_bad_request_is_422_naming_the_field_and_stores_nothing(client, park, 
 
 def test_a_failed_study_says_why(client, park, monkeypatch) -> None:
     from microgrid.errors import InfeasibleError
-    from service import study
+    from dispatch.studies import study
 
     def infeasible(*args, **kwargs):
         raise InfeasibleError("mpc 2026-07-15: the battery cannot meet the load (for this test)")

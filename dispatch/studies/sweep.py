@@ -2,7 +2,7 @@
 
 A sweep overrides fields of the case's ``park.yaml`` (dotted paths into the
 YAML mapping, e.g. ``batteries.b1.capacity_kwh``) with lists of values, and
-runs a study (:mod:`service.study`) for every combination: the cartesian grid
+runs a study (:mod:`dispatch.studies.study`) for every combination: the cartesian grid
 of the axes. Every scenario is validated with
 :func:`microgrid.case.park_from_dict` before anything runs, so a bad path or
 value is refused at once with its name.
@@ -46,7 +46,7 @@ import yaml
 
 from microgrid.case import CASE_FILE, Case, load_case, park_from_dict
 from microgrid.errors import DataError, InvalidParkError, InvalidRequestError, MicrogridError
-from service.study import (ProgressCallback, StudySettings, check_period, check_resumable, simulate, study_kpis,
+from dispatch.studies.study import (ProgressCallback, StudySettings, check_period, check_resumable, simulate, study_kpis,
                            table_records)
 
 logger = logging.getLogger(__name__)
@@ -321,7 +321,7 @@ def run_scenario(case_dir: str, overrides: dict[str, Any], settings: dict, out_d
 
     Parameters and result are plain data (no Pyomo or pandas objects cross
     process boundaries). ``progress`` is the study's callback
-    (:class:`service.study.StudyProgress` after every window and day), for a
+    (:class:`dispatch.studies.study.StudyProgress` after every window and day), for a
     run in the calling process; whatever it raises stops the scenario.
 
     Returns
@@ -520,7 +520,7 @@ def _write_outputs(result: SweepResult, out_dir: Path, axes: list[SweepAxis], se
             "wall_s": time.perf_counter() - started,
             "parameters": {a.path: [a.text(k) for k in range(len(a.values))] for a in axes}}
     if report:
-        from service.report import write_sweep_report
+        from dispatch.studies.report import write_sweep_report
 
         result.paths["report"] = out_dir / "report.html"
         write_sweep_report(result.paths["report"], table, [a.path for a in axes], meta)
@@ -543,7 +543,7 @@ def run_sweep_in_process(case_dir: str | Path, axes: list[SweepAxis], settings: 
     Parameters
     ----------
     progress : callable, optional
-        Called with a :class:`service.study.StudyProgress` after every window
+        Called with a :class:`dispatch.studies.study.StudyProgress` after every window
         and day of every scenario; ``done`` and ``total`` count the days of
         all scenarios and strategies. Whatever it raises stops the sweep
         (finished days stay checkpointed).

@@ -23,7 +23,7 @@ import pandas as pd  # noqa: E402
 from microgrid.park import Park  # noqa: E402
 
 if TYPE_CHECKING:  # pragma: no cover
-    from service.study import StudyResult
+    from dispatch.studies.results import StudyResult
 
 COLOURS = {"no-control": "#7f7f7f", "rule-based": "#3b75af", "tou-arbitrage": "#b07aa1", "mpc": "#e07b39", "perfect-foresight": "#59a14f"}
 

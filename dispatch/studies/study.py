@@ -41,7 +41,7 @@ import logging
 import math
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -50,6 +50,7 @@ import pandas as pd
 from dispatch.inputs import PlantState
 from dispatch.model import DispatchConfig
 from dispatch.rolling import ROLLING_STRATEGIES, ModelCache, RollingConfig, period_kpis, run_rolling_horizon
+from dispatch.studies.results import ProgressCallback, StrategyRun, StudyProgress, StudyResult
 from microgrid.case import Case
 from microgrid.errors import InvalidRequestError
 from microgrid.park import Park
@@ -153,85 +154,6 @@ class StudySettings:
     def days(self) -> list[dt.date]:
         """Every local day of the period."""
         return [self.start + dt.timedelta(days=k) for k in range((self.end - self.start).days + 1)]
-
-
-@dataclass(frozen=True)
-class StudyProgress:
-    """A progress report of a running study.
-
-    Attributes
-    ----------
-    strategy : str
-    day : datetime.date
-        The day being computed (or just finished).
-    done : float
-        Days finished over all strategies, the running day's finished windows
-        counted as a fraction of it.
-    total : int
-        Days to compute over all strategies.
-    day_finished : bool
-        The day is finished and checkpointed.
-    resumed : bool
-        The day was read back from an earlier run's checkpoint.
-    fallback_windows : int
-        Windows of the finished day that fell back to the rule-based action.
-    reason : str
-        Why the first of them failed.
-    """
-
-    strategy: str
-    day: dt.date
-    done: float
-    total: int
-    day_finished: bool = False
-    resumed: bool = False
-    fallback_windows: int = 0
-    reason: str = ""
-
-
-ProgressCallback = Callable[[StudyProgress], None]
-
-
-@dataclass
-class StrategyRun:
-    """One strategy's results over the period: schedule, windows, and what was resumed."""
-
-    strategy: str
-    schedule: pd.DataFrame
-    windows: pd.DataFrame
-    state: PlantState
-    resumed_days: int = 0
-
-
-@dataclass
-class StudyResult:
-    """What :func:`run_study` computed and wrote.
-
-    Attributes
-    ----------
-    runs : dict
-        Strategy → :class:`StrategyRun`.
-    kpis : pandas.DataFrame
-        One row per strategy: KPIs over the whole period.
-    monthly, annual : pandas.DataFrame
-        One row per strategy and local month (``month``, ``YYYY-MM``) or
-        calendar year (``year``).
-    paths : dict
-        Name → path of every file written at the end.
-    wall_s : float
-        Wall time of this run [s] (resumed days cost nothing).
-    """
-
-    runs: dict[str, StrategyRun]
-    kpis: pd.DataFrame
-    monthly: pd.DataFrame
-    annual: pd.DataFrame
-    paths: dict[str, Path] = field(default_factory=dict)
-    wall_s: float = 0.0
-
-    @property
-    def resumed_days(self) -> int:
-        return sum(run.resumed_days for run in self.runs.values())
 
 
 # --------------------------------------------------------------------------- files
@@ -635,7 +557,7 @@ def run_study(case: Case, settings: StudySettings, out_dir: str | Path, progress
     _write_json(paths["kpis"], {**meta, "strategies": table_records(kpis, "strategy")})
     result = StudyResult(runs=runs, kpis=kpis, monthly=monthly, annual=annual, paths=paths)
     if report:
-        from service.report import write_study_report
+        from dispatch.studies.report import write_study_report
 
         paths["report"] = out_dir / "report.html"
         _write_atomic(paths["report"], lambda p: write_study_report(p, result, case.park, meta))
