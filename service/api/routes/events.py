@@ -48,6 +48,7 @@ from service.api import forecasts, measurements, store
 from service.api.db import EventRow, MeasurementRow, PlanRow, utc_now
 from service.api.deps import ParkIdDep, PlannerDep, PrincipalDep, SessionDep, SettingsDep
 from service.api.event_jobs import event_job
+from service.api.commitments import active_rows
 from service.api.problems import Conflict, InvalidInput, NotFound, PlanTimeout
 from service.api.routes.plans import plan_out
 from service.api.schemas import EventIn, EventOut, PARK_ID_PATTERN
@@ -106,7 +107,7 @@ def _meter_readings(session, park_id: str, park, before: dt.datetime) -> dict:
         .order_by(MeasurementRow.measured_at))
     tz = ZoneInfo(park.site.timezone)
     days: set[str] = set()
-    for row in _active_rows(session, park_id):
+    for row in active_rows(session, park_id):
         first = dt.datetime.fromisoformat(row.body["start"]).astimezone(tz)
         last = (dt.datetime.fromisoformat(row.body["end"]) - dt.timedelta(microseconds=1)).astimezone(tz)
         day = first.date()
@@ -235,7 +236,7 @@ def _reanswer_others(session, park_id: str, event_id: str, row: PlanRow, result:
     """
     plan = result["plan"]
     begins, ends = pd.Timestamp(plan["start"]), pd.Timestamp(plan["end"])
-    for other in _active_rows(session, park_id, except_id=event_id):
+    for other in active_rows(session, park_id, except_id=event_id):
         window = EventIn.model_validate(other.body)
         if begins <= pd.Timestamp(window.start) and pd.Timestamp(window.end) <= ends:
             baseline_kw, baseline = _baseline_of(result, other.id)
@@ -244,43 +245,8 @@ def _reanswer_others(session, park_id: str, event_id: str, row: PlanRow, result:
             other.updated_at = utc_now()
 
 
-def committed_limits(session, park_id: str, begins: dt.datetime) -> list[dict]:
-    """The import limits the park's active events set, per step of their stored answers.
-
-    What every later day-ahead and intraday plan of the park (from
-    ``begins``: events that ended before are left out) keeps: a reduce
-    event caps the import at ``max_import_kw``, or at the answer's baseline
-    less ``reduce_by_kw``; an increase event asks at least the baseline plus
-    ``increase_by_kw``. The baseline is the one of the event's answer, fixed
-    when it was answered (as a settlement baseline is).
-    """
-    limits = []
-    for row in _active_rows(session, park_id):
-        event = row.body
-        if dt.datetime.fromisoformat(event["end"]) <= begins:
-            continue
-        for step in row.answer.get("steps", []):
-            entry = {"event_id": row.id, "timestamp": step["timestamp"]}
-            if event["kind"] == "reduce" and event.get("max_import_kw") is not None:
-                entry["import_cap_kw"] = event["max_import_kw"]
-            elif event["kind"] == "reduce":
-                entry["import_cap_kw"] = max(0.0, step["baseline_import_kw"] - event["reduce_by_kw"])
-            else:
-                entry["min_import_kw"] = step["baseline_import_kw"] + event["increase_by_kw"]
-            limits.append(entry)
-    return limits
-
-
-def _active_rows(session, park_id: str, except_id: str | None = None) -> list[EventRow]:
-    """The park's active events, but ``except_id``."""
-    query = select(EventRow).where(EventRow.park_id == park_id, EventRow.status == "active")
-    if except_id is not None:
-        query = query.where(EventRow.id != except_id)
-    return list(session.scalars(query))
-
-
 def _active(session, park_id: str, except_id: str) -> list[dict]:
-    return [_event_limits(row.id, row.body) for row in _active_rows(session, park_id, except_id)]
+    return [_event_limits(row.id, row.body) for row in active_rows(session, park_id, except_id)]
 
 
 def event_out(session, row: EventRow) -> EventOut:

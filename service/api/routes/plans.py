@@ -160,7 +160,7 @@ def _solve_and_store(park_id: str, kind: str, version, folder, request: dict, jo
 
     The park's active events that end after ``begins`` bind the plan.
     """
-    from service.api.routes.events import committed_limits  # (events import this module)
+    from service.api.commitments import committed_limits
 
     job_request = {**job_request, "grid_limits": committed_limits(session, park_id, begins)}
     session.commit()  # end the read transaction: no database connection is held while the worker solves
