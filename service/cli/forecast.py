@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from microgrid.errors import InvalidRequestError
-from microgrid.timeseries import write_timeseries_csv
+from service.cli.common import console, parse_date, run_command
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
 
 forecast_app = typer.Typer(rich_markup_mode=None, help="PV and load forecasts from weather and metered history, and their accuracy.",
                            no_args_is_help=True)
@@ -30,6 +32,8 @@ class Kind(StrEnum):
 
 
 def _summary(frame: pd.DataFrame, title: str) -> Table:
+    import pandas as pd
+
     dt_h = (frame.index[1] - frame.index[0]) / pd.Timedelta(hours=1) if len(frame) > 1 else 1.0
     table = Table(title=title, header_style="bold")
     for column in ("series", "energy [kWh]", "peak [kW]", "mean [kW]"):
@@ -50,13 +54,14 @@ def forecast_pv(
     decomposition: Annotated[str, typer.Option("--decomposition", help="erbs, dirint or disc (ghi without dni/dhi).")] = "erbs",
 ) -> None:
     """AC power of the case's PV arrays for the weather given."""
-    from service.cli import _run, console
 
     def action() -> None:
+        from pydantic import ValidationError
+
         from forecasting.pv_forecast import PVForecastConfig, forecast_pv_ac_kw, pv_forecast_table
         from forecasting.sources import read_weather_csv
         from microgrid.case import format_validation_error, load_case
-        from pydantic import ValidationError
+        from microgrid.timeseries import write_timeseries_csv
 
         case = load_case(case_dir)
         try:
@@ -72,7 +77,7 @@ def forecast_pv(
             write_timeseries_csv(pv, out, float_format="%.3f")
             console.print(f"wrote {out}", highlight=False)
 
-    _run(action)
+    run_command(action)
 
 
 @forecast_app.command("load")
@@ -85,13 +90,14 @@ def forecast_load(
     out: Annotated[Path | None, typer.Option("--out", help="CSV of the forecast [kW].")] = None,
 ) -> None:
     """Forecast every column of a metered history for a date (calendar with Chinese holidays)."""
-    from service.cli import _run, console, parse_date
 
     def action() -> None:
+        import pandas as pd
+
         from forecasting.load import forecast_load_kw
         from forecasting.sources import read_meter_csv
         from microgrid.case import load_case
-        from microgrid.timeseries import step_hours
+        from microgrid.timeseries import step_hours, write_timeseries_csv
 
         case = load_case(case_dir)
         tz = case.park.site.timezone
@@ -111,7 +117,7 @@ def forecast_load(
             write_timeseries_csv(forecast, out, float_format="%.3f")
             console.print(f"wrote {out}", highlight=False)
 
-    _run(action)
+    run_command(action)
 
 
 @forecast_app.command("check")
@@ -124,7 +130,6 @@ def forecast_check(
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the accuracy tables as JSON.")] = None,
 ) -> None:
     """Accuracy of forecasts against measurements: nMAE, nRMSE, bias, skill against day-ahead persistence."""
-    from service.cli import _run, console
 
     def action() -> None:
         from forecasting.accuracy import accuracy_table, day_ahead_persistence, daylight_mask
@@ -175,4 +180,4 @@ def forecast_check(
             json_out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
             console.print(f"wrote {json_out}", highlight=False)
 
-    _run(action)
+    run_command(action)

@@ -1,8 +1,8 @@
 """``microgrid study`` and ``microgrid sweep``: offline case studies and parameter sweeps.
 
 Both are registered on the main app by ``app.add_typer(study_app)`` (their
-commands join the top level). Shared helpers of :mod:`service.cli` are
-imported inside the commands, since that module imports this one.
+commands join the top level); what they share with the other commands is
+:mod:`service.cli.common`.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from rich.markup import escape
 from rich.progress import (BarColumn, Progress, SpinnerColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn,
                            TimeRemainingColumn)
 from rich.table import Table
+
+from service.cli.common import EXIT_USER_ERROR, console, err_console, parse_date, run_command
 
 study_app = typer.Typer(rich_markup_mode=None)
 
@@ -105,13 +107,11 @@ def _stop_at_window_end(bar: Progress) -> Iterator[dict]:
 
 
 def _dates(start: str, end: str) -> tuple[dt.date, dt.date]:
-    from service.cli import parse_date
 
     return parse_date(start, "--start"), parse_date(end, "--end")
 
 
 def _interrupted(out: Path, what: str) -> typer.Exit:
-    from service.cli import err_console
 
     err_console.print(f"[bold yellow]interrupted:[/] the finished {what} are kept in {escape(str(out))}; "
                       "run the same command again to resume", highlight=False, soft_wrap=True)
@@ -173,7 +173,6 @@ def study(
     Writes per strategy schedule.parquet, then kpis_monthly.csv, kpis_annual.csv, kpis.json and report.html.
     Every finished day is checkpointed: after Ctrl-C, the same command resumes.
     """
-    from service.cli import _run, console
 
     def action() -> None:
         from microgrid.case import load_case
@@ -222,7 +221,7 @@ def study(
         console.print("wrote " + ", ".join(escape(str(p)) for p in result.paths.values()), highlight=False,
                       soft_wrap=True)
 
-    _run(action)
+    run_command(action)
 
 
 @study_app.command("sweep")
@@ -253,7 +252,6 @@ def sweep(
     Every scenario is validated before anything runs. Scenarios checkpoint their days: after Ctrl-C, the same
     command resumes.
     """
-    from service.cli import EXIT_USER_ERROR, _run, console, err_console
 
     def action() -> None:
         from dispatch.studies.sweep import parse_set, run_sweep, validate_sweep
@@ -317,4 +315,4 @@ def sweep(
                               f"{escape(str(failed['error'].iloc[0]))}", highlight=False, soft_wrap=True)
             raise typer.Exit(EXIT_USER_ERROR)
 
-    _run(action)
+    run_command(action)

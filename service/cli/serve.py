@@ -6,6 +6,8 @@ from typing import Annotated
 
 import typer
 
+from service.cli.common import run_command
+
 service_app = typer.Typer(rich_markup_mode=None, no_args_is_help=True,
                           help="The HTTP service: serve it, issue API keys.")
 
@@ -32,7 +34,6 @@ def serve(
     port: Annotated[int | None, typer.Option("--port", help="Port (default MICROGRID_PORT, 8000).")] = None,
 ) -> None:
     """Serve the HTTP API (docs at /docs); the database and files under MICROGRID_DATA_DIR (var/)."""
-    from service.cli import _run
 
     def action() -> None:
         import uvicorn
@@ -43,7 +44,7 @@ def serve(
         uvicorn.run("service.api.main:app", host=host or settings.host, port=port or settings.port,
                     timeout_graceful_shutdown=5, log_level="info")
 
-    _run(action)
+    run_command(action)
 
 
 @service_app.command("create-key")
@@ -53,7 +54,6 @@ def create_key_command(
     admin: Annotated[bool, typer.Option("--admin", help="An admin key: registers parks, issues keys.")] = False,
 ) -> None:
     """Issue an API key and print it (shown once; the database keeps only its SHA-256)."""
-    from service.cli import _run
 
     def action() -> None:
         from microgrid.errors import InvalidRequestError
@@ -80,4 +80,4 @@ def create_key_command(
         typer.echo(f"created key {row.id} ({row.name}, {scope}); store it now, it is not shown again:", err=True)
         typer.echo(token)
 
-    _run(action)
+    run_command(action)

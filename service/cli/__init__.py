@@ -1,0 +1,5 @@
+"""The ``microgrid`` command line (:mod:`.main`); ``microgrid = "service.cli:app"``."""
+
+from service.cli.main import app
+
+__all__ = ["app"]
