@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from forecasting.pv import park_pv_ac_kw
+from forecasting.pv import cached_case_pv_profiles, park_pv_ac_kw
 from forecasting.pv_forecast import PV_TOTAL_COLUMN, check_pv_total
 from microgrid.case import Case
 from microgrid.errors import DataError, InvalidParkError
@@ -597,10 +597,10 @@ def horizon_inputs(case: Case, start: pd.Timestamp, horizon_h: float, state: Pla
                 f"data.weather ({park.data.weather}): its steps differ from the loads file's; "
                 "use the same step length in both"
             )
-        if weather_pv and "pv_profiles" in vars(case):
+        year_pv_kw = cached_case_pv_profiles(case) if weather_pv else None
+        if year_pv_kw is not None:
             # Already computed for the whole weather file (a rolling horizon does that once).
-            pv_kw = case.pv_profiles.loc[(case.pv_profiles.index >= start) & (case.pv_profiles.index < end),
-                                         list(weather_pv)]
+            pv_kw = year_pv_kw.loc[(year_pv_kw.index >= start) & (year_pv_kw.index < end), list(weather_pv)]
             pv_kw = pv_kw.set_axis(index)
         elif weather_pv:
             pv_kw = park_pv_ac_kw(weather, park.site, weather_pv)
