@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from dispatch.inputs import Forecasts, PlantState, day_ahead_inputs
+from dispatch.forecast_inputs import Forecasts
+from dispatch.inputs import PlantState, day_ahead_inputs
 from dispatch.model import DispatchConfig
 from dispatch.optimize import ModelCache
 from dispatch.results import DispatchResult

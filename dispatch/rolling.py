@@ -43,6 +43,7 @@ from dispatch.model import DispatchConfig, needs_exclusivity
 from dispatch.optimize import DispatchModel, ModelCache, shape_key  # noqa: F401 - the cache lives with the model
 from dispatch.results import SolverStatus
 from dispatch.strategies import HEURISTICS, heuristic_flows
+from forecasting.pv import case_pv_profiles
 from microgrid.case import Case
 from microgrid.errors import InvalidRequestError, MicrogridError
 from microgrid.park import Park
@@ -466,7 +467,7 @@ def run_rolling_horizon(
         raise InvalidRequestError(f"end: {end.isoformat()} must be after start {start.isoformat()}")
     park = case.park
     if park.pv_arrays:
-        case.pv_profiles   # noqa: B018 - PV of the whole weather file once, sliced by every window
+        case_pv_profiles(case)   # PV of the whole weather file once, sliced by every window
     state = copy.deepcopy(state) if state is not None else PlantState()
     initial_peak_kw = state.month_to_date_peak_kw
     if state.month_to_date_peak_kw is None:

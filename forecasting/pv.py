@@ -8,6 +8,8 @@ starts at its timestamp; the sun's position is taken at the step's midpoint.
 from __future__ import annotations
 
 import logging
+import weakref
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import pvlib
@@ -16,6 +18,9 @@ from pvlib.temperature import TEMPERATURE_MODEL_PARAMETERS
 from microgrid.errors import DataError
 from microgrid.park import PVArray, Site
 from microgrid.timeseries import require_tz_aware, step_hours
+
+if TYPE_CHECKING:
+    from microgrid.case import Case
 
 logger = logging.getLogger(__name__)
 
@@ -88,3 +93,40 @@ def park_pv_ac_kw(weather: pd.DataFrame, site: Site, arrays: dict[str, PVArray])
     """AC power of every array [kW], one column per array id."""
     return pd.DataFrame({array_id: pv_ac_kw(weather, site, array) for array_id, array in arrays.items()},
                         index=weather.index)
+
+
+#: id of a live case → AC power of its arrays over its weather file; an entry leaves with its case.
+_CASE_PV_KW: dict[int, pd.DataFrame] = {}
+
+
+def case_pv_profiles(case: Case) -> pd.DataFrame:
+    """AC power of every PV array of ``case`` over its whole weather file [kW], computed once per case.
+
+    :func:`park_pv_ac_kw` on the case's weather, kept for as long as the
+    case object lives: a rolling horizon or the service's worker warm-up
+    computes the year once, and every window then slices it
+    (:func:`cached_case_pv_profiles`) instead of running pvlib again.
+
+    Parameters
+    ----------
+    case : microgrid.case.Case
+
+    Returns
+    -------
+    pandas.DataFrame
+        One column per array id [kW] on the weather file's index.
+    """
+    cached = cached_case_pv_profiles(case)
+    if cached is not None:
+        return cached
+    pv_kw = park_pv_ac_kw(case.weather, case.park.site, case.park.pv_arrays)
+    key = id(case)
+    _CASE_PV_KW[key] = pv_kw
+    # The id of a collected case may be given to a new object: its entry goes first.
+    weakref.finalize(case, _CASE_PV_KW.pop, key, None)
+    return pv_kw
+
+
+def cached_case_pv_profiles(case: Case) -> pd.DataFrame | None:
+    """The PV of ``case`` if :func:`case_pv_profiles` has computed it, else ``None`` (nothing is computed)."""
+    return _CASE_PV_KW.get(id(case))

@@ -133,13 +133,6 @@ class Case:
                             "import is ≥ 0 (export is not part of it)")
         return frame[["grid_import_kw"]]
 
-    @cached_property
-    def pv_profiles(self) -> pd.DataFrame:
-        """AC power of every PV array over the whole weather file [kW], computed once with pvlib."""
-        from forecasting.pv import park_pv_ac_kw
-
-        return park_pv_ac_kw(self.weather, self.park.site, self.park.pv_arrays)
-
     def sunniest_and_cloudiest_day(self, month: int) -> tuple[dt.date, dt.date]:
         """Local dates with the most and the least irradiation (daily GHI sum) in ``month``."""
         daily = self.weather["ghi"].tz_convert(self.park.site.timezone).resample("1D").sum()

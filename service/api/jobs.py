@@ -499,6 +499,7 @@ def warm_up_job(cases: list[tuple[dict, str]] | None = None) -> bool:
 
     import dispatch.day_ahead  # noqa: F401
     import forecasting.sources  # noqa: F401
+    from forecasting.pv import case_pv_profiles
     from microgrid.errors import MicrogridError
 
     for document, folder in (cases or [])[:CASE_CACHE_SIZE]:
@@ -507,7 +508,7 @@ def warm_up_job(cases: list[tuple[dict, str]] | None = None) -> bool:
             if case.park.pv_arrays:
                 # PV of the whole weather file once (about 1 s for the reference park): each plan then slices
                 # it instead of running pvlib for its day (0.06 s); not worth it for a case opened on demand.
-                case.pv_profiles  # noqa: B018
+                case_pv_profiles(case)
         except (MicrogridError, OSError, ValueError) as exc:   # never break the pool: the request will say why
             logging.getLogger(__name__).warning("warm-up: the case in %s does not open (%s)", folder, exc)
     return True

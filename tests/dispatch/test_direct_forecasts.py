@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from dispatch.day_ahead import plan_day_ahead
-from dispatch.inputs import Forecasts, day_ahead_inputs, step_means
+from dispatch.forecast_inputs import Forecasts, step_means
+from dispatch.inputs import day_ahead_inputs
 from forecasting.pv_forecast import pv_forecast_table
 from microgrid.case import load_case
 from microgrid.errors import DataError

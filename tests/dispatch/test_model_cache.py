@@ -11,6 +11,7 @@ import pytest
 from dispatch.inputs import day_ahead_inputs, horizon_inputs
 from dispatch.model import DispatchConfig
 from dispatch.optimize import ModelCache, solve_optimal
+from forecasting.pv import case_pv_profiles
 from microgrid.case import load_case
 
 REFERENCE = Path(__file__).resolve().parents[2] / "cases" / "zhengzhou_park"
@@ -20,7 +21,7 @@ FAST = dict(integer_horizon_h=3.0)   # a rolling-horizon model: solves in tens o
 @pytest.fixture(scope="module")
 def reference():
     case = load_case(REFERENCE)
-    case.pv_profiles   # noqa: B018 - PV of the year once
+    case_pv_profiles(case)   # PV of the year once
     return case
 
 

@@ -15,6 +15,7 @@ from dispatch.model import INTEGER_VARIABLES, DispatchConfig
 from dispatch.optimize import DispatchModel
 from dispatch.rolling import ModelCache
 from dispatch.standard_form import NotAffineError, StandardForm
+from forecasting.pv import case_pv_profiles
 from microgrid.case import load_case
 
 REFERENCE = Path(__file__).resolve().parents[2] / "cases" / "zhengzhou_park"
@@ -89,7 +90,7 @@ def test_a_product_of_two_parameters_must_be_frozen() -> None:
 @pytest.fixture(scope="module")
 def reference():
     case = load_case(REFERENCE)
-    case.pv_profiles   # noqa: B018 - PV of the year once
+    case_pv_profiles(case)   # PV of the year once
     return case
 
 

@@ -81,6 +81,7 @@ def test_workers_open_the_parks_planned_last_first_then_the_newest_registered(cl
 
 
 def test_the_warm_up_opens_cases_and_skips_one_that_does_not_open(tmp_path, caplog) -> None:
+    from forecasting.pv import cached_case_pv_profiles
     from service.api import jobs
     from service.api.store import read_case_document
 
@@ -90,4 +91,4 @@ def test_the_warm_up_opens_cases_and_skips_one_that_does_not_open(tmp_path, capl
     assert jobs.warm_up_job([(document, str(tmp_path)), (document, str(reference))])
     assert "does not open" in caplog.text
     (case,) = jobs._case_cache.values()
-    assert "pv_profiles" in vars(case)           # the year's PV is computed once, at the warm-up
+    assert cached_case_pv_profiles(case) is not None   # the year's PV is computed once, at the warm-up
