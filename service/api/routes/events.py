@@ -48,11 +48,12 @@ from service.api import forecasts, measurements, store
 from service.api.db import EventRow, PlanRow, utc_now
 from service.api.deps import ParkIdDep, PlannerDep, PrincipalDep, SessionDep, SettingsDep
 from service.api.jobs import event_job
+from service.api.parsing import StrictJsonRoute
 from service.api.problems import Conflict, InvalidInput, NotFound, PlanTimeout
 from service.api.routes.plans import plan_out
 from service.api.schemas import EventIn, EventOut, PARK_ID_PATTERN
 
-router = APIRouter(prefix="/parks/{park_id}/events", tags=["events"])
+router = APIRouter(prefix="/parks/{park_id}/events", tags=["events"], route_class=StrictJsonRoute)
 
 FULL_TOLERANCE = 0.005
 """A step is delivered when its response is at least the request less this share (0.5 %)."""
