@@ -9,9 +9,13 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 
 class StrictModel(BaseModel):
-    """Base of every data object: unknown fields are errors, values are validated."""
+    """Base of every data object: unknown fields are errors, values are validated, numbers are finite.
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    ``inf`` and ``nan`` (YAML ``.inf``, ``.nan``) are refused in every number
+    field: "no limit" is written by leaving an optional field out.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 _CLOCK = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")

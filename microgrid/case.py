@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from microgrid.errors import DataError, InvalidParkError
 from microgrid.park import Park
 from microgrid.tariff import tariff_from_config
 from microgrid.timeseries import read_timeseries_csv
+from microgrid.yaml_text import load_yaml
 
 CASE_FILE = "park.yaml"
 
@@ -176,7 +176,8 @@ def load_case(folder: str | Path) -> Case:
     Raises
     ------
     InvalidParkError
-        ``park.yaml`` is missing, is not YAML, or describes an invalid park.
+        ``park.yaml`` is missing, is not YAML, names a key twice in a mapping,
+        or describes an invalid park (a number that is not finite included).
     DataError
         A data file is missing, malformed, or lacks a column a device names.
     """
@@ -184,12 +185,7 @@ def load_case(folder: str | Path) -> Case:
     path = folder / CASE_FILE if folder.is_dir() else folder
     if not path.exists():
         raise InvalidParkError(f"case: no {CASE_FILE} in {folder}; pass a case folder such as cases/zhengzhou_park")
-    try:
-        config = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise InvalidParkError(f"{path.name}: not valid YAML{where}; fix the syntax") from None
+    config = load_yaml(path.read_text(encoding="utf-8"), path.name)
     case = Case(park=park_from_dict(config), folder=path.parent)
     case.check_data()
     return case

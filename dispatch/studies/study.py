@@ -64,6 +64,8 @@ STUDY_FORMAT = 3  # 2: the state keeps the previous plan (warm start); windows s
 
 BASELINE = "tou-arbitrage"
 """The default baseline of the savings (:attr:`StudySettings.baseline`)."""
+MIN_REPLAN_H = 0.25
+"""The shortest interval between re-plans [h]: one step of 15-min data."""
 
 
 @dataclass(frozen=True)
@@ -132,9 +134,10 @@ class StudySettings:
             object.__setattr__(self, "strategies", (*self.strategies, self.baseline))
         if not math.isfinite(self.horizon_h) or not math.isfinite(self.replan_h):
             raise InvalidRequestError("horizon_h, replan_h: must be finite numbers of hours")
-        if self.replan_h <= 0 or self.horizon_h < self.replan_h:
+        if not MIN_REPLAN_H <= self.replan_h <= self.horizon_h:
             raise InvalidRequestError(
-                f"replan_h: must be > 0 and at most horizon_h ({self.horizon_h:g} h), got {self.replan_h:g} h")
+                f"replan_h: must be at least {MIN_REPLAN_H:g} h (one step of 15-min data) and at most horizon_h "
+                f"({self.horizon_h:g} h), got {self.replan_h:g} h")
         if round(24.0 / self.replan_h, 9) != round(24.0 / self.replan_h):
             raise InvalidRequestError(
                 f"replan_h: {self.replan_h:g} h does not divide a day; the study runs day by day "

@@ -45,6 +45,7 @@ import pandas as pd
 import yaml
 
 from microgrid.case import CASE_FILE, Case, load_case, park_from_dict
+from microgrid.yaml_text import load_yaml
 from microgrid.errors import DataError, InvalidParkError, InvalidRequestError, MicrogridError
 from dispatch.studies.study import (ProgressCallback, StudySettings, check_period, check_resumable, simulate, study_kpis,
                            table_records)
@@ -176,11 +177,7 @@ def read_case_config(case_dir: str | Path) -> tuple[dict, Path]:
     path = folder / CASE_FILE if folder.is_dir() else folder
     if not path.is_file():
         load_case(case_dir)  # raises the one-line error of a missing case
-    try:
-        config = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError:
-        load_case(case_dir)  # raises the one-line error naming the line
-        raise
+    config = load_yaml(path.read_text(encoding="utf-8"), path.name)  # one-line errors: syntax, duplicate keys
     return config, path.parent
 
 

@@ -7,6 +7,11 @@ and load and the import and export at the point of common coupling [kW]
 the flexible loads (batch runs done and in progress, energy delivered to
 sessions, shedding used, energy shifted). A plan request that gives no state starts from the newest
 measurement taken at or before the plan's start (:func:`state_for_plan`).
+
+``measured_at`` lies in the service's window (:mod:`service.api.validation`,
+from 2000) and at most ``MICROGRID_MAX_MEASUREMENT_AHEAD_H`` after the
+server's clock (:func:`check_measured_at`). An admin key lists, corrects
+(:func:`replace_measurement`) and deletes (:func:`delete_measurement`) them.
 """
 
 from __future__ import annotations
@@ -16,14 +21,15 @@ import math
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from microgrid.case import park_from_dict
 from microgrid.park import Park
-from service.api.db import MeasurementRow, ParkVersionRow, utc_now
+from service.api.db import MeasurementRow, ParkVersionRow, PlanRow, utc_now
 from service.api.problems import InvalidInput, NotFound
 from service.api.schemas import FLEXIBLE_KINDS, FLEXIBLE_STATE_FIELDS, MeasurementCreate, MeasurementOut
+from service.api.validation import EARLIEST_UTC, to_utc
 
 TOLERANCE_KWH = 1e-6
 
@@ -96,22 +102,91 @@ def _flexible_errors(park: Park, body: MeasurementCreate) -> list[dict[str, str]
     return errors
 
 
-def add_measurement(session: Session, version: ParkVersionRow, body: MeasurementCreate,
-                    key_id: int | None) -> MeasurementRow:
-    """Check ``body`` against ``version`` and store it; committed."""
-    check_measurement(version.document, body)
+def check_measured_at(measured_at: dt.datetime, now: dt.datetime, ahead_h: float) -> None:
+    """422 naming ``measured_at`` when it lies more than ``ahead_h`` hours [h] after ``now``.
+
+    Its floor (2000-01-01T00:00Z) is checked with the request body (:data:`service.api.validation.Timestamp`).
+
+    Examples
+    --------
+    >>> now = dt.datetime(2026, 7, 15, 12, tzinfo=dt.timezone.utc)
+    >>> check_measured_at(now + dt.timedelta(hours=24), now, 24.0)
+    >>> check_measured_at(now + dt.timedelta(hours=25), now, 24.0)
+    Traceback (most recent call last):
+    ...
+    service.api.problems.InvalidInput: measured_at: must lie from 2000-01-01T00:00:00+00:00 to 24 h after the server's clock (MICROGRID_MAX_MEASUREMENT_AHEAD_H), now up to 2026-07-16T12:00:00+00:00; got 2026-07-16T13:00:00+00:00
+    """
+    latest_utc = now.astimezone(dt.timezone.utc) + dt.timedelta(hours=ahead_h)
+    if to_utc(measured_at) > latest_utc:
+        reason = (f"must lie from {EARLIEST_UTC.isoformat()} to {ahead_h:g} h after the server's clock "
+                  f"(MICROGRID_MAX_MEASUREMENT_AHEAD_H), now up to {latest_utc.isoformat()}; "
+                  f"got {measured_at.isoformat()}")
+        raise InvalidInput(f"measured_at: {reason}", errors=[{"field": "measured_at", "reason": reason}])
+
+
+def _fill(row: MeasurementRow, version: ParkVersionRow, body: MeasurementCreate) -> MeasurementRow:
+    """Set every measured field of ``row`` from ``body``, checked against ``version``."""
     offset = body.measured_at.utcoffset() or dt.timedelta(0)
-    row = MeasurementRow(park_id=version.park_id, park_version=version.version,
-                         measured_at=body.measured_at.astimezone(dt.timezone.utc),
-                         measured_offset_min=round(offset.total_seconds() / 60),
-                         soc_kwh=body.soc_kwh, thermal_soc_kwh=body.thermal_soc_kwh,
-                         month_to_date_peak_kw=body.month_to_date_peak_kw, pv_kw=body.pv_kw, load_kw=body.load_kw,
-                         grid_import_kw=body.grid_import_kw, grid_export_kw=body.grid_export_kw,
-                         flexible_state={name: getattr(body, name) for name in FLEXIBLE_STATE_FIELDS},
-                         created_at=utc_now(), created_by_key_id=key_id)
+    row.park_id, row.park_version = version.park_id, version.version
+    row.measured_at = body.measured_at.astimezone(dt.timezone.utc)
+    row.measured_offset_min = round(offset.total_seconds() / 60)
+    row.soc_kwh, row.thermal_soc_kwh = body.soc_kwh, body.thermal_soc_kwh
+    row.month_to_date_peak_kw, row.pv_kw, row.load_kw = body.month_to_date_peak_kw, body.pv_kw, body.load_kw
+    row.grid_import_kw, row.grid_export_kw = body.grid_import_kw, body.grid_export_kw
+    row.flexible_state = {name: getattr(body, name) for name in FLEXIBLE_STATE_FIELDS}
+    return row
+
+
+def add_measurement(session: Session, version: ParkVersionRow, body: MeasurementCreate,
+                    key_id: int | None, ahead_h: float = 24.0) -> MeasurementRow:
+    """Check ``body`` against ``version`` and the clock (at most ``ahead_h`` [h] ahead) and store it; committed."""
+    check_measured_at(body.measured_at, utc_now(), ahead_h)
+    check_measurement(version.document, body)
+    row = _fill(MeasurementRow(created_at=utc_now(), created_by_key_id=key_id), version, body)
     session.add(row)
     session.commit()
     return row
+
+
+def get_measurement(session: Session, park_id: str, measurement_id: int) -> MeasurementRow:
+    """A measurement of the park, or 404."""
+    row = session.get(MeasurementRow, measurement_id)
+    if row is None or row.park_id != park_id:
+        raise NotFound(f"park {park_id!r} has no measurement {measurement_id}; list them with "
+                       f"GET /parks/{park_id}/measurements")
+    return row
+
+
+def list_measurements(session: Session, park_id: str, measured_from: dt.datetime | None,
+                      measured_to: dt.datetime | None, limit: int, offset: int) -> list[MeasurementRow]:
+    """The park's measurements with ``measured_from <= measured_at <= measured_to``, newest first."""
+    query = select(MeasurementRow).where(MeasurementRow.park_id == park_id)
+    if measured_from is not None:
+        query = query.where(MeasurementRow.measured_at >= measured_from.astimezone(dt.timezone.utc))
+    if measured_to is not None:
+        query = query.where(MeasurementRow.measured_at <= measured_to.astimezone(dt.timezone.utc))
+    query = query.order_by(MeasurementRow.measured_at.desc(), MeasurementRow.id.desc()).limit(limit).offset(offset)
+    return list(session.scalars(query))
+
+
+def replace_measurement(session: Session, row: MeasurementRow, version: ParkVersionRow, body: MeasurementCreate,
+                        ahead_h: float = 24.0) -> MeasurementRow:
+    """Correct a measurement: every field from ``body``, checked as a new one against ``version``; committed.
+
+    Its id, ``created_at`` and sender stay; ``park_version`` becomes the one it was checked against.
+    """
+    check_measured_at(body.measured_at, utc_now(), ahead_h)
+    check_measurement(version.document, body)
+    _fill(row, version, body)
+    session.commit()
+    return row
+
+
+def delete_measurement(session: Session, row: MeasurementRow) -> None:
+    """Delete a measurement; the plans that started from it keep their schedule, their ``measurement_id`` is cleared."""
+    session.execute(update(PlanRow).where(PlanRow.measurement_id == row.id).values(measurement_id=None))
+    session.delete(row)
+    session.commit()
 
 
 def latest(session: Session, park_id: str, at_or_before: dt.datetime | None = None) -> MeasurementRow | None:

@@ -8,7 +8,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
+
+from service.api.validation import MIN_HORIZON_H, Day, RequestModel, Timestamp
 
 PARK_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 FILE_NAME_PATTERN = r"^(?!.*\.\.)[A-Za-z0-9_.-]{1,100}(/[A-Za-z0-9_.-]{1,100}){0,3}$"
@@ -17,8 +19,8 @@ Strategy = Literal["optimal", "rule-based", "tou-arbitrage", "no-control"]
 Objective = Literal["cost", "self_consumption", "co2"]
 
 
-class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _Request(RequestModel):
+    """A request body: unknown fields and non-finite numbers are errors (:mod:`service.api.validation`)."""
 
 
 # --- parks ---------------------------------------------------------------------------------------
@@ -142,11 +144,11 @@ class ForecastsIn(_Request):
 class PlanCreate(_Request):
     """Request a day-ahead plan."""
 
-    date: dt.date = Field(ge=dt.date(1900, 1, 1), le=dt.date(2199, 12, 31),
-                          description="Local date (park timezone) whose plan starts at 00:00.")
+    date: Day = Field(description="Local date (park timezone) whose plan starts at 00:00.")
     strategy: Strategy = "optimal"
     objective: Objective | None = Field(None, description="Default: the park's dispatch.objective.")
-    horizon_h: float = Field(24.0, gt=0, description="Plan length [h]; more than 24 adds a look-ahead.")
+    horizon_h: float = Field(24.0, ge=MIN_HORIZON_H, description="Plan length [h], at least 0.25; more than 24 adds a "
+                                                                 "look-ahead.")
     time_limit_s: float | None = Field(
         None, gt=0, description="Time limit of this request [s] (default and upper bound: the server's).")
     mip_gap: float | None = Field(None, ge=0, lt=1, description="Relative MIP gap (default: the park's).")
@@ -175,10 +177,10 @@ class PlanCreate(_Request):
 class IntradayPlanCreate(_Request):
     """Re-plan from a time of the day, from the latest measured state."""
 
-    start: AwareDatetime | None = Field(
+    start: Timestamp | None = Field(
         None, description="Start of the plan (ISO 8601 with offset), rounded up to the next step of the park's "
-                          "data. Default: the latest measurement's time, rounded up.")
-    horizon_h: float = Field(24.0, gt=0, description="Plan length [h].")
+                          "data. Default: the time of the newest measurement taken by now (server clock), rounded up.")
+    horizon_h: float = Field(24.0, ge=MIN_HORIZON_H, description="Plan length [h], at least 0.25.")
     strategy: Strategy = "optimal"
     objective: Objective | None = Field(None, description="Default: the park's dispatch.objective.")
     time_limit_s: float | None = Field(
@@ -263,7 +265,7 @@ class ForecastCreate(_Request):
     Values are means over the step, finite and ≥ 0; a direct part has no gaps.
     """
 
-    issued_at: AwareDatetime = Field(description="When the forecast was issued (ISO 8601 with offset).")
+    issued_at: Timestamp = Field(description="When the forecast was issued (ISO 8601 with offset).")
     kind: str | None = Field(None, max_length=64, description="A label, e.g. day_ahead or intraday.")
     source: str | None = Field(None, max_length=200, description="Where it comes from, e.g. the provider.")
     weather: Rows | None = None
@@ -316,7 +318,7 @@ class MeasurementCreate(_Request):
     ``[min_soc_frac, max_soc_frac] × capacity_kwh``; ids must be the park's.
     """
 
-    measured_at: AwareDatetime = Field(description="When the values were metered (ISO 8601 with UTC offset).")
+    measured_at: Timestamp = Field(description="When the values were metered (ISO 8601 with UTC offset).")
     soc_kwh: dict[str, float] = Field(default_factory=dict, description="Battery id → stored energy [kWh].")
     thermal_soc_kwh: dict[str, float] = Field(default_factory=dict,
                                               description="Thermal store id → stored heat [kWh].")
@@ -417,13 +419,13 @@ class EventIn(_Request):
     """
 
     kind: Literal["reduce", "increase"]
-    start: AwareDatetime = Field(description="Start of the window (ISO 8601 with offset), on the park's step grid.")
-    end: AwareDatetime = Field(description="End of the window (exclusive), on the park's step grid.")
+    start: Timestamp = Field(description="Start of the window (ISO 8601 with offset), on the park's step grid.")
+    end: Timestamp = Field(description="End of the window (exclusive), on the park's step grid.")
     max_import_kw: float | None = Field(None, ge=0, description="reduce: the grid import cap over the window [kW].")
     reduce_by_kw: float | None = Field(None, gt=0, description="reduce: this much below the baseline import [kW].")
     increase_by_kw: float | None = Field(None, gt=0, description="increase: this much above the baseline [kW].")
     incentive_cny_per_kwh: float = Field(ge=0, description="Paid per kWh of response [CNY/kWh].")
-    notified_at: AwareDatetime = Field(description="When the park was notified (ISO 8601 with offset).")
+    notified_at: Timestamp = Field(description="When the park was notified (ISO 8601 with offset).")
 
     def errors(self) -> list[dict[str, str]]:
         """What is wrong with the event on its own, as problem ``errors`` (field, reason)."""

@@ -72,6 +72,9 @@ class Settings(BaseSettings):
         Longest period of one study or sweep [days].
     max_study_scenarios : int
         Most scenarios of one sweep (the product of its axes' value counts).
+    max_measurement_ahead_h : float
+        How far a measurement's ``measured_at`` may lie after the server's
+        clock [h] (meters whose clocks run ahead); later ones get 422.
     """
 
     model_config = SettingsConfigDict(env_prefix="MICROGRID_", extra="ignore")
@@ -94,6 +97,7 @@ class Settings(BaseSettings):
     study_workers: int = Field(1, ge=1)
     max_study_days: int = Field(366, ge=1)
     max_study_scenarios: int = Field(64, ge=1)
+    max_measurement_ahead_h: float = Field(24.0, gt=0)
 
     @model_validator(mode="after")
     def _defaults_and_limits(self) -> "Settings":

@@ -22,7 +22,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import yaml
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -30,6 +29,7 @@ from sqlalchemy.orm import Session
 from microgrid.case import CASE_FILE, park_from_dict
 from microgrid.errors import InvalidParkError
 from microgrid.park import Park
+from microgrid.yaml_text import DuplicateKeyError, load_yaml
 from service.api.db import DataFileRow, ParkRow, ParkVersionRow, utc_now
 from service.api.problems import Conflict, InvalidInput, NotFound
 from service.api.schemas import FILE_NAME_PATTERN
@@ -45,12 +45,13 @@ def parse_document(park: dict | None, park_yaml: str | None) -> dict[str, Any] |
     if park_yaml is None:
         return None
     try:
-        document = yaml.safe_load(park_yaml)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise InvalidInput(f"park_yaml: not valid YAML{where}; fix the syntax",
-                           errors=[{"field": "park_yaml", "reason": f"not valid YAML{where}"}]) from None
+        document = load_yaml(park_yaml, "park_yaml")
+    except DuplicateKeyError as exc:
+        field, reason = f"park_yaml.{exc.path}", f"duplicate key (line {exc.line}); give each key once"
+        raise InvalidInput(f"{field}: {reason}", errors=[{"field": field, "reason": reason}]) from None
+    except InvalidParkError as exc:
+        reason = str(exc).removeprefix("park_yaml: ")
+        raise InvalidInput(f"park_yaml: {reason}", errors=[{"field": "park_yaml", "reason": reason}]) from None
     if not isinstance(document, dict):
         raise InvalidInput("park_yaml: the top level must be a mapping of sections (site, grid, ...)",
                            errors=[{"field": "park_yaml", "reason": "the top level must be a mapping"}])
@@ -70,7 +71,7 @@ def case_folder_path(settings: Settings, name: str) -> Path:
 
 def read_case_document(folder: Path) -> dict[str, Any]:
     """The ``park.yaml`` of a case folder of the server."""
-    document = yaml.safe_load((folder / CASE_FILE).read_text(encoding="utf-8"))
+    document = load_yaml((folder / CASE_FILE).read_text(encoding="utf-8"), CASE_FILE)
     if not isinstance(document, dict):
         raise InvalidParkError(f"{CASE_FILE}: the top level must be a mapping of sections (site, grid, ...)")
     return document

@@ -37,12 +37,14 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from sqlalchemy import select, update
 
 from service.api import study_jobs
 from service.api.db import StudyRow, utc_now
 from service.api.settings import Settings
+from service.api.validation import Day, RequestModel
+from dispatch.studies.study import MIN_REPLAN_H
 
 logger = logging.getLogger(__name__)
 
@@ -54,32 +56,30 @@ ALL_STRATEGIES: list[str] = ["no-control", "rule-based", "tou-arbitrage", "mpc",
 
 # --- request and response bodies ----------------------------------------------------------------
 
-class SweepAxisIn(BaseModel):
+class SweepAxisIn(RequestModel):
     """One axis of a sweep: a dotted path into the park document and the values it takes (the CLI's ``--set``)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     parameter: str = Field(pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$", max_length=200,
                            description="Dotted path into the park document, e.g. batteries.b1.capacity_kwh.")
     values: list[Any] = Field(min_length=1, max_length=100, description="Its values (JSON: 0, 2000, true, ...).")
 
 
-class StudyCreate(BaseModel):
+class StudyCreate(RequestModel):
     """Start a case study (every strategy operated day by day over the period) or a sweep of it."""
 
-    model_config = ConfigDict(extra="forbid")
-
     kind: Literal["study", "sweep"] = "study"
-    start: dt.date = Field(description="First local day of the period.")
-    end: dt.date = Field(description="Last local day of the period (included).")
+    start: Day = Field(description="First local day of the period.")
+    end: Day = Field(description="Last local day of the period (included).")
     strategies: list[RollingStrategy] = Field(default_factory=lambda: list(ALL_STRATEGIES), min_length=1,
                                               description="Rolling strategies, in the order of the outputs.")
     horizon_h: float = Field(24.0, gt=0, description="Length of every plan [h].")
-    replan_h: float = Field(1.0, gt=0, description="Interval between re-plans [h]; divides a day.")
+    replan_h: float = Field(1.0, ge=MIN_REPLAN_H, description="Interval between re-plans [h], at least 0.25 h "
+                                                             "and a whole number of the data's steps; divides a day.")
     seed: int = Field(0, ge=0, description="Seed of the mpc forecast errors.")
     reuse_models: bool = Field(True, description="Reuse the models of earlier days (same plans, faster).")
     integer_horizon_h: float | None = Field(
-        None, gt=0, description="Hours of every plan with integer decisions (at least replan_h); default 3 h.")
+        None, ge=MIN_REPLAN_H,
+        description="Hours of every plan with integer decisions (at least replan_h); default 3 h.")
     axes: list[SweepAxisIn] | None = Field(None, description="A sweep's axes: the grid of their values is run.")
     baseline: RollingStrategy = Field(
         "tou-arbitrage", description="Strategy the savings are stated against (the kpis' baseline field); added to "

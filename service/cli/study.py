@@ -162,7 +162,8 @@ def study(
     out: Annotated[Path, typer.Option("--out", help="Output folder (resumed if it holds the same study).")] = Path(
         "out/study"),
     horizon_h: Annotated[float, typer.Option("--horizon-h", help="Length of every plan, in hours.")] = 24.0,
-    replan_h: Annotated[float, typer.Option("--replan-h", help="Interval between re-plans, in hours.")] = 1.0,
+    replan_h: Annotated[float, typer.Option(
+        "--replan-h", help="Interval between re-plans, in hours (at least 0.25, dividing a day).")] = 1.0,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the mpc forecast errors.")] = 0,
     reuse_models: Annotated[bool, typer.Option("--reuse-models/--fresh-models", help=REUSE_HELP)] = True,
     integer_horizon_h: Annotated[float | None, typer.Option("--integer-horizon-h", help=INTEGER_HORIZON_HELP)] = None,
@@ -241,7 +242,8 @@ def sweep(
     out: Annotated[Path, typer.Option("--out", help="Output folder for sweep.csv and report.html.")] = Path(
         "out/sweep"),
     horizon_h: Annotated[float, typer.Option("--horizon-h", help="Length of every plan, in hours.")] = 24.0,
-    replan_h: Annotated[float, typer.Option("--replan-h", help="Interval between re-plans, in hours.")] = 1.0,
+    replan_h: Annotated[float, typer.Option(
+        "--replan-h", help="Interval between re-plans, in hours (at least 0.25, dividing a day).")] = 1.0,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the mpc forecast errors.")] = 0,
     reuse_models: Annotated[bool, typer.Option("--reuse-models/--fresh-models", help=REUSE_HELP)] = True,
     integer_horizon_h: Annotated[float | None, typer.Option("--integer-horizon-h", help=INTEGER_HORIZON_HELP)] = None,

@@ -146,6 +146,10 @@ def test_a_changed_case_is_refused(tmp_path: Path) -> None:
     (("--start", "15/07/2026", "--end", "2026-07-16", "--strategy", "no-control"), "--start"),
     (("--start", "2026-07-15", "--end", "2026-07-16", "--strategy", "optimal"), "unknown 'optimal'"),
     (("--start", "2026-07-15", "--end", "2026-07-16", "--strategy", "mpc", "--replan-h", "5"), "does not divide"),
+    (("--start", "2026-07-15", "--end", "2026-07-16", "--strategy", "mpc", "--replan-h", "5e-324"),
+     "replan_h: must be at least 0.25 h"),
+    (("--start", "2026-07-15", "--end", "2026-07-16", "--strategy", "mpc", "--replan-h", "nan"),
+     "must be finite"),
     (("--start", "2026-07-15", "--end", "2026-07-16", "--strategy", "mpc", "--replan-h", "6",
       "--integer-horizon-h", "2"), "integer_horizon_h: must be at least the re-plan interval"),
 ])

@@ -47,13 +47,14 @@ from microgrid.timeseries import local_day
 from service.api import forecasts, measurements, store
 from service.api.db import EventRow, MeasurementRow, PlanRow, utc_now
 from service.api.deps import ParkIdDep, PlannerDep, PrincipalDep, SessionDep, SettingsDep
-from service.api.event_jobs import event_job
 from service.api.commitments import active_rows
+from service.api.event_jobs import event_job
+from service.api.parsing import StrictJsonRoute
 from service.api.problems import Conflict, InvalidInput, NotFound, PlanTimeout
 from service.api.routes.plans import plan_out
 from service.api.schemas import EventIn, EventOut, PARK_ID_PATTERN
 
-router = APIRouter(prefix="/parks/{park_id}/events", tags=["events"])
+router = APIRouter(prefix="/parks/{park_id}/events", tags=["events"], route_class=StrictJsonRoute)
 
 FULL_TOLERANCE = 0.005
 """A step is delivered when its response is at least the request less this share (0.5 %)."""

@@ -10,13 +10,14 @@ import math
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Response, status
-from pydantic import AwareDatetime
 
 from service.api import forecasts, store
 from service.api.deps import ParkIdDep, PlannerDep, PrincipalDep, SessionDep, SettingsDep
+from service.api.parsing import StrictJsonRoute
 from service.api.schemas import ForecastCreate, ForecastOut, ForecastSummary
+from service.api.validation import Timestamp
 
-router = APIRouter(prefix="/parks/{park_id}/forecasts", tags=["forecasts"])
+router = APIRouter(prefix="/parks/{park_id}/forecasts", tags=["forecasts"], route_class=StrictJsonRoute)
 
 
 def _hours(day: str, hours: int, step_h: float = 1.0) -> list[str]:
@@ -80,10 +81,10 @@ def create_forecast(
 @router.get("", response_model=list[ForecastSummary], summary="List a park's forecasts, newest first (no rows)")
 def list_forecasts(
     park_id: ParkIdDep, session: SessionDep,
-    covers_from: Annotated[AwareDatetime | None, Query(
+    covers_from: Annotated[Timestamp | None, Query(
         description="Only forecasts covering this time (ISO 8601 with offset): all parts start at or before it.")
     ] = None,
-    covers_to: Annotated[AwareDatetime | None, Query(
+    covers_to: Annotated[Timestamp | None, Query(
         description="Only forecasts covering up to this time: all parts end at or after it.")] = None,
     kind: Annotated[str | None, Query(max_length=64, description="Only forecasts with this kind label.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,

@@ -7,9 +7,10 @@ from sqlalchemy import text
 
 from service.api.db import utc_now
 from service.api.deps import PlannerDep, SessionDep
+from service.api.parsing import StrictJsonRoute
 from service.api.schemas import Health
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=StrictJsonRoute)
 
 
 @router.get("/health", response_model=Health, summary="Is the service up?")

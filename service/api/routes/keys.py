@@ -9,10 +9,11 @@ from sqlalchemy import select
 
 from service.api.db import ApiKeyRow
 from service.api.deps import PrincipalDep, SessionDep
+from service.api.parsing import StrictJsonRoute
 from service.api.schemas import KeyCreate, KeyCreated, KeyOut
 from service.api.security import create_key
 
-router = APIRouter(prefix="/keys", tags=["keys"])
+router = APIRouter(prefix="/keys", tags=["keys"], route_class=StrictJsonRoute)
 
 
 def key_out(row: ApiKeyRow) -> dict:

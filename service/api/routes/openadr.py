@@ -17,10 +17,11 @@ from fastapi import APIRouter, Body, Depends, Path, Response, status
 from service.api import openadr, store
 from service.api.db import OpenAdrVenRow, utc_now
 from service.api.deps import ParkIdDep, PrincipalDep, SessionDep, get_openadr
+from service.api.parsing import StrictJsonRoute
 from service.api.problems import InvalidInput, NotFound
 from service.api.schemas import PARK_ID_PATTERN, OpenAdrConfigIn, OpenAdrEventOut, OpenAdrOut, OpenAdrStatus
 
-router = APIRouter(prefix="/parks/{park_id}/openadr", tags=["openadr"])
+router = APIRouter(prefix="/parks/{park_id}/openadr", tags=["openadr"], route_class=StrictJsonRoute)
 
 ManagerDep = Annotated[openadr.VenManager, Depends(get_openadr)]
 ParkIdPath = Annotated[str, Path(pattern=PARK_ID_PATTERN, description="The park's id.")]

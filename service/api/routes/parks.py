@@ -11,10 +11,11 @@ from service.api import store
 from service.api.db import DataFileRow, ParkRow, ParkVersionRow
 from service.api.deps import ParkIdDep, PlannerDep, PrincipalDep, SessionDep, SettingsDep
 from service.api.jobs import validate_case_job
+from service.api.parsing import StrictJsonRoute
 from service.api.schemas import (DataFileOut, ParkCreate, ParkDataOut, ParkOut, ParkSummary, ParkUpdate,
                                  ParkVersionSummary)
 
-router = APIRouter(prefix="/parks", tags=["parks"])
+router = APIRouter(prefix="/parks", tags=["parks"], route_class=StrictJsonRoute)
 
 TINY_PARK_YAML = """\
 site: {name: demo park, latitude_deg: 34.75, longitude_deg: 113.63}

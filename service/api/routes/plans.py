@@ -18,10 +18,12 @@ from service.api import measurements, store
 from service.api.db import PlanRow, utc_now
 from service.api.deps import ParkIdDep, PlannerDep, PrincipalDep, SessionDep, SettingsDep
 from service.api.jobs import plan_job
+from service.api.parsing import StrictJsonRoute
 from service.api.problems import Conflict, InvalidInput, NotFound, PlanTimeout
 from service.api.schemas import IntradayPlanCreate, PlanCreate, PlanOut, PlanSummary
+from service.api.validation import Day
 
-router = APIRouter(prefix="/parks/{park_id}/plans", tags=["plans"])
+router = APIRouter(prefix="/parks/{park_id}/plans", tags=["plans"], route_class=StrictJsonRoute)
 
 PLAN_EXAMPLES = {
     "least cost": {"summary": "Least-cost plan for a day", "value": {"date": "2026-07-15"}},
@@ -229,7 +231,8 @@ def create_intraday_plan(
 ) -> PlanOut:
     """Plan ``horizon_h`` hours from ``start`` (default: the latest measurement's time) from the measured state.
 
-    The state is the newest measurement at or before ``start``
+    The state is the newest measurement at or before ``start`` (without
+    ``start``: the newest taken at or before the server's clock, whose time is then the start)
     (``measurement_id``); ``start`` is rounded up to the next step of the
     park's data. Solved like a day-ahead plan (the same strategies, solver,
     time limit and fallback) and stored with ``kind`` ``intraday``. HiGHS
@@ -244,9 +247,10 @@ def create_intraday_plan(
     received = time.time()
     limit_s = _check_limits(body, settings)
     version = store.get_version(session, park_id)
-    measured = measurements.latest(session, park_id, at_or_before=body.start)
+    # without a start: the newest measurement taken by now (one sent ahead of the clock waits until it is due)
+    measured = measurements.latest(session, park_id, at_or_before=body.start or utc_now())
     if measured is None:
-        when = f" at or before {body.start.isoformat()}" if body.start is not None else ""
+        when = f" at or before {body.start.isoformat()}" if body.start is not None else " taken by now"
         raise Conflict(f"park {park_id!r} has no measurement{when} to start from; send one with "
                        f"POST /parks/{park_id}/measurements", errors=[{"field": "start", "reason": "no measurement"}])
     folder = store.version_folder(settings, session, version)
@@ -266,7 +270,7 @@ def create_intraday_plan(
 @router.get("", response_model=list[PlanSummary], summary="List a park's plans, newest first")
 def list_plans(
     park_id: ParkIdDep, session: SessionDep,
-    date: Annotated[dt.date | None, Query(description="Only plans of this local date.")] = None,
+    date: Annotated[Day | None, Query(description="Only plans of this local date.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[PlanSummary]:

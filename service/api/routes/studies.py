@@ -25,11 +25,12 @@ from microgrid.errors import InvalidRequestError
 from service.api import store, study_jobs
 from service.api.db import StudyRow, utc_now
 from service.api.deps import ParkIdDep, PlannerDep, PrincipalDep, SessionDep, SettingsDep
+from service.api.parsing import StrictJsonRoute
 from service.api.problems import Conflict, InvalidInput, NotFound, split_message
 from service.api.studies import (ACTIVE_STATES, StudyCreate, StudyOut, StudyRunner, output_files, steps_total,
                                  study_folder, study_out, write_case)
 
-router = APIRouter(prefix="/parks/{park_id}/studies", tags=["studies"])
+router = APIRouter(prefix="/parks/{park_id}/studies", tags=["studies"], route_class=StrictJsonRoute)
 
 MEDIA_TYPES = {".csv": "text/csv", ".json": "application/json", ".parquet": "application/vnd.apache.parquet"}
 

@@ -28,6 +28,11 @@ PROTECTED = [
     ("POST", "/parks/a/measurements", {"measured_at": "2026-07-14T22:00:00+08:00", "soc_kwh": {"b1": 200},
                                        "month_to_date_peak_kw": 900}, False),
     ("GET", "/parks/a/measurements/latest", None, False),
+    ("GET", "/parks/a/measurements", None, True),
+    ("GET", "/parks/a/measurements/1", None, True),
+    ("PUT", "/parks/a/measurements/1", {"measured_at": "2026-07-15T00:00:00+08:00", "month_to_date_peak_kw": 700},
+     True),
+    ("DELETE", "/parks/a/measurements/1", None, True),
     ("POST", "/parks/a/plans", {"date": "2026-07-15", "strategy": "no-control"}, False),
     ("POST", "/parks/a/plans/intraday", {"horizon_h": 4, "strategy": "no-control"}, False),
     ("GET", "/parks/a/plans", None, False),
@@ -80,7 +85,8 @@ def test_the_table_covers_every_route() -> None:
     routes = {(method.upper(), path) for path, operations in paths.items() for method in operations}
     table = {(m, p.replace("/parks/a", "/parks/{park_id}").replace("/plans/1", "/plans/{plan_id}")
               .replace("/events/e1", "/events/{event_id}").replace("/studies/1", "/studies/{study_id}")
-              .replace("/files/kpis.json", "/files/{name}").replace("/forecasts/1", "/forecasts/{forecast_id}"))
+              .replace("/files/kpis.json", "/files/{name}").replace("/forecasts/1", "/forecasts/{forecast_id}")
+              .replace("/measurements/1", "/measurements/{measurement_id}"))
              for m, p, _, _ in PROTECTED}
     assert routes - {("GET", "/health")} == table
 

@@ -6,6 +6,7 @@ acknowledged survives SIGKILL and a restart.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -228,3 +229,32 @@ def test_accepted_studies_survive_sigkill_and_resume_at_restart(server_factory, 
             assert first["strategy"] == second["strategy"]
             assert first["total_cost_cny"] == pytest.approx(second["total_cost_cny"], rel=1e-9)
             assert first["windows"] == second["windows"] == 48
+
+
+def test_hostile_input_over_http_leaves_the_park_planning(server_factory, tmp_path) -> None:
+    """A measurement in 2300, Infinity, a duplicate key, a 100k-deep body: 422 each; re-plans still work."""
+    server = server_factory()
+    json_headers = {**HEADERS, "content-type": "application/json"}
+    measured = {"measured_at": "2026-07-15T09:55:00+08:00", "soc_kwh": {"b1": 300}, "month_to_date_peak_kw": 1200}
+    with httpx.Client(base_url=server.url, headers=HEADERS, timeout=30) as http:
+        created = http.post("/parks", json={"id": "tiny", "park": tiny_park(), "data_files": tiny_files(tmp_path)})
+        assert created.status_code == 201, created.text
+        assert http.post("/parks/tiny/measurements", json=measured).status_code == 201
+        future = http.post("/parks/tiny/measurements", json={**measured, "measured_at": "2300-01-01T00:00:00+08:00"})
+        assert future.status_code == 422 and future.headers["content-type"] == "application/problem+json"
+        assert [e["field"] for e in future.json()["errors"]] == ["measured_at"]
+        assert "2100-01-01T00:00:00Z" in future.json()["detail"]
+        infinite = http.post("/parks/tiny/measurements", headers=json_headers,
+                             content=json.dumps(measured).replace("1200", "Infinity"))
+        assert infinite.status_code == 422 and infinite.json()["errors"][0]["field"] == "month_to_date_peak_kw"
+        twice = http.post("/parks/tiny/measurements", headers=json_headers,
+                          content=json.dumps(measured).replace('{"b1": 300}', '{"b1": 99999, "b1": 300}'))
+        assert twice.status_code == 422 and twice.json()["errors"][0]["field"] == "soc_kwh.b1"
+        deep = http.post("/parks/tiny/measurements", headers=json_headers, content="[" * 100_000 + "]" * 100_000)
+        assert deep.status_code == 422 and "nested too deeply" in deep.json()["detail"]
+        overflow = http.post("/parks/tiny/plans/intraday", json={"start": "9999-12-31T23:59:59-12:00"})
+        assert overflow.status_code == 422 and overflow.json()["errors"][0]["field"] == "start"
+        assert len(http.get("/parks/tiny/measurements").json()) == 1
+        replan = http.post("/parks/tiny/plans/intraday", json={})
+        assert replan.status_code == 201, replan.text
+        assert replan.json()["start"] == "2026-07-15T10:00:00+08:00"

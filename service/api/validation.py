@@ -1,0 +1,85 @@
+"""Shared rules for every number and timestamp a request carries.
+
+* Numbers are finite: the base class :class:`RequestModel` of every request
+  body refuses ``inf`` and ``nan`` (``allow_inf_nan=False``), in nested
+  fields too; the JSON parser (:mod:`service.api.parsing`) refuses the
+  non-standard constants ``Infinity``, ``-Infinity`` and ``NaN`` before that.
+* Timestamps (:data:`Timestamp`) carry a UTC offset, are converted to UTC
+  without overflow and lie in the service's window, from
+  :data:`EARLIEST_UTC` (2000-01-01T00:00Z, included) to :data:`LATEST_UTC`
+  (2100-01-01T00:00Z, excluded); dates (:data:`Day`) lie in the same years.
+  That is far inside what pandas can represent (1677 to 2262), so nothing a
+  request carries can overflow a time index later.
+* A plan is at least :data:`MIN_HORIZON_H` (0.25 h) long.
+
+Measurements are further bounded by the server's clock
+(:func:`service.api.measurements.check_measured_at`,
+``MICROGRID_MAX_MEASUREMENT_AHEAD_H``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict
+
+EARLIEST_UTC = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+"""The first instant a request may name (included)."""
+LATEST_UTC = dt.datetime(2100, 1, 1, tzinfo=dt.timezone.utc)
+"""The end of the instants a request may name (excluded)."""
+EARLIEST_DATE = dt.date(2000, 1, 1)
+LATEST_DATE = dt.date(2099, 12, 31)
+WINDOW_TEXT = "2000-01-01T00:00:00Z to 2100-01-01T00:00:00Z (excluded)"
+DATE_WINDOW_TEXT = "2000-01-01 to 2099-12-31"
+
+MIN_HORIZON_H = 0.25
+"""The shortest plan a request may ask for [h]: one step of 15-minute data."""
+
+REQUEST_CONFIG = ConfigDict(extra="forbid", allow_inf_nan=False)
+"""Configuration of every request body: unknown fields and non-finite numbers are errors."""
+
+
+class RequestModel(BaseModel):
+    """Base of every request body: unknown fields are errors, every number is finite."""
+
+    model_config = REQUEST_CONFIG
+
+
+def to_utc(value: dt.datetime) -> dt.datetime:
+    """``value`` in UTC, or ValueError naming the window when the conversion overflows.
+
+    Examples
+    --------
+    >>> to_utc(dt.datetime.fromisoformat("2026-07-15T08:00:00+08:00")).isoformat()
+    '2026-07-15T00:00:00+00:00'
+    >>> to_utc(dt.datetime.fromisoformat("9999-12-31T23:59:59-12:00"))
+    Traceback (most recent call last):
+    ...
+    ValueError: must lie from 2000-01-01T00:00:00Z to 2100-01-01T00:00:00Z (excluded); 9999-12-31T23:59:59-12:00 is not representable in UTC
+    """
+    try:
+        return value.astimezone(dt.timezone.utc)
+    except OverflowError:
+        raise ValueError(f"must lie from {WINDOW_TEXT}; {value.isoformat()} is not representable in UTC") from None
+
+
+def check_timestamp(value: dt.datetime) -> dt.datetime:
+    """An aware timestamp within the service's window, unchanged; ValueError otherwise."""
+    utc = to_utc(value)
+    if not EARLIEST_UTC <= utc < LATEST_UTC:
+        raise ValueError(f"must lie from {WINDOW_TEXT}; got {value.isoformat()}")
+    return value
+
+
+def check_day(value: dt.date) -> dt.date:
+    """A date within the service's years, unchanged; ValueError otherwise."""
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise ValueError(f"must lie from {DATE_WINDOW_TEXT}; got {value.isoformat()}")
+    return value
+
+
+Timestamp = Annotated[AwareDatetime, AfterValidator(check_timestamp)]
+"""An ISO 8601 timestamp with UTC offset within :data:`EARLIEST_UTC` … :data:`LATEST_UTC`."""
+Day = Annotated[dt.date, AfterValidator(check_day)]
+"""A date from 2000-01-01 to 2099-12-31."""
