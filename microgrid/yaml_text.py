@@ -101,13 +101,18 @@ def load_yaml(text: str, what: str) -> Any:
     ...
     microgrid.yaml_text.DuplicateKeyError: batteries.b1 (park.yaml, line 3): duplicate key; give each key once
     """
-    loader = UniqueKeyLoader(text)
-    loader.what = what
+    loader = None
     try:
+        loader = UniqueKeyLoader(text)  # the reader refuses control characters already here
+        loader.what = what
         return loader.get_single_data()
+    except yaml.reader.ReaderError as exc:
+        raise InvalidParkError(f"{what}: character #x{exc.character:04x} at position {exc.position} is not "
+                               "allowed in YAML; remove it or quote it as an escape") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise InvalidParkError(f"{what}: not valid YAML{where}; fix the syntax") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()

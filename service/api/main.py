@@ -19,6 +19,7 @@ from service.api.db import PlanRow, init_db, make_engine, session_factory
 from service.api.deps import get_planner, get_settings
 from service.api.jobs import CASE_CACHE_SIZE, validate_case_job
 from service.api.openadr import VenManager
+from service.api.openapi import install as install_openapi
 from service.api.planner import Planner
 from service.api.problems import PayloadTooLarge, install_handlers, problem_response
 from service.api.routes import events, forecasts, health, keys, measurements, openadr, parks, plans, studies
@@ -167,6 +168,7 @@ def create_app() -> FastAPI:
 
     app = FastAPI(title="park-microgrid", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     install_handlers(app)
+    install_openapi(app)
     for router in (health.router, parks.router, measurements.router, plans.router, events.router, openadr.router,
                    keys.router, studies.router, forecasts.router):
         app.include_router(router)

@@ -151,8 +151,11 @@ class StrictJsonRoute(APIRoute):
                 if body:
                     try:
                         request._json = parse_json(body)
-                    except (json.JSONDecodeError, UnicodeDecodeError):
-                        pass  # not JSON at all: FastAPI parses it again and answers that itself
+                    except UnicodeDecodeError:
+                        reason = "not UTF-8 text; send the JSON body encoded as UTF-8"
+                        raise InvalidInput(f"(body): {reason}", errors=[{"field": "", "reason": reason}]) from None
+                    except json.JSONDecodeError:
+                        pass  # not JSON at all: FastAPI parses it again and answers that itself (422)
             return await handler(request)
 
         return strict_handler

@@ -22,7 +22,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from microgrid import errors as mg
@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 PROBLEM_BASE = "https://park-microgrid.example/problems/"
 MEDIA_TYPE = "application/problem+json"
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 
 class ProblemError(Exception):
@@ -162,6 +163,31 @@ def _field(loc: tuple) -> str:
     return ".".join(parts)
 
 
+def allowed_methods(request: Request) -> str | None:
+    """``Allow`` of the request's path as the OpenAPI document declares it; None for an undocumented path.
+
+    Of the document's path templates matching the path, the most specific
+    (fewest parameters) wins, as OpenAPI matches concrete paths first:
+    ``/parks/p/plans/intraday`` is ``POST /parks/{park_id}/plans/intraday``,
+    not ``GET /parks/{park_id}/plans/{plan_id}``. ``HEAD`` comes with ``GET``.
+    Starlette alone would list the methods of the first route it matched
+    only (``GET`` for ``/parks``, which also takes ``POST``).
+    """
+    path = request.url.path
+    best: tuple[int, set[str]] | None = None
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        pattern = "^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$"
+        if re.match(pattern, path):
+            methods = {m.upper() for m in operations if m in HTTP_METHODS}
+            specificity = template.count("{")
+            if best is None or specificity < best[0]:
+                best = (specificity, methods)
+    if best is None:
+        return None
+    methods = best[1] | ({"HEAD"} if "GET" in best[1] else set())
+    return ", ".join(sorted(methods))
+
+
 def install_handlers(app: FastAPI) -> None:
     """Register the handlers that turn every error into a problem document."""
 
@@ -186,8 +212,16 @@ def install_handlers(app: FastAPI) -> None:
         titles = {404: "Not found", 405: "Method not allowed", 400: "Bad request", 413: "Request too large"}
         title = titles.get(exc.status_code, "HTTP error")
         detail = exc.detail if isinstance(exc.detail, str) else title
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            headers["Allow"] = allowed_methods(request) or headers.get("Allow", "")
+            if request.method == "OPTIONS":  # what the path allows, as RFC 9110 asks of OPTIONS
+                return Response(status_code=204, headers=headers)
+            detail = f"{request.method} is not a method of {request.url.path}; it allows {headers['Allow']}"
+        elif exc.status_code == 404 and detail == "Not Found":  # no route has this path
+            detail = f"no resource at {request.url.path}; the service's paths are listed at /docs"
         return problem_response(request, exc.status_code, title.lower().replace(" ", "-"), title, detail,
-                                headers=getattr(exc, "headers", None))
+                                headers=headers or None)
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception) -> JSONResponse:

@@ -11,6 +11,8 @@
   That is far inside what pandas can represent (1677 to 2262), so nothing a
   request carries can overflow a time index later.
 * A plan is at least :data:`MIN_HORIZON_H` (0.25 h) long.
+* Ids and offsets in paths and queries (:data:`RowId`, :data:`Offset`) fit
+  the database's 64-bit integers (:data:`MAX_ROW_ID`).
 
 Measurements are further bounded by the server's clock
 (:func:`service.api.measurements.check_measured_at`,
@@ -22,7 +24,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict
+from fastapi import Path, Query
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 EARLIEST_UTC = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
 """The first instant a request may name (included)."""
@@ -36,12 +39,20 @@ DATE_WINDOW_TEXT = "2000-01-01 to 2099-12-31"
 MIN_HORIZON_H = 0.25
 """The shortest plan a request may ask for [h]: one step of 15-minute data."""
 
-REQUEST_CONFIG = ConfigDict(extra="forbid", allow_inf_nan=False)
-"""Configuration of every request body: unknown fields and non-finite numbers are errors."""
+MAX_ROW_ID = 2**63 - 1
+"""The largest id, version or offset a request may name: a signed 64-bit SQL ``INTEGER``."""
+
+REQUEST_CONFIG = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
+"""Configuration of every request body: unknown fields, non-finite numbers and wrong JSON types are errors.
+
+Strict: ``"admin": 0`` is not ``false`` and ``"max_import_kw": "5000"`` is
+not a number, as the OpenAPI document says; only timestamps and dates are
+parsed from their ISO 8601 strings (:data:`Timestamp`, :data:`Day`).
+"""
 
 
 class RequestModel(BaseModel):
-    """Base of every request body: unknown fields are errors, every number is finite."""
+    """Base of every request body: unknown fields are errors, every number is finite, JSON types as declared."""
 
     model_config = REQUEST_CONFIG
 
@@ -79,7 +90,12 @@ def check_day(value: dt.date) -> dt.date:
     return value
 
 
-Timestamp = Annotated[AwareDatetime, AfterValidator(check_timestamp)]
+Timestamp = Annotated[AwareDatetime, Field(strict=False), AfterValidator(check_timestamp)]
 """An ISO 8601 timestamp with UTC offset within :data:`EARLIEST_UTC` … :data:`LATEST_UTC`."""
-Day = Annotated[dt.date, AfterValidator(check_day)]
+Day = Annotated[dt.date, Field(strict=False), AfterValidator(check_day)]
 """A date from 2000-01-01 to 2099-12-31."""
+
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="The id the service gave it (1 or more).")]
+"""A path parameter naming a stored row (plan, forecast, measurement, study)."""
+Offset = Annotated[int, Query(ge=0, le=MAX_ROW_ID, description="How many of the newest to skip (paging).")]
+"""A query parameter skipping rows of a listing."""

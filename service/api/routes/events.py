@@ -49,6 +49,7 @@ from service.api.db import EventRow, MeasurementRow, PlanRow, utc_now
 from service.api.deps import ParkIdDep, PlannerDep, PrincipalDep, SessionDep, SettingsDep
 from service.api.commitments import active_rows
 from service.api.event_jobs import event_job
+from service.api.openapi import WORKER_POOL
 from service.api.parsing import StrictJsonRoute
 from service.api.problems import Conflict, InvalidInput, NotFound, PlanTimeout
 from service.api.routes.plans import plan_out
@@ -340,9 +341,7 @@ def withdraw_event(session, settings, planner, park_id: str, event_id: str, key_
 @router.put("/{event_id}", response_model=EventOut, summary="Announce or update a demand-response event",
             responses={200: {"description": "The same event again (the stored answer) or an update (re-planned)"},
                        201: {"description": "A new event, re-planned"},
-                       422: {"description": "Invalid event (the field named)"},
-                       503: {"description": "Too many plans in progress"},
-                       504: {"description": "No answer within the time limit"}})
+                       422: {"description": "Invalid event (the field named)"}, **WORKER_POOL})
 def put_event(
     park_id: ParkIdDep, event_id: EventIdPath, body: Annotated[EventIn, Body(openapi_examples=EVENT_EXAMPLES)],
     response: Response, session: SessionDep, settings: SettingsDep, planner: PlannerDep, principal: PrincipalDep,
@@ -375,7 +374,7 @@ def read_event(park_id: ParkIdDep, event_id: EventIdPath, session: SessionDep) -
 
 
 @router.delete("/{event_id}", response_model=EventOut, summary="Cancel an event and re-plan the others",
-               responses={404: {"description": "No such event"}})
+               responses={404: {"description": "No such event"}, **WORKER_POOL})
 def cancel_event(
     park_id: ParkIdDep, event_id: EventIdPath, session: SessionDep, settings: SettingsDep, planner: PlannerDep,
     principal: PrincipalDep,

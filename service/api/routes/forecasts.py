@@ -13,9 +13,10 @@ from fastapi import APIRouter, Body, Query, Response, status
 
 from service.api import forecasts, store
 from service.api.deps import ParkIdDep, PlannerDep, PrincipalDep, SessionDep, SettingsDep
+from service.api.openapi import WORKER_POOL
 from service.api.parsing import StrictJsonRoute
 from service.api.schemas import ForecastCreate, ForecastOut, ForecastSummary
-from service.api.validation import Timestamp
+from service.api.validation import Offset, RowId, Timestamp
 
 router = APIRouter(prefix="/parks/{park_id}/forecasts", tags=["forecasts"], route_class=StrictJsonRoute)
 
@@ -54,7 +55,7 @@ FORECAST_EXAMPLES = {
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ForecastOut, summary="Upload a forecast",
              responses={422: {"description": "Bad rows, naive timestamps, unknown array or profile ids, too many "
-                                             "rows (the field named)"}})
+                                             "rows (the field named)"}, **WORKER_POOL})
 def create_forecast(
     park_id: ParkIdDep, body: Annotated[ForecastCreate, Body(openapi_examples=FORECAST_EXAMPLES)],
     response: Response, session: SessionDep, settings: SettingsDep, planner: PlannerDep, principal: PrincipalDep,
@@ -88,7 +89,7 @@ def list_forecasts(
         description="Only forecasts covering up to this time: all parts end at or after it.")] = None,
     kind: Annotated[str | None, Query(max_length=64, description="Only forecasts with this kind label.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[ForecastSummary]:
     """The park's forecasts by ``issued_at``, newest first, with the periods they cover but not their rows.
 
@@ -102,7 +103,7 @@ def list_forecasts(
 
 @router.get("/{forecast_id}", response_model=ForecastOut, summary="Fetch a forecast with its rows",
             responses={404: {"description": "No such forecast of this park"}})
-def read_forecast(park_id: ParkIdDep, forecast_id: int, session: SessionDep) -> ForecastOut:
+def read_forecast(park_id: ParkIdDep, forecast_id: RowId, session: SessionDep) -> ForecastOut:
     store.get_park(session, park_id)
     return forecasts.forecast_out(forecasts.get_forecast(session, park_id, forecast_id))
 
@@ -110,7 +111,7 @@ def read_forecast(park_id: ParkIdDep, forecast_id: int, session: SessionDep) -> 
 @router.delete("/{forecast_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response,
                summary="Delete a forecast (the park's key or an admin)",
                responses={404: {"description": "No such forecast of this park"}})
-def delete_forecast(park_id: ParkIdDep, forecast_id: int, session: SessionDep) -> Response:
+def delete_forecast(park_id: ParkIdDep, forecast_id: RowId, session: SessionDep) -> Response:
     """Delete a forecast: no later plan uses it; the plans that did keep its ``forecast_id``.
 
     Any key of the park may delete its forecasts, as it may upload them (an

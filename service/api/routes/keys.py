@@ -30,7 +30,8 @@ KEY_EXAMPLES = {
 }
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=KeyCreated, summary="Issue an API key (admin key)")
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=KeyCreated, summary="Issue an API key (admin key)",
+             responses={403: {"description": "Not an admin key"}})
 def issue_key(body: Annotated[KeyCreate, Body(openapi_examples=KEY_EXAMPLES)], session: SessionDep,
               principal: PrincipalDep) -> KeyCreated:
     """A new key for some parks (or an admin key); the token is in this answer only."""
@@ -39,7 +40,8 @@ def issue_key(body: Annotated[KeyCreate, Body(openapi_examples=KEY_EXAMPLES)], s
     return KeyCreated(**key_out(row), token=token)
 
 
-@router.get("", response_model=list[KeyOut], summary="List the API keys (admin key)")
+@router.get("", response_model=list[KeyOut], summary="List the API keys (admin key)",
+            responses={403: {"description": "Not an admin key"}})
 def list_keys(session: SessionDep, principal: PrincipalDep) -> list[KeyOut]:
     principal.require_admin("listing keys")
     return [KeyOut(**key_out(row)) for row in session.scalars(select(ApiKeyRow).order_by(ApiKeyRow.id))]

@@ -14,7 +14,7 @@ from service.api import measurements, store
 from service.api.deps import ParkIdDep, PrincipalDep, SessionDep, SettingsDep
 from service.api.parsing import StrictJsonRoute
 from service.api.schemas import PARK_ID_PATTERN, MeasurementCreate, MeasurementOut
-from service.api.validation import Timestamp
+from service.api.validation import Offset, RowId, Timestamp
 
 router = APIRouter(prefix="/parks/{park_id}/measurements", tags=["measurements"], route_class=StrictJsonRoute)
 
@@ -66,7 +66,7 @@ def list_measurements(
     measured_to: Annotated[Timestamp | None, Query(
         alias="to", description="Only measurements taken at or before this time (ISO 8601 with offset).")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[MeasurementOut]:
     """The park's measurements by ``measured_at``, newest first, optionally within ``from`` … ``to`` (included)."""
     principal.require_admin("listing measurements")
@@ -77,7 +77,7 @@ def list_measurements(
 
 @router.get("/{measurement_id:int}", response_model=MeasurementOut, summary="Fetch one measurement (admin)",
             responses={403: {"description": "Not an admin key"}, 404: {"description": "No such measurement"}})
-def read_measurement(park_id: AdminParkId, measurement_id: int, session: SessionDep,
+def read_measurement(park_id: AdminParkId, measurement_id: RowId, session: SessionDep,
                      principal: PrincipalDep) -> MeasurementOut:
     principal.require_admin("reading a measurement by id")
     store.get_park(session, park_id)
@@ -88,7 +88,7 @@ def read_measurement(park_id: AdminParkId, measurement_id: int, session: Session
             responses={403: {"description": "Not an admin key"}, 404: {"description": "No such measurement"},
                        422: {"description": "Unknown device id or a value outside its bounds (the field named)"}})
 def replace_measurement(
-    park_id: AdminParkId, measurement_id: int, body: Annotated[MeasurementCreate, Body(
+    park_id: AdminParkId, measurement_id: RowId, body: Annotated[MeasurementCreate, Body(
         openapi_examples=MEASUREMENT_EXAMPLES)],
     session: SessionDep, principal: PrincipalDep, settings: SettingsDep,
 ) -> MeasurementOut:
@@ -107,7 +107,7 @@ def replace_measurement(
 @router.delete("/{measurement_id:int}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response,
                summary="Delete a measurement (admin)",
                responses={403: {"description": "Not an admin key"}, 404: {"description": "No such measurement"}})
-def delete_measurement(park_id: AdminParkId, measurement_id: int, session: SessionDep,
+def delete_measurement(park_id: AdminParkId, measurement_id: RowId, session: SessionDep,
                        principal: PrincipalDep) -> Response:
     """Delete a measurement: no later plan starts from it; plans that did keep their schedule, their
     ``measurement_id`` becomes null."""

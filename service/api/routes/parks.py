@@ -11,9 +11,11 @@ from service.api import store
 from service.api.db import DataFileRow, ParkRow, ParkVersionRow
 from service.api.deps import ParkIdDep, PlannerDep, PrincipalDep, SessionDep, SettingsDep
 from service.api.jobs import validate_case_job
+from service.api.openapi import WORKER_POOL
 from service.api.parsing import StrictJsonRoute
 from service.api.schemas import (DataFileOut, ParkCreate, ParkDataOut, ParkOut, ParkSummary, ParkUpdate,
                                  ParkVersionSummary)
+from service.api.validation import MAX_ROW_ID
 
 router = APIRouter(prefix="/parks", tags=["parks"], route_class=StrictJsonRoute)
 
@@ -76,7 +78,8 @@ def _check_with_worker(settings, session, planner, prepared) -> None:
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ParkOut,
              summary="Register a park (admin key)",
-             responses={409: {"description": "The id is taken"}, 422: {"description": "Invalid park or data"}})
+             responses={403: {"description": "Not an admin key"}, 409: {"description": "The id is taken"},
+                        422: {"description": "Invalid park or data"}, **WORKER_POOL})
 def register_park(
     body: Annotated[ParkCreate, Body(openapi_examples=CREATE_EXAMPLES)],
     response: Response, session: SessionDep, settings: SettingsDep, planner: PlannerDep, principal: PrincipalDep,
@@ -108,7 +111,7 @@ def list_parks(session: SessionDep, principal: PrincipalDep) -> list[ParkSummary
 
 @router.get("/{park_id}", response_model=ParkOut, summary="Read a park (its current or an older version)")
 def read_park(park_id: ParkIdDep, session: SessionDep,
-              version: Annotated[int | None, Query(ge=1, description="A version number; default: the current.")] = None,
+              version: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID, description="A version number; default: the current.")] = None,
               ) -> ParkOut:
     park = store.get_park(session, park_id)
     return park_out(session, park, store.get_version(session, park_id, version))
@@ -135,7 +138,7 @@ UPDATE_EXAMPLES = {
 
 
 @router.put("/{park_id}", response_model=ParkOut, summary="Update a park: a new version",
-            responses={409: {"description": "expected_version is not the current version"}})
+            responses={409: {"description": "expected_version is not the current version"}, **WORKER_POOL})
 def update_park(
     park_id: ParkIdDep, body: Annotated[ParkUpdate, Body(openapi_examples=UPDATE_EXAMPLES)], session: SessionDep,
     settings: SettingsDep, planner: PlannerDep, principal: PrincipalDep,

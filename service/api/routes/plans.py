@@ -18,10 +18,11 @@ from service.api import measurements, store
 from service.api.db import PlanRow, utc_now
 from service.api.deps import ParkIdDep, PlannerDep, PrincipalDep, SessionDep, SettingsDep
 from service.api.jobs import plan_job
+from service.api.openapi import WORKER_POOL
 from service.api.parsing import StrictJsonRoute
 from service.api.problems import Conflict, InvalidInput, NotFound, PlanTimeout
 from service.api.schemas import IntradayPlanCreate, PlanCreate, PlanOut, PlanSummary
-from service.api.validation import Day
+from service.api.validation import Day, Offset, RowId
 
 router = APIRouter(prefix="/parks/{park_id}/plans", tags=["plans"], route_class=StrictJsonRoute)
 
@@ -93,9 +94,7 @@ def _check_limits(body: PlanCreate, settings) -> float:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=PlanOut, summary="Request a day-ahead plan",
-             responses={422: {"description": "Invalid request or park data"},
-                        503: {"description": "Too many plans in progress"},
-                        504: {"description": "No answer within the time limit"}})
+             responses={422: {"description": "Invalid request or park data"}, **WORKER_POOL})
 def create_plan(
     park_id: ParkIdDep, body: Annotated[PlanCreate, Body(openapi_examples=PLAN_EXAMPLES)], response: Response,
     session: SessionDep, settings: SettingsDep, planner: PlannerDep, principal: PrincipalDep,
@@ -222,9 +221,7 @@ INTRADAY_EXAMPLES = {
 @router.post("/intraday", status_code=status.HTTP_201_CREATED, response_model=PlanOut,
              summary="Re-plan from the latest measured state",
              responses={409: {"description": "No measurement at or before the start"},
-                        422: {"description": "Invalid request or park data"},
-                        503: {"description": "Too many plans in progress"},
-                        504: {"description": "No answer within the time limit"}})
+                        422: {"description": "Invalid request or park data"}, **WORKER_POOL})
 def create_intraday_plan(
     park_id: ParkIdDep, body: Annotated[IntradayPlanCreate, Body(openapi_examples=INTRADAY_EXAMPLES)],
     response: Response, session: SessionDep, settings: SettingsDep, planner: PlannerDep, principal: PrincipalDep,
@@ -272,7 +269,7 @@ def list_plans(
     park_id: ParkIdDep, session: SessionDep,
     date: Annotated[Day | None, Query(description="Only plans of this local date.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[PlanSummary]:
     store.get_park(session, park_id)
     query = select(PlanRow).where(PlanRow.park_id == park_id)
@@ -283,8 +280,8 @@ def list_plans(
     return [PlanSummary(**summary_fields(row)) for row in session.scalars(query)]
 
 
-@router.get("/{plan_id}", response_model=PlanOut, summary="Fetch a plan with its schedule and KPIs")
-def read_plan(park_id: ParkIdDep, plan_id: int, session: SessionDep) -> PlanOut:
+@router.get("/{plan_id:int}", response_model=PlanOut, summary="Fetch a plan with its schedule and KPIs")
+def read_plan(park_id: ParkIdDep, plan_id: RowId, session: SessionDep) -> PlanOut:
     row = session.get(PlanRow, plan_id)
     if row is None or row.park_id != park_id:
         raise NotFound(f"park {park_id!r} has no plan {plan_id}; list its plans with GET /parks/{park_id}/plans")

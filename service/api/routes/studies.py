@@ -25,10 +25,12 @@ from microgrid.errors import InvalidRequestError
 from service.api import store, study_jobs
 from service.api.db import StudyRow, utc_now
 from service.api.deps import ParkIdDep, PlannerDep, PrincipalDep, SessionDep, SettingsDep
+from service.api.openapi import WORKER_POOL
 from service.api.parsing import StrictJsonRoute
 from service.api.problems import Conflict, InvalidInput, NotFound, split_message
 from service.api.studies import (ACTIVE_STATES, StudyCreate, StudyOut, StudyRunner, output_files, steps_total,
                                  study_folder, study_out, write_case)
+from service.api.validation import RowId
 
 router = APIRouter(prefix="/parks/{park_id}/studies", tags=["studies"], route_class=StrictJsonRoute)
 
@@ -128,7 +130,7 @@ def _done(row: StudyRow, what: str) -> None:
              summary="Start a case study or a sweep as a background job",
              responses={202: {"description": "Accepted: queued; follow it at Location"},
                         422: {"description": "Invalid request (the field named)"},
-                        503: {"description": "Too many plans in progress (the request is checked in the plan pool)"}})
+                        **WORKER_POOL})
 def start_study(
     park_id: ParkIdDep, body: Annotated[StudyCreate, Body(openapi_examples=STUDY_EXAMPLES)], response: Response,
     session: SessionDep, settings: SettingsDep, planner: PlannerDep, runner: StudyRunnerDep, principal: PrincipalDep,
@@ -185,14 +187,14 @@ def list_studies(park_id: ParkIdDep, session: SessionDep, settings: SettingsDep,
 
 
 @router.get("/{study_id}", response_model=StudyOut, summary="A study's state, progress and, when done, KPIs")
-def read_study(park_id: ParkIdDep, study_id: int, session: SessionDep, settings: SettingsDep) -> StudyOut:
+def read_study(park_id: ParkIdDep, study_id: RowId, session: SessionDep, settings: SettingsDep) -> StudyOut:
     return study_out(settings, _get(session, park_id, study_id))
 
 
 @router.get("/{study_id}/report", response_class=FileResponse, summary="The HTML report of a finished study",
             responses={200: {"content": {"text/html": {}}, "description": "The self-contained report"},
                        409: {"description": "Not done (yet)"}})
-def study_report(park_id: ParkIdDep, study_id: int, session: SessionDep, settings: SettingsDep) -> FileResponse:
+def study_report(park_id: ParkIdDep, study_id: RowId, session: SessionDep, settings: SettingsDep) -> FileResponse:
     row = _get(session, park_id, study_id)
     _done(row, "report")
     path = study_folder(settings, study_id) / study_jobs.OUT_DIR / "report.html"
@@ -206,7 +208,7 @@ def study_report(park_id: ParkIdDep, study_id: int, session: SessionDep, setting
             responses={200: {"content": {"text/csv": {}, "application/json": {}, "application/vnd.apache.parquet": {}},
                              "description": "The file"},
                        404: {"description": "No such output"}, 409: {"description": "Not done (yet)"}})
-def study_file(park_id: ParkIdDep, study_id: int, name: str, session: SessionDep,
+def study_file(park_id: ParkIdDep, study_id: RowId, name: str, session: SessionDep,
                settings: SettingsDep) -> FileResponse:
     """One of the study's ``files`` (e.g. ``kpis_monthly.csv``, ``mpc/schedule.parquet``, ``sweep.csv``)."""
     row = _get(session, park_id, study_id)
@@ -221,7 +223,7 @@ def study_file(park_id: ParkIdDep, study_id: int, name: str, session: SessionDep
 
 @router.delete("/{study_id}", response_model=StudyOut, summary="Cancel a queued or running study",
                responses={409: {"description": "Already done or failed"}})
-def cancel_study(park_id: ParkIdDep, study_id: int, session: SessionDep, settings: SettingsDep,
+def cancel_study(park_id: ParkIdDep, study_id: RowId, session: SessionDep, settings: SettingsDep,
                  runner: StudyRunnerDep) -> StudyOut:
     """A queued job never starts; a running one stops after its current re-plan window. Idempotent."""
     row = _get(session, park_id, study_id)

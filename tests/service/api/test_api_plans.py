@@ -119,7 +119,7 @@ def test_unknown_plans_and_parks(client, tiny, files) -> None:
     plan = client.post("/parks/other/plans", json={"date": "2026-07-15", "strategy": "no-control"}, headers=ADMIN)
     assert_problem(client.get(f"/parks/tiny/plans/{plan.json()['id']}", headers=ADMIN), 404, None, "no plan")
     assert_problem(client.get("/parks/tiny/plans/999", headers=ADMIN), 404)
-    assert_problem(client.get("/parks/tiny/plans/abc", headers=ADMIN), 422, "path.plan_id")
+    assert_problem(client.get("/parks/tiny/plans/abc", headers=ADMIN), 404, None, "no resource at /parks/tiny/plans/abc")
     assert_problem(client.post("/parks/ghost/plans", json={"date": "2026-07-15"}, headers=ADMIN), 404)
 
 

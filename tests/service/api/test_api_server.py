@@ -133,7 +133,9 @@ def test_the_reference_park_over_http_while_it_keeps_answering(server_factory) -
         assert hurried.status_code == 201, hurried.text
         hurried = hurried.json()
         assert time.perf_counter() - started < 0.7 + 5
-        if hurried["status"] == "time_limit":
+        if hurried["status"] == "optimal":  # the warm-started model may still prove the optimum in time
+            assert hurried["fallback"] is False and hurried["strategy"] != "rule-based"
+        elif hurried["status"] == "time_limit":
             assert hurried["fallback"] is False and hurried["mip_gap"] > 0
         else:
             assert hurried["fallback"] is True and hurried["status"] == "not_optimized"
