@@ -11,16 +11,14 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
-import psutil
 import pytest
 
 from service.api.worker_pool import ORPHAN_EXIT_CODE, process_pool
+from tests.service.processes import alive, descendants, wait_until_gone
 
 ROOT = Path(__file__).resolve().parents[3]
-DEADLINE_S = 60.0  # generous: how long a test waits for an orphan to end (no assertion on how fast)
 
 PARENT = """
 import os, sys, time
@@ -40,28 +38,6 @@ time.sleep(600)
 """
 
 
-def alive(pid: int) -> bool:
-    """``pid`` runs (a zombie waiting for a reaper does not)."""
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
-def wait_until_gone(pids: list[int]) -> None:
-    """Poll until none of ``pids`` runs; fail naming the survivors."""
-    deadline = time.monotonic() + DEADLINE_S
-    while (survivors := [p for p in pids if alive(p)]) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    described = []
-    for pid in survivors:
-        try:
-            described.append(f"{pid} {' '.join(psutil.Process(pid).cmdline())}")
-        except psutil.NoSuchProcess:
-            pass
-    assert not described, f"still running after their parent was killed: {described}"
-
-
 @pytest.mark.parametrize("mode", ["death-signal", "watchdog"])
 def test_workers_end_when_their_parent_is_killed(mode) -> None:
     parent = subprocess.Popen([sys.executable, "-c", PARENT, mode], stdout=subprocess.PIPE, text=True,
@@ -69,12 +45,11 @@ def test_workers_end_when_their_parent_is_killed(mode) -> None:
     try:
         workers = [int(p) for p in parent.stdout.readline().split()]
         assert len(workers) == 2, workers
-        descendants = [c.pid for c in psutil.Process(parent.pid).children(recursive=True)]
-        assert set(workers) <= set(descendants)
-        assert all(alive(p) for p in workers)
+        below = descendants(parent.pid)
+        assert set(workers) <= set(below) and all(alive(p) for p in workers)
         parent.send_signal(signal.SIGKILL)
         parent.wait(30)
-        wait_until_gone(descendants)  # the workers, and the resource tracker once they are gone
+        wait_until_gone(below)  # the workers, and the resource tracker once they are gone
     finally:
         parent.stdout.close()
         if parent.poll() is None:
