@@ -3,16 +3,15 @@
 Routes are plain ``def`` functions (FastAPI runs them in its thread pool), and
 they wait here for a job that runs in a :class:`~concurrent.futures.ProcessPoolExecutor`
 (processes started with ``spawn``: forking a process that runs threads is
-unsafe). While a plan is solved, the event loop and the other threads keep
+unsafe; they end with the server, see :mod:`service.api.worker_pool`). While a plan is solved, the event loop and the other threads keep
 answering requests.
 """
 
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import threading
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from concurrent.futures import BrokenExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Callable
@@ -54,11 +53,11 @@ class Planner:
         be planned), so that no request meets a cold worker.
         """
         from service.api.jobs import warm_up_job
+        from service.api.worker_pool import process_pool
 
         def start() -> Executor:
-            return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                       initializer=warm_up_job if warm_up else None,
-                                       initargs=(list(cases or []),) if warm_up else ())
+            return process_pool(workers, initializer=warm_up_job if warm_up else None,
+                                initargs=(list(cases or []),) if warm_up else ())
 
         executor = start()
         planner = cls(executor, workers, max_in_progress, restart=start)

@@ -28,11 +28,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
-import multiprocessing
 import shutil
 import threading
 import uuid
-from concurrent.futures import BrokenExecutor, CancelledError, Executor, Future, ProcessPoolExecutor
+from concurrent.futures import BrokenExecutor, CancelledError, Executor, Future
 from pathlib import Path
 from typing import Any, Callable, Literal
 
@@ -44,6 +43,7 @@ from service.api import study_jobs
 from service.api.db import StudyRow, utc_now
 from service.api.settings import Settings
 from service.api.validation import Day, RequestModel
+from service.api.worker_pool import process_pool
 from dispatch.studies.study import MIN_REPLAN_H
 
 logger = logging.getLogger(__name__)
@@ -159,8 +159,7 @@ def write_case(folder: Path, document: dict, source: Path, files: list[str]) -> 
 
 def _process_pool(workers: int) -> Callable[[], Executor]:
     def start() -> Executor:
-        return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=study_jobs.ignore_interrupts)
+        return process_pool(workers, initializer=study_jobs.ignore_interrupts)  # workers end with the server
 
     return start
 

@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from tests.service.api.conftest import tiny_files, tiny_park
+from tests.service.processes import descendants, wait_until_gone
 
 ADMIN_KEY = "server-test-admin-key"
 HEADERS = {"X-API-Key": ADMIN_KEY}
@@ -61,12 +62,14 @@ class Server:
                 time.sleep(0.2)
         raise AssertionError("the server did not answer /health in time")
 
-    def kill(self) -> None:
-        """SIGKILL the server process, then its worker processes (the same process group)."""
+    def kill(self, group: bool = True) -> None:
+        """SIGKILL the server process, then (``group``) its worker processes (the same process group)."""
         if self.process is None or self.process.poll() is not None:
             return
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(10)
+        if not group:
+            return
         try:
             os.killpg(self.process.pid, signal.SIGKILL)
         except ProcessLookupError:
@@ -231,6 +234,30 @@ def test_accepted_studies_survive_sigkill_and_resume_at_restart(server_factory, 
             assert first["strategy"] == second["strategy"]
             assert first["total_cost_cny"] == pytest.approx(second["total_cost_cny"], rel=1e-9)
             assert first["windows"] == second["windows"] == 48
+
+
+def test_no_worker_outlives_a_server_killed_with_sigkill(server_factory, tmp_path) -> None:
+    """A plan solved and a study running: both pools have their worker; SIGKILL of the server alone ends them all."""
+    server = server_factory()
+    with httpx.Client(base_url=server.url, headers=HEADERS, timeout=30) as http:
+        created = http.post("/parks", json={"id": "tiny", "park": tiny_park(), "data_files": tiny_files(tmp_path)})
+        assert created.status_code == 201, created.text
+        plan = http.post("/parks/tiny/plans", json={"date": "2026-07-15", "strategy": "optimal"})
+        assert plan.status_code == 201, plan.text
+        study = http.post("/parks/tiny/studies", json={"start": "2026-07-15", "end": "2026-07-16",
+                                                       "strategies": ["mpc"], "baseline": "mpc"})
+        assert study.status_code == 202, study.text
+        deadline = time.monotonic() + 60
+        while (state := http.get(study.headers["location"]).json()["state"]) == "queued":
+            assert time.monotonic() < deadline, "the study never started"
+            time.sleep(0.05)
+        assert state in ("running", "done"), state
+    below = descendants(server.process.pid)
+    workers = [pid for pid, command in below.items() if "spawn_main" in command]
+    assert len(workers) == 2, below  # MICROGRID_WORKERS=1 plan worker, the default one study worker
+    server.kill(group=False)  # the server only: its workers are left to end on their own
+    assert server.process.returncode == -signal.SIGKILL
+    wait_until_gone(below)
 
 
 def test_hostile_input_over_http_leaves_the_park_planning(server_factory, tmp_path) -> None:
