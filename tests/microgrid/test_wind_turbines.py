@@ -151,3 +151,21 @@ def test_a_park_without_wind_does_not_import_windpowerlib() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[2])
     assert out.stdout.strip() == "False"
+
+
+def test_a_case_with_wind_turbines_needs_the_wind_speed_in_its_weather(tmp_path: Path) -> None:
+    import yaml
+
+    from microgrid.case import load_case
+    from microgrid.errors import DataError
+
+    config = park_with(wt1={"bus": "main", "power_curve": OWN_CURVE, "hub_height_m": 30})
+    (tmp_path / "park.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    rows = "".join(f"2026-07-15T00:{m:02d}:00+08:00,20.0,1.0\n" for m in (0, 15))
+    (tmp_path / "weather.csv").write_text("timestamp,temp_air,l1_kw\n" + rows, encoding="utf-8")
+    (tmp_path / "loads.csv").write_text("timestamp,temp_air,l1_kw\n" + rows, encoding="utf-8")
+    with pytest.raises(DataError, match=r"data.weather \(weather.csv\): missing column wind_speed .* needed by "
+                                        r"wind_turbines"):
+        load_case(tmp_path)
+    (tmp_path / "weather.csv").write_text("timestamp,temp_air,wind_speed\n" + rows, encoding="utf-8")
+    assert load_case(tmp_path).park.wind_nameplate_kw == 100.0
