@@ -161,6 +161,9 @@ class Case:
                     )
         if self.park.data.grid_meter is not None:
             self.grid_meter  # noqa: B018 - read and checked when the case is loaded
+        if self.park.wind_turbines and "wind_speed" not in self.weather.columns:
+            raise DataError(f"data.weather ({self.park.data.weather}): missing column wind_speed (10-m wind speed "
+                            "[m/s]), needed by wind_turbines; add it")
         if self.park.pv_arrays:
             missing = [c for c in ("ghi", "dni", "dhi", "temp_air", "wind_speed") if c not in self.weather.columns]
             if missing:

@@ -23,6 +23,7 @@ from microgrid.base import ElectricalLoad, Storage, StrictModel
 from microgrid.flexible import CurtailableLoad, EnergyLoad, ShiftableLoad, ShiftableProcess
 from microgrid.heat import ElectricBoiler, HeatBus, HeatPump, ThermalStore
 from microgrid.tariff import Tariff
+from microgrid.wind import WindTurbineGroup
 
 _ID = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*$")
 
@@ -388,6 +389,7 @@ class Park(StrictModel):
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
     demand_response: DemandResponseSettings = Field(default_factory=DemandResponseSettings)
     pv_arrays: dict[str, PVArray] = Field(default_factory=dict)
+    wind_turbines: dict[str, WindTurbineGroup] = Field(default_factory=dict)
     batteries: dict[str, Battery] = Field(default_factory=dict)
     loads: dict[str, FixedLoad] = Field(default_factory=dict)
     heat_buses: dict[str, HeatBus] = Field(default_factory=dict)
@@ -434,10 +436,16 @@ class Park(StrictModel):
                         )
         return self
 
+    @property
+    def wind_nameplate_kw(self) -> float:
+        """Nameplate power of all the park's wind turbines [kW] (0 without any)."""
+        return sum(group.nameplate_kw for group in self.wind_turbines.values())
+
     def device_groups(self) -> dict[str, dict[str, StrictModel]]:
         """Every device family, by the name of its section in the case file."""
         return {
             "pv_arrays": self.pv_arrays,
+            "wind_turbines": self.wind_turbines,
             "batteries": self.batteries,
             "loads": self.loads,
             "heat_pumps": self.heat_pumps,

@@ -77,8 +77,22 @@ def step_hours(index: pd.DatetimeIndex, what: str = "time series") -> float:
 _OFFSET = r"(?:[+-]\d{2}:?\d{2}|Z)$"
 
 
+def leading_comment_lines(path: Path) -> int:
+    """How many lines at the head of a text file start with ``#`` (a file's notes, before the CSV header)."""
+    count = 0
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            if not line.startswith("#"):
+                break
+            count += 1
+    return count
+
+
 def read_timestamped_csv(path: Path, what: str | None = None, text_columns: tuple[str, ...] = ()) -> pd.DataFrame:
     """Read a CSV whose ``timestamp`` column holds ISO 8601 times with UTC offset.
+
+    Lines starting with ``#`` before the header are notes (what
+    :func:`write_timeseries_csv` writes as ``comments``) and are skipped.
 
     Returns a frame on a tz-aware index (in the file's offset when it uses one,
     else UTC) with float columns; empty cells become NaN, and everything else
@@ -90,7 +104,7 @@ def read_timestamped_csv(path: Path, what: str | None = None, text_columns: tupl
     if not path.exists():
         raise DataError(f"{what}: file not found at {path}")
     try:
-        frame = pd.read_csv(path, dtype={"timestamp": str})
+        frame = pd.read_csv(path, dtype={"timestamp": str}, skiprows=leading_comment_lines(path))
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
         raise DataError(f"{what}: cannot be read as CSV ({exc})") from None
     if "timestamp" not in frame.columns:
@@ -127,16 +141,23 @@ def read_timestamped_csv(path: Path, what: str | None = None, text_columns: tupl
     return frame
 
 
-def write_timeseries_csv(frame: pd.DataFrame, path: Path, float_format: str = "%.4f") -> Path:
+def write_timeseries_csv(frame: pd.DataFrame, path: Path, float_format: str = "%.4f",
+                         comments: tuple[str, ...] | list[str] = ()) -> Path:
     """Write ``frame`` with its index as a ``timestamp`` column in ISO 8601 with UTC offset.
 
     The counterpart of :func:`read_timestamped_csv`: step starts such as
-    ``2026-07-15T00:00:00+08:00``. Creates the folder if needed.
+    ``2026-07-15T00:00:00+08:00``. Each of ``comments`` goes on a line of its
+    own starting with ``# `` before the header (the file's assumptions, for
+    people). Creates the folder if needed.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     table = frame.copy()
     table.index = pd.Index([t.isoformat() for t in frame.index], name="timestamp")
-    table.to_csv(path, float_format=float_format)
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        for comment in comments:
+            for line in str(comment).splitlines() or [""]:
+                handle.write(f"# {line}\n")
+        table.to_csv(handle, float_format=float_format, lineterminator="\n")
     return path
 
 

@@ -1,4 +1,4 @@
-"""``microgrid forecast``: PV and load forecasts, and their accuracy against measurements."""
+"""``microgrid forecast``: PV, wind and load forecasts, and their accuracy against measurements."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from service.cli.common import console, parse_date, run_command
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-forecast_app = typer.Typer(rich_markup_mode=None, help="PV and load forecasts from weather and metered history, and their accuracy.",
+forecast_app = typer.Typer(rich_markup_mode=None, help="PV, wind and load forecasts from weather and metered history, and their accuracy.",
                            no_args_is_help=True)
 
 
@@ -75,6 +75,50 @@ def forecast_pv(
         console.print(_summary(pv, f"{case.name}: PV forecast from {weather.name}"))
         if out is not None:
             write_timeseries_csv(pv, out, float_format="%.3f")
+            console.print(f"wrote {out}", highlight=False)
+
+    run_command(action)
+
+
+@forecast_app.command("wind")
+def forecast_wind(
+    case_dir: Annotated[Path, typer.Argument(help="Case folder holding park.yaml with wind_turbines.")],
+    out: Annotated[Path | None, typer.Option("--out", help="CSV of the electrical power [kW]: <group_id>_kw per "
+                                                          "turbine group and the total wind_kw, in the layout of "
+                                                          "a PV forecast file, its assumptions in # lines "
+                                                          "before the header.")] = None,
+    density_correction: Annotated[bool, typer.Option(
+        "--density-correction/--no-density-correction",
+        help="Read the power curves at the air density at hub height (from temp_air and pressure, or the "
+             "site's altitude), or at their standard 1.225 kg/m³.")] = True,
+) -> None:
+    """Electrical power of the case's wind turbines over its weather file (10-m wind speed), through windpowerlib."""
+
+    def action() -> None:
+        from forecasting.wind import WindForecastConfig, park_wind_kw, wind_assumptions, wind_forecast_table
+        from microgrid.case import load_case
+        from microgrid.timeseries import write_timeseries_csv
+
+        case = load_case(case_dir)
+        groups = case.park.wind_turbines
+        if not groups:
+            raise InvalidRequestError(f"wind_turbines: the case in {case_dir} has none; describe them in "
+                                      "park.yaml (e.g. wind_turbines: {wt1: {bus: pcc, turbine_type: E-82/2350, "
+                                      "hub_height_m: 100}})")
+        config = WindForecastConfig(density_correction=density_correction)
+        weather = case.weather
+        wind = park_wind_kw(weather, case.park.site, groups, config)
+        wind.index = wind.index.tz_convert(case.park.site.timezone)
+        wind = wind_forecast_table(wind)
+        assumptions = wind_assumptions(weather, groups, config)
+        console.print(_summary(wind, f"{case.name}: wind power from {case.park.data.weather}"))
+        for line in assumptions:
+            console.print(f"  {escape(line)}", highlight=False, soft_wrap=True)
+        if out is not None:
+            comments = [f"{case.name}: wind power forecast from {case.park.data.weather} (windpowerlib)",
+                        *assumptions,
+                        f"nameplate {case.park.wind_nameplate_kw:g} kW in all"]
+            write_timeseries_csv(wind, out, float_format="%.3f", comments=comments)
             console.print(f"wrote {out}", highlight=False)
 
     run_command(action)

@@ -5,7 +5,7 @@ command       what                                        module
 ============  ==========================================  =========================
 schedule      plan one day of a case                      :mod:`.schedule`
 network       AC power flow of a schedule                 :mod:`.network`
-forecast      PV and load forecasts, their accuracy       :mod:`.forecast`
+forecast      PV, wind and load forecasts, accuracy       :mod:`.forecast`
 study, sweep  rolling-horizon studies and sweeps          :mod:`.study`
 service       the HTTP service and its keys               :mod:`.serve`
 ============  ==========================================  =========================

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from microgrid.errors import DataError
-from microgrid.timeseries import local_day, read_timeseries_csv, slice_window, step_hours
+from microgrid.timeseries import local_day, read_timeseries_csv, slice_window, step_hours, write_timeseries_csv
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -40,6 +40,20 @@ def test_csv_roundtrip_keeps_offset(tmp_path: Path) -> None:
     frame = read_timeseries_csv(path)
     assert str(frame.index.tz) in ("UTC+08:00", "pytz.FixedOffset(480)") or frame.index[0].utcoffset().total_seconds() == 8 * 3600
     assert frame["a_kw"].tolist() == [1.0, 2.0]
+
+
+def test_csv_notes_before_the_header_are_written_and_skipped(tmp_path: Path) -> None:
+    index = pd.date_range("2026-01-01", periods=2, freq="15min", tz="Asia/Shanghai")
+    path = write_timeseries_csv(pd.DataFrame({"a_kw": [1.0, 2.0]}, index=index), tmp_path / "a.csv",
+                                comments=["wind measured at 10 m", "two\nlines # with a hash"])
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert lines[:4] == ["# wind measured at 10 m", "# two", "# lines # with a hash", "timestamp,a_kw"]
+    frame = read_timeseries_csv(path)
+    assert frame["a_kw"].tolist() == [1.0, 2.0] and (frame.index.asi8 == index.asi8).all()
+    # A '#' later in the file is not a note: the row is read as data, and its time is wrong.
+    path.write_text("timestamp,a_kw\n# late\n2026-01-01T00:15:00+08:00,2\n", encoding="utf-8")
+    with pytest.raises(DataError, match="without UTC offset"):
+        read_timeseries_csv(path)
 
 
 def test_csv_naive_timestamp_names_column_and_fix(tmp_path: Path) -> None:
