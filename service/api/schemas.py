@@ -548,8 +548,12 @@ class OpenAdrConfigIn(_Request):
     pcc_voltage_v: float = Field(10_000.0, gt=0, description="Nominal voltage of the point of common coupling "
                                  "[V], stated in the report's description.")
 
-    def errors(self) -> list[dict[str, str]]:
-        """What is wrong with the settings, as problem ``errors`` (field, reason); the files are looked for."""
+    def errors(self, vtn_hosts: list[str] | tuple[str, ...] = ()) -> list[dict[str, str]]:
+        """What is wrong with the settings, as problem ``errors`` (field, reason); the files are looked for.
+
+        ``vtn_hosts``: the hosts the server lets a VEN connect to
+        (``MICROGRID_OPENADR_VTN_HOSTS``); empty: any.
+        """
         import ipaddress
         from pathlib import Path
         from urllib.parse import urlsplit
@@ -566,6 +570,10 @@ class OpenAdrConfigIn(_Request):
         elif url.scheme == "http" and not loopback:
             errors.append({"field": "vtn_url", "reason": "plain http is accepted only for a VTN on this machine "
                                                          "(127.0.0.1, ::1, localhost); use https"})
+        elif vtn_hosts and host not in vtn_hosts:
+            errors.append({"field": "vtn_url", "reason": f"this server lets VENs connect only to "
+                                                         f"{', '.join(vtn_hosts)} (MICROGRID_OPENADR_VTN_HOSTS); "
+                                                         f"not {host!r}"})
         if (self.cert_path is None) != (self.key_path is None):
             missing = "key_path" if self.key_path is None else "cert_path"
             errors.append({"field": missing, "reason": "give cert_path and key_path together"})

@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     max_measurement_ahead_h : float
         How far a measurement's ``measured_at`` may lie after the server's
         clock [h] (meters whose clocks run ahead); later ones get 422.
+    openadr_vtn_hosts : list of str
+        The hosts a park's OpenADR VEN may be pointed at (``vtn_url``), e.g.
+        ``["vtn.aggregator.example"]``; another host gets 422. Empty (the
+        default): any host.
     """
 
     model_config = SettingsConfigDict(env_prefix="MICROGRID_", extra="ignore")
@@ -98,6 +102,7 @@ class Settings(BaseSettings):
     max_study_days: int = Field(366, ge=1)
     max_study_scenarios: int = Field(64, ge=1)
     max_measurement_ahead_h: float = Field(24.0, gt=0)
+    openadr_vtn_hosts: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _defaults_and_limits(self) -> "Settings":

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Body, Depends, Path, Response, status
 
 from service.api import openadr, store
 from service.api.db import OpenAdrVenRow, utc_now
-from service.api.deps import ParkIdDep, PrincipalDep, SessionDep, get_openadr
+from service.api.deps import ParkIdDep, PrincipalDep, SessionDep, SettingsDep, get_openadr
 from service.api.parsing import StrictJsonRoute
 from service.api.problems import InvalidInput, NotFound
 from service.api.schemas import PARK_ID_PATTERN, OpenAdrConfigIn, OpenAdrEventOut, OpenAdrOut, OpenAdrStatus
@@ -60,7 +60,7 @@ def openadr_out(session, manager: openadr.VenManager, row: OpenAdrVenRow) -> Ope
                        422: {"description": "Invalid settings (the field named)"}})
 def put_openadr(
     park_id: ParkIdPath, body: Annotated[OpenAdrConfigIn, Body(openapi_examples=CONFIG_EXAMPLES)],
-    response: Response, session: SessionDep, principal: PrincipalDep, manager: ManagerDep,
+    response: Response, session: SessionDep, settings: SettingsDep, principal: PrincipalDep, manager: ManagerDep,
 ) -> OpenAdrOut:
     """Store the VEN's settings and apply them: the VEN (re)starts if ``enabled``, else stops.
 
@@ -68,11 +68,12 @@ def put_openadr(
 
     Changing the VTN (``vtn_url``) or the ``ven_name``, or disabling the VEN,
     cancels its registration at the VTN it had. Plain ``http`` is accepted only
-    for a VTN on this machine.
+    for a VTN on this machine; a server may limit the VTN hosts
+    (``MICROGRID_OPENADR_VTN_HOSTS``).
     """
     principal.require_admin("configuring a park's OpenADR VEN")
     store.get_park(session, park_id)
-    errors = body.errors()
+    errors = body.errors(settings.openadr_vtn_hosts)
     if errors:
         raise InvalidInput("; ".join(f"{e['field']}: {e['reason']}" for e in errors), errors=errors)
     now = utc_now()

@@ -36,9 +36,10 @@ def free_port() -> int:
 class Server:
     """``microgrid service serve`` in its own process group, with its data under ``data_dir``."""
 
-    def __init__(self, data_dir: Path, reference_cases: str = "[]") -> None:
+    def __init__(self, data_dir: Path, reference_cases: str = "[]", env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
         self.reference_cases = reference_cases
+        self.env = env or {}
         self.process: subprocess.Popen | None = None
         self.url = ""
 
@@ -46,7 +47,7 @@ class Server:
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
         env = {**os.environ, "MICROGRID_DATA_DIR": str(self.data_dir), "MICROGRID_ADMIN_KEY": ADMIN_KEY,
-               "MICROGRID_REFERENCE_CASES": self.reference_cases, "MICROGRID_WORKERS": "1"}
+               "MICROGRID_REFERENCE_CASES": self.reference_cases, "MICROGRID_WORKERS": "1", **self.env}
         log = open(self.data_dir.parent / f"server-{port}.log", "wb")  # noqa: SIM115 - kept for the process
         self.process = subprocess.Popen(
             [sys.executable, "-c", "from service.cli import app; app()", "service", "serve", "--port", str(port)],
@@ -287,3 +288,36 @@ def test_hostile_input_over_http_leaves_the_park_planning(server_factory, tmp_pa
         replan = http.post("/parks/tiny/plans/intraday", json={})
         assert replan.status_code == 201, replan.text
         assert replan.json()["start"] == "2026-07-15T10:00:00+08:00"
+
+
+def test_what_schemathesis_found_is_answered_over_http(server_factory, tmp_path) -> None:
+    """Each finding of the first schemathesis run: a 4xx problem naming the field, or the right Allow."""
+    server = server_factory()
+    json_headers = {**HEADERS, "content-type": "application/json"}
+    with httpx.Client(base_url=server.url, headers=HEADERS, timeout=30) as http:
+        assert http.post("/parks", json={"id": "tiny", "park": tiny_park(),
+                                         "data_files": tiny_files(tmp_path)}).status_code == 201
+        # 500 OverflowError before: ids, offsets and versions beyond SQL's 64-bit integers
+        for path in ("/parks/tiny/forecasts/76014472129033581363619430", "/parks/tiny/studies/67858008463071042664",
+                     "/parks/tiny/forecasts?offset=22950561103482839040", "/parks/tiny?version=99999999999999999999"):
+            answer = http.get(path)
+            assert answer.status_code == 422, (path, answer.text)
+            assert answer.headers["content-type"] == "application/problem+json"
+        # 500 ReaderError before: a control character in park_yaml
+        control = http.post("/parks", json={"id": "m2", "park_yaml": "+c\u0098\u00b3", "data_files": {}})
+        assert control.status_code == 422 and control.json()["errors"][0]["field"] == "park_yaml"
+        # 400 before: a body that is not UTF-8
+        binary = http.post("/parks/tiny/forecasts", headers=json_headers, content=b"{\"kind\": \"\xc3\x28\"}")
+        assert binary.status_code == 422 and "UTF-8" in binary.json()["detail"]
+        # accepted before: 0 for false
+        lax = http.post("/keys", json={"name": "x", "park_ids": ["tiny"], "admin": 0})
+        assert lax.status_code == 422 and lax.json()["errors"][0]["field"] == "admin"
+        # Allow named one route's methods only; OPTIONS was a 405
+        options = http.options("/parks")
+        assert options.status_code == 204 and options.headers["allow"] == "GET, HEAD, POST"
+        wrong = http.delete("/parks")
+        assert wrong.status_code == 405 and wrong.headers["allow"] == "GET, HEAD, POST"
+        assert wrong.headers["content-type"] == "application/problem+json"
+        intraday = http.get("/parks/tiny/plans/intraday")  # a literal segment, not a plan id
+        assert intraday.status_code == 405 and intraday.headers["allow"] == "POST"
+        assert http.options("/parks/tiny/measurements/1").headers["allow"] == "DELETE, GET, HEAD, PUT"
