@@ -6,7 +6,10 @@ numbers), so that anyone can recompute them from ``schedule.csv``.
 Definitions (energies are Σ power × Δt):
 
 * ``energy_cost_cny`` = Σ import × Δt × import price;
-  ``export_revenue_cny`` = Σ export × Δt × export price;
+  ``export_revenue_cny`` = Σ export × Δt × export price; ``export_rule`` names
+  the rule the exports lived under (``grid.export_rule``: ``surplus_to_grid``,
+  export ≤ PV used at every step when ``export_pv_only``; ``full_export``,
+  export = PV used; ``anti_backflow``, export = 0), which the schedule shows;
 * ``demand_charge_cny``: by the tariff's rule (:class:`microgrid.tariff.DemandCharge`):
   with the month-to-date peak known, ``rate × max(0, peak import − month-to-date peak)``;
   otherwise pro rata, ``rate × days covered / days of the month × peak import``.
@@ -220,6 +223,7 @@ def schedule_kpis(schedule: pd.DataFrame, park: Park, dt_h: float, month_to_date
         "total_cost_cny": energy_cost - export_revenue + demand_charge + wear + shed_cost,
         "energy_cost_cny": energy_cost,
         "export_revenue_cny": export_revenue,
+        "export_rule": park.grid.export_rule,
         "demand_charge_cny": demand_charge,
         "demand_charge_basis": charge.basis,
         "peak_marginal_cost_cny_per_kw": charge.marginal_cny_per_kw,

@@ -140,17 +140,31 @@ def exclusive_steps(inputs: DispatchInputs) -> tuple[np.ndarray, np.ndarray]:
     negative price (``price_import < 0``); curtailment of PV is free, so
     surplus never needs burning. Binaries are therefore needed only at those
     steps (and, when only PV may be exported, only where there is PV);
-    everywhere else the linear model is exact.
+    everywhere else the linear model is exact. The grid needs none when
+    nothing may be exported (``anti_backflow`` or no export limit), nor under
+    ``full_export``, whose import and export are metered apart and do flow at
+    once (see :func:`grid_exclusivity_applies`).
     """
     imp = inputs.price_import_cny_per_kwh.to_numpy()
     exp = inputs.price_export_cny_per_kwh.to_numpy()
     grid = exp >= imp
-    if inputs.park.grid.max_export_kw == 0:
+    if not grid_exclusivity_applies(inputs.park):
         grid = np.zeros_like(grid)
     elif inputs.park.grid.export_pv_only:
         # Only PV is exported: without PV at a step, nothing can be exported there.
         grid &= inputs.total_pv_available_kw.to_numpy() > 0
     return grid, imp < 0
+
+
+def grid_exclusivity_applies(park: Park) -> bool:
+    """Whether import and export at one step are worth forbidding: the park may export at one meter.
+
+    False under ``anti_backflow`` or with no export limit (nothing is ever
+    exported) and under ``full_export`` (the renewables' export meter is not
+    the park's import meter: selling all PV while buying the load is the rule).
+    """
+    grid = park.grid
+    return grid.export_limit_kw > 0 and grid.export_rule != "full_export"
 
 
 def needs_exclusivity(inputs: DispatchInputs) -> bool:
@@ -175,8 +189,11 @@ def add_grid(m: pyo.ConcreteModel, park: Park, exclusive: bool) -> None:
         0 ≤ import_t ≤ P^{imp},\\quad 0 ≤ export_t ≤ P^{exp},\\quad
         peak^{new} ≥ import_t + margin_t − P^{mtd}
 
+    ``P^{exp}`` is ``grid.export_limit_kw``: ``max_export_kw``, or 0 under
+    ``anti_backflow`` (防逆流), which so fixes the export at 0 at every step.
     ``margin_t`` is the headroom a plan on forecasts keeps for their errors
-    (``DispatchInputs.peak_margin_kw``; 0 by default).
+    (``DispatchInputs.peak_margin_kw``; 0 by default). The import/export
+    binaries are built only where :func:`grid_exclusivity_applies`.
     """
     grid = park.grid
     m.price_import = pyo.Param(m.T, mutable=True, initialize=0.0)
@@ -184,17 +201,17 @@ def add_grid(m: pyo.ConcreteModel, park: Park, exclusive: bool) -> None:
     m.month_to_date_peak_kw = pyo.Param(mutable=True, initialize=0.0)
     m.demand_charge_cny_per_kw = pyo.Param(mutable=True, initialize=0.0)
     m.grid_import_kw = pyo.Var(m.T, bounds=(0, grid.max_import_kw))
-    m.grid_export_kw = pyo.Var(m.T, bounds=(0, grid.max_export_kw))
+    m.grid_export_kw = pyo.Var(m.T, bounds=(0, grid.export_limit_kw))
     m.peak_margin_kw = pyo.Param(m.T, mutable=True, initialize=0.0)
     m.new_peak_kw = pyo.Var(bounds=(0, None))
     m.new_peak_def = pyo.Constraint(
         m.T, rule=lambda m, t: m.new_peak_kw >= m.grid_import_kw[t] + m.peak_margin_kw[t] - m.month_to_date_peak_kw)
-    if exclusive:
+    if exclusive and grid_exclusivity_applies(park):
         m.grid_importing = pyo.Var(m.T, domain=pyo.Binary)
         m.grid_import_exclusive = pyo.Constraint(
             m.T, rule=lambda m, t: m.grid_import_kw[t] <= grid.max_import_kw * m.grid_importing[t])
         m.grid_export_exclusive = pyo.Constraint(
-            m.T, rule=lambda m, t: m.grid_export_kw[t] <= grid.max_export_kw * (1 - m.grid_importing[t]))
+            m.T, rule=lambda m, t: m.grid_export_kw[t] <= grid.export_limit_kw * (1 - m.grid_importing[t]))
 
 
 def add_grid_limits(m: pyo.ConcreteModel, inputs: DispatchInputs, terms: Terms) -> None:
@@ -298,11 +315,38 @@ def add_balance(m: pyo.ConcreteModel, terms: Terms) -> None:
     m.unserved_limit = pyo.Constraint(m.T, rule=lambda m, t: m.unserved_kw[t] <= m.consumption_kw[t])
 
 
+def renewable_used_kw(m: pyo.ConcreteModel, t: int):
+    """Renewable generation used (not curtailed) at step ``t`` [kW]: ``Σ_a pv_{a,t}``.
+
+    The one sum the export rules are written on (:func:`add_export_rule`); a
+    new renewable generator (wind) joins every rule by being added here.
+    """
+    return sum(m.pv_used_kw[a, t] for a in m.PV)
+
+
 def add_export_rule(m: pyo.ConcreteModel, park: Park) -> None:
-    """Only PV surplus is exported when ``grid.export_pv_only``: ``export_t ≤ Σ_a pv_{a,t}``."""
-    if not park.grid.export_pv_only:
-        return
-    m.export_from_pv = pyo.Constraint(m.T, rule=lambda m, t: m.grid_export_kw[t] <= sum(m.pv_used_kw[a, t] for a in m.PV))
+    """The export rule of the park (``grid.export_rule``), at every step, with ``R_t`` = :func:`renewable_used_kw`.
+
+    .. math::
+        surplus\\_to\\_grid:\\ export_t ≤ R_t \\ (\\text{with } export\\_pv\\_only),\\quad
+        full\\_export:\\ export_t = R_t,\\quad
+        anti\\_backflow:\\ export_t = 0
+
+    ``surplus_to_grid`` (自发自用、余电上网): the balance serves the park
+    first, and the export never exceeds the renewables used, so no battery
+    sells to the grid (``export_pv_only: false`` drops the bound).
+    ``full_export`` (全额上网): every kW of renewables used is exported, so by
+    the power balance none serves the load or charges a battery, which the
+    import does; what exceeds ``max_export_kw`` is curtailed.
+    ``anti_backflow`` (防逆流): the export's bounds are (0, 0)
+    (:func:`add_grid`); the surplus storage and flexible loads cannot take is
+    curtailed.
+    """
+    rule = park.grid.export_rule
+    if rule == "full_export":
+        m.export_all_renewables = pyo.Constraint(m.T, rule=lambda m, t: m.grid_export_kw[t] == renewable_used_kw(m, t))
+    elif rule == "surplus_to_grid" and park.grid.export_pv_only:
+        m.export_from_renewables = pyo.Constraint(m.T, rule=lambda m, t: m.grid_export_kw[t] <= renewable_used_kw(m, t))
 
 
 def add_objectives(m: pyo.ConcreteModel, park: Park, terms: Terms) -> None:

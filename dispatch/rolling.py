@@ -36,6 +36,7 @@ from typing import Callable, Literal
 import numpy as np
 import pandas as pd
 
+from dispatch.exports import onsite_renewable_kw, renewable_available_kw, settle_surplus
 from dispatch.flexible import energy_sessions, process_days
 from dispatch.inputs import DispatchInputs, PlantState, horizon_inputs
 from dispatch.kpis import Flows, make_schedule, schedule_kpis
@@ -245,8 +246,10 @@ def _realize(actual: DispatchInputs, plan: Flows, steps: int,
     takes the difference, and the batteries keep the energy the plan set
     aside for later. All within their power and energy limits; a discharge
     the park does not need is never exported. The grid takes the rest: import
-    up to its limit (beyond it load is unserved), PV surplus exported up to
-    the export limit, then curtailed. Returns the realized flows and the
+    up to its limit (beyond it load is unserved), PV surplus exported as
+    ``grid.export_rule`` allows (:func:`dispatch.exports.settle_surplus`:
+    nothing under ``anti_backflow``; under ``full_export`` all PV is sold and
+    none serves the park), then curtailed. Returns the realized flows and the
     inputs cut to the committed steps. A network-aware plan's planned losses
     are bought at the PCC as planned.
     """
@@ -280,9 +283,13 @@ def _realize(actual: DispatchInputs, plan: Flows, steps: int,
     consumption = window.total_load_kw.to_numpy() + probe.flexible_kw(window) + (0.0 if losses is None else losses)
     pv = window.pv_available_kw.to_numpy() if window.pv_available_kw.shape[1] else np.zeros((steps, 0))
     pv_total = pv.sum(axis=1)
+    renewable = renewable_available_kw(window)
+    onsite = onsite_renewable_kw(park.grid, renewable)     # 0 under full_export: the renewables are all sold
     bats = list(park.batteries.values())
     planned_out = (head["battery_discharge_kw"] - head["battery_charge_kw"]).to_numpy()   # net output, kW
     planned_grid = np.asarray(plan.grid_import_kw[:steps]) - np.asarray(plan.grid_export_kw[:steps])
+    if park.grid.export_rule == "full_export":     # the park's own meter only imports; the export is metered apart
+        planned_grid = np.asarray(plan.grid_import_kw[:steps], dtype=float)
     charge = np.zeros_like(planned_out)
     discharge = np.zeros_like(planned_out)
     soc = np.zeros_like(planned_out)
@@ -296,7 +303,7 @@ def _realize(actual: DispatchInputs, plan: Flows, steps: int,
         most_in = np.array([min(b.max_charge_kw, max(b.max_soc_kwh - level[k], 0) / (b.charge_efficiency * dt_h))
                             for k, b in enumerate(bats)])
         out = np.clip(planned_out[t], -most_in, most_out)
-        exchange = consumption[t] - pv_total[t] - out.sum()              # grid import (> 0) with planned batteries
+        exchange = consumption[t] - onsite[t] - out.sum()              # grid import (> 0) with planned batteries
         highest = max(peak, planned_grid[t])                            # no new peak beyond the plan's
         lowest = min(planned_grid[t], 0.0)                              # no export beyond the plan's
         extra = exchange - highest if exchange > highest else exchange - lowest if exchange < lowest else 0.0
@@ -304,7 +311,7 @@ def _realize(actual: DispatchInputs, plan: Flows, steps: int,
         if room.sum() > 0 and extra != 0:
             out = out + np.sign(extra) * room * min(1.0, abs(extra) / room.sum())
         # Never discharge into export: only what the park consumes.
-        surplus_out = max(0.0, out.clip(min=0).sum() - max(consumption[t] - pv_total[t], 0.0))
+        surplus_out = max(0.0, out.clip(min=0).sum() - max(consumption[t] - onsite[t], 0.0))
         if surplus_out > 0:
             positive = out.clip(min=0)
             out = out - positive * (surplus_out / positive.sum())
@@ -313,15 +320,11 @@ def _realize(actual: DispatchInputs, plan: Flows, steps: int,
             level[k] += (b.charge_efficiency * charge[t, k] - discharge[t, k] / b.discharge_efficiency) * dt_h
             level[k] = min(max(level[k], b.min_soc_kwh), b.max_soc_kwh)
             soc[t, k] = level[k]
-        net[t] = consumption[t] + charge[t].sum() - discharge[t].sum() - pv_total[t]
+        net[t] = consumption[t] + charge[t].sum() - discharge[t].sum() - onsite[t]
         peak = max(peak, min(net[t], park.grid.max_import_kw))
     grid_import = np.minimum(np.clip(net, 0, None), park.grid.max_import_kw)
     unserved = np.clip(net, 0, None) - grid_import
-    surplus = np.clip(-net, 0, None)
-    grid_export = np.minimum(surplus, park.grid.max_export_kw)
-    if park.grid.export_pv_only:
-        grid_export = np.minimum(grid_export, pv_total)
-    curtailed = surplus - grid_export
+    grid_export, curtailed = settle_surplus(park.grid, np.clip(-net, 0, None), renewable)
     share = np.divide(pv, pv_total[:, None], out=np.zeros_like(pv), where=pv_total[:, None] > 0)
     pv_used = pd.DataFrame(pv - share * curtailed[:, None], index=index, columns=window.pv_available_kw.columns)
     ids = list(park.batteries)

@@ -3,15 +3,20 @@
 * ``optimal``: the least-cost MILP (:mod:`dispatch.optimize`);
 * ``rule-based``: what an inverter's self-consumption mode does: batteries
   charge from PV surplus and discharge on deficit, greedily, step by step,
-  ignoring prices; surplus beyond the batteries is exported up to the export
-  limit, then curtailed;
+  ignoring prices; surplus beyond the batteries is exported as the export
+  rule allows, then curtailed;
 * ``tou-arbitrage``: Chinese C&I storage's default (两充两放): batteries
   charge from the grid in valley windows, spread to be full at the window's
   end, and discharge in peak and critical-peak windows up to the net load;
   PV surplus charges them at any time (:mod:`dispatch.tou_rule`);
 * ``no-control``: batteries stay idle; loads are served by PV first, then the
-  grid; surplus is exported up to the limit, then curtailed.
+  grid; surplus is exported as the export rule allows, then curtailed.
 
+Every heuristic obeys ``grid.export_rule`` at every step
+(:mod:`dispatch.exports`): under ``anti_backflow`` nothing is exported and the
+surplus the batteries cannot take is curtailed; under ``full_export`` the PV is
+all sold (up to ``max_export_kw``) and the batteries see the whole load as net
+load, so they charge from the grid only (``tou-arbitrage`` in valleys).
 Neither heuristic aims at a battery's ``final_soc_frac``. Load the grid cannot
 serve (import limit) is reported as unserved slack, as for ``optimal``.
 """
@@ -25,6 +30,7 @@ import pandas as pd
 
 from dispatch.inputs import DispatchInputs
 from dispatch.baseline import uncontrolled_devices
+from dispatch.exports import onsite_renewable_kw, renewable_available_kw, settle_surplus
 from dispatch.kpis import Flows, compute_kpis, make_schedule
 from dispatch.model import DispatchConfig
 from dispatch.optimize import SLACK_TOLERANCE, ModelCache, solve_optimal
@@ -65,9 +71,11 @@ def heuristic_flows(inputs: DispatchInputs, strategy: str) -> tuple[Flows, list[
     """The flows of :func:`simulate_heuristic`, and what they leave unmet, before any table is made.
 
     Every step: the batteries' charge and discharge are chosen by the
-    strategy's rule; what remains of the net load (load − PV + charge −
-    discharge) is imported up to ``grid.max_import_kw`` (the rest unserved),
-    or exported up to ``grid.max_export_kw`` (the rest curtailed).
+    strategy's rule; what remains of the net load (load − on-site PV + charge
+    − discharge; on-site PV is 0 under ``full_export``) is imported up to
+    ``grid.max_import_kw`` (the rest unserved), or settled by the export rule
+    (:func:`dispatch.exports.settle_surplus`: exported within the limit, the
+    rest curtailed).
     """
     if strategy not in HEURISTICS:
         raise InvalidRequestError(f"strategy: {strategy!r} is not a heuristic; choose one of {', '.join(HEURISTICS)}")
@@ -83,14 +91,15 @@ def heuristic_flows(inputs: DispatchInputs, strategy: str) -> tuple[Flows, list[
     soc_path = np.zeros((n, len(ids)))
     pv_avail = inputs.pv_available_kw.to_numpy() if inputs.pv_available_kw.shape[1] else np.zeros((n, 0))
     pv_total = pv_avail.sum(axis=1)
+    renewable = renewable_available_kw(inputs)
+    onsite = onsite_renewable_kw(park.grid, renewable)
     empty = pd.DataFrame(index=inputs.index)
     probe = Flows(pv_used_kw=empty, battery_charge_kw=empty, battery_discharge_kw=empty, battery_soc_kwh=empty,
                   grid_import_kw=np.zeros(n), grid_export_kw=np.zeros(n), unserved_kw=np.zeros(n), **device_frames)
     load = inputs.total_load_kw.to_numpy() + probe.flexible_kw(inputs)
     grid_import = np.zeros(n)
-    grid_export = np.zeros(n)
     unserved = np.zeros(n)
-    curtailed = np.zeros(n)
+    surplus = np.zeros(n)
     eta_c = np.array([b.charge_efficiency for b in bats])
     eta_d = np.array([b.discharge_efficiency for b in bats])
     max_ch = np.array([b.max_charge_kw for b in bats])
@@ -103,7 +112,7 @@ def heuristic_flows(inputs: DispatchInputs, strategy: str) -> tuple[Flows, list[
     valley_left, peak = tou_windows(inputs) if strategy == "tou-arbitrage" else (np.zeros(n, int), np.zeros(n, bool))
     use_batteries = strategy != "no-control" and bool(ids)
     for t in range(n):
-        net = load[t] - pv_total[t]
+        net = load[t] - onsite[t]
         if use_batteries:
             room_ch = np.minimum(max_ch, np.clip(soc_max - soc, 0, None) / (eta_c * dt_h))
             room_dis = np.minimum(max_dis, np.clip(soc - soc_min, 0, None) * eta_d / dt_h)
@@ -118,15 +127,13 @@ def heuristic_flows(inputs: DispatchInputs, strategy: str) -> tuple[Flows, list[
                 headroom = max(0.0, import_limit[t] - max(net, 0.0))
                 charge[t] += _split(min(extra.sum(), headroom), extra)
         residual = net + charge[t].sum() - discharge[t].sum()
-        if residual >= 0:
-            grid_import[t] = min(residual, park.grid.max_import_kw)
-            unserved[t] = residual - grid_import[t]
-        else:
-            grid_export[t] = min(-residual, park.grid.max_export_kw)
-            curtailed[t] = -residual - grid_export[t]
+        grid_import[t] = min(max(residual, 0.0), park.grid.max_import_kw)
+        unserved[t] = max(residual, 0.0) - grid_import[t]
+        surplus[t] = max(-residual, 0.0)
         if ids:
             soc = np.clip(soc + (eta_c * charge[t] - discharge[t] / eta_d) * dt_h, soc_min, soc_max)
             soc_path[t] = soc
+    grid_export, curtailed = settle_surplus(park.grid, surplus, renewable)
     # Curtail each array in proportion to its output.
     share = np.divide(pv_avail, pv_total[:, None], out=np.zeros_like(pv_avail), where=pv_total[:, None] > 0)
     pv_used = pd.DataFrame(pv_avail - share * curtailed[:, None], index=inputs.index, columns=inputs.pv_available_kw.columns)

@@ -47,18 +47,62 @@ class Site(StrictModel):
         return value
 
 
-class GridConnection(StrictModel):
-    """Point of common coupling with the utility grid.
+ExportRule = Literal["surplus_to_grid", "full_export", "anti_backflow"]
+EXPORT_RULES: tuple[str, ...] = ("surplus_to_grid", "full_export", "anti_backflow")
 
-    ``export_pv_only`` (default true) follows the "self-use, surplus to grid"
-    arrangement of distributed PV in China: only PV surplus may be exported
-    (and is paid the export price); batteries may not discharge to the grid.
+
+class GridConnection(StrictModel):
+    """Point of common coupling with the utility grid, and the rule the park's exports live under.
+
+    ``export_rule`` is the grid-connection arrangement of the park's
+    renewables (distributed PV in China; wind likewise), each settled at the
+    tariff's ``export_price_cny_per_kwh`` (the coal-fired benchmark price,
+    燃煤基准价, for new distributed PV):
+
+    * ``surplus_to_grid`` (default; 自发自用、余电上网, "self-consumption,
+      surplus to grid"): the renewables serve the park first; what is left
+      may be exported, up to ``max_export_kw``. With ``export_pv_only``
+      (default true) the export at a step never exceeds the renewable
+      generation used at that step, so batteries do not sell to the grid;
+      ``export_pv_only: false`` lifts that bound (any surplus may be sold);
+    * ``full_export`` (全额上网): all renewable generation is sold to the
+      grid through its own meter, up to ``max_export_kw`` (the rest is
+      curtailed), and none of it serves the park: the load and the battery
+      charging are bought from the grid at the import tariff. Import and
+      export are metered apart, so both may flow at one step;
+    * ``anti_backflow`` (防逆流): no export at the point of common coupling
+      at any step; surplus renewables go to storage and flexible loads, the
+      rest is curtailed. ``max_export_kw`` is not used (the export limit is
+      0), so a case can switch rules without editing it.
     """
 
     bus: str = "pcc"
     max_import_kw: float = Field(gt=0)
     max_export_kw: float = Field(default=0.0, ge=0)
+    export_rule: ExportRule = "surplus_to_grid"
     export_pv_only: bool = True
+
+    @field_validator("export_rule")
+    @classmethod
+    def _export_capacity(cls, value: str, info) -> str:
+        if value == "full_export" and info.data.get("max_export_kw") == 0:
+            raise ValueError("full_export sells all renewable generation, but grid.max_export_kw is 0; "
+                             "give grid.max_export_kw (the export capacity agreed with the grid, e.g. the PV's AC rating)")
+        return value
+
+    @field_validator("export_pv_only")
+    @classmethod
+    def _pv_only_applies(cls, value: bool, info) -> bool:
+        rule = info.data.get("export_rule", "surplus_to_grid")
+        if not value and rule != "surplus_to_grid":
+            raise ValueError(f"false lets batteries sell to the grid, which export_rule {rule!r} does not allow; "
+                             "remove export_pv_only or use export_rule surplus_to_grid")
+        return value
+
+    @property
+    def export_limit_kw(self) -> float:
+        """Most the park may export at a step [kW]: ``max_export_kw``, 0 under ``anti_backflow``."""
+        return 0.0 if self.export_rule == "anti_backflow" else self.max_export_kw
 
 
 ReactiveMode = Literal["absorb", "inject"]

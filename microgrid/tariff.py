@@ -224,9 +224,11 @@ def _henan_2024() -> dict:
         "note": (
             "ILLUSTRATIVE: Henan commercial & industrial TOU periods effective 1 June 2024 "
             "as we understand them; peak:flat:valley = 1.69:1:0.41, critical = 1.2 × peak, "
-            "flat price 0.62 CNY/kWh illustrative, export at the coal-fired benchmark "
-            "0.3779 CNY/kWh, demand charge 38.4 CNY/(kW·month) illustrative. Check every "
-            "number against the current published notice and override it in the case file."
+            "flat price 0.62 CNY/kWh illustrative, export at Henan's coal-fired benchmark "
+            "0.3779 CNY/kWh (燃煤基准价: the former coal-fired on-grid benchmark kept by NDRC "
+            "发改价格规〔2019〕1658号; new distributed PV sells at it, 发改价格〔2021〕833号), "
+            "demand charge 38.4 CNY/(kW·month) illustrative. Check every number against the "
+            "current published notice and override it in the case file."
         ),
         "prices_cny_per_kwh": {
             "valley": round(flat * 0.41, 4),

@@ -92,6 +92,7 @@ KPI_ROWS = [
     ("total_cost_cny", "total cost", "CNY", "{:,.2f}"),
     ("energy_cost_cny", "energy cost", "CNY", "{:,.2f}"),
     ("export_revenue_cny", "export revenue", "CNY", "{:,.2f}"),
+    ("export_rule", "export rule", "", "{}"),
     ("demand_charge_cny", "demand charge", "CNY", "{:,.2f}"),
     ("demand_charge_basis", "demand charge basis", "", "{}"),
     ("month_to_date_peak_kw", "month-to-date peak", "kW", "{:,.0f}"),

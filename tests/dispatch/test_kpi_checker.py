@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from dispatch.strategies import STRATEGIES
@@ -29,7 +30,8 @@ DAY = "2026-07-15"      # a working day in July: batch processes run, the fleet 
 DESCRIPTIVE = {"case", "date", "strategy", "objective", "solver_status", "mip_gap", "solve_time_s", "build_time_s",
                "slack", "month_to_date_peak_source", "forecast_sources", "month_to_date_peak_kw",
                "demand_charge_cny_per_kw_month", "network_aware", "network_iterations", "network_converged",
-               "network_cost_increase_cny", "network_unaware_violations", "network_unaware_total_cost_cny"}
+               "network_cost_increase_cny", "network_unaware_violations", "network_unaware_total_cost_cny",
+               "export_rule"}
 NETWORK = {"min_vm_pu", "max_vm_pu", "max_line_loading_pct", "max_trafo_loading_pct", "network_losses_kwh",
            "network_violations"}
 
@@ -114,6 +116,23 @@ def recompute(schedule: pd.DataFrame, kpis: dict) -> dict:
     return out
 
 
+def check_export_rule(schedule: pd.DataFrame, rule: str) -> None:
+    """The schedule obeys the export rule ``kpis.json`` states, at every step.
+
+    ``anti_backflow``: no export; ``full_export``: the export is the PV used
+    (none of it on site); ``surplus_to_grid``: no export without PV used
+    (``export_pv_only``, the default of every case here).
+    """
+    exp, pv_used = schedule["grid_export_kw"], schedule["pv_used_kw"]
+    if rule == "anti_backflow":
+        assert (exp == 0).all(), "anti_backflow: a step exports"
+    elif rule == "full_export":
+        assert np.allclose(exp, pv_used, atol=1e-3), "full_export: the export is not the PV used"
+    else:
+        assert rule == "surplus_to_grid", rule
+        assert (exp <= pv_used + 1e-3).all(), "surplus_to_grid: a step exports more than the PV used"
+
+
 def recompute_network(folder: Path) -> dict:
     """The AC check's KPIs from ``network.csv`` (and ``network_violations.csv``)."""
     net = pd.read_csv(folder / "network.csv")
@@ -132,6 +151,7 @@ def check(folder: Path) -> None:
     schedule = pd.read_csv(folder / "schedule.csv", index_col="timestamp")
     schedule.index = pd.to_datetime(schedule.index)
     expected = recompute(schedule, kpis)
+    check_export_rule(schedule, kpis["export_rule"])
     if (folder / "network.csv").exists():
         expected.update(recompute_network(folder))
     unknown = set(kpis) - set(expected) - DESCRIPTIVE
@@ -180,4 +200,44 @@ def test_the_checker_catches_a_wrong_figure(tmp_path: Path) -> None:
     kpis["energy_cost_cny"] *= 1.01
     (tmp_path / "kpis.json").write_text(json.dumps(kpis))
     with pytest.raises(AssertionError, match="energy_cost_cny"):
+        check(tmp_path)
+
+
+def case_with_export_rule(case: Path, rule: str, folder: Path) -> Path:
+    """A copy of ``case``'s park.yaml under ``folder`` with ``grid.export_rule: rule`` (its data read in place)."""
+    config = yaml.safe_load((case / "park.yaml").read_text(encoding="utf-8"))
+    config["grid"]["export_rule"] = rule
+    config["data"] = {key: str((case / name).resolve()) for key, name in config["data"].items()}
+    folder.mkdir()
+    (folder / "park.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+@pytest.mark.parametrize("rule", ["full_export", "anti_backflow"])
+def test_every_kpi_recomputes_under_each_export_rule(rule: str, strategy: str, tmp_path: Path) -> None:
+    """The reference case sold whole (全额上网) and behind anti-backflow (防逆流): the KPIs still recompute."""
+    case = case_with_export_rule(CASES[0], rule, tmp_path / "case")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["schedule", str(case), "--date", DAY, "--strategy", strategy,
+                                      "--out", str(out), "--no-plot", "--no-network"])
+    assert result.exit_code == 0, result.output
+    check(out)
+    kpis = json.loads((out / "kpis.json").read_text(encoding="utf-8"))
+    assert kpis["export_rule"] == rule
+    if rule == "full_export":
+        assert kpis["export_revenue_cny"] == pytest.approx(kpis["pv_used_kwh"] * 0.3779, rel=1e-6)
+        assert kpis["pv_onsite_kwh"] == pytest.approx(0.0, abs=1e-3)
+
+
+def test_the_checker_catches_a_broken_export_rule(tmp_path: Path) -> None:
+    """A schedule that uses its PV on site while kpis.json says full_export fails the check."""
+    case = CASES[0]
+    result = CliRunner().invoke(app, ["schedule", str(case), "--date", DAY, "--strategy", "no-control",
+                                      "--out", str(tmp_path), "--no-plot", "--no-network"])
+    assert result.exit_code == 0, result.output
+    kpis = json.loads((tmp_path / "kpis.json").read_text())
+    kpis["export_rule"] = "full_export"      # the day's PV is used on site, not exported
+    (tmp_path / "kpis.json").write_text(json.dumps(kpis))
+    with pytest.raises(AssertionError, match="full_export"):
         check(tmp_path)
