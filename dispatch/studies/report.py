@@ -66,7 +66,7 @@ KPI_ROWS = [
     ("unserved_load_kwh", "load not served [kWh]", "{:,.1f}"),
     ("peak_import_kw", "peak import [kW]", "{:,.0f}"),
     ("co2_kg", "CO2 [kg]", "{:,.0f}"),
-    ("co2_avoided_kg", "CO2 avoided by PV and wind on site [kg]", "{:,.0f}"),
+    ("co2_avoided_kg", "CO2 avoided by own generation used on site [kg]", "{:,.0f}"),
     ("co2_reduction_kg", "CO2 reduction against {baseline} [kg]", "{:,.0f}"),
     ("windows", "re-plan windows", "{:,.0f}"),
     ("fallback_windows", "windows fallen back to rule-based", "{:,.0f}"),

@@ -114,7 +114,7 @@ KPI_ROWS = [
     ("renewable_curtailment_kwh", "PV + wind curtailed", "kWh", "{:,.0f}"),
     ("peak_import_kw", "peak import", "kW", "{:,.0f}"),
     ("co2_kg", "CO2", "kg", "{:,.0f}"),
-    ("co2_avoided_kg", "CO2 avoided by PV and wind on site", "kg", "{:,.0f}"),
+    ("co2_avoided_kg", "CO2 avoided by own generation used on site", "kg", "{:,.0f}"),
     ("heat_demand_kwh", "heat demand", "kWh th", "{:,.0f}"),
     ("heat_pump_average_cop", "heat pump average COP", "", "{:.2f}"),
     ("min_vm_pu", "lowest voltage", "p.u.", "{:.3f}"),
