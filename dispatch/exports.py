@@ -29,8 +29,8 @@ from microgrid.park import GridConnection
 
 
 def renewable_available_kw(inputs: DispatchInputs) -> np.ndarray:
-    """Renewable generation available at every step, before curtailment [kW]: Σ of the PV arrays."""
-    return inputs.total_pv_available_kw.to_numpy(dtype=float)
+    """Renewable generation available at every step, before curtailment [kW]: the PV arrays and wind groups."""
+    return (inputs.total_pv_available_kw + inputs.total_wind_available_kw).to_numpy(dtype=float)
 
 
 def onsite_renewable_kw(grid: GridConnection, renewable_kw: np.ndarray) -> np.ndarray:

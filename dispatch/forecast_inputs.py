@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from forecasting.pv_forecast import PV_TOTAL_COLUMN, check_pv_total
+from forecasting.pv_forecast import PV_TOTAL_COLUMN, check_pv_total, pv_total_tolerance_kw
+from forecasting.wind import WIND_TOTAL_COLUMN
 from microgrid.case import Case
 from microgrid.errors import DataError
 from microgrid.park import Park
@@ -56,6 +57,14 @@ class Forecasts:
     heat_kw : pandas.DataFrame, optional
         A direct heat-demand forecast [kW of heat]: one column per heat-demand
         profile of the park's heat buses, named as the profile.
+    wind_kw : pandas.DataFrame, optional
+        A direct wind power forecast [kW], laid out as ``pv_kw``: one
+        ``<group_id>_kw`` column per wind turbine group (groups without one
+        come from the weather), or a single total ``wind_kw`` split over the
+        groups in proportion to their ``max_p_kw`` (unless a group is called
+        ``wind``), or both, the total equal to the groups' sum, as
+        ``microgrid forecast wind`` writes it. No value may exceed its
+        group's ``max_p_kw`` (the total: their sum).
     names : dict, optional
         Part → the name used in error messages (default ``forecasts.<part>``;
         the CLI gives its option names).
@@ -72,14 +81,15 @@ class Forecasts:
     pv_kw: pd.DataFrame | None = None
     load_kw: pd.DataFrame | None = None
     heat_kw: pd.DataFrame | None = None
+    wind_kw: pd.DataFrame | None = None
     names: dict[str, str] = field(default_factory=dict)
 
     def label(self, part: str) -> str:
-        """How error messages name ``part`` (``weather``, ``load_history``, ``pv_kw``, ``load_kw``, ``heat_kw``)."""
+        """How error messages name ``part`` (``weather``, ``load_history``, ``pv_kw``, ``load_kw``, ``heat_kw``, ``wind_kw``)."""
         return self.names.get(part, f"forecasts.{part}")
 
 
-DIRECT_PARTS = ("pv_kw", "load_kw", "heat_kw")
+DIRECT_PARTS = ("pv_kw", "load_kw", "heat_kw", "wind_kw")
 """The forecasts given directly as power [kW], in :class:`Forecasts` and in the service."""
 TOLERANCE_KW = 1e-6
 
@@ -90,14 +100,45 @@ def load_profile_names(park: Park) -> set[str]:
             for load in group.values()}
 
 
-def _pv_has_total(park: Park, frame: pd.DataFrame) -> bool:
-    """Whether a PV forecast has the park's total column (``pv_kw``, unless an array is called ``pv``)."""
-    return PV_TOTAL_COLUMN in frame.columns and "pv" not in park.pv_arrays
+#: The generators with direct forecasts: part → (the park's total column, its devices' name in messages).
+GENERATION_PARTS = {"pv_kw": (PV_TOTAL_COLUMN, "PV array"), "wind_kw": (WIND_TOTAL_COLUMN, "wind turbine group")}
 
 
-def _pv_is_total(park: Park, frame: pd.DataFrame) -> bool:
-    """Whether a PV forecast is the park's total alone (to split over the arrays by AC rating)."""
-    return _pv_has_total(park, frame) and len(frame.columns) == 1
+def generation_ratings_kw(park: Park, part: str) -> dict[str, float]:
+    """Device id → the most a generator can give [kW]: a PV array's AC rating, a turbine group's ``max_p_kw``."""
+    if part == "pv_kw":
+        return {a_id: a.ac_capacity_kw for a_id, a in park.pv_arrays.items()}
+    return {g_id: g.max_p_kw for g_id, g in park.wind_turbines.items()}
+
+
+def _has_total(park: Park, part: str, frame: pd.DataFrame) -> bool:
+    """Whether a PV or wind forecast has the park's total column (unless a device is called ``pv``/``wind``)."""
+    total = GENERATION_PARTS[part][0]
+    return total in frame.columns and total.removesuffix("_kw") not in generation_ratings_kw(park, part)
+
+
+def _is_total(park: Park, part: str, frame: pd.DataFrame) -> bool:
+    """Whether a PV or wind forecast is the park's total alone (to split over the devices by rating)."""
+    return _has_total(park, part, frame) and len(frame.columns) == 1
+
+
+def check_wind_total(park: Park, frame: pd.DataFrame, what: str) -> None:
+    """Check that a wind forecast's total ``wind_kw`` is the sum of its groups' columns (as ``check_pv_total``)."""
+    columns = [f"{g_id}_kw" for g_id in park.wind_turbines]
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise DataError(f"{what}: the total {WIND_TOTAL_COLUMN} comes with turbine group columns but not "
+                        f"{', '.join(missing)}; give every group's column, or the total alone")
+    sum_kw = frame[columns].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float).sum(axis=1)
+    total_kw = pd.to_numeric(frame[WIND_TOTAL_COLUMN], errors="coerce").to_numpy(dtype=float)
+    tolerance_kw = pv_total_tolerance_kw(sum(generation_ratings_kw(park, "wind_kw").values()))
+    with np.errstate(invalid="ignore"):
+        off = np.abs(total_kw - sum_kw) > tolerance_kw   # False where a value is missing
+    if off.any():
+        k = int(np.argmax(off))
+        raise DataError(f"{what}.{WIND_TOTAL_COLUMN}: {total_kw[k]:g} kW at {frame.index[k].isoformat()} is not the "
+                        f"sum of the turbine group columns, {sum_kw[k]:g} kW (tolerance {tolerance_kw:g} kW); "
+                        "correct the total or leave the column out")
 
 
 def _other_kind(park: Park, part: str, column: str) -> str | None:
@@ -115,7 +156,7 @@ def check_direct_forecast(park: Park, part: str, frame: pd.DataFrame, what: str)
     Parameters
     ----------
     park : Park
-    part : {'pv_kw', 'load_kw', 'heat_kw'}
+    part : {'pv_kw', 'load_kw', 'heat_kw', 'wind_kw'}
     frame : pandas.DataFrame
         Mean power over each step [kW] on a tz-aware index.
     what : str
@@ -123,22 +164,26 @@ def check_direct_forecast(park: Park, part: str, frame: pd.DataFrame, what: str)
         column is named ``<what>.<column>``.
 
     Checks: timestamps with UTC offset; every column a PV array
-    (``<array_id>_kw`` and/or the total ``pv_kw``), a load profile or a heat
+    (``<array_id>_kw`` and/or the total ``pv_kw``), a wind turbine group
+    (``<group_id>_kw`` and/or the total ``wind_kw``), a load profile or a heat
     profile of the park; values finite and ≥ 0 (NaN is a missing value, found
-    by :func:`step_means` if the plan needs it); PV at most the AC rating; a
-    PV total next to array columns equal to their sum (``forecasting.pv_forecast.check_pv_total``).
+    by :func:`step_means` if the plan needs it); PV at most the AC rating, wind
+    at most the group's ``max_p_kw``; a total next to device columns equal to
+    their sum (``forecasting.pv_forecast.check_pv_total``, :func:`check_wind_total`).
     """
     require_tz_aware(frame.index, what)
     if frame.columns.empty:
         raise DataError(f"{what}: no power column; add one column per {part.removesuffix('_kw')} forecast [kW]")
-    if part == "pv_kw":
-        if not park.pv_arrays:
-            raise DataError(f"{what}: the park has no PV arrays; leave out the PV forecast")
-        ratings = {f"{a_id}_kw": a.ac_capacity_kw for a_id, a in park.pv_arrays.items()}
-        hint = f"{', '.join(sorted(ratings))} (and/or the total pv_kw)"
-        if _pv_has_total(park, frame):
-            ratings[PV_TOTAL_COLUMN] = sum(a.ac_capacity_kw for a in park.pv_arrays.values())
-        known, kind = set(ratings), "PV array column"
+    if part in GENERATION_PARTS:
+        total, noun = GENERATION_PARTS[part]
+        ratings = {f"{d_id}_kw": kw for d_id, kw in generation_ratings_kw(park, part).items()}
+        if not ratings:
+            family = "PV arrays" if part == "pv_kw" else "wind turbines"
+            raise DataError(f"{what}: the park has no {family}; leave out the {family.split()[0]} forecast")
+        hint = f"{', '.join(sorted(ratings))} (and/or the total {total})"
+        if _has_total(park, part, frame):
+            ratings[total] = sum(ratings.values())
+        known, kind = set(ratings), f"{noun} column"
     elif part == "load_kw":
         known, kind, ratings = load_profile_names(park), "load profile", {}
         hint = ", ".join(sorted(known)) or "(none)"
@@ -166,11 +211,20 @@ def check_direct_forecast(park: Park, part: str, frame: pd.DataFrame, what: str)
             above = values > ratings[column] + TOLERANCE_KW
             if above.any():
                 at = frame.index[np.argmax(above)]
-                rating = "the arrays' AC rating" if column == PV_TOTAL_COLUMN else "the array's AC rating"
+                is_total = column == GENERATION_PARTS[part][0] and _has_total(park, part, frame)
+                if part == "pv_kw":
+                    rating = "the arrays' AC rating" if is_total else "the array's AC rating"
+                    unit = "kW of AC power"
+                else:
+                    rating = "the groups' most power" if is_total else "the group's most power (max_p_kw)"
+                    unit = "kW"
                 raise DataError(f"{what}.{column}: {values[np.argmax(above)]:g} kW at {at.isoformat()} exceeds "
-                                f"{rating} of {ratings[column]:g} kW; check the unit (kW of AC power) and the column")
-    if part == "pv_kw" and _pv_has_total(park, frame) and not _pv_is_total(park, frame):
-        check_pv_total(park.pv_arrays, frame, what)
+                                f"{rating} of {ratings[column]:g} kW; check the unit ({unit}) and the column")
+    if part in GENERATION_PARTS and _has_total(park, part, frame) and not _is_total(park, part, frame):
+        if part == "pv_kw":
+            check_pv_total(park.pv_arrays, frame, what)
+        else:
+            check_wind_total(park, frame, what)
 
 
 def step_means(frame: pd.DataFrame, index: pd.DatetimeIndex, dt_h: float, what: str) -> pd.DataFrame:
@@ -247,15 +301,16 @@ def direct_forecast_on_steps(forecasts: Forecasts | None, park: Park, part: str,
         return None
     what = forecasts.label(part)
     check_direct_forecast(park, part, frame, what)
-    if part == "pv_kw" and _pv_has_total(park, frame) and not _pv_is_total(park, frame):
-        frame = frame.drop(columns=PV_TOTAL_COLUMN)   # checked equal to the arrays' sum
+    if part not in GENERATION_PARTS:
+        return step_means(frame, index, dt_h, what)
+    total = GENERATION_PARTS[part][0]
+    if _has_total(park, part, frame) and not _is_total(park, part, frame):
+        frame = frame.drop(columns=total)   # checked equal to the devices' sum
     means = step_means(frame, index, dt_h, what)
-    if part != "pv_kw":
-        return means
-    if _pv_is_total(park, frame):
-        ratings = {a_id: a.ac_capacity_kw for a_id, a in park.pv_arrays.items()}
+    if _is_total(park, part, frame):
+        ratings = generation_ratings_kw(park, part)
         total_kw = sum(ratings.values())
-        return pd.DataFrame({a_id: means[PV_TOTAL_COLUMN].to_numpy() * r / total_kw for a_id, r in ratings.items()},
+        return pd.DataFrame({d_id: means[total].to_numpy() * r / total_kw for d_id, r in ratings.items()},
                             index=index)
     return means.rename(columns=lambda c: c.removesuffix("_kw"))
 

@@ -20,7 +20,7 @@ from microgrid.timeseries import local_day, slice_window, step_hours
 
 #: This module's names, and those of :mod:`dispatch.forecast_inputs` that callers import from here.
 __all__ = ["DIRECT_PARTS", "DispatchInputs", "Forecasts", "PlantState", "check_direct_forecast", "day_ahead_inputs",
-           "horizon_inputs", "load_profile_names", "step_means", "to_steps"]
+           "horizon_inputs", "load_profile_names", "step_means", "to_steps", "wind_on_steps"]
 
 
 @dataclass
@@ -94,7 +94,9 @@ class DispatchInputs:
     each with priced slack reported when the park cannot meet it (``inf``
     and 0 where an event does not apply). ``forecast_sources`` records which
     inputs came from forecasts rather than the case's data (see
-    :func:`horizon_inputs`).
+    :func:`horizon_inputs`). ``wind_available_kw`` is the power the wind
+    turbine groups can give, one column per group (none without wind), a
+    curtailable generator like PV.
     """
 
     park: Park
@@ -115,10 +117,11 @@ class DispatchInputs:
     import_cap_kw: np.ndarray | None = None
     min_import_kw: np.ndarray | None = None
     forecast_sources: dict[str, str] = field(default_factory=dict)
+    wind_available_kw: pd.DataFrame | None = None
 
     def __post_init__(self) -> None:
         empty = pd.DataFrame(index=self.index)
-        for name in ("heat_demand_kw", "curtailable_base_kw", "shiftable_base_kw"):
+        for name in ("heat_demand_kw", "curtailable_base_kw", "shiftable_base_kw", "wind_available_kw"):
             if getattr(self, name) is None:
                 setattr(self, name, empty.copy())
         if self.peak_margin_kw is None:
@@ -138,15 +141,19 @@ class DispatchInputs:
                 raise DataError("weather: temp_air is needed for the COP of air-source heat pumps")
             self.temp_air_c = pd.Series(np.nan, index=self.index)
         for name in ("pv_available_kw", "load_kw", "price_import_cny_per_kwh", "price_export_cny_per_kwh",
-                     "heat_demand_kw", "curtailable_base_kw", "shiftable_base_kw", "temp_air_c"):
+                     "heat_demand_kw", "curtailable_base_kw", "shiftable_base_kw", "temp_air_c", "wind_available_kw"):
             if not getattr(self, name).index.equals(self.index):
                 raise DataError(f"{name}: index differs from the horizon's index")
         for name, devices in (("heat_demand_kw", self.park.heat_buses),
+                              ("wind_available_kw", self.park.wind_turbines),
                               ("curtailable_base_kw", self.park.curtailable_loads),
                               ("shiftable_base_kw", self.park.shiftable_loads)):
             missing = sorted(set(devices) - set(getattr(self, name).columns))
             if missing:
                 raise DataError(f"{name}: no series for {', '.join(missing)}")
+        wind = self.wind_available_kw.to_numpy(dtype=float)
+        if wind.size and not (np.isfinite(wind) & (wind >= 0)).all():
+            raise DataError("wind_available_kw: one value ≥ 0 kW per step and turbine group, finite")
         unknown = sorted(set(self.state.soc_kwh) - set(self.park.batteries))
         if unknown:
             raise InvalidParkError(f"state.soc_kwh: unknown battery id(s) {', '.join(unknown)}")
@@ -196,6 +203,15 @@ class DispatchInputs:
     @property
     def total_pv_available_kw(self) -> pd.Series:
         return self.pv_available_kw.sum(axis=1)
+
+    @property
+    def total_wind_available_kw(self) -> pd.Series:
+        return self.wind_available_kw.sum(axis=1)
+
+    @property
+    def total_renewable_available_kw(self) -> pd.Series:
+        """PV and wind the park can generate at every step [kW]."""
+        return self.total_pv_available_kw + self.total_wind_available_kw
 
     @property
     def demand_charge_cny_per_kw(self) -> float:
@@ -279,7 +295,8 @@ def horizon_inputs(case: Case, start: pd.Timestamp, horizon_h: float, state: Pla
     the weather forecast, else the case's weather. The inputs'
     ``forecast_sources`` records each replaced part: ``pv.<array_id>``,
     ``load.<profile>``, ``heat.<profile>``, ``temp_air`` → ``pv_kw``,
-    ``weather``, ``load_kw``, ``heat_kw`` or ``load_history``.
+    ``weather``, ``load_kw``, ``heat_kw`` or ``load_history``. Wind likewise
+    (:func:`wind_on_steps`): ``wind.<group_id>`` → ``wind_kw`` or ``weather``.
     """
     if horizon_h <= 0:
         raise InvalidParkError(f"horizon_h: must be > 0 hours, got {horizon_h:g}")
@@ -377,6 +394,7 @@ def horizon_inputs(case: Case, start: pd.Timestamp, horizon_h: float, state: Pla
                                 for c_id, c in park.curtailable_loads.items()}, index=index)
     shiftable = pd.DataFrame({s_id: loads_window[s.profile].to_numpy() * s.scale
                               for s_id, s in park.shiftable_loads.items()}, index=index)
+    wind_kw = wind_on_steps(case, forecasts, index, dt_h, sources)
     tariff = park.tariff
     return DispatchInputs(
         park=park,
@@ -394,4 +412,50 @@ def horizon_inputs(case: Case, start: pd.Timestamp, horizon_h: float, state: Pla
         curtailable_base_kw=curtailable,
         shiftable_base_kw=shiftable,
         forecast_sources=dict(sorted(sources.items())),
+        wind_available_kw=wind_kw,
     )
+
+
+def wind_on_steps(case: Case, forecasts: Forecasts | None, index: pd.DatetimeIndex, dt_h: float,
+                  sources: dict[str, str]) -> pd.DataFrame:
+    """Power each wind turbine group can give at every step of the plan [kW], one column per group.
+
+    In this order of precedence: a direct wind forecast (``forecasts.wind_kw``),
+    else windpowerlib on the weather forecast (``forecasts.weather``), else on
+    the case's weather (sliced from the whole year when a rolling horizon has
+    computed it, ``forecasting.wind.case_wind_profiles``). ``sources`` gets
+    ``wind.<group_id>`` → ``wind_kw`` or ``weather`` for each replaced group.
+    windpowerlib is imported only for a park with wind turbines.
+    """
+    park = case.park
+    if not park.wind_turbines:
+        if forecasts is not None and forecasts.wind_kw is not None:
+            check_direct_forecast(park, "wind_kw", forecasts.wind_kw, forecasts.label("wind_kw"))   # says: no wind
+        return pd.DataFrame(index=index)
+    direct = direct_forecast_on_steps(forecasts, park, "wind_kw", index, dt_h)
+    rest = {g_id: g for g_id, g in park.wind_turbines.items() if direct is None or g_id not in direct.columns}
+    wind_kw = pd.DataFrame(index=index)
+    if rest:
+        from forecasting.wind import cached_case_wind_profiles, park_wind_kw
+
+        start, end = index[0], index[-1] + pd.Timedelta(hours=dt_h)
+        what = f"data.weather ({park.data.weather})"
+        year = cached_case_wind_profiles(case)
+        if forecasts is not None and forecasts.weather is not None:
+            what = forecasts.label("weather")
+            wind_kw = park_wind_kw(to_steps(forecasts.weather, index, what), park.site, rest, what=what)
+            sources.update({f"wind.{g_id}": "weather" for g_id in rest})
+        elif year is not None:
+            # Already computed for the whole weather file (a rolling horizon does that once).
+            wind_kw = slice_window(year[list(rest)], start, end, what)
+        else:
+            wind_kw = park_wind_kw(slice_window(case.weather, start, end, what), park.site, rest, what=what)
+        wind_kw.index = wind_kw.index.tz_convert(index.tz)
+        if not wind_kw.index.equals(index):
+            raise DataError(f"{what}: its steps differ from the loads file's; use the same step length in both")
+    if direct is not None:
+        wind_kw = wind_kw.copy()
+        for g_id in direct.columns:
+            wind_kw[g_id] = direct[g_id].to_numpy()
+            sources[f"wind.{g_id}"] = "wind_kw"
+    return wind_kw[list(park.wind_turbines)]

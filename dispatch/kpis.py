@@ -20,16 +20,34 @@ Definitions (energies are Σ power × Δt):
 * ``battery_wear_cost_cny`` = Σ_b c_b × (charge + discharge) × Δt, c_b the
   schedule's ``<b>.wear_cny_per_kwh``;
 * ``total_cost_cny`` = energy cost − export revenue + demand charge + battery wear;
-* ``pv_generation_kwh``: PV available (before curtailment);
-  ``pv_self_consumption_ratio`` = Σ max(0, PV used − export) × Δt / PV generation
-  (PV neither exported nor curtailed, battery charging included);
+* ``pv_generation_kwh``: PV available (before curtailment); ``pv_used_kwh``: PV
+  not curtailed; ``curtailment_kwh``: PV curtailed (``curtailment_kw``, the
+  name PV's since before the park had wind);
+* renewable used on site at a step: ``onsite = max(0, PV used + wind used −
+  export)`` (neither exported nor curtailed, battery charging included); it is
+  shared between PV and wind in proportion to their use at the step (the
+  export comes from both alike): ``pv_onsite = onsite × PV used / (PV used +
+  wind used)``, and likewise wind (without wind, ``max(0, PV used − export)``).
+  ``pv_onsite_kwh`` = Σ pv_onsite × Δt, ``pv_self_consumption_ratio`` =
+  pv_onsite_kwh / PV generation;
+* wind, for a park with wind turbines (the schedule's ``wind_available_kw``,
+  ``wind_used_kw``, ``wind_curtailment_kw``): ``wind_generation_kwh``,
+  ``wind_used_kwh``, ``wind_curtailment_kwh``, ``wind_onsite_kwh``,
+  ``wind_self_consumption_ratio``, as for PV; and PV + wind:
+  ``renewable_generation_kwh``, ``renewable_used_kwh``,
+  ``renewable_curtailment_kwh`` (the total curtailment),
+  ``renewable_onsite_kwh`` = Σ onsite × Δt, ``renewable_self_consumption_ratio``
+  = renewable_onsite_kwh / renewable_generation_kwh;
 * ``self_sufficiency_ratio`` = 1 − grid import / consumption, consumption
   being ``load_kw`` (everything but battery charging; in a network-aware plan
   it includes the planned network losses, ``network_losses_kw``);
 * ``co2_kg`` = Σ grid import × Δt × the schedule's ``co2_kg_per_kwh`` (the
-  grid factor; exports not credited);
-* ``green_share_ratio`` = PV used on site / (PV used on site + grid import):
-  the share of the energy the park consumes (and stores) that is its own PV;
+  grid factor; exports not credited); ``co2_avoided_kg`` = Σ onsite × Δt ×
+  ``co2_kg_per_kwh``: the grid CO2 of the import the park's own PV and wind
+  used on site replace (exports not credited either);
+* ``green_share_ratio`` = renewable used on site / (renewable used on site +
+  grid import): the share of the energy the park consumes (and stores) that
+  is its own PV and wind;
 * ``shed_cost_cny`` = Σ shed × Δt × the load's ``<c>.shed_cny_per_kwh``, part of the total;
 * heat: ``heat_served_kwh`` is the heat each heat pump and boiler produced
   (stores are not producers); ``heat_store_charge_kwh``,
@@ -100,6 +118,7 @@ class Flows:
     shed_kw: pd.DataFrame | None = None
     shiftable_kw: pd.DataFrame | None = None
     network_losses_kw: np.ndarray | None = None
+    wind_used_kw: pd.DataFrame | None = None
 
     def __post_init__(self) -> None:
         index = self.pv_used_kw.index
@@ -137,6 +156,10 @@ def make_schedule(inputs: DispatchInputs, flows: Flows) -> pd.DataFrame:
         "price_export_cny_per_kwh": inputs.price_export_cny_per_kwh.to_numpy(),
     }
     columns["curtailment_kw"] = columns["pv_available_kw"] - columns["pv_used_kw"]
+    if inputs.park.wind_turbines:
+        columns["wind_available_kw"] = inputs.total_wind_available_kw.to_numpy()
+        columns["wind_used_kw"] = flows.wind_used_kw.sum(axis=1).to_numpy()
+        columns["wind_curtailment_kw"] = columns["wind_available_kw"] - columns["wind_used_kw"]
     columns["unserved_load_kw"] = unserved
     schedule = pd.DataFrame(columns, index=index)
     if flows.network_losses_kw is not None:
@@ -155,6 +178,9 @@ def make_schedule(inputs: DispatchInputs, flows: Flows) -> pd.DataFrame:
 
     put(inputs.pv_available_kw, "available_kw")
     put(flows.pv_used_kw, "used_kw")
+    if inputs.park.wind_turbines:
+        put(inputs.wind_available_kw, "available_kw")
+        put(flows.wind_used_kw, "used_kw")
     put(flows.battery_charge_kw, "charge_kw")
     put(flows.battery_discharge_kw, "discharge_kw")
     put(flows.battery_soc_kwh, "soc_kwh")
@@ -214,7 +240,13 @@ def schedule_kpis(schedule: pd.DataFrame, park: Park, dt_h: float, month_to_date
                       * schedule[f"{b}.wear_cny_per_kwh"]).sum()) * dt_h for b in park.batteries)
     pv_generation = float(schedule["pv_available_kw"].sum() * dt_h)
     pv_used = float(schedule["pv_used_kw"].sum() * dt_h)
-    pv_on_site = float(np.clip(schedule["pv_used_kw"].to_numpy() - exp, 0, None).sum() * dt_h)
+    pv_used_kw = schedule["pv_used_kw"].to_numpy()
+    wind_used_kw = schedule["wind_used_kw"].to_numpy() if park.wind_turbines else np.zeros(len(schedule))
+    renewable_kw = pv_used_kw + wind_used_kw
+    onsite_kw = np.clip(renewable_kw - exp, 0, None)
+    pv_share = np.divide(pv_used_kw, renewable_kw, out=np.zeros(len(schedule)), where=renewable_kw > 0)
+    pv_on_site = float((onsite_kw * pv_share).sum() * dt_h)
+    on_site = float(onsite_kw.sum() * dt_h)
     import_kwh = float(imp.sum() * dt_h)
     consumption = float(schedule["load_kw"].sum() * dt_h)
     shed_cost = sum(float((schedule[f"{c}.shed_kw"] * schedule[f"{c}.shed_cny_per_kwh"]).sum()) * dt_h
@@ -241,9 +273,27 @@ def schedule_kpis(schedule: pd.DataFrame, park: Park, dt_h: float, month_to_date
         "unserved_load_kwh": float(schedule["unserved_load_kw"].sum() * dt_h),
         "peak_import_kw": peak,
         "co2_kg": float((imp * schedule["co2_kg_per_kwh"].to_numpy()).sum() * dt_h),
+        "co2_avoided_kg": float((onsite_kw * schedule["co2_kg_per_kwh"].to_numpy()).sum() * dt_h),
         "pv_onsite_kwh": pv_on_site,
-        "green_share_ratio": pv_on_site / (pv_on_site + import_kwh) if pv_on_site + import_kwh > 0 else 0.0,
+        "green_share_ratio": on_site / (on_site + import_kwh) if on_site + import_kwh > 0 else 0.0,
     }
+    if park.wind_turbines:
+        wind_generation = float(schedule["wind_available_kw"].sum() * dt_h)
+        wind_used = float(wind_used_kw.sum() * dt_h)
+        wind_on_site = on_site - pv_on_site
+        renewable_generation = pv_generation + wind_generation
+        kpis.update({
+            "wind_generation_kwh": wind_generation,
+            "wind_used_kwh": wind_used,
+            "wind_curtailment_kwh": wind_generation - wind_used,
+            "wind_onsite_kwh": wind_on_site,
+            "wind_self_consumption_ratio": wind_on_site / wind_generation if wind_generation > 0 else 0.0,
+            "renewable_generation_kwh": renewable_generation,
+            "renewable_used_kwh": pv_used + wind_used,
+            "renewable_curtailment_kwh": renewable_generation - pv_used - wind_used,
+            "renewable_onsite_kwh": on_site,
+            "renewable_self_consumption_ratio": on_site / renewable_generation if renewable_generation > 0 else 0.0,
+        })
     if park.curtailable_loads:
         kpis["shed_cost_cny"] = shed_cost
         kpis["shed_kwh"] = sum(float(schedule[f"{c}.shed_kw"].sum()) * dt_h for c in park.curtailable_loads)

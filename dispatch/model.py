@@ -2,7 +2,7 @@
 
 :func:`build_model` creates the structure of a horizon of ``n_steps`` steps
 for a park: sets → variables and device constraints → balance → objective.
-Every time-varying number (PV available, loads, prices, step length, initial
+Every time-varying number (PV and wind available, loads, prices, step length, initial
 state, month-to-date peak) is a mutable ``Param`` that :func:`set_inputs`
 fills, so a rolling horizon updates numbers instead of rebuilding.
 
@@ -45,7 +45,7 @@ class DispatchConfig:
     objective : {'cost', 'self_consumption', 'co2'}
         ``cost``: energy + demand charge − export revenue + battery wear (+ the
         cost of shed load, − the value left in stores). ``self_consumption``:
-        most PV used on site, then the least cost among plans within
+        most PV and wind used on site, then the least cost among plans within
         ``lexicographic_tolerance`` of that; ``co2``: least grid CO2, then least
         cost likewise. Each is two solves, the second with the first
         objective bounded, not a weighted sum.
@@ -151,8 +151,8 @@ def exclusive_steps(inputs: DispatchInputs) -> tuple[np.ndarray, np.ndarray]:
     if not grid_exclusivity_applies(inputs.park):
         grid = np.zeros_like(grid)
     elif inputs.park.grid.export_pv_only:
-        # Only PV is exported: without PV at a step, nothing can be exported there.
-        grid &= inputs.total_pv_available_kw.to_numpy() > 0
+        # Only PV and wind are exported: without them at a step, nothing can be exported there.
+        grid &= inputs.total_renewable_available_kw.to_numpy() > 0
     return grid, imp < 0
 
 
@@ -244,6 +244,21 @@ def add_pv(m: pyo.ConcreteModel, park: Park) -> None:
     m.pv_limit = pyo.Constraint(m.PV, m.T, rule=lambda m, a, t: m.pv_used_kw[a, t] <= m.pv_available_kw[a, t])
 
 
+def add_wind(m: pyo.ConcreteModel, park: Park) -> None:
+    """Wind used up to what is available, the rest curtailed, as PV: ``0 ≤ wind_used ≤ wind_available``.
+
+    Also the park's renewable generation used at every step,
+    ``renewable_used_kw[t] = Σ_a pv_{a,t} + Σ_w wind_{w,t}``, which the balance,
+    the export rule and the self-consumption objective take.
+    """
+    m.WIND = pyo.Set(initialize=list(park.wind_turbines), ordered=True)
+    m.wind_available_kw = pyo.Param(m.WIND, m.T, mutable=True, initialize=0.0)
+    m.wind_used_kw = pyo.Var(m.WIND, m.T, bounds=(0, None))
+    m.wind_limit = pyo.Constraint(m.WIND, m.T, rule=lambda m, w, t: m.wind_used_kw[w, t] <= m.wind_available_kw[w, t])
+    m.renewable_used_kw = pyo.Expression(
+        m.T, rule=lambda m, t: sum(m.pv_used_kw[a, t] for a in m.PV) + sum(m.wind_used_kw[w, t] for w in m.WIND))
+
+
 def add_batteries(m: pyo.ConcreteModel, park: Park, exclusive: bool) -> None:
     """Battery power limits, SoC bounds, SoC balance and end-of-horizon target.
 
@@ -295,7 +310,7 @@ def add_balance(m: pyo.ConcreteModel, terms: Terms) -> None:
     """Power balance of the park at every step.
 
     .. math::
-        Σ_a pv_{a,t} + import_t + Σ_b dis_{b,t} + unserved_t
+        Σ_a pv_{a,t} + Σ_w wind_{w,t} + import_t + Σ_b dis_{b,t} + unserved_t
         = Σ_l load_{l,t} + flex_t + Σ_b ch_{b,t} + export_t
 
     ``flex_t`` is what the heat and flexible-load builders consume (``terms``).
@@ -304,7 +319,7 @@ def add_balance(m: pyo.ConcreteModel, terms: Terms) -> None:
         m.T, rule=lambda m, t: sum(m.load_kw[l, t] for l in m.LOADS) + sum(f(m, t) for f in terms.electric_demand))
 
     def balance(m, t):
-        supply = sum(m.pv_used_kw[a, t] for a in m.PV) + m.grid_import_kw[t] + m.unserved_kw[t]
+        supply = m.renewable_used_kw[t] + m.grid_import_kw[t] + m.unserved_kw[t]
         demand = m.consumption_kw[t] + m.grid_export_kw[t]
         if m.BATTERIES:
             supply += sum(m.battery_discharge_kw[b, t] for b in m.BATTERIES)
@@ -316,12 +331,12 @@ def add_balance(m: pyo.ConcreteModel, terms: Terms) -> None:
 
 
 def renewable_used_kw(m: pyo.ConcreteModel, t: int):
-    """Renewable generation used (not curtailed) at step ``t`` [kW]: ``Σ_a pv_{a,t}``.
+    """Renewable generation used (not curtailed) at step ``t`` [kW]: ``Σ_a pv_{a,t} + Σ_w wind_{w,t}``.
 
-    The one sum the export rules are written on (:func:`add_export_rule`); a
-    new renewable generator (wind) joins every rule by being added here.
+    The one sum the export rules are written on (:func:`add_export_rule`),
+    the expression :func:`add_wind` builds.
     """
-    return sum(m.pv_used_kw[a, t] for a in m.PV)
+    return m.renewable_used_kw[t]
 
 
 def add_export_rule(m: pyo.ConcreteModel, park: Park) -> None:
@@ -353,8 +368,8 @@ def add_objectives(m: pyo.ConcreteModel, park: Park, terms: Terms) -> None:
     """The three objectives and the bounds that make them lexicographic.
 
     ``cost_cny`` = energy cost − export revenue + battery wear + demand charge
-    + device costs (shed load) − value left in stores; ``pv_onsite_kwh`` = PV
-    neither exported nor curtailed; ``co2_kg`` = grid import × the CO2 factor
+    + device costs (shed load) − value left in stores; ``renewable_onsite_kwh``
+    = PV and wind neither exported nor curtailed; ``co2_kg`` = grid import × the CO2 factor
     − the CO2 credited to the energy left in stores. ``slack_kwh`` is every
     requirement not met, in kWh (a missed batch run counts its energy), and
     every objective adds it at ``slack_cost_cny_per_kwh``; ``objective_slack``
@@ -390,24 +405,24 @@ def add_objectives(m: pyo.ConcreteModel, park: Park, terms: Terms) -> None:
     m.cost_cny = pyo.Expression(rule=cost)
     m.slack_kwh = pyo.Expression(rule=slack)
     m.slack_penalty = pyo.Expression(expr=m.slack_cost_cny_per_kwh * m.slack_kwh)
-    m.pv_onsite_kwh = pyo.Expression(
-        rule=lambda m: sum(sum(m.pv_used_kw[a, t] for a in m.PV) - m.grid_export_kw[t] for t in m.T) * m.dt_h)
+    m.renewable_onsite_kwh = pyo.Expression(
+        rule=lambda m: sum(m.renewable_used_kw[t] - m.grid_export_kw[t] for t in m.T) * m.dt_h)
     m.grid_import_kwh = pyo.Expression(rule=lambda m: sum(m.grid_import_kw[t] for t in m.T) * m.dt_h)
     m.co2_kg = pyo.Expression(rule=co2)
     m.objective_cost = pyo.Objective(expr=m.cost_cny + m.slack_penalty, sense=pyo.minimize)
-    m.objective_self_consumption = pyo.Objective(expr=-m.pv_onsite_kwh + m.slack_penalty, sense=pyo.minimize)
+    m.objective_self_consumption = pyo.Objective(expr=-m.renewable_onsite_kwh + m.slack_penalty, sense=pyo.minimize)
     m.objective_co2 = pyo.Objective(expr=m.co2_kg + m.slack_penalty, sense=pyo.minimize)
     m.objective_slack = pyo.Objective(expr=m.slack_kwh, sense=pyo.minimize)
     m.objective_self_consumption.deactivate()
     m.objective_co2.deactivate()
     m.objective_slack.deactivate()
     m.lex_bound = pyo.Param(mutable=True, initialize=0.0)
-    m.lex_pv_onsite_bound = pyo.Constraint(expr=m.pv_onsite_kwh >= m.lex_bound)
+    m.lex_renewable_onsite_bound = pyo.Constraint(expr=m.renewable_onsite_kwh >= m.lex_bound)
     m.lex_co2_bound = pyo.Constraint(expr=m.co2_kg <= m.lex_bound)
     m.lex_slack_bound_kwh = pyo.Param(mutable=True, initialize=0.0)
     m.lex_slack_bound = pyo.Constraint(expr=m.slack_kwh <= m.lex_slack_bound_kwh)
     m.lex_slack_bound.deactivate()
-    m.lex_pv_onsite_bound.deactivate()
+    m.lex_renewable_onsite_bound.deactivate()
     m.lex_co2_bound.deactivate()
 
 
@@ -425,6 +440,7 @@ def build_model(inputs: DispatchInputs, config: DispatchConfig, exclusive: bool)
     add_grid(m, park, exclusive)
     add_grid_limits(m, inputs, terms)
     add_pv(m, park)
+    add_wind(m, park)
     add_batteries(m, park, exclusive)
     add_fixed_loads(m, park)
     add_heat(m, inputs, terms)
@@ -578,6 +594,7 @@ def set_inputs(m: pyo.ConcreteModel, inputs: DispatchInputs, config: DispatchCon
                    else np.zeros(inputs.n_steps))
     m.demand_charge_cny_per_kw.set_value(inputs.demand_charge_cny_per_kw)
     set_series(m.pv_available_kw, {a: inputs.pv_available_kw[a].to_numpy() for a in m.PV})
+    set_series(m.wind_available_kw, {w: inputs.wind_available_kw[w].to_numpy() for w in m.WIND})
     set_series(m.load_kw, {l: inputs.load_kw[l].to_numpy() for l in m.LOADS})
     ends = end_of_horizon_values(inputs, config.end_of_horizon)
     for b in m.BATTERIES:

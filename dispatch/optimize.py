@@ -353,7 +353,7 @@ class DispatchModel:
         first_solve = self.form is None
         m = self.model
         set_inputs(m, inputs, self.config)
-        m.lex_pv_onsite_bound.deactivate()
+        m.lex_renewable_onsite_bound.deactivate()
         m.lex_co2_bound.deactivate()
         m.lex_slack_bound.deactivate()
         objective = self.config.objective
@@ -378,9 +378,9 @@ class DispatchModel:
         if objective != "cost":
             tol = self.config.lexicographic_tolerance
             if objective == "self_consumption":
-                achieved = self.form.expression_values(m.pv_onsite_kwh, x)[None]
+                achieved = self.form.expression_values(m.renewable_onsite_kwh, x)[None]
                 m.lex_bound.set_value(achieved - tol * abs(achieved) - 1e-6)
-                m.lex_pv_onsite_bound.activate()
+                m.lex_renewable_onsite_bound.activate()
             else:
                 achieved = self.form.expression_values(m.co2_kg, x)[None]
                 m.lex_bound.set_value(achieved + tol * abs(achieved) + 1e-6)
@@ -474,7 +474,8 @@ class DispatchModel:
         """Every device's flows in the last plan, on the index of ``inputs`` (those it was solved for)."""
         m = self.model
         index = inputs.index
-        frames: dict[str, pd.DataFrame] = {"pv_used_kw": self._frame(m.pv_used_kw, m.PV, index)}
+        frames: dict[str, pd.DataFrame] = {"pv_used_kw": self._frame(m.pv_used_kw, m.PV, index),
+                                           "wind_used_kw": self._frame(m.wind_used_kw, m.WIND, index)}
         frames["battery_charge_kw"] = self._frame(m.battery_charge_kw, m.BATTERIES, index) if m.BATTERIES else None
         frames["battery_discharge_kw"] = self._frame(m.battery_discharge_kw, m.BATTERIES, index) if m.BATTERIES else None
         frames["battery_soc_kwh"] = self._frame(m.battery_soc_kwh, m.BATTERIES, index) if m.BATTERIES else None

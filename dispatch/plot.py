@@ -29,6 +29,8 @@ def plot_schedule(result: DispatchResult, path: Path) -> Path:
     # Power balance: supply above zero, sinks other than load below zero.
     supply = [("pv_used_kw", "PV used", "#f2b701"), ("battery_discharge_kw", "battery discharge", "#3b75af"),
               ("grid_import_kw", "grid import", "#7f7f7f")]
+    if "wind_used_kw" in s.columns:
+        supply.insert(1, ("wind_used_kw", "wind used", "#2ca6a4"))
     sinks = [("battery_charge_kw", "battery charge", "#9ec5e8"), ("grid_export_kw", "grid export", "#6ab04c")]
     bottom = 0.0
     for column, label, colour in supply:
@@ -40,6 +42,9 @@ def plot_schedule(result: DispatchResult, path: Path) -> Path:
         bottom = bottom - s[column]
     ax_p.step(x, s["load_kw"], where="post", color="black", linewidth=1.2, label="load")
     ax_p.step(x, s["pv_available_kw"], where="post", color="#b8860b", linewidth=0.9, linestyle="--", label="PV available")
+    if "wind_available_kw" in s.columns:
+        ax_p.step(x, s["wind_available_kw"], where="post", color="#1f7a78", linewidth=0.9, linestyle=":",
+                  label="wind available")
     ax_p.axhline(0, color="black", linewidth=0.5)
     ax_p.set_ylabel("power [kW]")
     ax_p.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncol=7, fontsize=8, frameon=False)
@@ -47,6 +52,7 @@ def plot_schedule(result: DispatchResult, path: Path) -> Path:
     fig.suptitle(
         f"{k.get('case', '')} {k.get('date', '')} — {result.strategy}: total cost {k['total_cost_cny']:,.0f} CNY, "
         f"peak import {k['peak_import_kw']:,.0f} kW, PV self-consumption {k['pv_self_consumption_ratio']:.0%}"
+        + (f", wind {k['wind_self_consumption_ratio']:.0%}" if "wind_self_consumption_ratio" in k else "") +
         f" ({result.status.value})",
         fontsize=10,
     )

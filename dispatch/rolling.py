@@ -43,7 +43,7 @@ from dispatch.kpis import Flows, make_schedule, schedule_kpis
 from dispatch.model import DispatchConfig, needs_exclusivity
 from dispatch.optimize import DispatchModel, ModelCache, shape_key  # noqa: F401 - the cache lives with the model
 from dispatch.results import SolverStatus
-from dispatch.strategies import HEURISTICS, heuristic_flows
+from dispatch.strategies import HEURISTICS, curtail_generation, generation_available_kw, heuristic_flows
 from forecasting.pv import case_pv_profiles
 from microgrid.case import Case
 from microgrid.errors import InvalidRequestError, MicrogridError
@@ -81,9 +81,13 @@ class ForecastErrorModel:
       Shiftable loads' baselines are taken as known: their energy owed is
       accounted against the actual baseline, and a plan on another baseline
       could owe more than it can make up.
+    * Wind: ``actual + max_p_kw × e`` for each turbine group, ``e`` with
+      standard deviation ``wind_nmae × √(π/2)``, one error path of its own
+      (independent of PV and loads) shared by all groups, at every step,
+      clipped to [0, max_p_kw].
 
     A plan on forecasts keeps ``peak_margin_sigmas`` standard deviations of
-    the net-load error, ``√(σ_load² + σ_PV²)`` at each step, as headroom below
+    the net-load error, ``√(σ_load² + σ_PV² + σ_wind²)`` at each step, as headroom below
     the month-to-date peak (``DispatchInputs.peak_margin_kw``): the demand
     charge bills the month's single highest 15 minutes, so an error that
     lifts the import above the peak costs the whole month, while one that
@@ -92,12 +96,16 @@ class ForecastErrorModel:
     Defaults come from ``docs/forecasting.md``: PV 7.8 % nMAE of capacity
     (pvlib from NSRDB weather on NREL's SERF East, daylight steps) and load
     4.9 % nMAE of the mean (calendar and temperature regression on the
-    reference loads). Heat demand, shiftable baselines and prices are taken
-    as known.
+    reference loads). Wind 12 % nMAE of ``max_p_kw`` is not measured here:
+    it is within the 10–15 % of capacity that reviews of day-ahead forecasts
+    for single onshore wind farms report; set it from the park's own
+    forecasts where they are archived. Heat demand, shiftable baselines and
+    prices are taken as known.
     """
 
     pv_nmae: float = 0.078
     load_nmae: float = 0.049
+    wind_nmae: float = 0.12
     autocorrelation: float = 0.95
     peak_margin_sigmas: float = 1.0
     from_measurement: bool = True
@@ -139,7 +147,19 @@ class ForecastErrorModel:
                                                 + forecast.curtailable_base_kw.sum(axis=1).to_numpy())
         pv_capacity_kw = sum(inputs.park.pv_arrays[a].ac_capacity_kw for a in pv.columns)
         sigma_pv = np.where(pv.sum(axis=1).to_numpy() > 0, self.pv_nmae * factor * pv_capacity_kw, 0.0)
-        forecast.peak_margin_kw = self.peak_margin_sigmas * self.sigma_fraction(n) * np.sqrt(sigma_load**2 + sigma_pv**2)
+        sigma_wind = np.zeros(n)
+        if inputs.park.wind_turbines:
+            # Drawn after the loads' path, so that a park without wind sees the same errors as before wind.
+            wind = inputs.wind_available_kw.copy()
+            wind_error = self._path(rng, n, self.wind_nmae * factor)
+            most_kw = {g_id: g.max_p_kw for g_id, g in inputs.park.wind_turbines.items()}
+            for group_id in wind.columns:
+                wind[group_id] = np.clip(wind[group_id].to_numpy() + wind_error * most_kw[group_id], 0.0,
+                                         most_kw[group_id])
+            forecast.wind_available_kw = wind
+            sigma_wind = np.full(n, self.wind_nmae * factor * sum(most_kw[g] for g in wind.columns))
+        forecast.peak_margin_kw = self.peak_margin_sigmas * self.sigma_fraction(n) * np.sqrt(
+            sigma_load**2 + sigma_pv**2 + sigma_wind**2)
         return forecast
 
 
@@ -242,14 +262,14 @@ def _realize(actual: DispatchInputs, plan: Flows, steps: int,
     the planned net load only where it costs: they discharge more where the
     import would rise above the month's peak so far (or the planned import,
     if higher) — a new peak is billed for the whole month — and charge more
-    where PV surplus would be exported beyond the plan; elsewhere the grid
+    where PV and wind surplus would be exported beyond the plan; elsewhere the grid
     takes the difference, and the batteries keep the energy the plan set
     aside for later. All within their power and energy limits; a discharge
     the park does not need is never exported. The grid takes the rest: import
-    up to its limit (beyond it load is unserved), PV surplus exported as
+    up to its limit (beyond it load is unserved), PV and wind surplus exported as
     ``grid.export_rule`` allows (:func:`dispatch.exports.settle_surplus`:
     nothing under ``anti_backflow``; under ``full_export`` all PV is sold and
-    none serves the park), then curtailed. Returns the realized flows and the
+    none serves the park), then curtailed (PV and wind alike, in proportion to their output). Returns the realized flows and the
     inputs cut to the committed steps. A network-aware plan's planned losses
     are bought at the PCC as planned.
     """
@@ -268,7 +288,8 @@ def _realize(actual: DispatchInputs, plan: Flows, steps: int,
         head["shiftable_kw"] = pd.DataFrame(np.clip(actual.shiftable_base_kw.iloc[:steps].to_numpy() + shift, 0, None),
                                             index=index, columns=head["shiftable_kw"].columns)
     window = copy.copy(actual)
-    for name in ("load_kw", "pv_available_kw", "curtailable_base_kw", "shiftable_base_kw", "heat_demand_kw"):
+    for name in ("load_kw", "pv_available_kw", "wind_available_kw", "curtailable_base_kw", "shiftable_base_kw",
+                 "heat_demand_kw"):
         setattr(window, name, getattr(actual, name).iloc[:steps])
     window.index = index
     window.price_import_cny_per_kwh = actual.price_import_cny_per_kwh.iloc[:steps]
@@ -281,8 +302,7 @@ def _realize(actual: DispatchInputs, plan: Flows, steps: int,
                   **{k: v for k, v in head.items() if k not in ("battery_charge_kw", "battery_discharge_kw")})
     losses = None if plan.network_losses_kw is None else np.asarray(plan.network_losses_kw[:steps], dtype=float)
     consumption = window.total_load_kw.to_numpy() + probe.flexible_kw(window) + (0.0 if losses is None else losses)
-    pv = window.pv_available_kw.to_numpy() if window.pv_available_kw.shape[1] else np.zeros((steps, 0))
-    pv_total = pv.sum(axis=1)
+    available = generation_available_kw(window)
     renewable = renewable_available_kw(window)
     onsite = onsite_renewable_kw(park.grid, renewable)     # 0 under full_export: the renewables are all sold
     bats = list(park.batteries.values())
@@ -325,11 +345,11 @@ def _realize(actual: DispatchInputs, plan: Flows, steps: int,
     grid_import = np.minimum(np.clip(net, 0, None), park.grid.max_import_kw)
     unserved = np.clip(net, 0, None) - grid_import
     grid_export, curtailed = settle_surplus(park.grid, np.clip(-net, 0, None), renewable)
-    share = np.divide(pv, pv_total[:, None], out=np.zeros_like(pv), where=pv_total[:, None] > 0)
-    pv_used = pd.DataFrame(pv - share * curtailed[:, None], index=index, columns=window.pv_available_kw.columns)
+    pv_used, wind_used = curtail_generation(window, available, curtailed)
     ids = list(park.batteries)
     return Flows(
         pv_used_kw=pv_used,
+        wind_used_kw=wind_used,
         battery_charge_kw=pd.DataFrame(charge, index=index, columns=ids),
         battery_discharge_kw=pd.DataFrame(discharge, index=index, columns=ids),
         battery_soc_kwh=pd.DataFrame(soc, index=index, columns=ids),
@@ -471,6 +491,10 @@ def run_rolling_horizon(
     park = case.park
     if park.pv_arrays:
         case_pv_profiles(case)   # PV of the whole weather file once, sliced by every window
+    if park.wind_turbines:
+        from forecasting.wind import case_wind_profiles
+
+        case_wind_profiles(case)   # wind likewise (windpowerlib imported only for a park with wind)
     state = copy.deepcopy(state) if state is not None else PlantState()
     initial_peak_kw = state.month_to_date_peak_kw
     if state.month_to_date_peak_kw is None:

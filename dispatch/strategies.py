@@ -2,15 +2,18 @@
 
 * ``optimal``: the least-cost MILP (:mod:`dispatch.optimize`);
 * ``rule-based``: what an inverter's self-consumption mode does: batteries
-  charge from PV surplus and discharge on deficit, greedily, step by step,
+  charge from PV and wind surplus (PV + wind − load) and discharge on deficit, greedily, step by step,
   ignoring prices; surplus beyond the batteries is exported as the export
   rule allows, then curtailed;
 * ``tou-arbitrage``: Chinese C&I storage's default (两充两放): batteries
   charge from the grid in valley windows, spread to be full at the window's
   end, and discharge in peak and critical-peak windows up to the net load;
-  PV surplus charges them at any time (:mod:`dispatch.tou_rule`);
-* ``no-control``: batteries stay idle; loads are served by PV first, then the
+  PV and wind surplus charges them at any time (:mod:`dispatch.tou_rule`);
+* ``no-control``: batteries stay idle; loads are served by PV and wind first, then the
   grid; surplus is exported as the export rule allows, then curtailed.
+
+What is curtailed at a step is taken from the PV arrays and the wind turbine
+groups in proportion to what each can give then.
 
 Every heuristic obeys ``grid.export_rule`` at every step
 (:mod:`dispatch.exports`): under ``anti_backflow`` nothing is exported and the
@@ -53,6 +56,30 @@ def _split(total: float, capacities: np.ndarray) -> np.ndarray:
     return capacities * min(1.0, total / available)
 
 
+def generation_available_kw(inputs: DispatchInputs) -> np.ndarray:
+    """PV arrays' then wind turbine groups' available power, ``n_steps × devices`` [kW]."""
+    frames = [frame.to_numpy(dtype=float) for frame in (inputs.pv_available_kw, inputs.wind_available_kw)
+              if frame.shape[1]]
+    return np.hstack(frames) if frames else np.zeros((inputs.n_steps, 0))
+
+
+def curtail_generation(inputs: DispatchInputs, available: np.ndarray,
+                       curtailed_kw: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """PV and wind used when ``curtailed_kw`` is taken off at every step, from each device in proportion to its output.
+
+    ``available`` is :func:`generation_available_kw` (for the first
+    ``len(curtailed_kw)`` steps of ``inputs``); returns the PV and the wind
+    used, one column per array and per turbine group.
+    """
+    index = inputs.index[:len(curtailed_kw)]
+    total = available.sum(axis=1)
+    share = np.divide(available, total[:, None], out=np.zeros_like(available), where=total[:, None] > 0)
+    used = available - share * np.asarray(curtailed_kw, dtype=float)[:, None]
+    n_pv = inputs.pv_available_kw.shape[1]
+    return (pd.DataFrame(used[:, :n_pv], index=index, columns=inputs.pv_available_kw.columns),
+            pd.DataFrame(used[:, n_pv:], index=index, columns=inputs.wind_available_kw.columns))
+
+
 def simulate_heuristic(inputs: DispatchInputs, strategy: str) -> DispatchResult:
     """Step-by-step dispatch of a heuristic strategy (:data:`HEURISTICS`).
 
@@ -71,8 +98,8 @@ def heuristic_flows(inputs: DispatchInputs, strategy: str) -> tuple[Flows, list[
     """The flows of :func:`simulate_heuristic`, and what they leave unmet, before any table is made.
 
     Every step: the batteries' charge and discharge are chosen by the
-    strategy's rule; what remains of the net load (load − on-site PV + charge
-    − discharge; on-site PV is 0 under ``full_export``) is imported up to
+    strategy's rule; what remains of the net load (load − on-site PV and wind + charge
+    − discharge; on-site renewables are 0 under ``full_export``) is imported up to
     ``grid.max_import_kw`` (the rest unserved), or settled by the export rule
     (:func:`dispatch.exports.settle_surplus`: exported within the limit, the
     rest curtailed).
@@ -89,8 +116,7 @@ def heuristic_flows(inputs: DispatchInputs, strategy: str) -> tuple[Flows, list[
     charge = np.zeros((n, len(ids)))
     discharge = np.zeros((n, len(ids)))
     soc_path = np.zeros((n, len(ids)))
-    pv_avail = inputs.pv_available_kw.to_numpy() if inputs.pv_available_kw.shape[1] else np.zeros((n, 0))
-    pv_total = pv_avail.sum(axis=1)
+    available = generation_available_kw(inputs)
     renewable = renewable_available_kw(inputs)
     onsite = onsite_renewable_kw(park.grid, renewable)
     empty = pd.DataFrame(index=inputs.index)
@@ -116,7 +142,7 @@ def heuristic_flows(inputs: DispatchInputs, strategy: str) -> tuple[Flows, list[
         if use_batteries:
             room_ch = np.minimum(max_ch, np.clip(soc_max - soc, 0, None) / (eta_c * dt_h))
             room_dis = np.minimum(max_dis, np.clip(soc - soc_min, 0, None) * eta_d / dt_h)
-            if net < 0:                       # PV surplus charges the batteries (both rules)
+            if net < 0:                       # PV and wind surplus charges the batteries (every rule)
                 charge[t] = _split(-net, room_ch)
             elif strategy == "rule-based" or peak[t]:
                 discharge[t] = _split(net, room_dis)   # never more than the net load: no battery export
@@ -134,12 +160,11 @@ def heuristic_flows(inputs: DispatchInputs, strategy: str) -> tuple[Flows, list[
             soc = np.clip(soc + (eta_c * charge[t] - discharge[t] / eta_d) * dt_h, soc_min, soc_max)
             soc_path[t] = soc
     grid_export, curtailed = settle_surplus(park.grid, surplus, renewable)
-    # Curtail each array in proportion to its output.
-    share = np.divide(pv_avail, pv_total[:, None], out=np.zeros_like(pv_avail), where=pv_total[:, None] > 0)
-    pv_used = pd.DataFrame(pv_avail - share * curtailed[:, None], index=inputs.index, columns=inputs.pv_available_kw.columns)
+    pv_used, wind_used = curtail_generation(inputs, available, curtailed)
     unserved[unserved < SLACK_TOLERANCE] = 0.0
     flows = Flows(
         pv_used_kw=pv_used,
+        wind_used_kw=wind_used,
         battery_charge_kw=pd.DataFrame(charge, index=inputs.index, columns=ids),
         battery_discharge_kw=pd.DataFrame(discharge, index=inputs.index, columns=ids),
         battery_soc_kwh=pd.DataFrame(soc_path, index=inputs.index, columns=ids),

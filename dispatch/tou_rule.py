@@ -26,11 +26,12 @@ two cycles a day. The rule, step by step:
   because of charging; a shortfall is shared among the batteries in
   proportion to their charge powers;
 * **discharging in a peak window** is at full power, limited by the park's
-  net load (load − PV, anti-backflow 防逆流: the battery never exports) and
+  net load (load − PV − wind, anti-backflow 防逆流: the battery never exports) and
   by what the battery holds above ``min_soc_kwh``; it starts with the
   window, so critical-peak steps later in the window get what is left;
-* **PV surplus** charges the batteries at any time (as the self-consumption
-  mode does; most C&I controllers do this too), up to their charge power;
+* **PV and wind surplus** (PV + wind − load) charges the batteries at any
+  time (as the self-consumption mode does; most C&I controllers do this
+  too), up to their charge power;
   in a valley window the batteries charge at the larger of the surplus and
   the spread power;
 * the batteries do not aim at their ``final_soc_frac``.

@@ -33,8 +33,9 @@ from __future__ import annotations
 
 import logging
 import warnings
+import weakref
 from collections.abc import Mapping
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -46,6 +47,9 @@ from microgrid.errors import DataError
 from microgrid.park import Site
 from microgrid.timeseries import require_tz_aware
 from microgrid.wind import WindTurbineGroup
+
+if TYPE_CHECKING:
+    from microgrid.case import Case
 
 logger = logging.getLogger(__name__)
 
@@ -207,7 +211,7 @@ def hub_height_weather(weather: pd.DataFrame, site: Site, group: WindTurbineGrou
 
 
 def wind_group_kw(weather: pd.DataFrame, site: Site, group: WindTurbineGroup,
-                  config: WindForecastConfig | None = None, name: str = "") -> pd.Series:
+                  config: WindForecastConfig | None = None, name: str = "", what: str = "weather") -> pd.Series:
     """Electrical power of one turbine group [kW] on ``weather.index``.
 
     Parameters
@@ -220,6 +224,10 @@ def wind_group_kw(weather: pd.DataFrame, site: Site, group: WindTurbineGroup,
         Its ``altitude_m`` gives the pressure when the weather has none.
     group : WindTurbineGroup
     config : WindForecastConfig, optional
+    name : str, optional
+        Name of the series (default ``wind_kw``).
+    what : str, optional
+        The weather's name in error messages (default ``weather``).
 
     Returns
     -------
@@ -234,7 +242,7 @@ def wind_group_kw(weather: pd.DataFrame, site: Site, group: WindTurbineGroup,
     >>> wind_group_kw(weather, site, group).round(0).tolist()  # doctest: +SKIP
     """
     config = config or WindForecastConfig()
-    table = windpowerlib_weather(weather, site, group, config)
+    table = windpowerlib_weather(weather, site, group, config, what)
     chain = wind_model_chain(group, config, density_model_used(weather, config), name=name)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)   # pandas deprecations inside windpowerlib
@@ -244,10 +252,47 @@ def wind_group_kw(weather: pd.DataFrame, site: Site, group: WindTurbineGroup,
 
 
 def park_wind_kw(weather: pd.DataFrame, site: Site, groups: Mapping[str, WindTurbineGroup],
-                 config: WindForecastConfig | None = None) -> pd.DataFrame:
-    """Power of every turbine group [kW], one column per group id, on ``weather.index``."""
-    return pd.DataFrame({group_id: wind_group_kw(weather, site, group, config, name=group_id)
+                 config: WindForecastConfig | None = None, what: str = "weather") -> pd.DataFrame:
+    """Power of every turbine group [kW], one column per group id, on ``weather.index``.
+
+    ``what`` names the weather in error messages (a missing ``wind_speed``, a bad value).
+    """
+    return pd.DataFrame({group_id: wind_group_kw(weather, site, group, config, name=group_id, what=what)
                          for group_id, group in groups.items()}, index=weather.index)
+
+
+#: id of a live case → power of its turbine groups over its weather file; an entry leaves with its case.
+_CASE_WIND_KW: dict[int, pd.DataFrame] = {}
+
+
+def case_wind_profiles(case: Case) -> pd.DataFrame:
+    """Power of every turbine group of ``case`` over its whole weather file [kW], computed once per case.
+
+    :func:`park_wind_kw` on the case's weather with the default
+    :class:`WindForecastConfig` (what ``microgrid forecast wind`` writes), kept
+    for as long as the case object lives, as ``forecasting.pv.case_pv_profiles``
+    keeps the PV: a rolling horizon computes the year once and every window
+    slices it (:func:`cached_case_wind_profiles`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One column per turbine group id [kW] on the weather file's index.
+    """
+    cached = cached_case_wind_profiles(case)
+    if cached is not None:
+        return cached
+    wind_kw = park_wind_kw(case.weather, case.park.site, case.park.wind_turbines)
+    key = id(case)
+    _CASE_WIND_KW[key] = wind_kw
+    # The id of a collected case may be given to a new object: its entry goes first.
+    weakref.finalize(case, _CASE_WIND_KW.pop, key, None)
+    return wind_kw
+
+
+def cached_case_wind_profiles(case: Case) -> pd.DataFrame | None:
+    """The wind power of ``case`` if :func:`case_wind_profiles` has computed it, else ``None``."""
+    return _CASE_WIND_KW.get(id(case))
 
 
 def wind_forecast_table(wind_kw: pd.DataFrame) -> pd.DataFrame:

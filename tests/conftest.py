@@ -41,10 +41,11 @@ def two_price_park(**battery) -> dict:
 def make_inputs(park_config: dict, load_kw, pv_kw=None, freq: str = "1h",
                 state: PlantState | None = None, heat_kw: dict | None = None, temp_air_c=None,
                 curtailable_kw: dict | None = None, shiftable_kw: dict | None = None,
-                start: str = "2026-07-15 00:00") -> DispatchInputs:
+                start: str = "2026-07-15 00:00", wind_kw=None) -> DispatchInputs:
     """Inputs on an index starting ``start`` Asia/Shanghai (default 2026-07-15 00:00), one load ``l1``.
 
-    ``heat_kw``, ``curtailable_kw`` and ``shiftable_kw`` map device ids to series.
+    ``heat_kw``, ``curtailable_kw`` and ``shiftable_kw`` map device ids to series; ``pv_kw`` and
+    ``wind_kw`` are the available power of every PV array and every wind turbine group.
     """
     park = park_from_dict(park_config)
     index = hourly_index(len(load_kw), start=start, freq=freq)
@@ -70,6 +71,7 @@ def make_inputs(park_config: dict, load_kw, pv_kw=None, freq: str = "1h",
         heat_demand_kw=frame(heat_kw),
         curtailable_base_kw=frame(curtailable_kw),
         shiftable_base_kw=frame(shiftable_kw),
+        wind_available_kw=frame({w: wind_kw for w in park.wind_turbines}),
     )
 
 

@@ -53,14 +53,20 @@ KPI_ROWS = [
     ("pv_generation_kwh", "PV generation [kWh]", "{:,.0f}"),
     ("pv_onsite_kwh", "PV used on site [kWh]", "{:,.0f}"),
     ("pv_self_consumption_ratio", "PV self-consumption", "{:.1%}"),
+    ("wind_generation_kwh", "wind generation [kWh]", "{:,.0f}"),
+    ("wind_onsite_kwh", "wind used on site [kWh]", "{:,.0f}"),
+    ("wind_self_consumption_ratio", "wind self-consumption", "{:.1%}"),
+    ("renewable_self_consumption_ratio", "PV + wind self-consumption", "{:.1%}"),
     ("green_share_ratio", "green share", "{:.1%}"),
     ("self_sufficiency_ratio", "self-sufficiency", "{:.1%}"),
     ("grid_import_kwh", "grid import [kWh]", "{:,.0f}"),
     ("grid_export_kwh", "grid export [kWh]", "{:,.0f}"),
     ("curtailment_kwh", "PV curtailed [kWh]", "{:,.0f}"),
+    ("wind_curtailment_kwh", "wind curtailed [kWh]", "{:,.0f}"),
     ("unserved_load_kwh", "load not served [kWh]", "{:,.1f}"),
     ("peak_import_kw", "peak import [kW]", "{:,.0f}"),
     ("co2_kg", "CO2 [kg]", "{:,.0f}"),
+    ("co2_avoided_kg", "CO2 avoided by own generation used on site [kg]", "{:,.0f}"),
     ("co2_reduction_kg", "CO2 reduction against {baseline} [kg]", "{:,.0f}"),
     ("windows", "re-plan windows", "{:,.0f}"),
     ("fallback_windows", "windows fallen back to rule-based", "{:,.0f}"),
@@ -276,6 +282,8 @@ def week_figure(schedules: dict[str, pd.DataFrame], start: pd.Timestamp, stop: p
     fig, axes = plt.subplots(n, 1, figsize=(11, 2.8 * n + 0.6), sharex=True, squeeze=False)
     supply = (("pv_used_kw", "PV used", "#f2b701"), ("battery_discharge_kw", "battery discharge", "#3b75af"),
               ("grid_import_kw", "grid import", "#8c8c8c"))
+    if all("wind_used_kw" in schedule.columns for schedule in schedules.values()):
+        supply = (supply[0], ("wind_used_kw", "wind used", "#2ca6a4"), *supply[1:])
     sinks = (("battery_charge_kw", "battery charge", "#9ec5e8"), ("grid_export_kw", "grid export", "#6ab04c"))
     for ax, (strategy, schedule) in zip(axes[:, 0], schedules.items()):
         local = schedule.index.tz_convert(timezone)
@@ -346,7 +354,7 @@ def write_study_report(path: Path, result: "StudyResult", park: Park, meta: dict
         "<h2>PV self-consumption and green share by month</h2>",
         html_figure(monthly_share_figure(result.monthly, strategies),
                     "PV self-consumption (PV neither exported nor curtailed / PV available) and green share "
-                    "(PV used on site / (PV used on site + grid import))"),
+                    "(PV and wind used on site / (PV and wind used on site + grid import))"),
         "<h2>CO2 by month</h2>",
         html_figure(monthly_co2_figure(result.monthly, strategies), "Grid CO2 (imports × the tariff's factor)"),
         "<h2>Battery state of charge</h2>",

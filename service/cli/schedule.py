@@ -47,6 +47,10 @@ def schedule(
         "--load-forecast", help="Load forecast CSV [kW]: one column per load profile (named as the profile).")] = None,
     heat_forecast: Annotated[Path | None, typer.Option(
         "--heat-forecast", help="Heat-demand forecast CSV [kW of heat]: one column per heat profile.")] = None,
+    wind_forecast: Annotated[Path | None, typer.Option(
+        "--wind-forecast", help="Wind power forecast CSV [kW]: <group_id>_kw columns and/or one total wind_kw "
+                                "split by max_p_kw, as forecast wind --out writes it; overrides wind from the "
+                                "weather.")] = None,
     network: Annotated[bool, typer.Option(
         "--network/--no-network", help="AC power flow of the plan on the case's network (network.csv).")] = True,
 ) -> None:
@@ -77,12 +81,12 @@ def schedule(
         )
         forecasts = None
         files = {"weather": weather, "load_history": load_history, "pv_kw": pv_forecast, "load_kw": load_forecast,
-                 "heat_kw": heat_forecast}
+                 "heat_kw": heat_forecast, "wind_kw": wind_forecast}
         if any(path is not None for path in files.values()):
             from forecasting.sources import read_meter_csv, read_power_forecast_csv, read_weather_csv
 
             names = {"weather": "--weather", "load_history": "--load-history", "pv_kw": "--pv-forecast",
-                     "load_kw": "--load-forecast", "heat_kw": "--heat-forecast"}
+                     "load_kw": "--load-forecast", "heat_kw": "--heat-forecast", "wind_kw": "--wind-forecast"}
             readers = {"weather": read_weather_csv, "load_history": read_meter_csv}
             frames = {part: readers.get(part, read_power_forecast_csv)(path, what=f"{names[part]} ({path.name})")
                       for part, path in files.items() if path is not None}
@@ -95,12 +99,13 @@ def schedule(
         result.kpis["month_to_date_peak_source"] = peak_source if peak_kw is not None else None
         if forecasts is not None:
             if weather is not None:
-                console.print(f"PV from the weather forecast {weather.name}", highlight=False)
+                also = " and wind" if case.park.wind_turbines else ""
+                console.print(f"PV{also} from the weather forecast {weather.name}", highlight=False)
             if load_history is not None:
                 used = ", ".join(forecasts.forecast_profiles) or "none (no column matches a profile of the case)"
                 console.print(f"load forecasts from {load_history.name}: {used}; other profiles from the case's data",
                               highlight=False)
-            direct = {"pv_kw": "PV", "load_kw": "loads", "heat_kw": "heat demand"}
+            direct = {"pv_kw": "PV", "load_kw": "loads", "heat_kw": "heat demand", "wind_kw": "wind"}
             for part, what in direct.items():
                 if files[part] is not None:
                     used = ", ".join(key.split(".", 1)[1] for key, source in

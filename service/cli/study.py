@@ -42,6 +42,8 @@ SUMMARY_ROWS = [
     ("savings_ratio", "savings vs {baseline}", "", "{:.1%}"),
     ("demand_charge_cny", "demand charge", "CNY", "{:,.0f}"),
     ("pv_self_consumption_ratio", "PV self-consumption", "", "{:.1%}"),
+    ("wind_self_consumption_ratio", "wind self-consumption", "", "{:.1%}"),
+    ("wind_curtailment_kwh", "wind curtailed", "kWh", "{:,.0f}"),
     ("green_share_ratio", "green share", "", "{:.1%}"),
     ("self_sufficiency_ratio", "self-sufficiency", "", "{:.1%}"),
     ("grid_import_kwh", "grid import", "kWh", "{:,.0f}"),

@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 
 from dispatch.strategies import STRATEGIES
 from service.cli import app
+from tests.service.helpers import TINY_WIND_PARK, windy_nights, write_tiny_case
 
 CASES = sorted(p.parent for p in (Path(__file__).parents[2] / "cases").glob("*/park.yaml"))
 DAY = "2026-07-15"      # a working day in July: batch processes run, the fleet charges, critical peak 20–23 h
@@ -73,16 +74,42 @@ def recompute(schedule: pd.DataFrame, kpis: dict) -> dict:
         out["shed_kwh"] = sum(e(f"{c}.shed_kw") for c in shed)
     out["total_cost_cny"] = (out["energy_cost_cny"] - out["export_revenue_cny"] + out["demand_charge_cny"]
                              + out["battery_wear_cost_cny"] + shed_cost)
-    # Energy.
+    # Energy. Every step balances: generation used, import and discharge = consumption, charge and export.
+    has_wind = "wind_available_kw" in schedule.columns
+    pv_used = schedule["pv_used_kw"].to_numpy()
+    wind_used = schedule["wind_used_kw"].to_numpy() if has_wind else np.zeros(len(schedule))
+    supply = pv_used + wind_used + imp + schedule["battery_discharge_kw"]
+    assert np.allclose(supply, schedule["load_kw"] + schedule["battery_charge_kw"] + exp, atol=5e-3), "power balance"
+    for source, available, used, curtailed in (("pv", "pv_available_kw", "pv_used_kw", "curtailment_kw"),
+                                               ("wind", "wind_available_kw", "wind_used_kw", "wind_curtailment_kw")):
+        if available in schedule.columns:
+            assert (schedule[used] <= schedule[available] + 1e-3).all(), f"{source} used above available"
+            assert np.allclose(schedule[curtailed], schedule[available] - schedule[used], atol=2e-4), curtailed
+    # What PV and wind give that is neither exported nor curtailed, each source's share as it was used.
+    generated = pv_used + wind_used
+    onsite_kw = np.clip(generated - exp, 0, None)
+    pv_onsite_kw = np.where(generated > 0, onsite_kw * pv_used / np.where(generated > 0, generated, 1.0), 0.0)
     pv = e("pv_available_kw")
-    onsite = float(np.clip(schedule["pv_used_kw"] - exp, 0, None).sum()) * dt_h
+    onsite = float(pv_onsite_kw.sum()) * dt_h
+    renewable_onsite = float(onsite_kw.sum()) * dt_h
     out.update(pv_generation_kwh=pv, pv_used_kwh=e("pv_used_kw"), curtailment_kwh=pv - e("pv_used_kw"),
                pv_onsite_kwh=onsite, pv_self_consumption_ratio=onsite / pv if pv else 0.0,
                consumption_kwh=e("load_kw"), grid_import_kwh=e("grid_import_kw"), grid_export_kwh=e("grid_export_kw"),
                unserved_load_kwh=e("unserved_load_kw"), peak_import_kw=peak,
-               co2_kg=float((imp * schedule["co2_kg_per_kwh"]).sum()) * dt_h)
+               co2_kg=float((imp * schedule["co2_kg_per_kwh"]).sum()) * dt_h,
+               co2_avoided_kg=float((onsite_kw * schedule["co2_kg_per_kwh"]).sum()) * dt_h)
+    if has_wind:
+        wind = e("wind_available_kw")
+        wind_onsite = renewable_onsite - onsite
+        out.update(wind_generation_kwh=wind, wind_used_kwh=e("wind_used_kw"),
+                   wind_curtailment_kwh=e("wind_curtailment_kw"), wind_onsite_kwh=wind_onsite,
+                   wind_self_consumption_ratio=wind_onsite / wind if wind else 0.0,
+                   renewable_generation_kwh=pv + wind, renewable_used_kwh=e("pv_used_kw") + e("wind_used_kw"),
+                   renewable_curtailment_kwh=e("curtailment_kw") + e("wind_curtailment_kw"),
+                   renewable_onsite_kwh=renewable_onsite,
+                   renewable_self_consumption_ratio=renewable_onsite / (pv + wind) if pv + wind else 0.0)
     out["self_sufficiency_ratio"] = max(0.0, 1 - out["grid_import_kwh"] / out["consumption_kwh"])
-    out["green_share_ratio"] = onsite / (onsite + out["grid_import_kwh"])
+    out["green_share_ratio"] = renewable_onsite / (renewable_onsite + out["grid_import_kwh"])
     # Heat: producers, stores, and the balance that ties them.
     buses = devices(schedule, "demand_th_kw")
     if buses:
@@ -119,18 +146,19 @@ def recompute(schedule: pd.DataFrame, kpis: dict) -> dict:
 def check_export_rule(schedule: pd.DataFrame, rule: str) -> None:
     """The schedule obeys the export rule ``kpis.json`` states, at every step.
 
-    ``anti_backflow``: no export; ``full_export``: the export is the PV used
-    (none of it on site); ``surplus_to_grid``: no export without PV used
-    (``export_pv_only``, the default of every case here).
+    ``anti_backflow``: no export; ``full_export``: the export is the PV and
+    wind used (none of it on site); ``surplus_to_grid``: no export beyond the
+    PV and wind used (``export_pv_only``, the default of every case here).
     """
-    exp, pv_used = schedule["grid_export_kw"], schedule["pv_used_kw"]
+    exp = schedule["grid_export_kw"]
+    pv_used = schedule["pv_used_kw"] + (schedule["wind_used_kw"] if "wind_used_kw" in schedule else 0.0)
     if rule == "anti_backflow":
         assert (exp == 0).all(), "anti_backflow: a step exports"
     elif rule == "full_export":
-        assert np.allclose(exp, pv_used, atol=1e-3), "full_export: the export is not the PV used"
+        assert np.allclose(exp, pv_used, atol=1e-3), "full_export: the export is not the PV and wind used"
     else:
         assert rule == "surplus_to_grid", rule
-        assert (exp <= pv_used + 1e-3).all(), "surplus_to_grid: a step exports more than the PV used"
+        assert (exp <= pv_used + 1e-3).all(), "surplus_to_grid: a step exports more than the PV and wind used"
 
 
 def recompute_network(folder: Path) -> dict:
@@ -187,6 +215,23 @@ def test_every_kpi_recomputes_from_the_schedule(case: Path, strategy: str, tmp_p
                                       "--out", str(tmp_path), "--no-plot"])
     assert result.exit_code == 0, result.output
     check(tmp_path)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_wind_kpis_recompute_from_the_schedule(strategy: str, tmp_path: Path) -> None:
+    """The tiny park with a wind turbine and windy nights: the wind and PV + wind KPIs, from the table."""
+    park = json.loads(json.dumps(TINY_WIND_PARK))
+    park["grid"]["max_export_kw"] = 200      # the night's wind surplus beyond the battery is curtailed
+    case = write_tiny_case(tmp_path / "case", park, wind=windy_nights)
+    result = CliRunner().invoke(app, ["schedule", str(case), "--date", DAY, "--strategy", strategy,
+                                      "--out", str(tmp_path / "out"), "--no-plot"])
+    assert result.exit_code == 0, result.output
+    check(tmp_path / "out")
+    kpis = json.loads((tmp_path / "out" / "kpis.json").read_text())
+    # 12 h of 1 MW at night and none by day; the night's load is 400 kW, at most 200 kW exported.
+    assert kpis["wind_generation_kwh"] == pytest.approx(12_000.0, rel=1e-6)
+    assert kpis["wind_curtailment_kwh"] > 1000.0
+    assert kpis["renewable_curtailment_kwh"] == pytest.approx(kpis["curtailment_kwh"] + kpis["wind_curtailment_kwh"])
 
 
 def test_the_checker_catches_a_wrong_figure(tmp_path: Path) -> None:

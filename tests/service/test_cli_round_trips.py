@@ -3,6 +3,7 @@
 The pairs, on the bundled reference park for 2026-07-15:
 
 * ``forecast pv --out`` → ``schedule --pv-forecast``;
+* ``forecast wind --out`` → ``schedule --wind-forecast`` (a tiny park with a wind turbine);
 * ``forecast load --out`` (history of load profiles) → ``schedule --load-forecast``;
 * ``forecast load --out`` (history of heat-demand profiles) → ``schedule --heat-forecast``;
 * ``forecast pv --out`` / ``forecast load --out`` → ``forecast check --forecast``;
@@ -24,7 +25,7 @@ import pandas as pd
 import pytest
 
 from microgrid.case import load_case
-from tests.service.helpers import TINY_PARK, one_line_error, run, write_tiny_case
+from tests.service.helpers import TINY_PARK, TINY_WIND_PARK, one_line_error, run, windy_nights, write_tiny_case
 
 CASE = Path(__file__).resolve().parents[2] / "cases" / "zhengzhou_park"
 DAY = "2026-07-15"
@@ -89,6 +90,74 @@ def test_forecast_pv_feeds_schedule_pv_forecast(tmp_path: Path, files, case) -> 
     for a_id in case.park.pv_arrays:
         assert schedule[f"{a_id}.available_kw"].to_numpy() == pytest.approx(pv[f"{a_id}_kw"].to_numpy(), abs=1e-9)
     assert schedule["pv_available_kw"].to_numpy() == pytest.approx(pv["pv_kw"].to_numpy(), abs=0.01)
+
+
+def test_forecast_wind_feeds_schedule_wind_forecast(tmp_path: Path) -> None:
+    """The wind file is read as it is; the plan's wind is the file's, and the same as from the case's weather."""
+    case = write_tiny_case(tmp_path / "case", TINY_WIND_PARK, wind=windy_nights)
+    wind_file = tmp_path / "wind.csv"
+    _ok(run("forecast", "wind", str(case), "--out", str(wind_file)))
+    wind = pd.read_csv(wind_file, index_col="timestamp", comment="#")
+    assert list(wind.columns) == ["wt1_kw", "wind_kw"]
+
+    out = tmp_path / "out"
+    result = run("schedule", str(case), "--date", DAY, "--wind-forecast", str(wind_file), "--out", str(out),
+                 "--no-plot")
+    _ok(result)
+    assert "wind from the forecast wind.csv: wt1" in " ".join(result.output.split())
+    kpis = json.loads((out / "kpis.json").read_text())
+    schedule = pd.read_csv(out / "schedule.csv", index_col="timestamp")
+    assert kpis["forecast_sources"] == {"wind.wt1": "wind_kw"}
+    day = wind.loc[schedule.index]
+    assert schedule["wt1.available_kw"].to_numpy() == pytest.approx(day["wt1_kw"].to_numpy(), abs=1e-9)
+    assert schedule["wind_available_kw"].to_numpy() == pytest.approx(day["wind_kw"].to_numpy(), abs=1e-3)
+    assert {"wind_used_kw", "wind_curtailment_kw", "wt1.used_kw"} <= set(schedule.columns)
+    assert kpis["wind_generation_kwh"] == pytest.approx(float(day["wind_kw"].sum()) * 0.25, abs=0.01)
+    # the KPI table shows the wind
+    table = " ".join(result.output.split())
+    assert "wind generation" in table and "wind self-consumption" in table and "wind curtailed" in table
+
+    # without the file, the same wind from the case's weather (the file has three decimals)
+    _ok(run("schedule", str(case), "--date", DAY, "--out", str(tmp_path / "own"), "--no-plot"))
+    own = json.loads((tmp_path / "own" / "kpis.json").read_text())
+    assert own.get("forecast_sources", {}) == {}
+    assert own["wind_generation_kwh"] == pytest.approx(kpis["wind_generation_kwh"], abs=0.01)
+
+
+def test_the_kpi_table_shows_wind_only_for_a_park_with_wind(tmp_path: Path) -> None:
+    case = write_tiny_case(tmp_path / "case", TINY_PARK)
+    result = run("schedule", str(case), "--date", DAY, "--out", str(tmp_path / "o"), "--no-plot")
+    _ok(result)
+    assert "wind" not in result.output.split("wrote ")[0]       # (the paths written hold the test's name)
+    assert "wind_generation_kwh" not in json.loads((tmp_path / "o" / "kpis.json").read_text())
+
+
+@pytest.mark.parametrize(("columns", "fragments"), [
+    ({"wt2_kw": 100.0}, ["--wind-forecast.wt2_kw: the park has no wind turbine group column 'wt2_kw'; use wt1_kw "
+                         "(and/or the total wind_kw)"]),
+    ({"wt1_kw": 1500.0}, ["--wind-forecast.wt1_kw: 1500 kW at 2026-07-15T00:00:00+08:00 exceeds the group's most "
+                          "power (max_p_kw) of 1000 kW"]),
+    ({"wt1_kw": 100.0, "wind_kw": 150.0}, ["--wind-forecast.wind_kw: 150 kW at 2026-07-15T00:00:00+08:00 is not the "
+                                           "sum of the turbine group columns, 100 kW"]),
+    ({"wt1_kw": -1.0}, ["--wind-forecast (wind.csv): column 'wt1_kw' has -1"]),
+])
+def test_bad_wind_files_are_one_line(tmp_path: Path, columns: dict, fragments: list[str]) -> None:
+    case = write_tiny_case(tmp_path / "case", TINY_WIND_PARK, wind=windy_nights)
+    stamps = pd.date_range(DAY, periods=25, freq="1h", tz="Asia/Shanghai")
+    wind = tmp_path / "wind.csv"
+    pd.DataFrame({"timestamp": [t.isoformat() for t in stamps], **columns}).to_csv(wind, index=False)
+    one_line_error(run("schedule", str(case), "--date", DAY, "--wind-forecast", str(wind), "--no-plot",
+                       "--out", str(tmp_path / "o")), *fragments)
+
+
+def test_a_wind_file_for_a_park_without_wind_is_one_line(tmp_path: Path) -> None:
+    case = write_tiny_case(tmp_path / "case", TINY_PARK)
+    stamps = pd.date_range(DAY, periods=25, freq="1h", tz="Asia/Shanghai")
+    wind = tmp_path / "wind.csv"
+    pd.DataFrame({"timestamp": [t.isoformat() for t in stamps], "wind_kw": 10.0}).to_csv(wind, index=False)
+    one_line_error(run("schedule", str(case), "--date", DAY, "--wind-forecast", str(wind), "--no-plot",
+                       "--out", str(tmp_path / "o")),
+                   "--wind-forecast: the park has no wind turbines; leave out the wind forecast")
 
 
 def test_forecast_load_feeds_schedule_load_forecast(tmp_path: Path, files, case) -> None:
