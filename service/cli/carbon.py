@@ -80,21 +80,22 @@ def carbon(
 
     def action() -> None:
         from dispatch.carbon import carbon_by_day, factor_source
-        from dispatch.carbon_report import labels, write_carbon_report
+        from dispatch.carbon_report import LABELS, write_carbon_report
         from dispatch.studies.study import StudySettings, run_study
         from microgrid.case import load_case
 
         first, last = parse_month(month)
-        labels(lang)  # refuse an unknown language before anything runs
+        if lang not in LABELS:
+            raise InvalidRequestError(f"--lang: unknown {lang!r}; choose one of {', '.join(LABELS)}")
         case = load_case(case_dir)
         begin, end = days_with_data(case, first, last)
         month_days = (last - first).days + 1
         covered = (end - begin).days + 1
+        settings = StudySettings(start=begin, end=end, strategies=(strategy,), baseline=strategy)
         if covered < month_days:
             console.print(f"the case's data cover {covered} of the {month_days} days of {month}: "
                           f"{begin.isoformat()} … {end.isoformat()}; the month total is of these days",
                           highlight=False)
-        settings = StudySettings(start=begin, end=end, strategies=(strategy,), baseline=strategy)
         with console.status(f"operating {escape(case.name)} with {escape(strategy)}, {covered} day(s)…"):
             result = run_study(case, settings, out / "study", report=False)
         table = carbon_by_day(result.runs[strategy].schedule, case.park)
