@@ -216,6 +216,11 @@ class DemandCharge:
     marginal_cny_per_kw: float
 
 
+GRID_CO2_SOURCE = ("Central China (华中) regional grid average emission factor for 2022, 0.5395 kg CO2/kWh, "
+                   "published by the Ministry of Ecology and Environment and the National Bureau of Statistics")
+"""Where the ``henan_2024`` preset's grid emission factor (``co2_kg_per_kwh``) comes from."""
+
+
 def _henan_2024() -> dict:
     flat = 0.62
     peak = round(flat * 1.69, 4)

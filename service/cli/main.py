@@ -7,6 +7,7 @@ schedule      plan one day of a case                      :mod:`.schedule`
 network       AC power flow of a schedule                 :mod:`.network`
 forecast      PV, wind and load forecasts, accuracy       :mod:`.forecast`
 study, sweep  rolling-horizon studies and sweeps          :mod:`.study`
+carbon        carbon metering of a month                  :mod:`.carbon`
 service       the HTTP service and its keys               :mod:`.serve`
 ============  ==========================================  =========================
 
@@ -20,6 +21,7 @@ from typing import Annotated
 
 import typer
 
+from service.cli.carbon import carbon_app
 from service.cli.common import configure
 from service.cli.forecast import forecast_app
 from service.cli.network import network_app
@@ -50,6 +52,7 @@ app.add_typer(schedule_app)
 app.add_typer(network_app, name="network")
 app.add_typer(forecast_app, name="forecast")
 app.add_typer(study_app)
+app.add_typer(carbon_app)
 app.add_typer(service_app, name="service")
 
 
