@@ -37,7 +37,8 @@ class Message(str):
     template : str
         The English text with ``{name}`` (or ``{name:spec}``) fields: the
         catalog's message id. A literal string at the call, so that it can be
-        extracted.
+        extracted; literal braces are doubled, as in every ``str.format``
+        template.
     **params
         The fields' values. A value that is a :class:`Message` is translated
         before it is put in.
@@ -47,7 +48,7 @@ class Message(str):
     params: dict[str, Any]
 
     def __new__(cls, template: str, /, **params: Any) -> Message:
-        text = template.format(**params) if params else template
+        text = template.format(**params)
         self = super().__new__(cls, text)
         self.template = template
         self.params = params
@@ -60,6 +61,37 @@ class Message(str):
 
 def _rebuild(template: str, params: dict[str, Any]) -> Message:
     return Message(template, **params)
+
+
+class Reason(Message):
+    """The reason of a ``field: reason`` message: the text after ``field: ``, translated as the whole message.
+
+    A problem lists its errors as (field, reason) pairs; the reason of a
+    message that names its field first is the rest of the text. Its
+    translation is the whole message's, without the field (which stays
+    first, in ASCII, in every language).
+
+    >>> m = Message("end: {end} is before start {start}", end="2026-07-14", start="2026-07-15")
+    >>> Reason(m, "end")
+    '2026-07-14 is before start 2026-07-15'
+    """
+
+    field: str
+
+    def __new__(cls, message: Message, field: str) -> Reason:
+        prefix = f"{field}: "
+        text = str(message)
+        self = str.__new__(cls, text[len(prefix):] if text.startswith(prefix) else text)
+        self.template, self.params, self.field = message.template, message.params, field
+        return self
+
+    @property
+    def message(self) -> Message:
+        """The whole message, field first."""
+        return Message(self.template, **self.params)
+
+    def __reduce__(self):
+        return (Reason, (self.message, self.field))
 
 
 def N_(text: str) -> str:

@@ -35,7 +35,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
-from microgrid.messages import Message, N_
+from microgrid.messages import Message, N_, Reason
 
 LOCALE_DIR = Path(__file__).parent / "locale"
 LANGUAGES = ("en", "zh-CN")
@@ -108,9 +108,10 @@ def say(message: str, lang: str) -> str:
         return str(message)
     if not isinstance(message, Message):
         return gettext(str(message), lang)
-    translated = gettext(message.template, lang)
-    if translated == message.template:
-        return str(message)
+    if isinstance(message, Reason):
+        whole, prefix = say(message.message, lang), f"{message.field}: "
+        return whole[len(prefix):] if whole.startswith(prefix) else whole
+    translated = gettext(message.template, lang)  # the template itself without a translation
     params = {name: say(value, lang) if isinstance(value, str) else value for name, value in message.params.items()}
     try:
         return translated.format(**params) if params else translated
@@ -219,6 +220,11 @@ def localize_pydantic(error: dict, lang: str) -> str:
     if "error" in ctx:
         ctx["error"] = gettext(str(ctx["error"]), lang)
     try:
-        return translated.format(**ctx)
+        return translated.format(**{name: _as_pydantic_shows(value) for name, value in ctx.items()})
     except (KeyError, IndexError, ValueError):
         return msg
+
+
+def _as_pydantic_shows(value: Any) -> Any:
+    """A context value as pydantic-core writes it into its message: whole floats without ``.0``."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
