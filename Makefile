@@ -46,7 +46,7 @@ clean:
 # service/locale/messages.pot and merge it into the Chinese catalog (then translate the new entries).
 messages: $(VENV)/.installed-dev
 	$(BIN)/pybabel extract --no-default-keywords -k Message -k N_ --sort-by-file --width 120 \
-		--project "microgrid" --copyright-holder "the microgrid authors" \
+		--project "microgrid" --version 1 --copyright-holder "the microgrid authors" \
 		-o service/locale/messages.pot microgrid forecasting dispatch service
 	$(BIN)/pybabel update -D messages -i service/locale/messages.pot -d service/locale -l zh_CN --width 120 \
 		--init-missing --no-fuzzy-matching
