@@ -178,6 +178,27 @@ def _wind_plan(**network):
     return plan_network_aware(make_inputs(wind_voltage_park(**network), [20.0, 20.0], wind_kw=[300.0, 300.0]))
 
 
+def test_wind_sensitivities_are_those_of_the_load_at_its_bus_reversed() -> None:
+    """At unity power factor a kW of wind at the far bus is a kW less of its load: the opposite sensitivities.
+
+    Forward differences of 0.01 kW around 150 kW of wind and a 20-kW load: equal and opposite to 1e-4
+    relative (the curvature over 0.01 kW). Wind raises the far bus's voltage, then (as an export) loads the
+    cable and its losses more.
+    """
+    config = wind_voltage_park()
+    config["network"]["load_power_factor"] = 1.0
+    inputs = make_inputs(config, [20.0, 20.0], wind_kw=[150.0, 150.0])
+    plan = plan_network_aware(inputs, losses=False, max_iterations=1).unaware
+    park = inputs.park
+    lin = linearize_schedule(park, build_network(park), plan.schedule, ["wt1.used_kw", "l1.load_kw"], delta_kw=0.01)
+    wind, load = lin.sens[:, :, 0], lin.sens[:, :, 1]
+    np.testing.assert_allclose(wind, -load, rtol=1e-4, atol=1e-12)
+    np.testing.assert_allclose(lin.loss_sens[:, 0], -lin.loss_sens[:, 1], rtol=1e-4)
+    far = lin.quantities.index(("bus", "main", "vm_pu"))
+    cable = lin.quantities.index(("line", "cable", "loading_pct"))
+    assert (wind[:, far] > 0).all() and (wind[:, cable] > 0).all() and (lin.loss_sens[:, 0] > 0).all()
+
+
 def test_voltage_rise_from_wind_is_kept_by_curtailing_it() -> None:
     """Exporting 280 kW raises the far bus to 1.098 p.u.; the aware plan curtails wind down to 1.05 p.u.
 
