@@ -57,6 +57,13 @@ PLAN_EXAMPLES = {
             "load_kw": [{"timestamp": f"2026-07-15T{hour:02d}:00:00+08:00",
                          "ws1_machining_kw": 900.0 if 8 <= hour < 20 else 420.0} for hour in range(24)]}},
     },
+    "wind forecast inline": {
+        "summary": "A park with wind turbines: its total wind power, split over the groups by max_p_kw (the "
+                   "reference park has none: 422 there)",
+        "value": {"date": "2026-07-15", "forecasts": {
+            "wind_kw": [{"timestamp": f"2026-07-15T{hour:02d}:00:00+08:00",
+                         "wind_kw": 1200.0 if hour < 8 or hour >= 20 else 300.0} for hour in range(24)]}},
+    },
     "the park's own data": {
         "summary": "Empty inline forecasts: the park's data files, not the uploaded forecasts",
         "value": {"date": "2026-07-15", "forecasts": {}},
@@ -107,8 +114,12 @@ def create_plan(
     one, from the park's initial values.
 
     Forecasts: inline ``forecasts`` (rows of ``weather``, ``load_history``,
-    ``pv_kw``, ``load_kw``, ``heat_kw``) replace the park's data for this plan
-    only. Otherwise the plan uses an uploaded forecast (``forecast_id``): the
+    ``pv_kw``, ``load_kw``, ``heat_kw``, ``wind_kw``) replace the park's data
+    for this plan only. A park with wind turbines gets their power from
+    ``wind_kw``, else from the forecast's ``weather`` through windpowerlib
+    (``wind_speed``, ``temp_air``, optionally ``pressure``), else from its
+    weather file; the schedule has ``wind_available_kw``, ``wind_used_kw``
+    and ``wind_curtailment_kw`` per step and the KPIs the wind totals. Otherwise the plan uses an uploaded forecast (``forecast_id``): the
     one named, or, without ``forecast_id``, the newest of the park issued at
     or before this request arrived whose parts all cover the plan's whole
     horizon. It is used as a whole: its parts replace the park's data, the
