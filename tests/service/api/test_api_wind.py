@@ -267,3 +267,36 @@ def test_the_openapi_document_declares_the_wind_forecast(client) -> None:
     assert "wind_generation_kwh" in schemas["PlanOut"]["properties"]["kpis"]["description"]
     examples = document["paths"]["/parks/{park_id}/plans"]["post"]["requestBody"]["content"]["application/json"]
     assert "wind_kw" in examples["examples"]["wind forecast inline"]["value"]["forecasts"]
+
+
+# --- real data: the reference park with a turbine of windpowerlib's library ---------------------------------------
+
+def test_the_reference_park_with_a_library_turbine_plans_its_wind(client) -> None:
+    """Two Enercon E-82/2350 at 100 m on the reference park's 2026 weather: the plan's wind is windpowerlib's."""
+    from forecasting.wind import park_wind_kw
+    from microgrid.case import load_case, park_from_dict
+    from service.api.store import read_case_document
+
+    reference = Path(__file__).resolve().parents[3] / "cases" / "zhengzhou_park"
+    document = read_case_document(reference)
+    document["wind_turbines"] = {"wt1": {"bus": "ws1_lv", "turbine_type": "E-82/2350", "hub_height_m": 100,
+                                         "number_of_turbines": 2}}
+    response = client.post("/parks", json={"id": "zz_wind", "case_folder": "zhengzhou_park", "park": document},
+                           headers=ADMIN)
+    assert response.status_code == 201, response.text
+    planned = plan(client, park_id="zz_wind")
+    assert planned["status"] == "optimal"
+    s, k = schedule(planned), planned["kpis"]
+    weather = load_case(reference).weather
+    day = weather.loc[(weather.index >= s.index[0]) & (weather.index <= s.index[-1])]
+    park = park_from_dict(document)
+    expected = park_wind_kw(day, park.site, park.wind_turbines)["wt1"].to_numpy()
+    assert s["wt1.available_kw"].to_numpy() == pytest.approx(expected, abs=1e-6)
+    assert 0 < expected.max() <= park.wind_turbines["wt1"].max_p_kw
+    assert s["wind_curtailment_kw"].to_numpy() == pytest.approx((s["wind_available_kw"] - s["wind_used_kw"]).to_numpy(),
+                                                                abs=1e-6)
+    assert k["wind_generation_kwh"] == pytest.approx(expected.sum() * 0.25, rel=1e-9)
+    assert k["wind_used_kwh"] == pytest.approx(s["wind_used_kw"].sum() * 0.25, abs=1e-3)
+    # the park's load is far above its PV and wind: nothing is curtailed, all of it is used on site
+    assert k["wind_curtailment_kwh"] == pytest.approx(0.0, abs=1e-3)
+    assert k["wind_self_consumption_ratio"] == pytest.approx(1.0, abs=1e-6)
