@@ -44,14 +44,6 @@ FORECAST_EXAMPLES = {
                   "pv_kw": [{"timestamp": t, "pv_ws1_kw": _sun(h, 1200), "pv_ws2_kw": _sun(h, 1100)}
                             for h, t in enumerate(_hours("2026-07-15", 24))]},
     },
-    "wind per group": {
-        "summary": "A park with wind turbines: one column per turbine group (<group_id>_kw) and their total "
-                   "wind_kw, at most each group's max_p_kw (the reference park has none: 422 there)",
-        "value": {"issued_at": "2026-07-14T18:00:00+08:00", "kind": "day_ahead", "source": "provider-x",
-                  "wind_kw": [{"timestamp": t, "wt1_kw": 1200.0 if h < 8 or h >= 20 else 300.0,
-                               "wind_kw": 1200.0 if h < 8 or h >= 20 else 300.0}
-                              for h, t in enumerate(_hours("2026-07-15", 24))]},
-    },
     "weather": {
         "summary": "A weather forecast: PV through pvlib, heat-pump COP from temp_air",
         "value": {"issued_at": "2026-07-14T18:00:00+08:00", "source": "nwp",

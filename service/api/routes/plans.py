@@ -57,13 +57,6 @@ PLAN_EXAMPLES = {
             "load_kw": [{"timestamp": f"2026-07-15T{hour:02d}:00:00+08:00",
                          "ws1_machining_kw": 900.0 if 8 <= hour < 20 else 420.0} for hour in range(24)]}},
     },
-    "wind forecast inline": {
-        "summary": "A park with wind turbines: its total wind power, split over the groups by max_p_kw (the "
-                   "reference park has none: 422 there)",
-        "value": {"date": "2026-07-15", "forecasts": {
-            "wind_kw": [{"timestamp": f"2026-07-15T{hour:02d}:00:00+08:00",
-                         "wind_kw": 1200.0 if hour < 8 or hour >= 20 else 300.0} for hour in range(24)]}},
-    },
     "the park's own data": {
         "summary": "Empty inline forecasts: the park's data files, not the uploaded forecasts",
         "value": {"date": "2026-07-15", "forecasts": {}},

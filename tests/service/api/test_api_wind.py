@@ -265,8 +265,6 @@ def test_the_openapi_document_declares_the_wind_forecast(client) -> None:
     assert "pressure" in schemas["ForecastCreate"]["properties"]["weather"]["description"]
     assert "wind_available_kw" in schemas["PlanOut"]["properties"]["schedule"]["description"]
     assert "wind_generation_kwh" in schemas["PlanOut"]["properties"]["kpis"]["description"]
-    examples = document["paths"]["/parks/{park_id}/plans"]["post"]["requestBody"]["content"]["application/json"]
-    assert "wind_kw" in examples["examples"]["wind forecast inline"]["value"]["forecasts"]
 
 
 # --- real data: the reference park with a turbine of windpowerlib's library ---------------------------------------
