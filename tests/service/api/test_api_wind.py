@@ -152,6 +152,26 @@ def test_a_group_left_out_of_the_wind_forecast_comes_from_the_forecasts_weather(
     assert planned["kpis"]["grid_import_kwh"] == pytest.approx(DAY_LOAD_KWH - 24 * 500.0 + 12 * 100.0, abs=1e-3)
 
 
+def test_an_intraday_replan_takes_an_inline_wind_forecast(client, windy) -> None:
+    """From 20:00 for 4 h, 1,500 kW of wind: load 400 + export 500 used, 600 kW curtailed: 2,400 kWh."""
+    measured = client.post("/parks/windy/measurements", json={"measured_at": "2026-07-15T19:50:00+08:00",
+                                                              "month_to_date_peak_kw": 0}, headers=ADMIN)
+    assert measured.status_code == 201, measured.text
+    wind = rows("wind_kw", [1500.0] * 4, start="2026-07-15 20:00")
+    response = client.post("/parks/windy/plans/intraday", json={"horizon_h": 4, "forecasts": {"wind_kw": wind}},
+                           headers=ADMIN)
+    assert response.status_code == 201, response.text
+    replan = response.json()
+    assert replan["start"] == "2026-07-15T20:00:00+08:00" and replan["kind"] == "intraday"
+    assert replan["forecast_sources"] == {"wind.wt1": "wind_kw", "wind.wt2": "wind_kw"}
+    check_balance_and_kpis(replan)
+    k = replan["kpis"]
+    assert (k["wind_generation_kwh"], k["wind_curtailment_kwh"]) == (pytest.approx(6000.0),
+                                                                     pytest.approx(2400.0, abs=1e-3))
+    assert k["grid_export_kwh"] == pytest.approx(2000.0, abs=1e-3) and k["grid_import_kwh"] == pytest.approx(0.0,
+                                                                                                              abs=1e-3)
+
+
 # --- wind from weather --------------------------------------------------------------------------------------------
 
 def test_without_a_wind_forecast_the_wind_comes_from_the_parks_weather(client, windy) -> None:
