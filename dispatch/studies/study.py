@@ -196,7 +196,7 @@ def case_fingerprint(case: Case) -> str:
     whatever folder the case sits in.
     """
     digest = hashlib.sha256()
-    digest.update(json.dumps(case.park.model_dump(mode="json"), sort_keys=True, default=str).encode())
+    digest.update(json.dumps(case.park.model_dump(mode="json", exclude={"economics"}), sort_keys=True, default=str).encode())
     for key in ("weather", "loads", "heat"):
         path = case.folder / getattr(case.park.data, key)
         if path.is_file():
