@@ -545,6 +545,8 @@ def investment_kpis(case: Case, settings: StudySettings, out_dir: Path, runs: di
                                              done=float(total), total=total))
 
         base_runs = simulate(baseline, settings, out_dir / NO_NEW_ASSETS_DIR, forward)
+        for strategy, run in base_runs.items():
+            _write_parquet(out_dir / NO_NEW_ASSETS_DIR / strategy / "schedule.parquet", run.schedule)
         base_kpis, _, _ = study_kpis(base_runs, baseline.park, settings.baseline)
         costs = {row["strategy"]: operating_cost_cny(row) for row in base_kpis.to_dict(orient="records")}
     return add_investment(kpis, case.park, energies, costs)

@@ -518,7 +518,8 @@ def run_sweep(case_dir: str | Path, axes: list[SweepAxis], settings: StudySettin
     case_dir = Path(case_dir).resolve()
     out_dir = Path(out_dir).resolve()
     scenarios = validate_sweep(case_dir, axes, settings, out_dir)
-    case_name = load_case(case_dir).name
+    base = load_case(case_dir)
+    case_name, economics = base.name, base.park.economics.model_dump(mode="json")
     baselines = investment_baselines(case_dir, scenarios)
     data = settings_to_dict(settings)
     outcomes: dict[str, dict] = {}
@@ -550,12 +551,12 @@ def run_sweep(case_dir: str | Path, axes: list[SweepAxis], settings: StudySettin
                                    {s.number: outcomes[s.id] for s in scenarios}, baselines, base_outcomes)
     result = SweepResult(table=table, scenarios=scenarios, cluster=description, validate_s=validated - started,
                          cluster_start_s=running - validated, run_s=ran - running)
-    return _write_outputs(result, out_dir, axes, settings, case_name, outcomes, started, report, cash)
+    return _write_outputs(result, out_dir, axes, settings, case_name, outcomes, started, report, cash, economics)
 
 
 def _write_outputs(result: SweepResult, out_dir: Path, axes: list[SweepAxis], settings: StudySettings,
                    case_name: str, outcomes: dict[str, dict], started: float, report: bool,
-                   cash_flows: pd.DataFrame) -> SweepResult:
+                   cash_flows: pd.DataFrame, economics: dict) -> SweepResult:
     """Write ``sweep.csv``, ``cash_flows.csv``, ``report.html`` and ``sweep.json`` of a finished sweep."""
     table = result.table
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -565,6 +566,7 @@ def _write_outputs(result: SweepResult, out_dir: Path, axes: list[SweepAxis], se
     cash_flows.to_csv(result.paths["cash_flows"], index=False, float_format="%.6f")
     meta = {"case": case_name, "scenarios": len(result.scenarios), "strategies": list(settings.strategies),
             "baseline": settings.baseline,
+            "economics": economics,
             "start": settings.start.isoformat(), "end": settings.end.isoformat(), "horizon_h": settings.horizon_h,
             "replan_h": settings.replan_h, "seed": settings.seed, "cluster": result.cluster,
             "validate_s": result.validate_s, "cluster_start_s": result.cluster_start_s, "run_s": result.run_s,
@@ -604,7 +606,8 @@ def run_sweep_in_process(case_dir: str | Path, axes: list[SweepAxis], settings: 
     case_dir = Path(case_dir).resolve()
     out_dir = Path(out_dir).resolve()
     scenarios = validate_sweep(case_dir, axes, settings, out_dir)
-    case_name = load_case(case_dir).name
+    base = load_case(case_dir)
+    case_name, economics = base.name, base.park.economics.model_dump(mode="json")
     data = settings_to_dict(settings)
     per_scenario = len(settings.days) * len(settings.strategies)
     total = per_scenario * len(scenarios)
@@ -632,4 +635,4 @@ def run_sweep_in_process(case_dir: str | Path, axes: list[SweepAxis], settings: 
                                    {s.number: outcomes[s.id] for s in scenarios}, baselines, base_outcomes)
     result = SweepResult(table=table, scenarios=scenarios, cluster="one process, one scenario after another",
                          validate_s=validated - started, cluster_start_s=0.0, run_s=ran - validated)
-    return _write_outputs(result, out_dir, axes, settings, case_name, outcomes, started, report, cash)
+    return _write_outputs(result, out_dir, axes, settings, case_name, outcomes, started, report, cash, economics)
