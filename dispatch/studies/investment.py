@@ -64,7 +64,7 @@ DAYS_PER_YEAR = 365.0
 NO_NEW_ASSETS_DIR = "no-new-assets"
 """Folder (under a study's output folder) of the runs of the park without its new assets."""
 
-INVESTMENT_COLUMNS = ("investment_baseline", "annualised_from_days", "annual_savings_cny", "capex_cny", "npv_cny",
+INVESTMENT_COLUMNS = ("investment_baseline", "new_assets", "annualised_from_days", "annual_savings_cny", "capex_cny", "npv_cny",
                       "irr", "payback_years", "discounted_payback_years", "lcoe_pv_cny_per_kwh",
                       "lcoe_wind_cny_per_kwh", "lcos_cny_per_kwh", "battery_cycles_per_year")
 """The investment KPIs a study's and a sweep's rows get."""
@@ -197,7 +197,7 @@ def investment_cash_flow(park: Park, energy_kwh: dict[str, float], days: float,
     flows : pandas.DataFrame
         One row per year (0 … ``analysis_years``), :data:`FLOW_COLUMNS`.
     kpis : dict
-        :data:`INVESTMENT_COLUMNS`.
+        :data:`INVESTMENT_COLUMNS` (``new_assets``: their ids, comma-separated).
     """
     economics = park.economics
     n = economics.analysis_years
@@ -235,6 +235,7 @@ def investment_cash_flow(park: Park, energy_kwh: dict[str, float], days: float,
     capacity = sum(a.kwh for a in batteries)
     kpis = {
         "investment_baseline": baseline_name(park),
+        "new_assets": ", ".join(a.id for a in assets),
         "annualised_from_days": days,
         "annual_savings_cny": annual,
         "capex_cny": capex,
@@ -269,7 +270,7 @@ def add_investment(table: pd.DataFrame, park: Park, energies: dict[str, dict[str
         rows.append(kpis)
         flows.append(frame.reset_index().assign(strategy=strategy))
     extra = pd.DataFrame(rows, index=table.index, columns=list(INVESTMENT_COLUMNS))
-    extra = extra.astype({c: float for c in INVESTMENT_COLUMNS if c != "investment_baseline"})
+    extra = extra.astype({c: float for c in INVESTMENT_COLUMNS if c not in ("investment_baseline", "new_assets")})
     cash = pd.concat(flows, ignore_index=True) if flows else pd.DataFrame(columns=["year", *FLOW_COLUMNS])
     cash = cash[["strategy", "year", *FLOW_COLUMNS]] if len(cash) else cash
     return pd.concat([table, extra], axis=1), cash
