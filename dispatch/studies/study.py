@@ -576,6 +576,9 @@ def run_study(case: Case, settings: StudySettings, out_dir: str | Path, progress
     """
     started = time.perf_counter()
     out_dir = Path(out_dir)
+    baseline = without_new_assets(case)
+    if baseline is not None:  # refuse checkpoints of other settings before anything runs
+        check_resumable(baseline, settings, out_dir / NO_NEW_ASSETS_DIR)
     runs = simulate(case, settings, out_dir, progress)
     paths: dict[str, Path] = {}
     for strategy, run in runs.items():
