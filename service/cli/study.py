@@ -187,7 +187,8 @@ def study(
 ) -> None:
     """Operate the park day by day over a period with rolling re-planning; compare strategies.
 
-    Writes per strategy schedule.parquet, then kpis_monthly.csv, kpis_annual.csv, kpis.json and report.html.
+    Writes per strategy schedule.parquet, then cash_flows.csv, kpis_monthly.csv, kpis_annual.csv, kpis.json and
+    report.html.
     Every finished day is checkpointed: after Ctrl-C, the same command resumes.
     """
 
