@@ -10,7 +10,7 @@ import pytest
 from dispatch import finance
 from dispatch.studies.investment import asset_flows, investment_cash_flow, new_assets
 from microgrid.case import park_from_dict
-from tests.service.helpers import TINY_PARK
+from tests.service.helpers import TINY_PARK, TINY_WIND_PARK
 
 
 def park(economics: dict):
@@ -73,3 +73,16 @@ def test_subsidies_escalation_and_no_new_assets() -> None:
     assert (flows["net_cny"] == 0).all() and kpis["npv_cny"] == 0 and kpis["capex_cny"] == 0
     assert kpis["irr"] is None and kpis["payback_years"] is None
     assert kpis["investment_baseline"] == "the park itself (no new assets)"
+
+
+def test_lcoe_of_new_wind_by_hand() -> None:
+    config = copy.deepcopy(TINY_WIND_PARK)  # wt1: one 1-MW turbine
+    config["economics"] = {"new_assets": ["wt1"], "discount_rate_frac": 0.0, "analysis_years": 10,
+                           "wind": {"capex_cny_per_kw": 5000, "fixed_om_cny_per_kw_year": 100, "lifetime_years": 20}}
+    p = park_from_dict(config)
+    flows, kpis = investment_cash_flow(p, {"wt1": 5_000.0}, 2.0, 1_000.0)  # 912,500 kWh and 182,500 CNY a year
+    # undiscounted: (5,000,000 + 10 × 100,000 − half the capex back after 10 of 20 years) / (10 × 912,500)
+    assert kpis["lcoe_wind_cny_per_kwh"] == pytest.approx((5e6 + 1e6 - 2.5e6) / 9.125e6)
+    assert kpis["lcoe_pv_cny_per_kwh"] is None and kpis["capex_cny"] == 5e6
+    assert kpis["payback_years"] is None  # 82,500 a year never pays 5 M back in 10 years (salvage aside)
+    assert kpis["npv_cny"] == pytest.approx(-5e6 + 10 * (182_500 - 100_000) + 2.5e6)
