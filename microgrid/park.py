@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator, model_validator
 
 from microgrid.base import ElectricalLoad, Inverter, ReactiveMode, Storage, StrictModel  # noqa: F401 (re-exported)
+from microgrid.economics import DEFAULT_NEW_ASSET_GROUPS, NEW_ASSET_GROUPS, Economics
 from microgrid.flexible import CurtailableLoad, EnergyLoad, ShiftableLoad, ShiftableProcess
 from microgrid.heat import ElectricBoiler, HeatBus, HeatPump, ThermalStore
 from microgrid.tariff import Tariff
@@ -414,6 +415,7 @@ class Park(StrictModel):
     network: Network = Field(default_factory=Network)
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
     demand_response: DemandResponseSettings = Field(default_factory=DemandResponseSettings)
+    economics: Economics = Field(default_factory=Economics)
     pv_arrays: dict[str, PVArray] = Field(default_factory=dict)
     wind_turbines: dict[str, WindTurbineGroup] = Field(default_factory=dict)
     batteries: dict[str, Battery] = Field(default_factory=dict)
@@ -461,6 +463,45 @@ class Park(StrictModel):
                             f"use one of {', '.join(buses)}"
                         )
         return self
+
+    @model_validator(mode="after")
+    def _new_assets(self) -> "Park":
+        named = self.economics.new_assets
+        if named is None:
+            return self
+        groups = self.device_groups()
+        investable = {d: g for g in NEW_ASSET_GROUPS for d in groups[g]}
+        for device_id in named:
+            if device_id not in investable:
+                other = next((g for g, devices in groups.items() if device_id in devices), None)
+                why = (f"is in {other}, which an investment does not buy" if other
+                       else "is no device of the park")
+                raise ValueError(f"economics.new_assets: {device_id!r} {why}; name PV arrays, wind turbine groups, "
+                                 f"batteries, heat pumps or thermal stores ({', '.join(investable) or 'none'})")
+        for bus_id in self.heat_buses:
+            suppliers = [h for h, pump in self.heat_pumps.items() if pump.heat_bus == bus_id]
+            suppliers += [b for b, boiler in self.electric_boilers.items() if boiler.heat_bus == bus_id]
+            if suppliers and all(s in named for s in suppliers):
+                raise ValueError(f"economics.new_assets: without {', '.join(suppliers)} heat bus {bus_id!r} has no "
+                                 "heat supply, so the park without its new assets cannot be operated; keep one of "
+                                 "them out of new_assets or add an electric boiler to the bus")
+        return self
+
+    @property
+    def new_assets(self) -> dict[str, list[str]]:
+        """The devices the investment buys (``economics.new_assets``), by family (every family listed)."""
+        named = self.economics.new_assets
+        groups = self.device_groups()
+        return {g: [d for d in groups[g] if (d in named if named is not None else g in DEFAULT_NEW_ASSET_GROUPS)]
+                for g in NEW_ASSET_GROUPS}
+
+    def without_new_assets(self) -> "Park":
+        """The park without its new assets: the investment baseline (its own ``new_assets`` empty)."""
+        groups = self.device_groups()
+        update: dict = {group: {d: device for d, device in groups[group].items() if d not in ids}
+                        for group, ids in self.new_assets.items()}
+        update["economics"] = self.economics.model_copy(update={"new_assets": []})
+        return self.model_copy(update=update)
 
     @property
     def wind_nameplate_kw(self) -> float:
