@@ -75,10 +75,22 @@ def factor_source(park: Park) -> str:
     return park.carbon.grid.describe()
 
 
+def fuels_described(park: Park) -> list[dict]:
+    """The park's scope-1 fuels for a report: ``name``, ``fuel``, ``co2_kg_per_gj``, ``source`` each."""
+    return [{"name": name, "fuel": fuel.fuel, "co2_kg_per_gj": fuel.factor_co2_kg_per_gj, "source": fuel.factor_source}
+            for name, fuel in park.carbon.fuels.items()]
+
+
 def scope1_co2_kg_per_day(park: Park, year: int, month: int) -> float:
     """CO2 of the park's on-site fuels on one day of ``year``-``month`` [kg]."""
     days = calendar.monthrange(year, month)[1]
     return sum(fuel.co2_kg_per_day(days) for fuel in park.carbon.fuels.values())
+
+
+def mean_factor(factor: pd.Series) -> float:
+    """The mean of the steps' grid factors [kg CO2/kWh]; exactly the factor when it does not vary."""
+    values = factor.to_numpy(dtype=float)
+    return float(values[0]) if (values == values[0]).all() else float(values.mean())
 
 
 def _figures(part: pd.DataFrame, park: Park, dt_h: float, scope1_kg: float) -> dict:
@@ -98,7 +110,7 @@ def _figures(part: pd.DataFrame, park: Park, dt_h: float, scope1_kg: float) -> d
         "avoided_co2_kg": kpis["co2_avoided_kg"],
         "intensity_kg_per_kwh": kpis["co2_kg"] / consumption if consumption > 0 else math.nan,
         "gec_mwh": used_kwh / KWH_PER_GEC,
-        "co2_kg_per_kwh": float(part["co2_kg_per_kwh"].mean()),
+        "co2_kg_per_kwh": mean_factor(part["co2_kg_per_kwh"]),
     }
 
 

@@ -127,3 +127,25 @@ def test_scope1_fuels_pro_rata_of_the_hours_covered() -> None:
     assert table["scope2_co2_kg"].tolist() == pytest.approx([150 * 0.5366, 25 * 0.5366, 175 * 0.5366])
     assert (table["total_co2_kg"] == table["scope1_co2_kg"] + table["scope2_co2_kg"]).all()
     assert with_fuels.tariff.co2_kg_per_kwh == 0.5366               # the one factor the model reads
+
+
+def test_the_co2_objective_runs_a_batch_in_the_cleaner_hour_of_an_hourly_profile() -> None:
+    # a 100 kW load and a 100 kW, 1-h press to run once between 00:00 and 02:00, at a flat price; the grid
+    # factor is 0.8 kg/kWh at hour 0 and 0.4 at hour 1: the press runs at 01:00, 100 × 0.8 + 200 × 0.4 = 160 kg
+    from dispatch.model import DispatchConfig
+    from dispatch.strategies import run_strategy
+    from tests.conftest import make_inputs
+    from tests.dispatch.test_objectives import co2_park
+
+    config = co2_park()
+    del config["tariff"]["co2_kg_per_kwh"]
+    config["carbon"] = {"grid": {"co2_kg_per_kwh": 0.5, "scope": "custom", "source": "a test figure",
+                                 "hourly_co2_kg_per_kwh": [0.8, 0.4] + [0.5] * 22, "hourly_source": "a test profile"}}
+    inputs = make_inputs(config, [100.0, 100.0])
+    result = run_strategy(inputs, "optimal", DispatchConfig(objective="co2"))
+    assert result.schedule["press.load_kw"].tolist() == pytest.approx([0.0, 100.0])
+    assert result.schedule["co2_kg_per_kwh"].tolist() == [0.8, 0.4]
+    assert result.kpis["co2_kg"] == pytest.approx(160.0)
+    table = carbon_by_day(result.schedule, inputs.park)
+    assert table["scope2_co2_kg"].iloc[0] == pytest.approx(160.0)
+    assert table["co2_kg_per_kwh"].iloc[0] == pytest.approx(0.6)
