@@ -93,6 +93,11 @@ def mean_factor(factor: pd.Series) -> float:
     return float(values[0]) if (values == values[0]).all() else float(values.mean())
 
 
+METERED_GROUPS = ("batteries", "curtailable_loads", "heat_buses", "heat_pumps", "electric_boilers",
+                  "thermal_stores", "energy_loads")
+"""Device families whose KPIs no carbon figure reads: left out, so that only the contract's totals are needed."""
+
+
 def _figures(part: pd.DataFrame, park: Park, dt_h: float, scope1_kg: float) -> dict:
     """The carbon figures of some rows of a schedule, from their KPIs, with their scope 1 [kg]."""
     kpis = schedule_kpis(part, park, dt_h, None)
@@ -144,6 +149,9 @@ def carbon_by_day(schedule: pd.DataFrame, park: Park, dt_h: float | None = None)
     if dt_h is None:
         dt_h = step_hours(schedule.index, "schedule") if len(schedule) > 1 else 0.25
     local = schedule.index.tz_convert(park.site.timezone)
+    # the figures read the totals at the point of common coupling and the renewables only (wind's columns
+    # where the park has wind), so a schedule of another version of the park, other devices, will do
+    park = park.model_copy(update={group: {} for group in METERED_GROUPS})
     rows = []
     for (year, month), month_part in schedule.groupby([local.year, local.month], sort=True):
         per_day_kg = scope1_co2_kg_per_day(park, year, month)
