@@ -226,3 +226,26 @@ def test_the_report_renders_in_a_browser(browser, live, lang: str, title: str, l
     finally:
         context.close()
 
+
+
+def test_an_hourly_factor_from_a_csv_sent_with_the_park(client, files) -> None:
+    hourly = [0.7] * 8 + [0.3] * 12 + [0.7] * 4
+    csv_text = "hour,kg\n" + "\n".join(f"{h},{v}" for h, v in enumerate(hourly)) + "\n"
+    park = carbon_park()
+    park["carbon"] = {"grid": {"preset": "mee_2022_national", "hourly_csv": {"file": "grid_factor.csv", "column": "kg"},
+                               "hourly_source": "a test profile"}}
+    missing = client.post("/parks", json={"id": "hourly", "park": park, "data_files": files}, headers=ADMIN)
+    assert_problem(missing, 422, "data_files", "grid_factor.csv")
+    outside = {**park, "carbon": {"grid": {**park["carbon"]["grid"], "hourly_csv": {"file": "../grid_factor.csv"}}}}
+    assert_problem(client.post("/parks", json={"id": "hourly", "park": outside,
+                                               "data_files": {**files, "grid_factor.csv": csv_text}}, headers=ADMIN),
+                   422, "carbon.grid.hourly_csv.file")
+    register(client, "hourly", {**files, "grid_factor.csv": csv_text}, park=park)
+    plan = client.post("/parks/hourly/plans", json={"date": "2026-07-15", "strategy": "rule-based"}, headers=ADMIN)
+    assert plan.status_code == 201, plan.text
+    day = schedule(plan.json())
+    factors = [hourly[h] for h in day.index.tz_convert("Asia/Shanghai").hour]
+    assert day["co2_kg_per_kwh"].tolist() == factors
+    body = client.get("/parks/hourly/carbon", params={"month": "2026-07"}, headers=ADMIN).json()
+    assert body["grid_factor"]["hourly_co2_kg_per_kwh"] == hourly
+    assert body["days"][0]["scope2_co2_kg"] == pytest.approx((day["grid_import_kw"] * factors).sum() * 0.25, rel=1e-6)
