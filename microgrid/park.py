@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
-from microgrid.base import ElectricalLoad, Storage, StrictModel
+from microgrid.base import ElectricalLoad, Inverter, ReactiveMode, Storage, StrictModel  # noqa: F401 (re-exported)
 from microgrid.carbon import Carbon, legacy_grid_factor
 from microgrid.flexible import CurtailableLoad, EnergyLoad, ShiftableLoad, ShiftableProcess
 from microgrid.heat import ElectricBoiler, HeatBus, HeatPump, ThermalStore
@@ -104,27 +104,6 @@ class GridConnection(StrictModel):
     def export_limit_kw(self) -> float:
         """Most the park may export at a step [kW]: ``max_export_kw``, 0 under ``anti_backflow``."""
         return 0.0 if self.export_rule == "anti_backflow" else self.max_export_kw
-
-
-ReactiveMode = Literal["absorb", "inject"]
-
-
-class Inverter(StrictModel):
-    """Reactive power of an inverter-connected device (PV, battery) in the AC power flow.
-
-    The inverter runs at a fixed ``power_factor`` (default: the network's
-    ``pv_power_factor`` or ``battery_power_factor``), absorbing reactive power
-    (``absorb``: under-excited, inductive, lowers the voltage, the usual
-    setting against voltage rise from PV) or injecting it (``inject``:
-    over-excited, capacitive, raises the voltage):
-    ``q_kvar = |p_kw| · tan(acos(power_factor))``. With ``sn_kva`` (its
-    apparent-power rating) that is its reactive capability:
-    ``q_kvar ≤ sqrt(sn_kva² − p_kw²)``.
-    """
-
-    power_factor: float | None = Field(default=None, gt=0, le=1, description="fixed power factor")
-    reactive_mode: ReactiveMode = Field(default="absorb", description="absorb or inject reactive power")
-    sn_kva: float | None = Field(default=None, gt=0, description="apparent-power rating of the inverter [kVA]")
 
 
 class PVArray(Inverter):
@@ -300,9 +279,10 @@ class Network(StrictModel):
     (park bus → bus name in the JSON).
 
     Reactive power: every load draws at its own ``power_factor`` or else at
-    ``load_power_factor`` (lagging); PV inverters and batteries run at their
-    own ``power_factor`` or else ``pv_power_factor`` and
-    ``battery_power_factor`` (1: active power only), see :class:`Inverter`.
+    ``load_power_factor`` (lagging); PV inverters, wind turbine groups and
+    batteries run at their own ``power_factor`` or else ``pv_power_factor``,
+    ``wind_power_factor`` and ``battery_power_factor`` (1: active power
+    only), see :class:`Inverter`.
     """
 
     buses: dict[str, Bus] = Field(default_factory=dict)
@@ -313,6 +293,8 @@ class Network(StrictModel):
     bus_names: dict[str, str] = Field(default_factory=dict, description="park bus -> bus name in pandapower_json")
     load_power_factor: float = Field(default=0.95, gt=0, le=1)
     pv_power_factor: float = Field(default=1.0, gt=0, le=1)
+    wind_power_factor: float = Field(default=1.0, gt=0, le=1,
+                                     description="of the wind turbine groups without their own power_factor")
     battery_power_factor: float = Field(default=1.0, gt=0, le=1)
     min_vm_pu: float = Field(default=0.95, gt=0)
     max_vm_pu: float = Field(default=1.05, gt=0)
