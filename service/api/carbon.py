@@ -39,6 +39,8 @@ MONTH_PATTERN = r"^20[0-9]{2}-(0[1-9]|1[0-2])$"
 FORMATS: dict[str, str] = {"json": "application/json", "csv": "text/csv", "html": "text/html"}
 """The answer's formats and their media types."""
 
+Format = Literal["json", "csv", "html"]
+
 
 class CarbonFigures(BaseModel):
     """The carbon figures of a local day (``date`` YYYY-MM-DD) or of the month (``date`` YYYY-MM)."""
@@ -215,6 +217,3 @@ def carbon_out(park_id: str, version: int, park: Park, month: str, table: pd.Dat
                                   hourly_source=grid.hourly_source),
         factor_source=factor_source(park), fuels=[FuelOut(**f) for f in fuels_described(park)],
         days=days, month_total=figures(next(r for r in rows if r["period"] == "month")))
-
-
-Format = Literal["json", "csv", "html"]
