@@ -243,6 +243,11 @@ class DispatchInputs:
         return 0.0 if peak is None else peak
 
     @property
+    def co2_kg_per_kwh(self) -> pd.Series:
+        """The grid emission factor of every step [kg CO2/kWh] (``carbon.grid``: hourly where it has a profile)."""
+        return self.park.grid_co2_kg_per_kwh(self.index)
+
+    @property
     def next_day_cheapest_price_cny_per_kwh(self) -> float:
         """The cheapest import price of the tariff in the 24 h after the horizon ends [CNY/kWh]."""
         end = self.index[-1] + pd.Timedelta(hours=self.dt_h)

@@ -20,10 +20,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator, model_validator
 
 from microgrid.base import ElectricalLoad, Inverter, ReactiveMode, Storage, StrictModel  # noqa: F401 (re-exported)
+from microgrid.carbon import Carbon, legacy_grid_factor
 from microgrid.economics import DEFAULT_NEW_ASSET_GROUPS, NEW_ASSET_GROUPS, Economics
 from microgrid.flexible import CurtailableLoad, EnergyLoad, ShiftableLoad, ShiftableProcess
 from microgrid.heat import ElectricBoiler, HeatBus, HeatPump, ThermalStore
-from microgrid.tariff import Tariff
+from microgrid.tariff import PRESETS, Tariff
 from microgrid.wind import WindTurbineGroup
 
 _ID = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*$")
@@ -416,6 +417,7 @@ class Park(StrictModel):
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
     demand_response: DemandResponseSettings = Field(default_factory=DemandResponseSettings)
     economics: Economics = Field(default_factory=Economics)
+    carbon: Carbon = Field(default_factory=Carbon)
     pv_arrays: dict[str, PVArray] = Field(default_factory=dict)
     wind_turbines: dict[str, WindTurbineGroup] = Field(default_factory=dict)
     batteries: dict[str, Battery] = Field(default_factory=dict)
@@ -502,6 +504,22 @@ class Park(StrictModel):
                         for group, ids in self.new_assets.items()}
         update["economics"] = self.economics.model_copy(update={"new_assets": []})
         return self.model_copy(update=update)
+
+    @model_validator(mode="after")
+    def _one_grid_factor(self) -> "Park":
+        # One grid factor: carbon.grid's, written into tariff.co2_kg_per_kwh (which the model reads); a case
+        # without carbon.grid keeps its tariff's, its source named by legacy_grid_factor.
+        # Copies are assigned (validated again, which ends here), so that no shared object is changed.
+        if self.carbon.grid is None:
+            grid = legacy_grid_factor(self.tariff.co2_kg_per_kwh, PRESETS["henan_2024"]["co2_kg_per_kwh"])
+            self.carbon = self.carbon.model_copy(update={"grid": grid})
+        elif self.tariff.co2_kg_per_kwh != self.carbon.grid.co2_kg_per_kwh:
+            self.tariff = self.tariff.model_copy(update={"co2_kg_per_kwh": self.carbon.grid.co2_kg_per_kwh})
+        return self
+
+    def grid_co2_kg_per_kwh(self, index) -> "pd.Series":
+        """The grid factor of every step of ``index`` [kg CO2/kWh]: ``carbon.grid``'s, hourly where it has a profile."""
+        return self.carbon.grid.factor(index, self.site.timezone)
 
     @property
     def wind_nameplate_kw(self) -> float:

@@ -202,7 +202,7 @@ def scenario_case(config: dict, folder: Path, overrides: dict[str, Any], base: C
     ``base`` (the case without overrides) lends its already-read data when the
     scenario keeps the same data files.
     """
-    park = park_from_dict(apply_overrides(config, overrides))
+    park = park_from_dict(apply_overrides(config, overrides), folder=folder)
     shared = base is not None and park.data == base.park.data
     case = Case(park=park, folder=folder, _cache=base._cache if shared else {})
     case.check_data()
@@ -247,7 +247,7 @@ def load_scenario_case(case_dir: str | Path, overrides: dict[str, Any]) -> Case:
     are not read again.
     """
     config, folder = read_case_config(case_dir)
-    park = park_from_dict(apply_overrides(config, overrides))
+    park = park_from_dict(apply_overrides(config, overrides), folder=folder)
     case = Case(park=park, folder=folder)
     _lend_data(case)
     case.check_data()

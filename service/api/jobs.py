@@ -84,7 +84,7 @@ def open_case(document: dict, folder: str):
     if key in _case_cache:
         _case_cache.move_to_end(key)
         return _case_cache[key]
-    case = Case(park=park_from_dict(document), folder=path)
+    case = Case(park=park_from_dict(document, folder=path), folder=path)
     case.check_data()
     _case_cache[key] = case
     while len(_case_cache) > CASE_CACHE_SIZE:

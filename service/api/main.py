@@ -23,7 +23,8 @@ from service.api.openadr import VenManager
 from service.api.openapi import install as install_openapi
 from service.api.planner import Planner
 from service.api.problems import PayloadTooLarge, install_handlers, problem_response
-from service.api.routes import events, forecasts, health, keys, measurements, openadr, parks, plans, studies
+from service.api.routes import (carbon, events, forecasts, health, keys, measurements, openadr, parks, plans,
+                                studies)
 from service.api.settings import Settings
 from service.api.studies import StudyRunner
 from service.dashboard.routes import install as install_dashboard
@@ -173,7 +174,7 @@ def create_app() -> FastAPI:
     install_handlers(app)
     install_openapi(app)
     for router in (health.router, parks.router, measurements.router, plans.router, events.router, openadr.router,
-                   keys.router, studies.router, forecasts.router):
+                   keys.router, studies.router, forecasts.router, carbon.router):
         app.include_router(router)
     install_dashboard(app)  # the operator's pages at / (service/dashboard/)
     app.state.max_request_bytes = Settings.model_fields["max_request_bytes"].default

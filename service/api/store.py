@@ -84,7 +84,8 @@ def read_case_document(folder: Path) -> dict[str, Any]:
 
 
 def required_files(park: Park) -> list[str]:
-    """The data files a park reads: loads, weather (PV or air-source heat pumps), heat, a network file."""
+    """The data files a park reads: loads, weather (PV or air-source heat pumps), heat, a network file, the
+    hourly grid factor."""
     names = [park.data.loads]
     if park.pv_arrays or any(hp.source == "ambient" for hp in park.heat_pumps.values()):
         names.append(park.data.weather)
@@ -92,13 +93,16 @@ def required_files(park: Park) -> list[str]:
         names.append(park.data.heat)
     if park.network.pandapower_json:
         names.append(park.network.pandapower_json)
+    if park.carbon.grid.hourly_csv is not None:
+        names.append(park.carbon.grid.hourly_csv.file)
     return names
 
 
 def check_data_names(park: Park) -> None:
     """The files a park names are plain relative paths: nothing outside its folder is read."""
     fields = {"data.loads": park.data.loads, "data.weather": park.data.weather, "data.heat": park.data.heat,
-              "network.pandapower_json": park.network.pandapower_json}
+              "network.pandapower_json": park.network.pandapower_json,
+              "carbon.grid.hourly_csv.file": park.carbon.grid.hourly_csv.file if park.carbon.grid.hourly_csv else None}
     for field, name in fields.items():
         if name is not None and not _FILE_NAME.match(name):
             raise InvalidInput(Message("{field}: {name!r} is not a file name inside the case; use a relative "
