@@ -56,6 +56,7 @@ import pandas as pd
 
 from dispatch.kpis import schedule_kpis
 from microgrid.errors import InvalidRequestError
+from microgrid.messages import Message
 from microgrid.park import Park
 from microgrid.timeseries import step_hours
 
@@ -141,11 +142,11 @@ def carbon_by_day(schedule: pd.DataFrame, park: Park, dt_h: float | None = None)
         ``month`` (``date`` YYYY-MM), see the module docstring for each figure.
     """
     if schedule.empty:
-        raise InvalidRequestError("schedule: empty; carbon figures need at least one step")
+        raise InvalidRequestError(Message("schedule: empty; carbon figures need at least one step"))
     factor = schedule["co2_kg_per_kwh"].to_numpy(dtype=float)
     if not (factor >= 0).all():
-        raise InvalidRequestError("schedule: co2_kg_per_kwh is missing or negative at some step; every step "
-                                  "carries its grid factor [kg CO2/kWh]")
+        raise InvalidRequestError(Message("schedule: co2_kg_per_kwh is missing or negative at some step; every "
+                                          "step carries its grid factor [kg CO2/kWh]"))
     if dt_h is None:
         dt_h = step_hours(schedule.index, "schedule") if len(schedule) > 1 else 0.25
     local = schedule.index.tz_convert(park.site.timezone)

@@ -13,6 +13,7 @@ import pandas as pd
 
 from dispatch.studies.report import CSS, html_table
 from microgrid.errors import InvalidRequestError
+from microgrid.messages import Message
 
 LABELS: dict[str, dict[str, str]] = {
     "en": {
@@ -72,7 +73,8 @@ FORMATS = {"renewable_share": "{:.1%}", "intensity_kg_per_kwh": "{:.4f}", "gec_m
 def labels(lang: str) -> dict[str, str]:
     """The labels of ``lang`` (``en`` or ``zh``)."""
     if lang not in LABELS:
-        raise InvalidRequestError(f"lang: unknown {lang!r}; choose one of {', '.join(LABELS)}")
+        raise InvalidRequestError(Message("lang: unknown {lang!r}; choose one of {languages}",
+                                          lang=lang, languages=', '.join(LABELS)))
     return LABELS[lang]
 
 

@@ -24,6 +24,7 @@ from typing import Sequence
 
 import numpy as np
 import numpy_financial as npf
+from microgrid.messages import Message
 
 
 def discount_factors(rate: float, years: int) -> np.ndarray:
@@ -78,7 +79,7 @@ def discounted_payback_years(rate: float, cash_flows: Sequence[float]) -> float 
 def annuity_factor(rate: float, years: int) -> float:
     """Present value of 1 CNY a year for ``years`` years: ``(1 − (1 + r)^−n) / r`` (``n`` at ``r = 0``) [a]."""
     if years < 1:
-        raise ValueError(f"years: must be ≥ 1, got {years}")
+        raise ValueError(Message("years: must be ≥ 1, got {years}", years=years))
     if rate == 0:
         return float(years)
     return -math.expm1(-years * math.log1p(rate)) / rate  # exact for rates near 0 too
@@ -103,7 +104,8 @@ def levelised_cost(rate: float, costs_cny: Sequence[float], energy_kwh: Sequence
     costs = np.asarray(costs_cny, dtype=float)
     energy = np.asarray(energy_kwh, dtype=float)
     if costs.shape != energy.shape:
-        raise ValueError(f"costs_cny has {costs.size} years but energy_kwh {energy.size}; give one value per year")
+        raise ValueError(Message("costs_cny has {cost_years} years but energy_kwh {energy_years}; give one value per year",
+                                 cost_years=costs.size, energy_years=energy.size))
     factors = discount_factors(rate, len(costs) - 1)
     delivered = float((energy * factors).sum())
     if delivered <= 0:

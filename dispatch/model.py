@@ -29,6 +29,7 @@ from dispatch.heat import add_heat, set_heat_inputs
 from dispatch.inputs import DispatchInputs
 from dispatch.terms import Terms, set_series
 from microgrid.errors import InvalidRequestError
+from microgrid.messages import Message
 from microgrid.park import Park
 
 Objective = Literal["cost", "self_consumption", "co2"]
@@ -521,7 +522,8 @@ def end_of_horizon_values(inputs: DispatchInputs, rule: str = "value") -> dict[s
     ``terminal_value_cny_per_kwh`` the value in CNY (its CO2 credit is then 0).
     """
     if rule not in END_OF_HORIZON_RULES:
-        raise InvalidRequestError(f"end_of_horizon: unknown {rule!r}; choose one of {', '.join(END_OF_HORIZON_RULES)}")
+        raise InvalidRequestError(Message("end_of_horizon: unknown {rule!r}; choose one of {rules}",
+                                          rule=rule, rules=', '.join(END_OF_HORIZON_RULES)))
     park = inputs.park
     price = inputs.next_day_cheapest_price_cny_per_kwh if rule == "value" else 0.0
     factor = park.carbon.grid.lowest_co2_kg_per_kwh if rule == "value" else 0.0
@@ -561,7 +563,8 @@ def set_inputs(m: pyo.ConcreteModel, inputs: DispatchInputs, config: DispatchCon
     there, see its docstring), so the structure does not change between horizons.
     """
     if inputs.n_steps != len(m.T):
-        raise ValueError(f"model has {len(m.T)} steps, inputs have {inputs.n_steps}")
+        raise ValueError(Message("model has {model_steps} steps, inputs have {n_steps}", model_steps=len(m.T),
+                                 n_steps=inputs.n_steps))
     m.dt_h.set_value(inputs.dt_h)
     most_saved = float(np.abs(inputs.price_import_cny_per_kwh.to_numpy()).max(initial=0.0)
                        + np.abs(inputs.price_export_cny_per_kwh.to_numpy()).max(initial=0.0)
@@ -589,7 +592,7 @@ def set_inputs(m: pyo.ConcreteModel, inputs: DispatchInputs, config: DispatchCon
     set_series(m.peak_margin_kw, inputs.peak_margin_kw)
     if hasattr(m, "import_cap_kw"):
         if not inputs.has_grid_limits:
-            raise ValueError("the model has demand-response limits; give import_cap_kw or min_import_kw")
+            raise ValueError(Message("the model has demand-response limits; give import_cap_kw or min_import_kw"))
         cap = inputs.import_cap_kw if inputs.import_cap_kw is not None else np.full(inputs.n_steps, np.inf)
         set_series(m.import_cap_kw, np.minimum(cap, inputs.park.grid.max_import_kw))
         set_series(m.min_import_kw, inputs.min_import_kw if inputs.min_import_kw is not None

@@ -48,6 +48,7 @@ import pyomo.environ as pyo
 from dispatch.heat import heat_pump_groups
 from dispatch.inputs import DispatchInputs
 from dispatch.terms import Terms, set_series
+from microgrid.messages import Message
 from microgrid.network import Linearization
 from microgrid.park import Park
 
@@ -172,7 +173,7 @@ class NetworkSpec:
 def coefficients(columns: list[Column], linearization: Linearization) -> tuple[np.ndarray, np.ndarray]:
     """``a = σ_c ∂y/∂c`` ``(steps, Q_all, C)`` and ``λ = σ_c ∂loss/∂c`` ``(steps, C)`` of a linearization."""
     if [c.name if not c.members else c.members[0] for c in columns] != linearization.columns:
-        raise ValueError("the linearization was taken against other columns than the model's")
+        raise ValueError(Message("the linearization was taken against other columns than the model's"))
     sign = np.array([c.sign for c in columns])
     return linearization.sens * sign, linearization.loss_sens * sign
 

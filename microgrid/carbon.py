@@ -36,6 +36,7 @@ import pandas as pd
 from pydantic import Field, field_validator, model_validator
 
 from microgrid.base import StrictModel
+from microgrid.messages import Message
 
 MEE_2022_SOURCE = ("Ministry of Ecology and Environment and National Bureau of Statistics of China, "
                    "2022 electricity CO2 emission factors (生态环境部、国家统计局 2022年电力二氧化碳排放因子, "
@@ -115,8 +116,9 @@ class GridFactor(StrictModel):
         if isinstance(data, dict) and data.get("preset") is not None:
             name = data["preset"]
             if name not in GRID_FACTOR_PRESETS:
-                raise ValueError(f"preset: unknown grid factor {name!r}; choose one of "
-                                 f"{', '.join(GRID_FACTOR_PRESETS)} or give co2_kg_per_kwh, scope, year and source")
+                raise ValueError(Message("preset: unknown grid factor {name!r}; choose one of "
+                                         "{presets} or give co2_kg_per_kwh, scope, year and source",
+                                         name=name, presets=', '.join(GRID_FACTOR_PRESETS)))
             data = {**GRID_FACTOR_PRESETS[name], **data}
         return data
 
@@ -125,22 +127,24 @@ class GridFactor(StrictModel):
     def _hourly(cls, value: list[float] | None) -> list[float] | None:
         if value is not None:
             if len(value) != 24:
-                raise ValueError(f"needs 24 values, one per local hour 0-23; got {len(value)}")
+                raise ValueError(Message("needs 24 values, one per local hour 0-23; got {count}",
+                                         count=len(value)))
             bad = [v for v in value if not 0 <= v <= 5]
             if bad:
-                raise ValueError(f"each value is a factor in [0, 5] kg CO2/kWh; got {bad[0]!r}")
+                raise ValueError(Message("each value is a factor in [0, 5] kg CO2/kWh; got {bad!r}", bad=bad[0]))
         return value
 
     @model_validator(mode="after")
     def _sourced(self) -> "GridFactor":
         if self.scope != "custom" and self.year is None:
-            raise ValueError(f"year: a {self.scope} factor is of a year; give the year it is of (e.g. 2022)")
+            raise ValueError(Message("year: a {scope} factor is of a year; give the year it is of (e.g. 2022)",
+                                     scope=self.scope))
         hourly = self.hourly_co2_kg_per_kwh is not None or self.hourly_csv is not None
         if hourly and not self.hourly_source:
-            raise ValueError("hourly_source: name where the hourly factor profile comes from")
+            raise ValueError(Message("hourly_source: name where the hourly factor profile comes from"))
         if self.hourly_source and not hourly:
-            raise ValueError("hourly_source: there is no hourly profile; give hourly_co2_kg_per_kwh or hourly_csv, "
-                             "or remove hourly_source")
+            raise ValueError(Message("hourly_source: there is no hourly profile; give hourly_co2_kg_per_kwh or "
+                                     "hourly_csv, or remove hourly_source"))
         return self
 
     @property
@@ -171,8 +175,9 @@ class GridFactor(StrictModel):
             ``hourly_csv`` was given but not read (a park not loaded from its case folder).
         """
         if self.hourly_csv is not None and not self.hourly:
-            raise ValueError(f"carbon.grid.hourly_csv: {self.hourly_csv.file} is not read; load the park with "
-                             "its case folder (microgrid.case.load_case)")
+            raise ValueError(Message("carbon.grid.hourly_csv: {file} is not read; load the park with its case "
+                                     "folder (microgrid.case.load_case)",
+                                     file=self.hourly_csv.file))
         if not self.hourly:
             return pd.Series(self.co2_kg_per_kwh, index=index, name="co2_kg_per_kwh", dtype=float)
         hours = index.tz_convert(timezone).hour.to_numpy()
@@ -203,21 +208,25 @@ class Fuel(StrictModel):
     @model_validator(mode="after")
     def _complete(self) -> "Fuel":
         if (self.consumption_per_day is None) == (self.consumption_per_month is None):
-            raise ValueError("give either consumption_per_day or consumption_per_month (in unit), one of them")
+            raise ValueError(Message("give either consumption_per_day or consumption_per_month (in unit), one of "
+                                     "them"))
         if self.unit == "GJ" and self.ncv_gj_per_unit not in (None, 1.0):
-            raise ValueError(f"ncv_gj_per_unit: a consumption in GJ is energy already; remove it "
-                             f"(got {self.ncv_gj_per_unit:g})")
+            raise ValueError(Message("ncv_gj_per_unit: a consumption in GJ is energy already; remove it (got "
+                                     "{ncv_gj_per_unit:g})",
+                                     ncv_gj_per_unit=self.ncv_gj_per_unit))
         if self.unit in ("m3", "L") and self.ncv_gj_per_unit is None:
-            raise ValueError(f"ncv_gj_per_unit: a consumption in {self.unit} needs the fuel's net calorific value "
-                             f"[GJ/{self.unit}] (from its supplier) to convert it to energy; add it")
+            raise ValueError(Message("ncv_gj_per_unit: a consumption in {unit} needs the fuel's net calorific "
+                                     "value [GJ/{unit}] (from its supplier) to convert it to energy; add it",
+                                     unit=self.unit))
         if self.fuel == "other" and self.unit == "t" and self.ncv_gj_per_unit is None:
-            raise ValueError("ncv_gj_per_unit: fuel 'other' has no default net calorific value; add it [GJ/t]")
+            raise ValueError(Message("ncv_gj_per_unit: fuel 'other' has no default net calorific value; add it "
+                                     "[GJ/t]"))
         if self.fuel == "other" and self.co2_kg_per_gj is None:
-            raise ValueError("co2_kg_per_gj: fuel 'other' has no default emission factor; add it [kg CO2/GJ] "
-                             "with its source")
+            raise ValueError(Message("co2_kg_per_gj: fuel 'other' has no default emission factor; add it [kg "
+                                     "CO2/GJ] with its source"))
         own = self.co2_kg_per_gj is not None or (self.ncv_gj_per_unit is not None and self.unit != "GJ")
         if own and not self.source:
-            raise ValueError("source: name where co2_kg_per_gj and ncv_gj_per_unit come from")
+            raise ValueError(Message("source: name where co2_kg_per_gj and ncv_gj_per_unit come from"))
         return self
 
     @property
@@ -256,7 +265,9 @@ class Carbon(StrictModel):
     def _ids(cls, value: dict[str, Fuel]) -> dict[str, Fuel]:
         for name in value:
             if not re.match(r"^[A-Za-z][A-Za-z0-9_\-]*$", name):
-                raise ValueError(f"{name!r}: fuel ids start with a letter and use letters, digits, '_' or '-'")
+                raise ValueError(Message("{name!r}: fuel ids start with a letter and use letters, digits, '_' or "
+                                         "'-'",
+                                         name=name))
         return value
 
 

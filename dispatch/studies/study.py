@@ -61,6 +61,7 @@ from dispatch.studies.investment import NO_NEW_ASSETS_DIR, add_investment, asset
 from dispatch.studies.results import ProgressCallback, StrategyRun, StudyProgress, StudyResult
 from microgrid.case import Case
 from microgrid.errors import InvalidRequestError
+from microgrid.messages import Message
 from microgrid.park import Park
 from microgrid.timeseries import step_hours
 
@@ -124,37 +125,43 @@ class StudySettings:
     def __post_init__(self) -> None:
         if self.end < self.start:
             raise InvalidRequestError(
-                f"end: {self.end.isoformat()} is before start {self.start.isoformat()}; "
-                "the end is the last day of the study (included)")
+                Message("end: {end} is before start {start}; the end is the last day of the study (included)",
+                        end=self.end.isoformat(), start=self.start.isoformat()))
         if not self.strategies:
-            raise InvalidRequestError(f"strategy: give at least one of {', '.join(ROLLING_STRATEGIES)}")
+            raise InvalidRequestError(Message("strategy: give at least one of {strategies}",
+                                              strategies=', '.join(ROLLING_STRATEGIES)))
         unknown = [s for s in self.strategies if s not in ROLLING_STRATEGIES]
         if unknown:
             raise InvalidRequestError(
-                f"strategy: unknown {unknown[0]!r}; choose among {', '.join(ROLLING_STRATEGIES)}")
+                Message("strategy: unknown {unknown!r}; choose among {strategies}",
+                        unknown=unknown[0], strategies=', '.join(ROLLING_STRATEGIES)))
         if len(set(self.strategies)) != len(self.strategies):
-            raise InvalidRequestError("strategy: each strategy may be given once")
+            raise InvalidRequestError(Message("strategy: each strategy may be given once"))
         if self.baseline not in ROLLING_STRATEGIES:
             raise InvalidRequestError(
-                f"baseline: unknown {self.baseline!r}; choose one of {', '.join(ROLLING_STRATEGIES)}")
+                Message("baseline: unknown {baseline!r}; choose one of {strategies}",
+                        baseline=self.baseline, strategies=', '.join(ROLLING_STRATEGIES)))
         if self.baseline not in self.strategies:
             logger.info("baseline %s added to the strategies %s", self.baseline, ", ".join(self.strategies))
             object.__setattr__(self, "strategies", (*self.strategies, self.baseline))
         if not math.isfinite(self.horizon_h) or not math.isfinite(self.replan_h):
-            raise InvalidRequestError("horizon_h, replan_h: must be finite numbers of hours")
+            raise InvalidRequestError(Message("horizon_h, replan_h: must be finite numbers of hours"))
         if not MIN_REPLAN_H <= self.replan_h <= self.horizon_h:
             raise InvalidRequestError(
-                f"replan_h: must be at least {MIN_REPLAN_H:g} h (one step of 15-min data) and at most horizon_h "
-                f"({self.horizon_h:g} h), got {self.replan_h:g} h")
+                Message("replan_h: must be at least {min_replan_h:g} h (one step of 15-min data) and at most "
+                        "horizon_h ({horizon_h:g} h), got {replan_h:g} h",
+                        min_replan_h=MIN_REPLAN_H, horizon_h=self.horizon_h, replan_h=self.replan_h))
         if round(24.0 / self.replan_h, 9) != round(24.0 / self.replan_h):
             raise InvalidRequestError(
-                f"replan_h: {self.replan_h:g} h does not divide a day; the study runs day by day "
-                "(use e.g. 0.25, 0.5, 1, 2, 3, 4, 6, 12 or 24)")
+                Message("replan_h: {replan_h:g} h does not divide a day; the study runs day by day (use e.g. "
+                        "0.25, 0.5, 1, 2, 3, 4, 6, 12 or 24)",
+                        replan_h=self.replan_h))
         if self.integer_horizon_h is not None and not (math.isfinite(self.integer_horizon_h)
                                                        and self.integer_horizon_h >= self.replan_h):
             raise InvalidRequestError(
-                f"integer_horizon_h: must be at least the re-plan interval ({self.replan_h:g} h), so that the "
-                f"committed steps are integer; got {self.integer_horizon_h:g}")
+                Message("integer_horizon_h: must be at least the re-plan interval ({replan_h:g} h), so that the "
+                        "committed steps are integer; got {integer_horizon_h:g}",
+                        replan_h=self.replan_h, integer_horizon_h=self.integer_horizon_h))
 
     @property
     def effective_integer_horizon_h(self) -> float:
@@ -269,13 +276,14 @@ def _check_settings(folder: Path, record: dict, out_dir: Path) -> None:
     fix = f"use another output folder (--out) or delete {out_dir} to start over"
     if not path.exists():
         if (folder / "days").is_dir() and any((folder / "days").iterdir()):
-            raise InvalidRequestError(f"{folder}: holds day files but no settings.json; {fix}")
+            raise InvalidRequestError(Message("{folder}: holds day files but no settings.json; {fix}",
+                                              folder=folder, fix=fix))
         _write_json(path, record)
         return
     try:
         stored = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        raise InvalidRequestError(f"{path}: unreadable; {fix}") from None
+        raise InvalidRequestError(Message("{path}: unreadable; {fix}", path=path, fix=fix)) from None
     differing = []
     for key, value in record.items():
         if stored.get(key) != value:
@@ -285,8 +293,8 @@ def _check_settings(folder: Path, record: dict, out_dir: Path) -> None:
                 differing.append(f"{key} {stored.get(key)!r} there, {value!r} now")
     if differing:
         raise InvalidRequestError(
-            f"{folder}: holds a {record['strategy']!r} study computed with other settings "
-            f"({'; '.join(differing)}); {fix}")
+            Message("{folder}: holds a {strategy!r} study computed with other settings ({differing}); {fix}",
+                    folder=folder, strategy=record['strategy'], differing='; '.join(differing), fix=fix))
 
 
 def _day_paths(folder: Path, day: dt.date) -> tuple[Path, Path, Path]:
@@ -309,9 +317,10 @@ def check_period(case: Case, settings: StudySettings) -> None:
     end = pd.Timestamp(settings.end + dt.timedelta(days=1)).tz_localize(tz)
     if start < first or end > last:
         raise InvalidRequestError(
-            f"start, end: the study {settings.start.isoformat()} … {settings.end.isoformat()} is outside the "
-            f"case's data, which cover {first.tz_convert(tz).isoformat()} – {last.tz_convert(tz).isoformat()}; "
-            "pick days inside it")
+            Message("start, end: the study {start} … {end} is outside the case's data, which cover {first} "
+                    "– {last}; pick days inside it",
+                    start=settings.start.isoformat(), end=settings.end.isoformat(),
+                    first=first.tz_convert(tz).isoformat(), last=last.tz_convert(tz).isoformat()))
 
 
 # --------------------------------------------------------------------------- running

@@ -50,6 +50,7 @@ import pandas as pd
 import yaml
 
 from microgrid.case import CASE_FILE, Case, load_case, park_from_dict
+from microgrid.messages import Message
 from microgrid.yaml_text import load_yaml
 from microgrid.errors import DataError, InvalidParkError, InvalidRequestError, MicrogridError
 from dispatch.studies.investment import asset_energy_kwh, baseline_key, operating_cost_cny, sweep_investment
@@ -128,22 +129,27 @@ def parse_set(text: str) -> SweepAxis:
     path, sep, raw = text.partition("=")
     path = path.strip()
     if not sep or not path:
-        raise InvalidRequestError(f"--set {text!r}: write it as PATH=VALUE[,VALUE...], "
-                                  "e.g. batteries.b1.capacity_kwh=0,2000,4000")
+        raise InvalidRequestError(Message("--set {text!r}: write it as PATH=VALUE[,VALUE...], e.g. "
+                                          "batteries.b1.capacity_kwh=0,2000,4000",
+                                          text=text))
     parts = path.split(".")
     if any(not p for p in parts):
-        raise InvalidRequestError(f"--set {text!r}: {path!r} is not a dotted path such as batteries.b1.capacity_kwh")
+        raise InvalidRequestError(Message("--set {text!r}: {path!r} is not a dotted path such as "
+                                          "batteries.b1.capacity_kwh",
+                                          text=text, path=path))
     texts = split_values(raw)
     if any(t == "" for t in texts):
-        raise InvalidRequestError(f"--set {text!r}: empty value; give comma-separated values after '='")
+        raise InvalidRequestError(Message("--set {text!r}: empty value; give comma-separated values after '='",
+                                          text=text))
     values = []
     for value_text in texts:
         try:
             values.append(yaml.safe_load(value_text))
         except yaml.YAMLError:
-            raise InvalidRequestError(f"--set {path}={value_text}: not a valid YAML value") from None
+            raise InvalidRequestError(Message("--set {path}={value_text}: not a valid YAML value",
+                                              path=path, value_text=value_text)) from None
     if len({json.dumps(v, sort_keys=True, default=str) for v in values}) != len(values):
-        raise InvalidRequestError(f"--set {text!r}: a value is repeated")
+        raise InvalidRequestError(Message("--set {text!r}: a value is repeated", text=text))
     return SweepAxis(path=path, values=tuple(values), texts=tuple(texts))
 
 
@@ -167,11 +173,14 @@ def apply_overrides(config: dict, overrides: dict[str, Any]) -> dict:
                 siblings = [k for k, v in node.items() if isinstance(v, dict)]
                 if depth > 0 and siblings and len(siblings) == len(node):
                     raise InvalidParkError(
-                        f"--set {path}: no {part!r} in {'.'.join(parts[:depth])}; "
-                        f"known: {', '.join(str(s) for s in siblings)}")
+                        Message("--set {path}: no {part!r} in {parts}; known: {siblings}",
+                                path=path, part=part, parts='.'.join(parts[:depth]),
+                                siblings=', '.join(str(s) for s in siblings)))
                 child = node[part] = {}
             elif not isinstance(child, dict):
-                raise InvalidParkError(f"--set {path}: {where} is a value ({child!r}), not a mapping of fields")
+                raise InvalidParkError(Message("--set {path}: {where} is a value ({child!r}), not a mapping of "
+                                               "fields",
+                                               path=path, where=where, child=child))
             node = child
         node[parts[-1]] = value
     return result
@@ -263,11 +272,13 @@ def validate_sweep(case_dir: str | Path, axes: list[SweepAxis], settings: StudyS
     (or the scenario) at fault.
     """
     if not axes:
-        raise InvalidRequestError("--set: give at least one, e.g. --set batteries.b1.capacity_kwh=0,2000,4000")
+        raise InvalidRequestError(Message("--set: give at least one, e.g. --set "
+                                          "batteries.b1.capacity_kwh=0,2000,4000"))
     paths = [a.path for a in axes]
     repeated = sorted({p for p in paths if paths.count(p) > 1})
     if repeated:
-        raise InvalidRequestError(f"--set {repeated[0]}: given twice; list all its values in one --set")
+        raise InvalidRequestError(Message("--set {repeated}: given twice; list all its values in one --set",
+                                          repeated=repeated[0]))
     base = load_case(case_dir)
     config, folder = read_case_config(case_dir)
     check_period(base, settings)
@@ -469,17 +480,18 @@ def dask_client(scheduler: str | None, workers: int | None) -> Iterator[tuple[An
     from dask.distributed import Client, LocalCluster
 
     if scheduler is not None and workers is not None:
-        raise InvalidRequestError("--workers: sizes the local cluster only; drop it with --scheduler")
+        raise InvalidRequestError(Message("--workers: sizes the local cluster only; drop it with --scheduler"))
     n = workers if workers is not None else (os.cpu_count() or 1)
     if n < 1:
-        raise InvalidRequestError(f"--workers: must be ≥ 1, got {n}")
+        raise InvalidRequestError(Message("--workers: must be ≥ 1, got {n}", n=n))
     with _quiet_dask(), contextlib.ExitStack() as stack:
         if scheduler is not None:
             try:
                 client = stack.enter_context(Client(scheduler, timeout="15s"))
             except (OSError, TimeoutError, ValueError) as exc:
-                raise InvalidRequestError(f"--scheduler {scheduler}: cannot connect ({exc}); check the address, "
-                                          "or drop --scheduler to run on a local cluster") from None
+                raise InvalidRequestError(Message("--scheduler {scheduler}: cannot connect ({exc}); check the "
+                                                  "address, or drop --scheduler to run on a local cluster",
+                                                  scheduler=scheduler, exc=exc)) from None
             n = len(client.scheduler_info(n_workers=-1).get("workers", {}))
             yield client, f"the Dask cluster at {scheduler} ({n} workers)"
             return

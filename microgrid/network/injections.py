@@ -15,6 +15,7 @@ import pandas as pd
 
 from microgrid.errors import InvalidParkError
 from microgrid.base import Inverter, ReactiveMode
+from microgrid.messages import Message
 from microgrid.network.build import CONSUMERS, GENERATORS, KW_PER_MW
 from microgrid.park import Park
 
@@ -144,14 +145,15 @@ def injections_mw(park: Park, net, schedule: pd.DataFrame) -> Injections:
     load_columns = list(net.load["name"])
     if set(load_columns) != set(consumers) or list(net.sgen["name"]) != generator_ids or \
             list(net.storage["name"]) != battery_ids:
-        raise InvalidParkError("network: the network's loads, PV, wind turbines and batteries are not this park's "
-                               "devices; build it with build_network(park)")
+        raise InvalidParkError(Message("network: the network's loads, PV, wind turbines and batteries are not "
+                                       "this park's devices; build it with build_network(park)"))
     generator_columns = [f"{g}.used_kw" for g in generator_ids]
     needed = load_columns + generator_columns + [f"{b}.{q}" for b in battery_ids for q in ("charge_kw", "discharge_kw")]
     missing = [c for c in needed if c not in schedule.columns]
     if missing:
-        raise InvalidParkError(f"schedule: no column {missing[0]!r} (and {len(missing) - 1} more); "
-                               "check it against this case: its devices must match")
+        raise InvalidParkError(Message("schedule: no column {missing!r} (and {more} more); check it against "
+                                       "this case: its devices must match",
+                                       missing=missing[0], more=len(missing) - 1))
     steps = len(schedule)
 
     def columns(names: list[str]) -> np.ndarray:

@@ -29,6 +29,7 @@ import pandas as pd
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from microgrid.messages import Message
 from microgrid.park import Park
 from service.api.db import PlanRow
 from service.api.problems import Conflict, NotFound
@@ -169,14 +170,16 @@ def month_schedule(session, park_id: str, park: Park, month: str, lookback_days:
         frame["plan_id"] = row.id
         frames.append(frame)
     if not frames:
-        raise NotFound(f"month: park {park_id!r} has no plan covering {month}; the figures are of its stored plans: "
-                       f"request them with POST /parks/{park_id}/plans",
-                       errors=[{"field": "month", "reason": f"no plan covers {month}"}])
+        raise NotFound(Message("month: park {park_id!r} has no plan covering {month}; the figures are of its "
+                               "stored plans: request them with POST /parks/{park_id}/plans",
+                               park_id=park_id, month=month),
+                       errors=[{"field": "month", "reason": Message("no plan covers {month}", month=month)}])
     lengths = sorted(set(steps.values()))
     if len(lengths) > 1:
-        raise Conflict(f"month: the plans of {month} have steps of {', '.join(f'{v:g}' for v in lengths)} h; "
-                       "carbon figures need one step length (plan the month again on the park's current data)",
-                       errors=[{"field": "month", "reason": "plans with different step lengths"}])
+        raise Conflict(Message("month: the plans of {month} have steps of {lengths} h; carbon figures need one "
+                               "step length (plan the month again on the park's current data)",
+                               month=month, lengths=', '.join(f'{v:g}' for v in lengths)),
+                       errors=[{"field": "month", "reason": Message("plans with different step lengths")}])
     schedule = pd.concat(frames)
     schedule = schedule.loc[~schedule.index.duplicated(keep="last")].sort_index()
     schedule.index.name = "timestamp"

@@ -12,6 +12,7 @@ import datetime as dt
 
 from pydantic import BaseModel, Field, model_validator
 
+from microgrid.messages import Message
 from service.api.validation import RequestModel, Timestamp
 
 Rows = list[dict[str, float | str | None]]
@@ -90,7 +91,8 @@ class ForecastCreate(RequestModel):
     @model_validator(mode="after")
     def _some_part(self) -> "ForecastCreate":
         if all(getattr(self, part) is None for part in FORECAST_PARTS):
-            raise ValueError(f"a forecast needs at least one of {', '.join(FORECAST_PARTS)}")
+            raise ValueError(Message("a forecast needs at least one of {parts}",
+                                     parts=', '.join(FORECAST_PARTS)))
         return self
 
 

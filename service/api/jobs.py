@@ -15,6 +15,7 @@ import time
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
+from microgrid.messages import Message
 
 MIN_SOLVER_TIME_LIMIT_S = 0.5
 SOLVER_SHARE = 0.8
@@ -134,7 +135,8 @@ def forecast_tables(forecasts: dict, workdir: Path, names: dict[str, str]) -> di
         if not rows:
             continue
         if any("timestamp" not in row for row in rows):
-            raise DataError(f"{names[key]}: every row needs a 'timestamp' (ISO 8601 with UTC offset)")
+            raise DataError(Message("{names}: every row needs a 'timestamp' (ISO 8601 with UTC offset)",
+                                    names=names[key]))
         path = workdir / f"{key}.csv"
         pd.DataFrame(rows).to_csv(path, index=False)
         frames[key] = getattr(sources, reader)(path, what=names[key])
@@ -223,11 +225,13 @@ def plan_start(case, request: dict):
     index = case.load_profiles.index
     position = index.searchsorted(wanted)
     if wanted < index[0]:
-        raise DataError(f"start: {wanted.isoformat()} is before the park's data, which begin at "
-                        f"{index[0].isoformat()}; pick a later start")
+        raise DataError(Message("start: {wanted} is before the park's data, which begin at {data_edge}; pick a later "
+                                "start",
+                                wanted=wanted.isoformat(), data_edge=index[0].isoformat()))
     if position >= len(index):
-        raise DataError(f"start: {wanted.isoformat()} is after the park's data, which end at "
-                        f"{index[-1].isoformat()}; pick an earlier start")
+        raise DataError(Message("start: {wanted} is after the park's data, which end at {data_edge}; pick an earlier "
+                                "start",
+                                wanted=wanted.isoformat(), data_edge=index[-1].isoformat()))
     start = index[position].tz_convert(timezone)
     return start, start.date()
 
@@ -352,7 +356,8 @@ def _plan(case, start, strategy: str, config, horizon_h: float, state, forecasts
     from microgrid.errors import InvalidRequestError
 
     if strategy not in STRATEGIES:
-        raise InvalidRequestError(f"strategy: unknown {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+        raise InvalidRequestError(Message("strategy: unknown {strategy!r}; choose one of {strategies}",
+                                          strategy=strategy, strategies=', '.join(STRATEGIES)))
     if intraday:
         inputs = horizon_inputs(case, start, horizon_h, state, forecasts)
     else:

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from microgrid.messages import Message
 from service.api import store
 from service.api.db import PlanRow, init_db, make_engine, session_factory
 from service.api.deps import get_planner, get_settings
@@ -93,7 +94,9 @@ class BodySizeLimit:
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         from starlette.requests import Request
 
-        exc = PayloadTooLarge(f"the request body is larger than {self.max_bytes} bytes, the most this server takes")
+        exc = PayloadTooLarge(Message("the request body is larger than {max_bytes} bytes, the most this server "
+                                      "takes",
+                                      max_bytes=self.max_bytes))
         response = problem_response(Request(scope, receive), exc.status, exc.slug, exc.title, exc.detail)
         await response(scope, receive, send)
 

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from microgrid.messages import Message
 from service.api.forecast_schemas import (FORECAST_PARTS, ForecastCreate, ForecastOut, ForecastPeriod,  # noqa: F401
                                           ForecastsIn, ForecastSummary, Rows)
 from service.api.validation import MIN_HORIZON_H, Day, RequestModel, Timestamp
@@ -53,13 +54,14 @@ class ParkCreate(ParkDocumentIn):
     @model_validator(mode="after")
     def _one_source(self) -> "ParkCreate":
         if self.park is not None and self.park_yaml is not None:
-            raise ValueError("give the park as 'park' (JSON) or as 'park_yaml' (YAML text), not both")
+            raise ValueError(Message("give the park as 'park' (JSON) or as 'park_yaml' (YAML text), not both"))
         if self.case_folder is not None and self.data_files is not None:
-            raise ValueError("give the time series as 'case_folder' or as 'data_files', not both")
+            raise ValueError(Message("give the time series as 'case_folder' or as 'data_files', not both"))
         if self.case_folder is None and self.data_files is None:
-            raise ValueError("the park needs its time series: give 'data_files' (inline CSV) or 'case_folder'")
+            raise ValueError(Message("the park needs its time series: give 'data_files' (inline CSV) or "
+                                     "'case_folder'"))
         if self.case_folder is None and self.park is None and self.park_yaml is None:
-            raise ValueError("give the park as 'park' (JSON) or 'park_yaml' (YAML text)")
+            raise ValueError(Message("give the park as 'park' (JSON) or 'park_yaml' (YAML text)"))
         return self
 
 
@@ -76,9 +78,9 @@ class ParkUpdate(ParkDocumentIn):
     @model_validator(mode="after")
     def _one_document(self) -> "ParkUpdate":
         if (self.park is None) == (self.park_yaml is None):
-            raise ValueError("give the new park document as 'park' (JSON) or as 'park_yaml' (YAML text)")
+            raise ValueError(Message("give the new park document as 'park' (JSON) or as 'park_yaml' (YAML text)"))
         if self.case_folder is not None and self.data_files is not None:
-            raise ValueError("give the time series as 'case_folder' or as 'data_files', not both")
+            raise ValueError(Message("give the time series as 'case_folder' or as 'data_files', not both"))
         return self
 
 
@@ -144,7 +146,7 @@ class PlanCreate(_Request):
     @model_validator(mode="after")
     def _one_forecast(self) -> "PlanCreate":
         if self.forecast_id is not None and self.forecasts is not None:
-            raise ValueError("give an uploaded forecast ('forecast_id') or inline 'forecasts', not both")
+            raise ValueError(Message("give an uploaded forecast ('forecast_id') or inline 'forecasts', not both"))
         return self
 
     @property
@@ -173,7 +175,7 @@ class IntradayPlanCreate(_Request):
     @model_validator(mode="after")
     def _one_forecast(self) -> "IntradayPlanCreate":
         if self.forecast_id is not None and self.forecasts is not None:
-            raise ValueError("give an uploaded forecast ('forecast_id') or inline 'forecasts', not both")
+            raise ValueError(Message("give an uploaded forecast ('forecast_id') or inline 'forecasts', not both"))
         return self
 
 
@@ -300,7 +302,7 @@ class KeyCreate(_Request):
     @model_validator(mode="after")
     def _scope(self) -> "KeyCreate":
         if not self.admin and not self.park_ids:
-            raise ValueError("a key needs at least one park in 'park_ids', or 'admin': true")
+            raise ValueError(Message("a key needs at least one park in 'park_ids', or 'admin': true"))
         return self
 
 
@@ -348,7 +350,7 @@ class EventIn(_Request):
         """What is wrong with the event on its own, as problem ``errors`` (field, reason)."""
         errors = []
         if self.end <= self.start:
-            errors.append({"field": "end", "reason": "must be after start"})
+            errors.append({"field": "end", "reason": Message("must be after start")})
         given = [name for name in ("max_import_kw", "reduce_by_kw", "increase_by_kw")
                  if getattr(self, name) is not None]
         if len(given) != 1:
@@ -356,11 +358,12 @@ class EventIn(_Request):
                       + (", ".join(given) or "none"))
             errors.extend({"field": name, "reason": reason} for name in given or ["max_import_kw"])
         elif self.kind == "reduce" and given[0] == "increase_by_kw":
-            errors.append({"field": "increase_by_kw", "reason": "a reduce event takes max_import_kw or reduce_by_kw"})
+            errors.append({"field": "increase_by_kw", "reason": Message("a reduce event takes max_import_kw or "
+                                                                        "reduce_by_kw")})
         elif self.kind == "increase" and given[0] != "increase_by_kw":
-            errors.append({"field": given[0], "reason": "an increase event takes increase_by_kw"})
+            errors.append({"field": given[0], "reason": Message("an increase event takes increase_by_kw")})
         if self.notified_at >= self.end:
-            errors.append({"field": "notified_at", "reason": "must be before the window's end"})
+            errors.append({"field": "notified_at", "reason": Message("must be before the window's end")})
         return errors
 
 
@@ -483,24 +486,25 @@ class OpenAdrConfigIn(_Request):
         except ValueError:
             loopback = False
         if url.scheme not in ("http", "https") or not host:
-            errors.append({"field": "vtn_url", "reason": "give the VTN's URL as https://host[:port]/path"})
+            errors.append({"field": "vtn_url", "reason": Message("give the VTN's URL as https://host[:port]/path")})
         elif url.scheme == "http" and not loopback:
-            errors.append({"field": "vtn_url", "reason": "plain http is accepted only for a VTN on this machine "
-                                                         "(127.0.0.1, ::1, localhost); use https"})
+            errors.append({"field": "vtn_url", "reason": Message("plain http is accepted only for a VTN on this "
+                                                                 "machine (127.0.0.1, ::1, localhost); use https")})
         elif vtn_hosts and host not in vtn_hosts:
-            errors.append({"field": "vtn_url", "reason": f"this server lets VENs connect only to "
-                                                         f"{', '.join(vtn_hosts)} (MICROGRID_OPENADR_VTN_HOSTS); "
-                                                         f"not {host!r}"})
+            errors.append({"field": "vtn_url", "reason": Message("this server lets VENs connect only to "
+                                                                 "{vtn_hosts} (MICROGRID_OPENADR_VTN_HOSTS); not "
+                                                                 "{host!r}",
+                                                                 vtn_hosts=', '.join(vtn_hosts), host=host)})
         if (self.cert_path is None) != (self.key_path is None):
             missing = "key_path" if self.key_path is None else "cert_path"
-            errors.append({"field": missing, "reason": "give cert_path and key_path together"})
+            errors.append({"field": missing, "reason": Message("give cert_path and key_path together")})
         if self.cert_path is not None and self.ca_file is None:
-            errors.append({"field": "ca_file", "reason": "with a VEN certificate, give the CA bundle that verifies "
-                                                         "the VTN's certificate"})
+            errors.append({"field": "ca_file", "reason": Message("with a VEN certificate, give the CA bundle "
+                                                                 "that verifies the VTN's certificate")})
         for field in ("cert_path", "key_path", "ca_file"):
             value = getattr(self, field)
             if value is not None and not Path(value).is_file():
-                errors.append({"field": field, "reason": f"no file {value!r} on the server"})
+                errors.append({"field": field, "reason": Message("no file {value!r} on the server", value=value)})
         return errors
 
 

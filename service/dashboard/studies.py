@@ -139,7 +139,7 @@ def create_study(
                                    planner, request.app.state.study_runner, page.principal)
         except (ProblemError, mg.MicrogridError, ValidationError) as exc:
             session.rollback()
-            general = place_errors(exc, STUDY_FORM_FIELDS, errors)
+            general = place_errors(exc, STUDY_FORM_FIELDS, errors, page.lang)
         else:
             return RedirectResponse(page.url("/studies", study=accepted.id), status_code=303)
     return render(page, "studies.html", status_code=422, form=form, errors=errors,
@@ -156,7 +156,7 @@ def cancel_study_page(request: Request, page: PageDep, session: SessionDep, sett
     except ProblemError as exc:
         session.rollback()
         return render(page, "studies.html", status_code=exc.status, form=_study_defaults(page), errors={},
-                      general=exc.detail, **_studies_context(page, session, settings, study))
+                      general=problem_errors(exc, page.lang)[0], **_studies_context(page, session, settings, study))
     return RedirectResponse(page.url("/studies", study=study), status_code=303)
 
 

@@ -93,7 +93,7 @@ def today_page(page: PageDep, session: SessionDep, date: str | None = None, plan
 
 
 def _replan_error(page: Page, exc: Exception, day: dt.date) -> HTMLResponse:
-    detail, _ = problem_errors(exc)
+    detail, _ = problem_errors(exc, page.lang)
     return RedirectResponse(page.url("/today", date=day.isoformat(), error=detail), status_code=303)
 
 
@@ -200,7 +200,7 @@ def compare_strategy(page: PageDep, session: SessionDep, settings: SettingsDep, 
                            planner, page.principal)
     except (ProblemError, mg.MicrogridError, ValidationError) as exc:
         session.rollback()
-        return RedirectResponse(page.url("/compare", error=problem_errors(exc)[0]), status_code=303)
+        return RedirectResponse(page.url("/compare", error=problem_errors(exc, page.lang)[0]), status_code=303)
     current = current_plan([p for p in plans_of_day(session, page.park.id, day) if p.id != made.id])
     if made.strategy == "optimal" or current is None:
         return RedirectResponse(page.url("/compare", b=made.id), status_code=303)
