@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
+from microgrid.alerts import AlertSettings
 from microgrid.base import ElectricalLoad, Storage, StrictModel
 from microgrid.flexible import CurtailableLoad, EnergyLoad, ShiftableLoad, ShiftableProcess
 from microgrid.heat import ElectricBoiler, HeatBus, HeatPump, ThermalStore
@@ -432,6 +433,7 @@ class Park(StrictModel):
     network: Network = Field(default_factory=Network)
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
     demand_response: DemandResponseSettings = Field(default_factory=DemandResponseSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
     pv_arrays: dict[str, PVArray] = Field(default_factory=dict)
     wind_turbines: dict[str, WindTurbineGroup] = Field(default_factory=dict)
     batteries: dict[str, Battery] = Field(default_factory=dict)
