@@ -75,15 +75,19 @@ class PlanSteps:
     def row(self, k: int) -> dict:
         return self.plan.schedule[k]
 
-    def planned_content_kwh(self, column: str, at: dt.datetime) -> float | None:
-        """A store's planned content at ``at`` [kWh]: linear between the ends of the steps around it."""
+    def planned_content_kwh(self, column: str, at: dt.datetime, first_start_kwh: float | None = None) -> float | None:
+        """A store's planned content at ``at`` [kWh]: linear between the ends of the steps around it.
+
+        In the first step, from ``first_start_kwh`` (the plan's starting content) when given, else the
+        first step's end.
+        """
         k = self.index_at(at)
         if k is None or column not in self.row(k):
             return None
         end_value = float(self.row(k)[column])
-        if k == 0:
+        if k == 0 and first_start_kwh is None:
             return end_value
-        before = float(self.row(k - 1)[column])
+        before = first_start_kwh if k == 0 else float(self.row(k - 1)[column])
         share = (at - self.starts[k]).total_seconds() / (self.ends[k] - self.starts[k]).total_seconds()
         return before + share * (end_value - before)
 
@@ -91,6 +95,27 @@ class PlanSteps:
         """``P_ref``: the plan's month-to-date peak or its largest planned import, whichever is larger [kW]."""
         planned = max((float(row.get("grid_import_kw", 0.0)) for row in self.plan.schedule), default=0.0)
         return max(float(self.plan.kpis.get("month_to_date_peak_kw") or 0.0), planned)
+
+
+def battery_start_kwh(steps: PlanSteps, device: str, battery) -> float | None:
+    """A battery's content at the plan's start [kWh], from its first step:
+    ``soc_kwh − (charge_kw · charge_efficiency − discharge_kw / discharge_efficiency) · dt_h``."""
+    first = steps.row(0) if steps.plan.schedule else {}
+    names = [f"{device}.{q}" for q in ("soc_kwh", "charge_kw", "discharge_kw")]
+    if not all(name in first for name in names):
+        return None
+    soc, charge, discharge = (float(first[name]) for name in names)
+    return soc - (charge * battery.charge_efficiency - discharge / battery.discharge_efficiency) * steps.dt_h(0)
+
+
+def planned_store_kwh(steps: PlanSteps, park: Park, device: str, at: dt.datetime) -> float | None:
+    """The planned content of a battery (``soc_kwh``) or thermal store (``soc_th_kwh``) of ``park`` at ``at``."""
+    if device in park.batteries:
+        return steps.planned_content_kwh(f"{device}.soc_kwh", at,
+                                         battery_start_kwh(steps, device, park.batteries[device]))
+    if device in park.thermal_stores:
+        return steps.planned_content_kwh(f"{device}.soc_th_kwh", at)
+    return None
 
 
 def plan_in_force(plans: list[PlanRow], at: dt.datetime) -> PlanRow | None:
@@ -137,7 +162,7 @@ def step_adherence(steps: PlanSteps, k: int, row: MeasurementRow, park: Park, ra
                                      (park.thermal_stores, "soc_th_kwh", row.thermal_soc_kwh)):
         for device, value in (measured or {}).items():
             if device in stores:
-                entry = _deviation(value, steps.planned_content_kwh(f"{device}.{suffix}", row.measured_at))
+                entry = _deviation(value, planned_store_kwh(steps, park, device, row.measured_at))
                 if entry is not None:
                     quantities[f"{device}.{suffix}"] = entry
     dt_h = steps.dt_h(k)

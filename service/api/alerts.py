@@ -42,7 +42,8 @@ from microgrid.alerts import ALERT_RULES
 from microgrid.case import park_from_dict
 from microgrid.park import Park
 from service.api import measurements, store
-from service.api.adherence import PlanSteps, measured_import_kw, plan_in_force, plans_overlapping
+from service.api.adherence import (PlanSteps, measured_import_kw, plan_in_force, planned_store_kwh,
+                                   plans_overlapping)
 from service.api.commitments import active_rows
 from service.api.db import AlertRow, MeasurementRow, ParkRow, PlanRow, utc_now
 from service.api.problems import Conflict, NotFound, ProblemError
@@ -202,7 +203,7 @@ def rule_soc_band(ctx: Context) -> list[Finding] | None:
         for device, value in (measured or {}).items():
             if device not in stores:
                 continue
-            planned = ctx.plan.planned_content_kwh(f"{device}.{suffix}", row.measured_at)
+            planned = planned_store_kwh(ctx.plan, ctx.park, device, row.measured_at)
             band_kwh = tolerance * stores[device].capacity_kwh
             if planned is not None and abs(value - planned) > band_kwh + 1e-9:
                 found.append(Finding("soc_band", device,
