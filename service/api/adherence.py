@@ -10,7 +10,7 @@ and the measurements are enough to recompute them):
 
 * deviation of a quantity = measured − planned, at the step. Powers [kW]
   against the step's planned power (``grid_import_kw``, ``grid_export_kw``,
-  ``pv_used_kw`` for the metered PV, ``load_kw``); a store's content [kWh]
+  ``pv_used_kw`` for the metered PV, ``wind_used_kw`` for the metered wind, ``load_kw``); a store's content [kWh]
   against the planned content at the measurement's time, linear between the
   ends of the steps (the end of the first step for a time in it);
 * import deviation energy ``ΔE_k = Δimport_k · dt_h`` [kWh], the measured power
@@ -38,13 +38,14 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.orm import defer
 
 from microgrid.park import Park
 from service.api.db import MeasurementRow, PlanRow
 from service.api.measurements import metered_demand_kw
 
 POWER_QUANTITIES = {"grid_import_kw": "grid_import_kw", "grid_export_kw": "grid_export_kw",
-                    "pv_kw": "pv_used_kw", "load_kw": "load_kw"}
+                    "pv_kw": "pv_used_kw", "wind_kw": "wind_used_kw", "load_kw": "load_kw"}
 """Measured field → the schedule column it is compared with."""
 
 
@@ -126,9 +127,17 @@ def plan_in_force(plans: list[PlanRow], at: dt.datetime) -> PlanRow | None:
     return (optimal or covering or [None])[0]
 
 
+LOOKBACK_DAYS = 3
+"""Plans dated up to this many days before a time are looked at for covering it (horizons are at most 48 h)."""
+
+
 def plans_overlapping(session, park_id: str, start: dt.datetime, end: dt.datetime) -> list[PlanRow]:
     """The park's plans whose horizon overlaps ``[start, end)`` (newest first)."""
-    rows = session.scalars(select(PlanRow).where(PlanRow.park_id == park_id).order_by(PlanRow.id.desc()))
+    first, last = (start - dt.timedelta(days=LOOKBACK_DAYS)).date().isoformat(), end.date().isoformat()
+    query = (select(PlanRow).where(PlanRow.park_id == park_id, PlanRow.plan_date >= first, PlanRow.plan_date <= last)
+             .options(defer(PlanRow.schedule), defer(PlanRow.slack), defer(PlanRow.request))
+             .order_by(PlanRow.id.desc()))
+    rows = session.scalars(query)  # a schedule is loaded when it is read
     return [p for p in rows if dt.datetime.fromisoformat(p.starts_at) < end
             and dt.datetime.fromisoformat(p.ends_at) > start]
 

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 
 from fastapi import Response
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from microgrid import errors as mg
 from microgrid.alerts import ALERT_RULES
@@ -93,6 +93,14 @@ class Finding:
 
 
 @dataclass
+class Judged:
+    """A rule's findings when it judged only some subjects: the alerts of the others stay as they are."""
+
+    findings: list[Finding]
+    subjects: set[str]
+
+
+@dataclass
 class Context:
     """What the rules look at: the park, the clock, its newest measurement and the plan in force then."""
 
@@ -113,7 +121,8 @@ class Context:
 
 
 # --------------------------------------------------------------------------- the rules
-# Each returns None when it cannot be evaluated (its alerts then stay as they are), else its findings.
+# Each returns None when it cannot be evaluated (its alerts then stay as they are), else its findings (every
+# subject judged: an alert whose subject is not found is resolved) or Judged (only those subjects judged).
 
 
 def rule_import_limit(ctx: Context) -> list[Finding] | None:
@@ -192,12 +201,12 @@ def rule_demand_response(ctx: Context) -> list[Finding] | None:
     return found
 
 
-def rule_soc_band(ctx: Context) -> list[Finding] | None:
+def rule_soc_band(ctx: Context) -> Judged | None:
     """A store's measured content outside the plan's ± ``tolerance_frac`` × capacity at the measurement's time."""
     if ctx.step is None:
         return None
     tolerance = ctx.park.alerts.soc_band.tolerance_frac
-    row, found = ctx.measurement, []
+    row, found, judged = ctx.measurement, [], set()
     for stores, suffix, measured in ((ctx.park.batteries, "soc_kwh", row.soc_kwh),
                                      (ctx.park.thermal_stores, "soc_th_kwh", row.thermal_soc_kwh)):
         for device, value in (measured or {}).items():
@@ -205,13 +214,15 @@ def rule_soc_band(ctx: Context) -> list[Finding] | None:
                 continue
             planned = planned_store_kwh(ctx.plan, ctx.park, device, row.measured_at)
             band_kwh = tolerance * stores[device].capacity_kwh
+            if planned is not None:
+                judged.add(device)
             if planned is not None and abs(value - planned) > band_kwh + 1e-9:
                 found.append(Finding("soc_band", device,
                                      f"{device}: measured {value:g} kWh, the plan has {planned:.1f} kWh "
                                      f"± {band_kwh:g} kWh at {row.measured_at_local.isoformat()}", value, band_kwh,
                                      "kWh", None, {"planned_kwh": round(planned, 6),
                                                    "deviation_kwh": round(value - planned, 6)}))
-    return found
+    return Judged(found, judged)
 
 
 def rule_stale_measurements(ctx: Context) -> list[Finding] | None:
@@ -226,25 +237,34 @@ def rule_stale_measurements(ctx: Context) -> list[Finding] | None:
                     round(age_min, 3), max_age, "min", None, {"since": since.isoformat()})]
 
 
-def rule_renewables(ctx: Context) -> list[Finding] | None:
-    """Measured PV below ``min_ratio`` of the plan's available PV while the plan expected significant output."""
-    if ctx.step is None or ctx.measurement.pv_kw is None or not ctx.park.pv_arrays:
+def rule_renewables(ctx: Context) -> Judged | None:
+    """Measured PV (wind) below ``min_ratio`` of the plan's available PV (wind) while the plan expected at least
+    ``min_expected_frac`` of the arrays' AC rating (the turbines' nameplate); at stake: the missing energy over
+    the step at the step's import price."""
+    if ctx.step is None:
         return None
-    rule, planned_row = ctx.park.alerts.renewables, ctx.plan.row(ctx.step)
-    planned = float(planned_row.get("pv_available_kw", 0.0))
-    rating_kw = sum(a.ac_capacity_kw for a in ctx.park.pv_arrays.values())
-    if planned <= 0 or planned < rule.min_expected_frac * rating_kw:
-        return []
-    measured = ctx.measurement.pv_kw
-    ratio = measured / planned
-    if ratio >= rule.min_ratio:
-        return []
+    rule, planned_row, row = ctx.park.alerts.renewables, ctx.plan.row(ctx.step), ctx.measurement
+    sources = (("pv", row.pv_kw, "pv_available_kw", sum(a.ac_capacity_kw for a in ctx.park.pv_arrays.values())),
+               ("wind", row.wind_kw, "wind_available_kw", ctx.park.wind_nameplate_kw))
+    judged = [(name, measured, column, rating_kw) for name, measured, column, rating_kw in sources
+              if measured is not None and rating_kw > 0 and column in planned_row]
+    if not judged:
+        return None
     dt_h = ctx.plan.dt_h(ctx.step)
     price = float(planned_row.get("price_import_cny_per_kwh", 0.0))
-    return [Finding("renewables", "pv", f"PV {measured:g} kW is {ratio:.0%} of the {planned:.1f} kW the plan "
-                    f"expected (alert below {rule.min_ratio:.0%})", round(ratio, 6), rule.min_ratio, "ratio",
-                    round((planned - measured) * dt_h * price, 6),
-                    {"planned_kw": planned, "measured_kw": measured, "dt_h": dt_h})]
+    found = []
+    for name, measured, column, rating_kw in judged:
+        planned = float(planned_row[column])
+        if planned <= 0 or planned < rule.min_expected_frac * rating_kw:
+            continue
+        ratio = measured / planned
+        if ratio < rule.min_ratio:
+            found.append(Finding("renewables", name, f"{name.upper() if name == 'pv' else 'wind'} {measured:g} kW is "
+                                 f"{ratio:.0%} of the {planned:.1f} kW the plan expected (alert below "
+                                 f"{rule.min_ratio:.0%})", round(ratio, 6), rule.min_ratio, "ratio",
+                                 round((planned - measured) * dt_h * price, 6),
+                                 {"planned_kw": planned, "measured_kw": measured, "dt_h": dt_h}))
+    return Judged(found, {name for name, *_ in judged})
 
 
 NETWORK_CHECKS = (("min_vm_pu", "min_vm_pu", -1), ("max_vm_pu", "max_vm_pu", 1),
@@ -272,7 +292,7 @@ def rule_network_limits(ctx: Context) -> list[Finding] | None:
     return found
 
 
-RULES: dict[str, Callable[[Context], list[Finding] | None]] = {
+RULES: dict[str, Callable[[Context], list[Finding] | Judged | None]] = {
     "import_limit": rule_import_limit, "demand_response": rule_demand_response, "soc_band": rule_soc_band,
     "stale_measurements": rule_stale_measurements, "renewables": rule_renewables,
     "network_limits": rule_network_limits}
@@ -358,6 +378,7 @@ def context(session: Session, park_id: str, park: Park, now: dt.datetime) -> Con
         plan = plan_in_force(plans_overlapping(session, park_id, at, at + dt.timedelta(seconds=1)), at)
         ctx.plan = PlanSteps.of(plan) if plan is not None else None
     ctx.latest_plan = session.scalars(select(PlanRow).where(PlanRow.park_id == park_id)
+                                      .options(defer(PlanRow.schedule), defer(PlanRow.slack))
                                       .order_by(PlanRow.id.desc()).limit(1)).first()
     return ctx
 
@@ -369,9 +390,10 @@ def apply_findings(session: Session, ctx: Context) -> list[AlertRow]:
     plan_id = ctx.plan.plan.id if ctx.plan is not None else None
     for name, evaluate_rule in RULES.items():
         active = {row.dedup_key: row for row in active_alerts(session, ctx.park_id, name)}
-        findings = evaluate_rule(ctx) if ctx.park.alerts.rule(name).enabled else []
-        if findings is None:
+        result = evaluate_rule(ctx) if ctx.park.alerts.rule(name).enabled else []
+        if result is None:
             continue
+        findings, judged = (result.findings, result.subjects) if isinstance(result, Judged) else (result, None)
         for finding in findings:
             key = f"{finding.rule}:{finding.subject}"
             if key in active:
@@ -379,7 +401,8 @@ def apply_findings(session: Session, ctx: Context) -> list[AlertRow]:
             else:
                 opened.append(open_alert(session, ctx.park_id, finding, ctx.now, measurement_id, plan_id))
         for row in active.values():
-            resolve(session, row, None, ctx.now)
+            if judged is None or row.subject in judged:
+                resolve(session, row, None, ctx.now)
     return opened
 
 

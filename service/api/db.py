@@ -22,7 +22,7 @@ Tables::
                      that forecast is deleted)
     measurements     park_id, park_version (checked against), measured_at (UTC;
                      measured_offset_min keeps the sender's offset), soc_kwh,
-                     thermal_soc_kwh, month_to_date_peak_kw, pv_kw, load_kw,
+                     thermal_soc_kwh, month_to_date_peak_kw, pv_kw, wind_kw, load_kw,
                      grid_import_kw, grid_export_kw (metered at the point of
                      common coupling)
     events           park_id, id (the client's), version, status (active or
@@ -178,6 +178,7 @@ class MeasurementRow(Base):
     thermal_soc_kwh: Mapped[dict] = mapped_column(JSON)
     month_to_date_peak_kw: Mapped[float] = mapped_column(Float)
     pv_kw: Mapped[float | None] = mapped_column(Float, nullable=True)
+    wind_kw: Mapped[float | None] = mapped_column(Float, nullable=True)
     load_kw: Mapped[float | None] = mapped_column(Float, nullable=True)
     grid_import_kw: Mapped[float | None] = mapped_column(Float, nullable=True)
     grid_export_kw: Mapped[float | None] = mapped_column(Float, nullable=True)
@@ -371,7 +372,8 @@ def make_engine(url: str) -> Engine:
 
 ADDED_COLUMNS = {("plans", "measurement_id"): "INTEGER", ("measurements", "flexible_state"): "JSON",
                  ("plans", "decisions"): "JSON", ("plans", "forecast_id"): "INTEGER",
-                 ("measurements", "grid_import_kw"): "FLOAT", ("measurements", "grid_export_kw"): "FLOAT"}
+                 ("measurements", "grid_import_kw"): "FLOAT", ("measurements", "grid_export_kw"): "FLOAT",
+                 ("measurements", "wind_kw"): "FLOAT"}
 """Columns added to existing tables since the first release: (table, column) → SQL type (nullable, no default)."""
 
 

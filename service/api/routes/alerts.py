@@ -16,7 +16,7 @@ from service.api.alert_schemas import AdherenceOut, AlertOut, AlertStatus, Evalu
 from service.api.db import AlertRow
 from service.api.deps import ParkIdDep, PlannerDep, PrincipalDep, SessionDep, SettingsDep
 from service.api.parsing import StrictJsonRoute
-from service.api.validation import Day, Offset, RowId
+from service.api.validation import MAX_ROW_ID, Day, Offset, RowId
 
 router = APIRouter(prefix="/parks/{park_id}", tags=["alerts"], route_class=StrictJsonRoute)
 
@@ -92,7 +92,7 @@ def evaluate_alerts(park_id: ParkIdDep, session: SessionDep, settings: SettingsD
 def read_adherence(
     park_id: ParkIdDep, session: SessionDep,
     date: Annotated[Day, Query(description="The park's local date (YYYY-MM-DD).")],
-    plan_id: Annotated[int | None, Query(ge=1, description="Compare with this plan only (default: the plan in "
+    plan_id: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID, description="Compare with this plan only (default: the plan in "
                                                            "force at each step).")] = None,
 ) -> AdherenceOut:
     """Each measured step's deviation from the plan in force (the newest optimal plan covering it) and its

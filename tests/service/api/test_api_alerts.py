@@ -9,7 +9,8 @@ from types import SimpleNamespace
 import pytest
 
 from service.api import alerts as alert_module
-from tests.service.api.conftest import ADMIN, assert_problem, issue_key, register, tiny_park
+from tests.service.api.conftest import ADMIN, assert_problem, issue_key, register, tiny_files, tiny_park
+from tests.service.helpers import TINY_WIND_PARK, windy_nights
 
 DAY = "2026-07-15"
 RATE = 38.4
@@ -78,6 +79,8 @@ def test_a_battery_outside_the_planned_band_raises_one_alert(client, tiny) -> No
     assert alert["subject"] == "b1" and alert["threshold"] == pytest.approx(0.05 * 400)
     assert alert["value"] == 310 and alert["details"]["planned_kwh"] == pytest.approx(200)   # follows the newest
     assert alert["plan_id"] == plan["id"]
+    measure(client, "10:07")   # without the battery's content: not judged, still open
+    assert of_rule(client, "soc_band")[0]["status"] == "open"
     measure(client, "10:10", soc_kwh={"b1": 215})   # within 200 ± 20 kWh: cleared
     assert client.get(f"/parks/tiny/alerts/{alert['id']}", headers=ADMIN).json()["status"] == "resolved"
 
@@ -94,6 +97,22 @@ def test_pv_under_performing_the_plan_raises_one_alert(client, tiny) -> None:
     assert alert["cny_at_stake"] == pytest.approx(0.5 * planned_kw * 0.25 * price, abs=1e-4)
     measure(client, "12:01", pv_kw=0.9 * planned_kw, soc_kwh={"b1": 200})
     assert of_rule(client, "renewables")[0]["status"] == "resolved"
+
+
+def test_wind_under_performing_the_plan_raises_one_alert(client, tmp_path) -> None:
+    register(client, "tiny", tiny_files(tmp_path, TINY_WIND_PARK, wind=windy_nights), TINY_WIND_PARK)
+    plan = no_control_plan(client)
+    planned_kw = row_at(plan, "22:00")["wind_available_kw"]
+    assert planned_kw == pytest.approx(1000, rel=0.05)   # 12 m/s at night: the turbine's rating
+    for _ in range(2):
+        measure(client, "22:00", wind_kw=300, soc_kwh={"b1": 200})
+    [alert] = of_rule(client, "renewables")
+    assert alert["subject"] == "wind" and alert["value"] == pytest.approx(300 / planned_kw)
+    measure(client, "22:05", wind_kw=0.95 * planned_kw, soc_kwh={"b1": 200})
+    assert of_rule(client, "renewables")[0]["status"] == "resolved"
+    assert_problem(client.post("/parks/tiny/measurements", json={
+        "measured_at": at("22:10"), "month_to_date_peak_kw": 0, "wind_kw": 1500}, headers=ADMIN), 422, "wind_kw",
+        "nameplate 1000")
 
 
 def test_stale_measurements_raise_an_alert_on_evaluation_and_a_fresh_one_clears_it(client, files) -> None:
