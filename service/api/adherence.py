@@ -13,6 +13,10 @@ and the measurements are enough to recompute them):
   ``pv_used_kw`` for the metered PV, ``wind_used_kw`` for the metered wind, ``load_kw``); a store's content [kWh]
   against the planned content at the measurement's time, linear between the
   ends of the steps (the end of the first step for a time in it);
+* a batch process's run: ``<id>.running`` 1 when the measurement has a run
+  in progress (``process_running_h`` names it), 0 when it names the process
+  in ``process_runs_done`` only, against 1 when the plan's ``<id>.load_kw``
+  is above 0 at the step;
 * import deviation energy ``ΔE_k = Δimport_k · dt_h`` [kWh], the measured power
   taken as held over the step;
 * energy cost of the deviation ``C_k = ΔE_k · price_import_cny_per_kwh_k``
@@ -174,6 +178,13 @@ def step_adherence(steps: PlanSteps, k: int, row: MeasurementRow, park: Park, ra
                 entry = _deviation(value, planned_store_kwh(steps, park, device, row.measured_at))
                 if entry is not None:
                     quantities[f"{device}.{suffix}"] = entry
+    flexible = row.flexible_state or {}
+    running = flexible.get("process_running_h") or {}
+    for device in {*running, *(flexible.get("process_runs_done") or {})}:
+        column = f"{device}.load_kw"
+        if device in park.shiftable_processes and column in planned:
+            quantities[f"{device}.running"] = _deviation(1.0 if device in running else 0.0,
+                                                         1.0 if float(planned[column]) > 1e-6 else 0.0)
     dt_h = steps.dt_h(k)
     price = float(planned.get("price_import_cny_per_kwh", 0.0))
     result = {"timestamp": steps.starts[k], "dt_h": dt_h, "plan_id": steps.plan.id, "measurement_id": row.id,

@@ -59,8 +59,8 @@ class AdherenceStep(BaseModel):
     measured_at: dt.datetime
     price_import_cny_per_kwh: float = Field(description="The plan's import price at the step.")
     quantities: dict[str, QuantityDeviation] = Field(
-        description="grid_import_kw, grid_export_kw, pv_kw (against pv_used_kw), load_kw, <battery>.soc_kwh, "
-                    "<store>.soc_th_kwh: those measured.")
+        description="grid_import_kw, grid_export_kw, pv_kw (against pv_used_kw), wind_kw (against wind_used_kw), "
+                    "load_kw, <battery>.soc_kwh, <store>.soc_th_kwh, <process>.running (1 or 0): those measured.")
     import_deviation_kw: float | None
     import_deviation_kwh: float | None
     energy_cost_cny: float | None = Field(description="import_deviation_kwh × price_import_cny_per_kwh.")

@@ -129,6 +129,21 @@ def test_stale_measurements_raise_an_alert_on_evaluation_and_a_fresh_one_clears_
     assert of_rule(client, "stale_measurements")[0]["status"] == "resolved"
 
 
+def test_the_periodic_evaluation_finds_a_stream_gone_quiet(client, files, settings, planner) -> None:
+    """What the lifespan's task runs every MICROGRID_ALERT_INTERVAL_S, with the clock 10 minutes on."""
+    register(client, "tiny", files, tiny_park(alerts={"stale_measurements": {"max_age_min": 5}}))
+    now = dt.datetime.now(dt.timezone.utc)
+    measure(client, measured_at=now.isoformat())
+    assert of_rule(client, "stale_measurements") == []
+    factory = client.app.state.session_factory
+    assert alert_module.evaluate_all(factory, settings, planner, now=now + dt.timedelta(minutes=10)) == 1
+    [alert] = of_rule(client, "stale_measurements")
+    assert alert["value"] == pytest.approx(10) and alert["status"] == "open"
+    assert alert_module.evaluate_all(factory, settings, planner, now=now + dt.timedelta(minutes=11)) == 0
+    assert of_rule(client, "stale_measurements")[0]["value"] == pytest.approx(11)   # the same alert, followed
+    assert settings.alert_interval_s == 60
+
+
 def test_a_demand_response_commitment_missed_by_the_meter_raises_one_alert(client, tiny) -> None:
     answer = client.put("/parks/tiny/events/noon", json={
         "kind": "reduce", "start": at("12:00"), "end": at("13:00"), "reduce_by_kw": 100,
@@ -269,3 +284,17 @@ def test_adherence_of_a_day_without_measurements_and_bad_input(client, tiny) -> 
     assert body["summary"]["within_tolerance_share"] is None
     assert_problem(client.get("/parks/tiny/adherence?date=2026-13-01", headers=ADMIN), 422, "query.date")
     assert_problem(client.get("/parks/tiny/adherence", headers=ADMIN), 422, "query.date")
+
+
+def test_adherence_of_a_batch_processs_run(client, files) -> None:
+    park = tiny_park(shiftable_processes={"mill": {"bus": "pcc", "power_kw": 300, "duration_h": 2,
+                                                   "earliest_start": "08:00", "latest_end": "18:00"}})
+    register(client, "tiny", files, park)
+    plan = no_control_plan(client)
+    planned = {clock: 1.0 if row_at(plan, clock)["mill.load_kw"] > 0 else 0.0 for clock in ("08:30", "14:00")}
+    assert planned == {"08:30": 1.0, "14:00": 0.0}   # without optimization the run starts at 08:00
+    measure(client, "08:30", process_runs_done={"mill": 0})   # not started
+    measure(client, "14:00", process_runs_done={"mill": 1}, process_running_h={"mill": 0.5})  # running late
+    steps = client.get(f"/parks/tiny/adherence?date={DAY}", headers=ADMIN).json()["steps"]
+    assert [s["quantities"]["mill.running"] for s in steps] == [
+        {"planned": 1.0, "measured": 0.0, "deviation": -1.0}, {"planned": 0.0, "measured": 1.0, "deviation": 1.0}]
