@@ -15,8 +15,8 @@ A rule that is evaluated and no longer finds its subject resolves the alert
 the measurement, no meter) leaves its alerts as they are.
 
 Every change (``opened``, ``acknowledged``, ``resolved``) goes through
-:func:`on_alert_change`: it logs the change and calls the functions in
-:data:`LISTENERS`.
+:func:`on_alert_change`, once it is committed: it logs the change and calls
+the functions in :data:`LISTENERS`.
 
 The rules (thresholds and defaults: :mod:`microgrid.alerts`) see the park's
 newest measurement taken by the evaluation's clock and the plan in force at
@@ -317,7 +317,6 @@ def open_alert(session: Session, park_id: str, finding: Finding, now: dt.datetim
     _update(row, finding, now)
     session.add(row)
     session.flush()
-    on_alert_change(session, row, "opened")
     return row
 
 
@@ -331,23 +330,35 @@ def acknowledge(session: Session, row: AlertRow, principal: Principal) -> AlertR
     if row.status == "resolved":
         raise Conflict(f"alert {row.id} was resolved at {row.resolved_at.isoformat()}; only an open alert can be "
                        "acknowledged", errors=[{"field": "alert_id", "reason": "already resolved"}])
-    if row.status == "open":
+    changed = row.status == "open"
+    if changed:
         row.status, row.acknowledged_at = "acknowledged", utc_now()
         row.acknowledged_by_key_id, row.acknowledged_by = principal.key_id, principal.name
-        on_alert_change(session, row, "acknowledged")
     session.commit()
+    if changed:
+        on_alert_change(session, row, "acknowledged")
+    return row
+
+
+def resolve_by_hand(session: Session, row: AlertRow, principal: Principal) -> AlertRow:
+    """open or acknowledged → resolved (``manual``) by the caller's key; a resolved alert: 409. Committed."""
+    resolve(session, row, principal)
+    session.commit()
+    on_alert_change(session, row, "resolved")
     return row
 
 
 def resolve(session: Session, row: AlertRow, principal: Principal | None, now: dt.datetime | None = None) -> AlertRow:
-    """open or acknowledged → resolved: by a key (``manual``) or by an evaluation (``auto``, no principal)."""
+    """open or acknowledged → resolved: by a key (``manual``) or by an evaluation (``auto``, no principal).
+
+    Not committed, and not yet passed to :func:`on_alert_change` (the caller does both).
+    """
     if row.status == "resolved":
         raise Conflict(f"alert {row.id} is already resolved (at {row.resolved_at.isoformat()})",
                        errors=[{"field": "alert_id", "reason": "already resolved"}])
     row.status, row.resolved_at = "resolved", now or utc_now()
     row.resolution = "auto" if principal is None else "manual"
     row.resolved_by_key_id = None if principal is None else principal.key_id
-    on_alert_change(session, row, "resolved")
     return row
 
 
@@ -383,9 +394,12 @@ def context(session: Session, park_id: str, park: Park, now: dt.datetime) -> Con
     return ctx
 
 
-def apply_findings(session: Session, ctx: Context) -> list[AlertRow]:
-    """Open, refresh and auto-resolve the park's alerts from every enabled rule; the newly opened ones."""
-    opened = []
+def apply_findings(session: Session, ctx: Context) -> list[tuple[AlertRow, str]]:
+    """Open, refresh and auto-resolve the park's alerts from every enabled rule (not committed).
+
+    Returns the changes: (alert, ``opened`` or ``resolved``).
+    """
+    changes = []
     measurement_id = ctx.measurement.id if ctx.measurement is not None else None
     plan_id = ctx.plan.plan.id if ctx.plan is not None else None
     for name, evaluate_rule in RULES.items():
@@ -399,11 +413,12 @@ def apply_findings(session: Session, ctx: Context) -> list[AlertRow]:
             if key in active:
                 _update(active.pop(key), finding, ctx.now)
             else:
-                opened.append(open_alert(session, ctx.park_id, finding, ctx.now, measurement_id, plan_id))
+                changes.append((open_alert(session, ctx.park_id, finding, ctx.now, measurement_id, plan_id),
+                                "opened"))
         for row in active.values():
             if judged is None or row.subject in judged:
-                resolve(session, row, None, ctx.now)
-    return opened
+                changes.append((resolve(session, row, None, ctx.now), "resolved"))
+    return changes
 
 
 def evaluate_park(session: Session, settings, planner, park_id: str, now: dt.datetime | None = None) -> list[AlertRow]:
@@ -414,8 +429,11 @@ def evaluate_park(session: Session, settings, planner, park_id: str, now: dt.dat
     now = now or utc_now()
     version = store.get_version(session, park_id)
     park = park_from_dict(version.document)
-    opened = apply_findings(session, context(session, park_id, park, now))
+    changes = apply_findings(session, context(session, park_id, park, now))
     session.commit()
+    for row, change in changes:
+        on_alert_change(session, row, change)
+    opened = [row for row, change in changes if change == "opened"]
     responding = [row for row in opened if park.alerts.rule(row.rule).replan]
     if responding:
         plan_id, error = replan(session, settings, planner, park_id)

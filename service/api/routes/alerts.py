@@ -70,9 +70,7 @@ def resolve_alert(park_id: ParkIdDep, alert_id: RowId, session: SessionDep, prin
     """open or acknowledged → resolved (``resolution`` manual). If the cause persists, the next evaluation
     opens a new alert."""
     park = _park(session, park_id)
-    row = alerts.resolve(session, alerts.get_alert(session, park_id, alert_id), principal)
-    session.commit()
-    return alert_out(row, park)
+    return alert_out(alerts.resolve_by_hand(session, alerts.get_alert(session, park_id, alert_id), principal), park)
 
 
 @router.post("/alerts/evaluate", response_model=EvaluationOut, summary="Evaluate the park's alert rules now")

@@ -192,6 +192,11 @@ def test_every_change_passes_on_alert_change(client, tiny, monkeypatch) -> None:
     import_changes = [c for c in changes if c[0] == "import_limit"]
     assert ("import_limit", "opened") in import_changes and ("import_limit", "acknowledged") in import_changes
     assert import_changes[-1] == ("import_limit", "resolved")
+    measure(client, "10:30", grid_import_kw=1990)
+    again = [a for a in of_rule(client, "import_limit", status="open") if a["subject"] == "contract_limit"][0]
+    changes.clear()
+    client.post(f"/parks/tiny/alerts/{again['id']}/resolve", headers=ADMIN)
+    assert changes == [("import_limit", "resolved")]
 
 
 def test_a_replan_rule_re_plans_from_the_measurement_and_records_the_plan(client, files) -> None:
