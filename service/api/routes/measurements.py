@@ -95,17 +95,19 @@ def read_measurement(park_id: AdminParkId, measurement_id: RowId, session: Sessi
 def replace_measurement(
     park_id: AdminParkId, measurement_id: RowId, body: Annotated[MeasurementCreate, Body(
         openapi_examples=MEASUREMENT_EXAMPLES)],
-    session: SessionDep, principal: PrincipalDep, settings: SettingsDep,
+    session: SessionDep, principal: PrincipalDep, settings: SettingsDep, planner: PlannerDep,
 ) -> MeasurementOut:
     """Replace every field of a measurement, checked as a new one against the park's current version.
 
-    Its id stays; plans made before keep the state they started from.
+    Its id stays; plans made before keep the state they started from. The park's alert rules are evaluated
+    again, as for a new measurement.
     """
     principal.require_admin("correcting a measurement")
     store.get_park(session, park_id)
     row = measurements.get_measurement(session, park_id, measurement_id)
     version = store.get_version(session, park_id)
     row = measurements.replace_measurement(session, row, version, body, settings.max_measurement_ahead_h)
+    alerts.evaluate_park(session, settings, planner, park_id)
     return measurements.measurement_out(row)
 
 

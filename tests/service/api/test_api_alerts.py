@@ -79,6 +79,14 @@ def test_a_battery_outside_the_planned_band_raises_one_alert(client, tiny) -> No
     assert alert["subject"] == "b1" and alert["threshold"] == pytest.approx(0.05 * 400)
     assert alert["value"] == 310 and alert["details"]["planned_kwh"] == pytest.approx(200)   # follows the newest
     assert alert["plan_id"] == plan["id"]
+    corrected = measure(client, "10:06", soc_kwh={"b1": 330})
+    assert of_rule(client, "soc_band")[0]["value"] == 330
+    response = client.put(f"/parks/tiny/measurements/{corrected['id']}", headers=ADMIN, json={
+        "measured_at": at("10:06"), "month_to_date_peak_kw": 1500, "soc_kwh": {"b1": 205}})   # a correction
+    assert response.status_code == 200, response.text
+    assert of_rule(client, "soc_band")[0]["status"] == "resolved"
+    measure(client, "10:06", soc_kwh={"b1": 310})
+    [alert] = of_rule(client, "soc_band", status="open")
     measure(client, "10:07")   # without the battery's content: not judged, still open
     assert of_rule(client, "soc_band")[0]["status"] == "open"
     measure(client, "10:10", soc_kwh={"b1": 215})   # within 200 ± 20 kWh: cleared
