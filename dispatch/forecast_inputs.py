@@ -227,6 +227,48 @@ def check_direct_forecast(park: Park, part: str, frame: pd.DataFrame, what: str)
             check_wind_total(park, frame, what)
 
 
+def groups_left_to_weather(park: Park, wind_kw: pd.DataFrame | None) -> list[str]:
+    """The wind turbine groups whose power comes from the weather: those a direct wind forecast leaves out.
+
+    A total ``wind_kw`` alone (or with every group's column) covers every group.
+
+    Examples
+    --------
+    >>> groups_left_to_weather(park, pd.DataFrame(columns=["wt1_kw"]))  # doctest: +SKIP
+    ['wt2']
+    """
+    if wind_kw is None:
+        return list(park.wind_turbines)
+    if _has_total(park, "wind_kw", wind_kw):
+        return []
+    given = {str(c).removesuffix("_kw") for c in wind_kw.columns}
+    return [g_id for g_id in park.wind_turbines if g_id not in given]
+
+
+def check_wind_weather(park: Park, weather: pd.DataFrame, wind_kw: pd.DataFrame | None, what: str) -> None:
+    """Check that a weather forecast holds what windpowerlib needs for the groups it gives power to.
+
+    Those are the groups :func:`groups_left_to_weather` names: each needs
+    ``wind_speed`` [m/s] (finite, ≥ 0), and with the density correction of
+    the default ``forecasting.wind.WindForecastConfig`` ``temp_air`` [°C]; a
+    ``pressure`` column must be station pressure in Pa. The checks are
+    ``forecasting.wind.windpowerlib_weather``'s, as the plan makes them;
+    :class:`DataError` names the column and how to fix it.
+    """
+    groups = groups_left_to_weather(park, wind_kw)
+    if not groups:
+        return
+    from forecasting.wind import WindForecastConfig, windpowerlib_weather
+
+    config = WindForecastConfig()
+    for g_id in groups:
+        try:
+            windpowerlib_weather(weather, park.site, park.wind_turbines[g_id], config, what)
+        except DataError as exc:
+            raise DataError(f"{exc}, for wind turbine group {g_id!r} (or give its power in the wind_kw "
+                            "forecast)") from None
+
+
 def step_means(frame: pd.DataFrame, index: pd.DatetimeIndex, dt_h: float, what: str) -> pd.DataFrame:
     """Time-weighted means of a power forecast over the plan's steps (exact energy).
 

@@ -42,6 +42,7 @@ import pandas as pd
 import pvlib
 from pydantic import Field
 
+from forecasting.sources.checks import WEATHER_LIMITS
 from microgrid.base import StrictModel
 from microgrid.errors import DataError
 from microgrid.park import Site
@@ -59,8 +60,8 @@ WIND_TOTAL_COLUMN = "wind_kw"
 TEMPERATURE_HEIGHT_M = 2.0
 #: Height above ground of the pressure, measured or from the site's altitude [m].
 PRESSURE_HEIGHT_M = 0.0
-#: Plausible station pressure [Pa]: a value outside is taken for a wrong unit (hPa, kPa).
-PRESSURE_LIMITS_PA = (40_000.0, 110_000.0)
+#: Plausible station pressure [Pa]: a value outside is taken for a wrong unit (hPa, kPa); the weather readers'.
+PRESSURE_LIMITS_PA = WEATHER_LIMITS["pressure"]
 
 DensityModel = Literal["auto", "barometric", "ideal_gas"]
 

@@ -13,6 +13,8 @@ it stopped. The layout of the output folder::
     DIR/<strategy>/windows.parquet             all re-plan windows
     DIR/kpis_monthly.csv, DIR/kpis_annual.csv  KPIs by strategy and month / year
     DIR/kpis.json                              KPIs of the whole period by strategy
+    DIR/cash_flows.csv                         yearly cash flow of the new assets by strategy
+    DIR/no-new-assets/<strategy>/...           the same days for the park without its new assets
     DIR/report.html                            self-contained report with plots
 
 A day counts as finished when its state file exists: it is written last, and
@@ -29,6 +31,11 @@ study's baseline strategy, :attr:`StudySettings.baseline`, by default
 (savings / the baseline's total cost) and ``co2_reduction_kg`` (the baseline's
 CO2 − the strategy's). A baseline not among the strategies is added to them
 (last), so that the savings can always be stated.
+
+The period's KPIs also hold the investment KPIs of the park's new assets
+(:mod:`dispatch.studies.investment`: annualised savings, NPV, IRR, paybacks,
+LCOE, LCOS), against another baseline, named in ``investment_baseline``: the
+park without its new assets, run by the same strategy over the same days.
 """
 
 from __future__ import annotations
@@ -50,6 +57,7 @@ import pandas as pd
 from dispatch.inputs import PlantState
 from dispatch.model import DispatchConfig
 from dispatch.rolling import ROLLING_STRATEGIES, ModelCache, RollingConfig, period_kpis, run_rolling_horizon
+from dispatch.studies.investment import NO_NEW_ASSETS_DIR, add_investment, asset_energy_kwh, operating_cost_cny
 from dispatch.studies.results import ProgressCallback, StrategyRun, StudyProgress, StudyResult
 from microgrid.case import Case
 from microgrid.errors import InvalidRequestError
@@ -196,7 +204,7 @@ def case_fingerprint(case: Case) -> str:
     whatever folder the case sits in.
     """
     digest = hashlib.sha256()
-    digest.update(json.dumps(case.park.model_dump(mode="json"), sort_keys=True, default=str).encode())
+    digest.update(json.dumps(case.park.model_dump(mode="json", exclude={"economics"}), sort_keys=True, default=str).encode())
     for key in ("weather", "loads", "heat"):
         path = case.folder / getattr(case.park.data, key)
         if path.is_file():
@@ -509,6 +517,41 @@ def table_records(table: pd.DataFrame, key: str) -> dict[str, dict]:
 # --------------------------------------------------------------------------- the study
 
 
+def without_new_assets(case: Case) -> Case | None:
+    """The case of the park without its new assets (its data shared), ``None`` when it has none."""
+    if not any(case.park.new_assets.values()):
+        return None
+    return Case(park=case.park.without_new_assets(), folder=case.folder, _cache=case._cache)
+
+
+def investment_kpis(case: Case, settings: StudySettings, out_dir: Path, runs: dict[str, StrategyRun],
+                    kpis: pd.DataFrame, progress: ProgressCallback | None = None,
+                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The period's KPI table with the investment KPIs, and the cash flows (:mod:`dispatch.studies.investment`).
+
+    Runs (or resumes) every strategy on the park without its new assets in
+    ``out_dir/no-new-assets/``; its progress is reported as the study's last
+    step (``done`` = ``total``), so that the study's own progress is unchanged.
+    """
+    energies = {s: asset_energy_kwh(case.park, run.schedule) for s, run in runs.items()}
+    baseline = without_new_assets(case)
+    costs = None
+    if baseline is not None:
+        total = len(settings.days) * len(settings.strategies)
+
+        def forward(event: StudyProgress) -> None:
+            if progress is not None:
+                progress(dataclasses.replace(event, strategy=f"{event.strategy} (park without new assets)",
+                                             done=float(total), total=total))
+
+        base_runs = simulate(baseline, settings, out_dir / NO_NEW_ASSETS_DIR, forward)
+        for strategy, run in base_runs.items():
+            _write_parquet(out_dir / NO_NEW_ASSETS_DIR / strategy / "schedule.parquet", run.schedule)
+        base_kpis, _, _ = study_kpis(base_runs, baseline.park, settings.baseline)
+        costs = {row["strategy"]: operating_cost_cny(row) for row in base_kpis.to_dict(orient="records")}
+    return add_investment(kpis, case.park, energies, costs)
+
+
 def run_study(case: Case, settings: StudySettings, out_dir: str | Path, progress: ProgressCallback | None = None,
               report: bool = True) -> StudyResult:
     """Run (or resume) a study and write its outputs into ``out_dir`` (see the module docstring).
@@ -533,6 +576,9 @@ def run_study(case: Case, settings: StudySettings, out_dir: str | Path, progress
     """
     started = time.perf_counter()
     out_dir = Path(out_dir)
+    baseline = without_new_assets(case)
+    if baseline is not None:  # refuse checkpoints of other settings before anything runs
+        check_resumable(baseline, settings, out_dir / NO_NEW_ASSETS_DIR)
     runs = simulate(case, settings, out_dir, progress)
     paths: dict[str, Path] = {}
     for strategy, run in runs.items():
@@ -540,6 +586,9 @@ def run_study(case: Case, settings: StudySettings, out_dir: str | Path, progress
         _write_parquet(paths[f"{strategy}/schedule"], run.schedule)
         _write_parquet(out_dir / strategy / "windows.parquet", run.windows)
     kpis, monthly, annual = study_kpis(runs, case.park, settings.baseline)
+    kpis, cash_flows = investment_kpis(case, settings, out_dir, runs, kpis, progress)
+    paths["cash_flows"] = out_dir / "cash_flows.csv"
+    _write_atomic(paths["cash_flows"], lambda p: cash_flows.to_csv(p, index=False, float_format="%.6f"))
     paths["kpis_monthly"] = out_dir / "kpis_monthly.csv"
     paths["kpis_annual"] = out_dir / "kpis_annual.csv"
     paths["kpis"] = out_dir / "kpis.json"
@@ -556,6 +605,7 @@ def run_study(case: Case, settings: StudySettings, out_dir: str | Path, progress
         "seed": settings.seed,
         "reuse_models": settings.reuse_models,
         "baseline": settings.baseline,
+        "economics": case.park.economics.model_dump(mode="json"),
     }
     _write_json(paths["kpis"], {**meta, "strategies": table_records(kpis, "strategy")})
     result = StudyResult(runs=runs, kpis=kpis, monthly=monthly, annual=annual, paths=paths)

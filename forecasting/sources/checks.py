@@ -32,8 +32,10 @@ logger = logging.getLogger(__name__)
 
 #: Physical limits of the weather columns, in the columns' units:
 #: irradiance [W/m²], ``temp_air`` [°C], ``wind_speed`` [m/s],
-#: ``cloud_cover`` [%]. DNI cannot exceed the extraterrestrial normal
-#: irradiance (at most about 1,412 W/m², in early January).
+#: ``cloud_cover`` [%], ``pressure`` [Pa]. DNI cannot exceed the extraterrestrial normal
+#: irradiance (at most about 1,412 W/m², in early January). The pressure
+#: range is that of stations from the sea to about 7 km up: a value outside
+#: is hPa or kPa rather than Pa.
 WEATHER_LIMITS: dict[str, tuple[float, float]] = {
     "ghi": (0.0, 1500.0),
     "dni": (0.0, 1420.0),
@@ -41,6 +43,7 @@ WEATHER_LIMITS: dict[str, tuple[float, float]] = {
     "temp_air": (-60.0, 70.0),
     "wind_speed": (0.0, 60.0),
     "cloud_cover": (0.0, 100.0),
+    "pressure": (40_000.0, 110_000.0),
 }
 
 #: Irradiance between this value and 0 [W/m²] is read as 0 (sensor offset).

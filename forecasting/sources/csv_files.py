@@ -14,6 +14,8 @@ column                  unit      meaning
 ``cloud_cover``         %         total cloud cover, 0–100, step mean
 ``temp_air``            °C        air temperature, optional
 ``wind_speed``          m/s       wind speed at 10 m, optional
+``pressure``            Pa        air pressure at the ground (station pressure),
+                                  optional: the air density of wind power
 ======================  ========  =====================================================
 
 At least one of ``ghi`` or ``cloud_cover`` is required. Any other column is an
@@ -53,7 +55,7 @@ from microgrid.timeseries import read_timestamped_csv
 logger = logging.getLogger(__name__)
 
 #: Columns a weather CSV may hold besides ``timestamp``.
-WEATHER_CSV_COLUMNS = ("ghi", "dni", "dhi", "cloud_cover", "temp_air", "wind_speed")
+WEATHER_CSV_COLUMNS = ("ghi", "dni", "dhi", "cloud_cover", "temp_air", "wind_speed", "pressure")
 
 
 

@@ -28,6 +28,9 @@ CONSUMERS = {
     "shiftable_loads": "load_kw",
 }
 
+#: Generating device families, each an ``sgen`` per device of this pandapower ``type``, in this order.
+GENERATORS = {"pv_arrays": "PV", "wind_turbines": "WP"}
+
 #: Elements of a pandapower JSON file that the park's grid connection and devices replace.
 REPLACED_ELEMENTS = ("ext_grid", "gen", "load", "sgen", "storage", "ward", "xward", "motor",
                      "asymmetric_load", "asymmetric_sgen")
@@ -49,8 +52,9 @@ def build_network(park: Park, folder: Path | None = None):
     -------
     pandapower.pandapowerNet
         One ``load`` per consuming device (named ``<id>.<schedule suffix>``),
-        one ``sgen`` per PV array and one ``storage`` per battery (named by
-        their ids), in the park's order; an ``ext_grid`` at ``grid.bus``.
+        one ``sgen`` per PV array (type ``PV``) and then per wind turbine
+        group (type ``WP``), and one ``storage`` per battery (named by their
+        ids), in the park's order; an ``ext_grid`` at ``grid.bus``.
 
     Raises
     ------
@@ -76,8 +80,10 @@ def build_network(park: Park, folder: Path | None = None):
         for device_id, device in getattr(park, group).items():
             pp.create_load(net, resolve(f"{group}.{device_id}.bus", device.bus), p_mw=0.0,
                            name=f"{device_id}.{suffix}")
-    for array_id, array in park.pv_arrays.items():
-        pp.create_sgen(net, resolve(f"pv_arrays.{array_id}.bus", array.bus), p_mw=0.0, name=array_id)
+    for group, sgen_type in GENERATORS.items():
+        for device_id, device in getattr(park, group).items():
+            pp.create_sgen(net, resolve(f"{group}.{device_id}.bus", device.bus), p_mw=0.0, name=device_id,
+                           type=sgen_type)
     for battery_id, battery in park.batteries.items():
         pp.create_storage(net, resolve(f"batteries.{battery_id}.bus", battery.bus), p_mw=0.0,
                           max_e_mwh=battery.capacity_kwh / KW_PER_MW, name=battery_id)

@@ -1,11 +1,14 @@
 """Uploaded forecasts of a park: checked against its current version, stored, and chosen for plans.
 
-A forecast holds any of four parts, each a table of rows as sent: ``weather``
-(PV through pvlib, heat-pump COP from ``temp_air``), ``pv_kw``, ``load_kw``
-and ``heat_kw`` (power given directly). It is checked in a worker
+A forecast holds any of five parts, each a table of rows as sent: ``weather``
+(PV through pvlib, heat-pump COP from ``temp_air``, wind power through
+windpowerlib), ``pv_kw``, ``load_kw``, ``heat_kw`` and ``wind_kw`` (power
+given directly). It is checked in a worker
 (:func:`service.api.jobs.check_forecast_job`: the CSV readers' checks, column
-ids against the park, values) before it is stored, with the period each part
-covers and the period all of them cover (``starts_at`` – ``ends_at``).
+ids against the park, values, and for a park with wind turbines the weather
+columns windpowerlib needs for the groups ``wind_kw`` leaves to the weather)
+before it is stored, with the period each part covers and the period all of
+them cover (``starts_at`` – ``ends_at``).
 
 Which forecast a plan uses (:func:`for_plan`): the one named by the
 request's ``forecast_id``; otherwise, unless the request has inline
@@ -30,7 +33,8 @@ from microgrid.park import Park
 from service.api.db import ForecastRow, ParkVersionRow, utc_now
 from service.api.jobs import check_forecast_job
 from service.api.problems import InvalidInput, NotFound
-from service.api.schemas import FORECAST_PARTS, ForecastCreate, ForecastOut, ForecastPeriod, ForecastSummary
+from service.api.forecast_schemas import (FORECAST_PARTS, ForecastCreate, ForecastOut, ForecastPeriod,
+                                          ForecastSummary)
 
 
 def check_row_limits(parts: dict[str, list | None], max_rows: int, prefix: str = "") -> None:

@@ -113,7 +113,8 @@ def validate_case_job(document: dict, folder: str) -> dict[str, Any]:
 
 
 FORECAST_READERS = {"weather": "read_weather_csv", "load_history": "read_meter_csv", "pv_kw": "read_power_forecast_csv",
-                    "load_kw": "read_power_forecast_csv", "heat_kw": "read_power_forecast_csv"}
+                    "load_kw": "read_power_forecast_csv", "heat_kw": "read_power_forecast_csv",
+                    "wind_kw": "read_power_forecast_csv"}
 """Each forecast part (inline or uploaded) and the reader of ``forecasting.sources`` that checks it."""
 
 
@@ -165,6 +166,7 @@ def check_forecast_job(document: dict, parts: dict) -> dict[str, Any]:
     """
     import pandas as pd
 
+    from dispatch.forecast_inputs import check_wind_weather
     from dispatch.inputs import DIRECT_PARTS, check_direct_forecast
     from forecasting.sources.checks import regular_step
     from microgrid.case import park_from_dict
@@ -180,6 +182,8 @@ def check_forecast_job(document: dict, parts: dict) -> dict[str, Any]:
         step = regular_step(frame.index, part)
         periods[part] = {"start": frame.index[0].isoformat(), "end": (frame.index[-1] + step).isoformat(),
                          "rows": len(parts[part]), "columns": [str(c) for c in frame.columns]}
+    if "weather" in frames and park.wind_turbines:   # after wind_kw's checks: the groups it leaves to the weather
+        check_wind_weather(park, frames["weather"], frames.get("wind_kw"), "weather")
     start = max(pd.Timestamp(p["start"]) for p in periods.values())
     end = min(pd.Timestamp(p["end"]) for p in periods.values())
     if start >= end:
@@ -489,11 +493,14 @@ def _solve_inputs(case, inputs, strategy: str, config, warm_start: bool = False,
 
 
 def warm_up_job(cases: list[tuple[dict, str]] | None = None) -> bool:
-    """Import the solver stack, and open ``cases`` (park document, data folder), PV of their year computed.
+    """Import the solver stack, and open ``cases`` (park document, data folder), PV and wind of their year computed.
 
     The initializer of every worker process (:meth:`service.api.planner.Planner.process_pool`),
-    so that no request pays for a cold worker. A case that no longer opens
-    is skipped: its next request answers the error.
+    so that no request pays for a cold worker. For a park with wind turbines
+    windpowerlib is imported and the turbine groups' power over the whole
+    weather file computed (``forecasting.wind.case_wind_profiles``), which
+    the plans on the park's own weather then slice. A case that no longer
+    opens is skipped: its next request answers the error.
     """
     import logging
 
@@ -509,6 +516,10 @@ def warm_up_job(cases: list[tuple[dict, str]] | None = None) -> bool:
                 # PV of the whole weather file once (about 1 s for the reference park): each plan then slices
                 # it instead of running pvlib for its day (0.06 s); not worth it for a case opened on demand.
                 case_pv_profiles(case)
+            if case.park.wind_turbines:
+                from forecasting.wind import case_wind_profiles
+
+                case_wind_profiles(case)   # the year through windpowerlib once; each plan slices its day
         except (MicrogridError, OSError, ValueError) as exc:   # never break the pool: the request will say why
             logging.getLogger(__name__).warning("warm-up: the case in %s does not open (%s)", folder, exc)
     return True

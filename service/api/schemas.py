@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from service.api.forecast_schemas import (FORECAST_PARTS, ForecastCreate, ForecastOut, ForecastPeriod,  # noqa: F401
+                                          ForecastsIn, ForecastSummary, Rows)
 from service.api.validation import MIN_HORIZON_H, Day, RequestModel, Timestamp
 
 PARK_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
@@ -118,29 +120,6 @@ class ParkVersionSummary(BaseModel):
 
 # --- plans ---------------------------------------------------------------------------------------
 
-Rows = list[dict[str, float | str | None]]
-"""Table rows: ``timestamp`` (ISO 8601 with offset, the start of the step) and the values, units in the names."""
-
-
-class ForecastsIn(_Request):
-    """Forecasts that replace the case's data for this plan, as rows with ISO 8601 timestamps.
-
-    ``weather``: ``timestamp`` and the weather CSV columns (``ghi``, ``dni``,
-    ``dhi`` [W/m²] or ``cloud_cover`` [%], ``temp_air`` [°C],
-    ``wind_speed`` [m/s]); ``load_history``: ``timestamp`` and ``<profile>_kw``
-    columns of metered history before the plan; ``pv_kw``, ``load_kw``,
-    ``heat_kw``: direct forecasts, ``timestamp`` and mean power over the step
-    [kW] (see :class:`ForecastCreate`).
-    """
-
-    weather: Rows | None = None
-    load_history: Rows | None = None
-    pv_kw: Rows | None = Field(None, description="PV AC power [kW]: <array_id>_kw columns, one total pv_kw, or "
-                                                 "both (the total equal to the arrays' sum).")
-    load_kw: Rows | None = Field(None, description="Load [kW]: one column per load profile, named as the profile.")
-    heat_kw: Rows | None = Field(None, description="Heat demand [kW of heat]: one column per heat profile.")
-
-
 class PlanCreate(_Request):
     """Request a day-ahead plan."""
 
@@ -231,82 +210,20 @@ class PlanOut(PlanSummary):
     wall_time_s: float
     time_limit_s: float
     request: dict[str, Any]
-    kpis: dict[str, Any]
+    kpis: dict[str, Any] = Field(description=(
+        "The plan's KPIs (dispatch.kpis.schedule_kpis, units in the names). A park with wind turbines adds "
+        "wind_generation_kwh, wind_used_kwh, wind_curtailment_kwh, wind_onsite_kwh, wind_self_consumption_ratio "
+        "and the renewable_* totals of PV and wind."))
     slack: list[dict[str, Any]]
-    schedule: list[dict[str, Any]]
+    schedule: list[dict[str, Any]] = Field(description=(
+        "One row per step: timestamp and the flows [kW] (pv_available_kw, pv_used_kw, grid_import_kw, ...) and "
+        "per device (<id>.<quantity>). A park with wind turbines adds wind_available_kw, wind_used_kw and "
+        "wind_curtailment_kw (all groups), and <group_id>.available_kw and <group_id>.used_kw."))
     forecast_sources: dict[str, str] = Field(
         default_factory=dict,
         description="The inputs that came from forecasts rather than the park's data files: pv.<array_id>, "
-                    "load.<profile>, heat.<profile>, temp_air → weather, pv_kw, load_kw, heat_kw or load_history.")
-
-
-# --- forecasts -----------------------------------------------------------------------------------
-
-FORECAST_PARTS = ("weather", "pv_kw", "load_kw", "heat_kw")
-"""The parts an uploaded forecast may hold."""
-
-class ForecastCreate(_Request):
-    """A forecast for a park: weather and/or PV, load and heat demand given directly.
-
-    Each part is a table of rows, ``timestamp`` (ISO 8601 with offset, the
-    start of the step; any step length, one per table) and values:
-
-    * ``weather``: the weather CSV columns (``ghi``, ``dni``, ``dhi`` [W/m²] or
-      ``cloud_cover`` [%], ``temp_air`` [°C], ``wind_speed`` [m/s]); PV comes
-      from it through pvlib, air-source heat pumps' COP from ``temp_air``;
-    * ``pv_kw``: PV AC power [kW], one ``<array_id>_kw`` column per array
-      (arrays without one come from the weather), or one total ``pv_kw``
-      split over the arrays by AC rating, or every array's column and their
-      sum ``pv_kw`` (checked); at most the AC rating;
-    * ``load_kw``: load [kW], one column per load profile of the park, named
-      as the profile (e.g. ``l1_kw``);
-    * ``heat_kw``: heat demand [kW of heat], one column per heat profile.
-
-    Values are means over the step, finite and ≥ 0; a direct part has no gaps.
-    """
-
-    issued_at: Timestamp = Field(description="When the forecast was issued (ISO 8601 with offset).")
-    kind: str | None = Field(None, max_length=64, description="A label, e.g. day_ahead or intraday.")
-    source: str | None = Field(None, max_length=200, description="Where it comes from, e.g. the provider.")
-    weather: Rows | None = None
-    pv_kw: Rows | None = None
-    load_kw: Rows | None = None
-    heat_kw: Rows | None = None
-
-    @model_validator(mode="after")
-    def _some_part(self) -> "ForecastCreate":
-        if all(getattr(self, part) is None for part in FORECAST_PARTS):
-            raise ValueError("a forecast needs at least one of weather, pv_kw, load_kw, heat_kw")
-        return self
-
-
-class ForecastPeriod(BaseModel):
-    start: dt.datetime = Field(description="The first step's start.")
-    end: dt.datetime = Field(description="The last step's end.")
-    rows: int
-    columns: list[str]
-
-
-class ForecastSummary(BaseModel):
-    id: int
-    park_id: str
-    park_version: int = Field(description="The park version the forecast was checked against.")
-    issued_at: dt.datetime
-    kind: str | None
-    source: str | None
-    start: dt.datetime = Field(description="Start of the period every part covers.")
-    end: dt.datetime = Field(description="End of the period every part covers.")
-    parts: dict[str, ForecastPeriod]
-    created_at: dt.datetime
-
-
-class ForecastOut(ForecastSummary):
-    """A forecast with its rows, as they were sent."""
-
-    weather: Rows | None = None
-    pv_kw: Rows | None = None
-    load_kw: Rows | None = None
-    heat_kw: Rows | None = None
+                    "wind.<group_id>, load.<profile>, heat.<profile>, temp_air → weather, pv_kw, wind_kw, load_kw, "
+                    "heat_kw or load_history.")
 
 
 # --- measurements --------------------------------------------------------------------------------

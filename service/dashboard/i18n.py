@@ -105,6 +105,18 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "dr_window": {"en": "demand-response window", "zh-CN": "需求响应时段"},
     "no_storage": {"en": "This park has no battery.", "zh-CN": "该园区无储能电池。"},
     "unit_of_pv": {"en": "of PV generation", "zh-CN": "占光伏发电量"},
+    # wind (parks with wind turbines only)
+    "chart_wind": {"en": "Wind available and used", "zh-CN": "风电可发与实际利用"},
+    "wind_used": {"en": "wind used", "zh-CN": "风电利用"},
+    "wind_available": {"en": "wind available", "zh-CN": "风电可发"},
+    "wind_curtailment": {"en": "curtailed", "zh-CN": "弃风"},
+    "kpi_wind": {"en": "Wind used", "zh-CN": "风电利用量"},
+    "kpi_wind_note": {"en": "{share} self-consumed · {kwh} kWh curtailed",
+                      "zh-CN": "自消纳 {share} · 弃风 {kwh} kWh"},
+    "kpi_wind_generation_kwh": {"en": "Wind generation", "zh-CN": "风电可发电量"},
+    "kpi_wind_used_kwh": {"en": "Wind used", "zh-CN": "风电利用电量"},
+    "kpi_wind_curtailment_kwh": {"en": "Curtailed wind", "zh-CN": "弃风电量"},
+    "kpi_wind_self_consumption": {"en": "Wind self-consumption", "zh-CN": "风电自消纳率"},
     "unit_of_consumption": {"en": "of consumption", "zh-CN": "占用电量"},
     "plan_made": {"en": "made", "zh-CN": "生成于"},
     "plan_start": {"en": "from", "zh-CN": "起始"},
@@ -252,6 +264,22 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "form_invalid_study": {"en": "The study was not started; correct the fields marked.",
                            "zh-CN": "研究未启动，请修改标出的字段。"},
     "field_choose_one": {"en": "choose at least one", "zh-CN": "请至少选择一项"},
+    "kpi_annual_savings": {"en": "New assets: annual savings", "zh-CN": "新增设备：年节省"},
+    "kpi_npv": {"en": "New assets: NPV", "zh-CN": "新增设备：净现值"},
+    "kpi_irr": {"en": "New assets: IRR", "zh-CN": "新增设备：内部收益率"},
+    "kpi_payback": {"en": "New assets: payback", "zh-CN": "新增设备：静态回收期"},
+    "kpi_discounted_payback": {"en": "New assets: discounted payback", "zh-CN": "新增设备：动态回收期"},
+    "kpi_lcoe_pv": {"en": "LCOE of the new PV", "zh-CN": "新增光伏平准化度电成本"},
+    "kpi_lcoe_wind": {"en": "LCOE of the new wind", "zh-CN": "新增风电平准化度电成本"},
+    "kpi_lcos": {"en": "LCOS of the new batteries", "zh-CN": "新增储能平准化度电成本"},
+    "unit_years": {"en": "years", "zh-CN": "年"},
+    "unit_cny_per_year": {"en": "CNY/year", "zh-CN": "元/年"},
+    "study_investment_note": {
+        "en": "Investment KPIs of the new assets ({assets}) against the park without them, run by the same "
+              "strategy; savings annualised from {days} day(s) (× 365 / days, so the period's season stands for "
+              "the year). Costs and sources: docs/economics.md.",
+        "zh-CN": "新增设备（{assets}）的投资指标，对比基准为不含这些设备、采用同一策略运行的园区；节省额由 {days} "
+                 "天按 365/天数 折算为全年（该时段的季节代表全年）。成本及来源见 docs/economics.md。"},
     "refreshing": {"en": "This page refreshes every {s} s while a study runs.",
                    "zh-CN": "有研究运行时，本页每 {s} 秒刷新一次。"},
     # alerts

@@ -107,8 +107,12 @@ def create_plan(
     one, from the park's initial values.
 
     Forecasts: inline ``forecasts`` (rows of ``weather``, ``load_history``,
-    ``pv_kw``, ``load_kw``, ``heat_kw``) replace the park's data for this plan
-    only. Otherwise the plan uses an uploaded forecast (``forecast_id``): the
+    ``pv_kw``, ``load_kw``, ``heat_kw``, ``wind_kw``) replace the park's data
+    for this plan only. A park with wind turbines gets their power from
+    ``wind_kw``, else from the forecast's ``weather`` through windpowerlib
+    (``wind_speed``, ``temp_air``, optionally ``pressure``), else from its
+    weather file; the schedule has ``wind_available_kw``, ``wind_used_kw``
+    and ``wind_curtailment_kw`` per step and the KPIs the wind totals. Otherwise the plan uses an uploaded forecast (``forecast_id``): the
     one named, or, without ``forecast_id``, the newest of the park issued at
     or before this request arrived whose parts all cover the plan's whole
     horizon. It is used as a whole: its parts replace the park's data, the

@@ -270,6 +270,17 @@ def test_a_study_is_started_followed_and_its_report_opened(web, parks) -> None:
     assert f'data-study="{study_id}" data-state="done"' in page and 'http-equiv="refresh"' not in page
     costs = re.findall(r'<tr><th>[^<]+</th><td>([^<]+)</td>', page.split('id="study-kpis"')[1])
     assert costs == [f"{row['total_cost_cny']:,.0f}" for row in stored["kpis"]]
+    # the investment KPIs of the new assets, with what they are stated against, in both languages
+    table = page.split('id="study-kpis"')[1]
+    assert "New assets: NPV [CNY]" in table and "New assets: payback [years]" in table
+    assert all(f"{row['npv_cny']:,.0f}" in table for row in stored["kpis"])
+    note = page.split('id="study-investment-note">')[1].split("</p>")[0]
+    assert "against the park without them" in note and "annualised from 1 day(s)" in note
+    assert stored["kpis"][0]["new_assets"] in note
+    web.cookies.set("mg_lang", "zh-CN")
+    chinese = web.get(response.headers["location"]).text
+    assert "新增设备：净现值 [CNY]" in chinese and "新增设备：静态回收期 [年]" in chinese and "由 1 天" in chinese
+    web.cookies.delete("mg_lang")
     report = web.get(f"/studies/report?park=a&study={study_id}")
     assert report.status_code == 200 and report.headers["content-type"].startswith("text/html")
     assert "KPIs of the period" in report.text
