@@ -16,9 +16,9 @@ rule                   raised when
 ``soc_band``           a battery's (or thermal store's) measured content is more than
                        ``tolerance_frac`` of its capacity (default 0.05) from the plan's at that time
 ``stale_measurements`` no measurement for ``max_age_min`` minutes (default 15)
-``renewables``         measured PV over the plan's available PV is below ``min_ratio`` (default
-                       0.7) while the plan expected at least ``min_expected_frac`` (default 0.2)
-                       of the arrays' AC rating
+``renewables``         measured PV (wind) over the plan's available PV (wind) is below ``min_ratio``
+                       (default 0.7) while the plan expected at least ``min_expected_frac``
+                       (default 0.2) of the arrays' AC rating (the turbines' nameplate)
 ``network_limits``     the latest plan's AC check comes within ``voltage_margin_pu`` (default
                        0.01 pu) of a voltage limit or ``loading_margin_pct`` (default 5 %) of a
                        line's or transformer's loading limit
@@ -62,7 +62,8 @@ class StaleMeasurementsRule(AlertRule):
 
 
 class RenewablesRule(AlertRule):
-    min_ratio: float = Field(default=0.7, gt=0, le=1, description="lowest measured/planned available PV tolerated")
+    min_ratio: float = Field(default=0.7, gt=0, le=1,
+                             description="lowest measured/planned available PV (wind) tolerated")
     min_expected_frac: float = Field(default=0.2, ge=0, le=1,
                                      description="judged only while the plan expects this share of the AC rating")
 
