@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
+from microgrid.alerts import AlertSettings
 from microgrid.base import ElectricalLoad, Inverter, ReactiveMode, Storage, StrictModel  # noqa: F401 (re-exported)
 from microgrid.carbon import Carbon, legacy_grid_factor
 from microgrid.economics import DEFAULT_NEW_ASSET_GROUPS, NEW_ASSET_GROUPS, Economics
@@ -418,6 +419,7 @@ class Park(StrictModel):
     demand_response: DemandResponseSettings = Field(default_factory=DemandResponseSettings)
     economics: Economics = Field(default_factory=Economics)
     carbon: Carbon = Field(default_factory=Carbon)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
     pv_arrays: dict[str, PVArray] = Field(default_factory=dict)
     wind_turbines: dict[str, WindTurbineGroup] = Field(default_factory=dict)
     batteries: dict[str, Battery] = Field(default_factory=dict)

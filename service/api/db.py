@@ -22,7 +22,7 @@ Tables::
                      that forecast is deleted)
     measurements     park_id, park_version (checked against), measured_at (UTC;
                      measured_offset_min keeps the sender's offset), soc_kwh,
-                     thermal_soc_kwh, month_to_date_peak_kw, pv_kw, load_kw,
+                     thermal_soc_kwh, month_to_date_peak_kw, pv_kw, wind_kw, load_kw,
                      grid_import_kw, grid_export_kw (metered at the point of
                      common coupling)
     events           park_id, id (the client's), version, status (active or
@@ -47,6 +47,13 @@ Tables::
                      request (as accepted), error, kpis (when done),
                      created_at, started_at, finished_at; the outputs are
                      in data_dir/studies/<id>/
+    alerts           park_id, rule, subject, dedup_key (rule:subject, one open or
+                     acknowledged alert per key), status (open, acknowledged,
+                     resolved), message, value, threshold, unit, cny_at_stake,
+                     details, opened_at, last_seen_at, acknowledged_at and
+                     acknowledged_by_key_id, resolved_at and resolution (auto or
+                     manual) and resolved_by_key_id, replan_plan_id or
+                     replan_error (the response re-plan of a rule with replan)
     api_keys         name, key_hash (SHA-256 of the token), prefix, is_admin
     api_key_parks    key_id, park_id (the parks a key may use)
 """
@@ -172,6 +179,7 @@ class MeasurementRow(Base):
     thermal_soc_kwh: Mapped[dict] = mapped_column(JSON)
     month_to_date_peak_kw: Mapped[float] = mapped_column(Float)
     pv_kw: Mapped[float | None] = mapped_column(Float, nullable=True)
+    wind_kw: Mapped[float | None] = mapped_column(Float, nullable=True)
     load_kw: Mapped[float | None] = mapped_column(Float, nullable=True)
     grid_import_kw: Mapped[float | None] = mapped_column(Float, nullable=True)
     grid_export_kw: Mapped[float | None] = mapped_column(Float, nullable=True)
@@ -282,6 +290,37 @@ class StudyRow(Base):
     created_by_key_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
+class AlertRow(Base):
+    """An operator alert of a park: one rule's finding about one subject, from open to resolved."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    park_id: Mapped[str] = mapped_column(ForeignKey("parks.id"), index=True)
+    rule: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(200))
+    dedup_key: Mapped[str] = mapped_column(String(240), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    message: Mapped[str] = mapped_column(Text)
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    threshold: Mapped[float | None] = mapped_column(Float, nullable=True)
+    unit: Mapped[str] = mapped_column(String(16), default="")
+    cny_at_stake: Mapped[float | None] = mapped_column(Float, nullable=True)
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+    measurement_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    plan_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    acknowledged_by_key_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    resolution: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    resolved_by_key_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    replan_plan_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    replan_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
 class ApiKeyRow(Base):
     __tablename__ = "api_keys"
 
@@ -334,7 +373,8 @@ def make_engine(url: str) -> Engine:
 
 ADDED_COLUMNS = {("plans", "measurement_id"): "INTEGER", ("measurements", "flexible_state"): "JSON",
                  ("plans", "decisions"): "JSON", ("plans", "forecast_id"): "INTEGER",
-                 ("measurements", "grid_import_kw"): "FLOAT", ("measurements", "grid_export_kw"): "FLOAT"}
+                 ("measurements", "grid_import_kw"): "FLOAT", ("measurements", "grid_export_kw"): "FLOAT",
+                 ("measurements", "wind_kw"): "FLOAT"}
 """Columns added to existing tables since the first release: (table, column) → SQL type (nullable, no default)."""
 
 

@@ -7,6 +7,7 @@ build their own with :func:`create_app` and override the dependencies in
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextlib import asynccontextmanager
 
@@ -15,7 +16,7 @@ from sqlalchemy import func, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from microgrid.messages import Message
-from service.api import store
+from service.api import alerts, store
 from service.api.db import PlanRow, init_db, make_engine, session_factory
 from service.api.deps import get_planner, get_settings
 from service.api.jobs import CASE_CACHE_SIZE, validate_case_job
@@ -23,6 +24,7 @@ from service.api.openadr import VenManager
 from service.api.openapi import install as install_openapi
 from service.api.planner import Planner
 from service.api.problems import PayloadTooLarge, install_handlers, problem_response
+from service.api.routes import alerts as alert_routes
 from service.api.routes import (carbon, events, forecasts, health, keys, measurements, openadr, parks, plans,
                                 studies)
 from service.api.settings import Settings
@@ -138,6 +140,17 @@ def recent_cases(settings: Settings, factory, most: int = CASE_CACHE_SIZE) -> li
         session.close()
 
 
+async def evaluate_alerts_periodically(settings: Settings, factory, planner) -> None:
+    """Evaluate every park's alert rules each ``MICROGRID_ALERT_INTERVAL_S`` (the first time one interval
+    after start-up), on a thread: the stale-measurement rule needs no measurement to fire."""
+    while True:
+        await asyncio.sleep(settings.alert_interval_s)
+        try:
+            await asyncio.to_thread(alerts.evaluate_all, factory, settings, planner)
+        except Exception:  # the next round tries again
+            logger.exception("the periodic alert evaluation failed")
+
+
 def create_app() -> FastAPI:
     """A new application; settings and worker pool come from its dependencies (overridable) at start-up."""
 
@@ -161,9 +174,11 @@ def create_app() -> FastAPI:
         app.state.study_runner = StudyRunner(settings, app.state.session_factory,
                                              getattr(app.state, "study_executor_factory", None))
         app.state.study_runner.start()
+        alert_task = asyncio.create_task(evaluate_alerts_periodically(settings, app.state.session_factory, planner))
         try:
             yield
         finally:
+            alert_task.cancel()
             await app.state.openadr.shutdown()
             app.state.study_runner.shutdown()
             if own_planner:
@@ -174,7 +189,7 @@ def create_app() -> FastAPI:
     install_handlers(app)
     install_openapi(app)
     for router in (health.router, parks.router, measurements.router, plans.router, events.router, openadr.router,
-                   keys.router, studies.router, forecasts.router, carbon.router):
+                   keys.router, studies.router, forecasts.router, carbon.router, alert_routes.router):
         app.include_router(router)
     install_dashboard(app)  # the operator's pages at / (service/dashboard/)
     app.state.max_request_bytes = Settings.model_fields["max_request_bytes"].default

@@ -64,6 +64,11 @@ def check_measurement(document: dict, body: MeasurementCreate) -> None:
         errors.append({"field": "pv_kw", "reason": Message("{pv_kw:g} kW exceeds the PV arrays' AC rating "
                                                            "{pv_rating_kw:g} kW",
                                                            pv_kw=body.pv_kw, pv_rating_kw=pv_rating_kw)})
+    if body.wind_kw is not None and body.wind_kw > park.wind_nameplate_kw + 1e-6:
+        errors.append({"field": "wind_kw", "reason": Message("{wind_kw:g} kW exceeds the wind turbines' "
+                                                             "nameplate {wind_nameplate_kw:g} kW",
+                                                             wind_kw=body.wind_kw,
+                                                             wind_nameplate_kw=park.wind_nameplate_kw)})
     if errors:
         raise InvalidInput("; ".join(f"{e['field']}: {e['reason']}" for e in errors), errors=errors)
 
@@ -139,6 +144,7 @@ def _fill(row: MeasurementRow, version: ParkVersionRow, body: MeasurementCreate)
     row.soc_kwh, row.thermal_soc_kwh = body.soc_kwh, body.thermal_soc_kwh
     row.month_to_date_peak_kw, row.pv_kw, row.load_kw = body.month_to_date_peak_kw, body.pv_kw, body.load_kw
     row.grid_import_kw, row.grid_export_kw = body.grid_import_kw, body.grid_export_kw
+    row.wind_kw = body.wind_kw
     row.flexible_state = {name: getattr(body, name) for name in FLEXIBLE_STATE_FIELDS}
     return row
 
@@ -282,7 +288,7 @@ def metered_demand_kw(row: MeasurementRow, has_storage: bool) -> float | None:
 def measurement_out(row: MeasurementRow) -> MeasurementOut:
     return MeasurementOut(id=row.id, park_id=row.park_id, park_version=row.park_version,
                           measured_at=row.measured_at_local, soc_kwh=row.soc_kwh, thermal_soc_kwh=row.thermal_soc_kwh,
-                          month_to_date_peak_kw=row.month_to_date_peak_kw, pv_kw=row.pv_kw, load_kw=row.load_kw,
+                          month_to_date_peak_kw=row.month_to_date_peak_kw, pv_kw=row.pv_kw, wind_kw=row.wind_kw, load_kw=row.load_kw,
                           grid_import_kw=row.grid_import_kw, grid_export_kw=row.grid_export_kw,
                           **{name: (row.flexible_state or {}).get(name) or {} for name in FLEXIBLE_STATE_FIELDS},
                           created_at=row.created_at)

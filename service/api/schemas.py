@@ -243,6 +243,7 @@ class MeasurementCreate(_Request):
                                               description="Thermal store id → stored heat [kWh].")
     month_to_date_peak_kw: float = Field(ge=0, description="Highest 15-min import of the month so far [kW].")
     pv_kw: float | None = Field(None, ge=0, description="Metered PV output, all arrays [kW].")
+    wind_kw: float | None = Field(None, ge=0, description="Metered wind output, all turbine groups [kW].")
     load_kw: float | None = Field(None, ge=0, description="Metered consumption, all loads [kW].")
     grid_import_kw: float | None = Field(
         None, ge=0, description="Metered import at the point of common coupling [kW] (the park's demand on the grid).")
@@ -280,6 +281,7 @@ class MeasurementOut(BaseModel):
     thermal_soc_kwh: dict[str, float]
     month_to_date_peak_kw: float
     pv_kw: float | None
+    wind_kw: float | None = None
     load_kw: float | None
     grid_import_kw: float | None
     grid_export_kw: float | None

@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     max_measurement_ahead_h : float
         How far a measurement's ``measured_at`` may lie after the server's
         clock [h] (meters whose clocks run ahead); later ones get 422.
+    alert_interval_s : float
+        How often every park's alert rules are evaluated in the background
+        [s] (besides at each posted measurement and on
+        ``POST /parks/{id}/alerts/evaluate``); it is what lets the
+        stale-measurement rule fire without measurements.
     openadr_vtn_hosts : list of str
         The hosts a park's OpenADR VEN may be pointed at (``vtn_url``), e.g.
         ``["vtn.aggregator.example"]``; another host gets 422. Empty (the
@@ -104,6 +109,7 @@ class Settings(BaseSettings):
     max_study_scenarios: int = Field(64, ge=1)
     max_measurement_ahead_h: float = Field(24.0, gt=0)
     openadr_vtn_hosts: list[str] = Field(default_factory=list)
+    alert_interval_s: float = Field(60.0, gt=0)
 
     @model_validator(mode="after")
     def _defaults_and_limits(self) -> "Settings":

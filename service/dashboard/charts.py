@@ -269,3 +269,18 @@ def network_figures(steps: list[dict], timezone: str, dt_h: float, t, limits: di
                      "name": t("violation"), "marker": {"symbol": "x", "size": 9, "color": COLOURS["limit"]}})
     figures.append({"data": data, "layout": _layout(t("chart_voltage"), t, timezone, t("axis_voltage_pu"), height=260)})
     return figures
+
+
+def adherence_figure(rows: list[dict], timezone: str, dt_h: float, t, steps: list[dict]) -> dict:
+    """The plan's grid import (a step line) and the measured import (markers at the measurements' times).
+
+    ``steps`` are the measured steps of :func:`service.api.adherence.day_adherence`.
+    """
+    x = step_times(rows, timezone, dt_h)
+    measured = [s for s in steps if "grid_import_kw" in s["quantities"]]
+    data = [_trace(x, series(rows, "grid_import_kw"), t("planned_import"), COLOURS["grid_import"]),
+            {"type": "scatter", "mode": "markers+lines", "name": t("measured_import"),
+             "x": [local_time(s["measured_at"], timezone) for s in measured],
+             "y": [round(s["quantities"]["grid_import_kw"]["measured"], KW_DIGITS) for s in measured],
+             "marker": {"size": 6, "color": COLOURS["b"]}, "line": {"width": 1, "color": COLOURS["b"]}}]
+    return {"data": data, "layout": _layout(t("chart_adherence"), t, timezone, t("axis_power_kw"))}

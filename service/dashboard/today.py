@@ -1,4 +1,5 @@
-"""The day's plan (``/today``: its charts and savings, plan and re-plan) and two plans side by side (``/compare``).
+"""The day's plan (``/today``: its charts and savings, plan against measurement, plan and re-plan) and two plans
+side by side (``/compare``).
 
 Both render stored plans; the forms make plans through the plans routes
 (``create_plan``, ``create_intraday_plan``).
@@ -16,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import defer
 
 from microgrid import errors as mg
+from service.api.adherence import day_adherence
 from service.api.db import EventRow, PlanRow
 from service.api.deps import PlannerDep, SessionDep, SettingsDep
 from service.api.problems import ProblemError
@@ -65,7 +67,7 @@ def today_page(page: PageDep, session: SessionDep, date: str | None = None, plan
     plans = plans_of_day(session, page.park.id, day)
     chosen = plan_of_park(session, page, plan) or current_plan(plans)
     context: dict[str, Any] = {"day": day, "plans": plans, "plan": chosen, "error": error or date_error,
-                               "figures": [], "savings": None, "plan_label": lambda p: plan_label(page, p),
+                               "figures": [], "savings": None, "adherence": None, "plan_label": lambda p: plan_label(page, p),
                                "baseline": page.t("strategy_" + DAY_BASELINE)}
     if chosen is not None:
         rows, dt_h, tz, t = chosen.schedule, plan_dt_h(chosen), page.timezone, page.t
@@ -83,6 +85,10 @@ def today_page(page: PageDep, session: SessionDep, date: str | None = None, plan
         if stores:
             figures.append(("thermal", charts.storage_figure(rows, tz, dt_h, t, stores, "soc_th_kwh",
                                                              "chart_thermal", "axis_heat_kwh")))
+        adherence = day_adherence(session, page.park.id, page.model, day, plan_id=chosen.id)
+        if adherence["steps"]:
+            figures.insert(1, ("adherence", charts.adherence_figure(rows, tz, dt_h, t, adherence["steps"])))
+            context["adherence"] = adherence["summary"]
         context["figures"] = [(name, figure_json(figure)) for name, figure in figures]
         reference = reference_cost(session, chosen) if chosen.strategy != DAY_BASELINE else None
         cost = chosen.kpis.get("total_cost_cny")

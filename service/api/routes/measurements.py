@@ -10,8 +10,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, Query, Response, status
 
-from service.api import measurements, store
-from service.api.deps import ParkIdDep, PrincipalDep, SessionDep, SettingsDep
+from service.api import alerts, measurements, store
+from service.api.deps import ParkIdDep, PlannerDep, PrincipalDep, SessionDep, SettingsDep
 from service.api.parsing import StrictJsonRoute
 from service.api.schemas import PARK_ID_PATTERN, MeasurementCreate, MeasurementOut
 from service.api.validation import Offset, RowId, Timestamp
@@ -35,9 +35,13 @@ MEASUREMENT_EXAMPLES = {
              responses={422: {"description": "Unknown device id or a value outside its bounds (the field named)"}})
 def create_measurement(
     park_id: ParkIdDep, body: Annotated[MeasurementCreate, Body(openapi_examples=MEASUREMENT_EXAMPLES)],
-    response: Response, session: SessionDep, principal: PrincipalDep, settings: SettingsDep,
+    response: Response, session: SessionDep, principal: PrincipalDep, settings: SettingsDep, planner: PlannerDep,
 ) -> MeasurementOut:
     """Store the metered state, checked against the park's current version, before the answer.
+
+    The park's alert rules are then evaluated (``GET /parks/{id}/alerts``); an
+    alert of a rule with ``replan: true`` that opens re-plans the park
+    intraday from this measurement before the answer.
 
     ``measured_at`` lies from 2000-01-01T00:00Z to at most
     ``MICROGRID_MAX_MEASUREMENT_AHEAD_H`` (24 h) after the server's clock.
@@ -46,6 +50,7 @@ def create_measurement(
     """
     version = store.get_version(session, park_id)
     row = measurements.add_measurement(session, version, body, principal.key_id, settings.max_measurement_ahead_h)
+    alerts.evaluate_park(session, settings, planner, park_id)
     response.headers["Location"] = f"/parks/{park_id}/measurements/latest"
     return measurements.measurement_out(row)
 
@@ -90,17 +95,19 @@ def read_measurement(park_id: AdminParkId, measurement_id: RowId, session: Sessi
 def replace_measurement(
     park_id: AdminParkId, measurement_id: RowId, body: Annotated[MeasurementCreate, Body(
         openapi_examples=MEASUREMENT_EXAMPLES)],
-    session: SessionDep, principal: PrincipalDep, settings: SettingsDep,
+    session: SessionDep, principal: PrincipalDep, settings: SettingsDep, planner: PlannerDep,
 ) -> MeasurementOut:
     """Replace every field of a measurement, checked as a new one against the park's current version.
 
-    Its id stays; plans made before keep the state they started from.
+    Its id stays; plans made before keep the state they started from. The park's alert rules are evaluated
+    again, as for a new measurement.
     """
     principal.require_admin("correcting a measurement")
     store.get_park(session, park_id)
     row = measurements.get_measurement(session, park_id, measurement_id)
     version = store.get_version(session, park_id)
     row = measurements.replace_measurement(session, row, version, body, settings.max_measurement_ahead_h)
+    alerts.evaluate_park(session, settings, planner, park_id)
     return measurements.measurement_out(row)
 
 

@@ -104,7 +104,8 @@ def _app(settings: Settings, planner) -> TestClient:
 
 
 def test_everything_acknowledged_is_there_after_a_restart(settings, planner, files) -> None:
-    """Parks, measurements (with the flexible state), plans (with their decisions), events, forecasts, keys."""
+    """Parks, measurements (with the flexible state), plans (with their decisions), events, forecasts, keys,
+    alerts."""
     with _app(settings, planner) as client:
         assert client.get("/health").json()["database"] == "postgresql"
         register(client, "tiny", files)
@@ -123,11 +124,17 @@ def test_everything_acknowledged_is_there_after_a_restart(settings, planner, fil
                      + [{"timestamp": "2026-07-16T00:00:00+08:00", "pv1_kw": 0.0}]})
         assert forecast.status_code == 201, forecast.text
         key = client.post("/keys", json={"name": "operator", "park_ids": ["tiny"]}, headers=ADMIN).json()
+        stale = next(a for a in client.get("/parks/tiny/alerts", headers=ADMIN).json()
+                     if a["rule"] == "stale_measurements")
+        client.post(f"/parks/tiny/alerts/{stale['id']}/acknowledge", headers=ADMIN)
+        alerts = client.get("/parks/tiny/alerts", headers=ADMIN).json()
     with _app(settings, planner) as client:
         assert client.get("/parks/tiny/measurements/latest", headers=ADMIN).json() == measured
         assert client.get(f"/parks/tiny/plans/{plan['id']}", headers=ADMIN).json() == plan
         assert client.get("/parks/tiny/events/evening", headers=ADMIN).json() == event.json()
         assert client.get(f"/parks/tiny/forecasts/{forecast.json()['id']}", headers=ADMIN).json() == forecast.json()
+        assert client.get("/parks/tiny/alerts", headers=ADMIN).json() == alerts
+        assert client.get(f"/parks/tiny/alerts/{stale['id']}", headers=ADMIN).json()["status"] == "acknowledged"
         assert intraday["kpis"]["warm_start_plan_id"] == event.json()["plan"]["id"]   # decisions kept in JSON
         own = {"X-API-Key": key["token"]}
         assert client.get("/parks/tiny", headers=own).status_code == 200
@@ -145,7 +152,7 @@ def test_init_db_adds_the_later_columns_to_older_tables(database_url) -> None:
     plans = {c["name"] for c in inspect(engine).get_columns("plans")}
     measurements = {c["name"] for c in inspect(engine).get_columns("measurements")}
     assert {"measurement_id", "decisions", "forecast_id"} <= plans
-    assert {"flexible_state", "grid_import_kw", "grid_export_kw"} <= measurements
+    assert {"flexible_state", "grid_import_kw", "grid_export_kw", "wind_kw"} <= measurements
     with engine.connect() as connection:
         assert connection.execute(text("SELECT decisions FROM plans WHERE id = 1")).scalar() is None
     engine.dispose()

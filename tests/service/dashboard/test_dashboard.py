@@ -21,7 +21,7 @@ from service.dashboard.routes import KEY_COOKIE, ROUTERS
 from tests.service.api.conftest import ADMIN, issue_key, register, tiny_files
 
 HTTPS = "https://testserver"  # the client sends the Secure cookie back only over https
-PAGES = ["/today", "/compare", "/events", "/network", "/studies"]
+PAGES = ["/today", "/compare", "/events", "/network", "/studies", "/alerts"]
 EVENT_FORM = {"kind": "reduce", "start": "2026-07-15T12:00", "end": "2026-07-15T13:00", "amount_kind": "reduce_by_kw",
               "amount": "100", "incentive": "2.0", "notified_at": "2026-07-15T08:00"}
 
@@ -62,7 +62,7 @@ OPEN_ROUTES = {("GET", "/"), ("GET", "/signin"), ("POST", "/signin"), ("POST", "
 def test_every_page_without_a_key_redirects_to_sign_in(web, parks) -> None:
     guarded = [route for route in page_routes() if route not in OPEN_ROUTES]
     assert {path for _, path in guarded} == {*PAGES, "/today/plan", "/today/replan", "/events/cancel",
-                                             "/compare/plan", "/studies/cancel", "/studies/report"}
+                                             "/compare/plan", "/studies/cancel", "/studies/report", "/alerts/acknowledge"}
     for method, path in guarded:
         response = web.request(method, path, data={"date": "2026-07-15", "event": "e1", "study": "1"})
         assert response.status_code == 303, (method, path)
