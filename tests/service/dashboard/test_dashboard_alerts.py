@@ -10,6 +10,7 @@ import pytest
 
 from service import i18n as service_i18n
 from service.api.alert_schemas import AlertOut
+from service.dashboard import i18n
 from tests.service.api.conftest import ADMIN, register
 from tests.service.dashboard.test_dashboard import parks, sign_in, web  # noqa: F401  (fixtures)
 
