@@ -74,10 +74,16 @@ def surplus_use(schedule: pd.DataFrame, surplus: pd.Series) -> dict:
             "boiler_kwh": float(schedule.loc[surplus, boilers].sum(axis=1).sum() * dt_h)}
 
 
+def mwh(kwh: float) -> str:
+    """kWh as MWh to 0.1 (a solver's -1e-9 shown as 0.0, not -0.0)."""
+    return f"{round(kwh / 1000, 1) + 0.0:,.1f}"
+
+
 def row(label: str, strategy: str, k: dict) -> str:
-    return (f"| {label} | {strategy} | {k['renewable_generation_kwh'] / 1000:,.1f} | "
-            f"{k['renewable_self_consumption_ratio']:.1%} | {k['renewable_curtailment_kwh'] / 1000:,.1f} | "
-            f"{k['renewable_curtailment_ratio']:.1%} | {k['total_cost_cny']:,.0f} | {k['co2_kg'] / 1000:,.1f} |")
+    return (f"| {label} | {strategy} | {mwh(k['renewable_generation_kwh'])} | "
+            f"{k['renewable_self_consumption_ratio']:.1%} | {mwh(k['renewable_curtailment_kwh'])} | "
+            f"{round(k['renewable_curtailment_ratio'], 3) + 0.0:.1%} | {k['total_cost_cny']:,.0f} | "
+            f"{k['co2_kg'] / 1000:,.1f} |")
 
 
 def main() -> None:
@@ -124,8 +130,8 @@ def main() -> None:
         rule, opt = kpis[best][label], kpis[OPTIMIZER][label]
         less = rule["renewable_curtailment_kwh"] - opt["renewable_curtailment_kwh"]
         share = less / rule["renewable_curtailment_kwh"] if rule["renewable_curtailment_kwh"] > 0 else 0.0
-        print(f"| {label} | {best} | {rule['renewable_curtailment_kwh'] / 1000:,.1f} | "
-              f"{opt['renewable_curtailment_kwh'] / 1000:,.1f} | {less / 1000:,.1f} | {share:.0%} | "
+        print(f"| {label} | {best} | {mwh(rule['renewable_curtailment_kwh'])} | "
+              f"{mwh(opt['renewable_curtailment_kwh'])} | {mwh(less)} | {share:.0%} | "
               f"{rule['total_cost_cny'] - opt['total_cost_cny']:,.0f} | {(rule['co2_kg'] - opt['co2_kg']) / 1000:,.1f} |")
     surplus = surplus_steps(pd.concat(schedules["no-control"].values()))
     print("\nWhere the surplus went (at the steps where PV + wind exceed the consumption of `no-control`, "
@@ -134,7 +140,7 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|")
     for s in ROLLING_STRATEGIES:
         use = surplus_use(pd.concat(schedules[s].values()), surplus)
-        print(f"| {s} | {use['surplus_steps']:,} | {use['battery_kwh'] / 1000:,.1f} | {use['boiler_kwh'] / 1000:,.1f} "
+        print(f"| {s} | {use['surplus_steps']:,} | {mwh(use['battery_kwh'])} | {mwh(use['boiler_kwh'])} "
               f"| {wall[s]:,.0f} |")
 
 
