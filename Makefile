@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 DEMO_DATE ?= 2026-07-15
 DEMO_OUT ?= out/demo
 
-.PHONY: demo test bench serve venv clean
+.PHONY: demo test bench serve venv clean messages
 
 venv: $(VENV)/.installed
 
@@ -41,3 +41,12 @@ bench: $(VENV)/.installed-dev
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
+
+# The problem messages' catalog: extract every Message(...) and N_(...) text into
+# service/locale/messages.pot and merge it into the Chinese catalog (then translate the new entries).
+messages: $(VENV)/.installed-dev
+	$(BIN)/pybabel extract --no-default-keywords -k Message -k N_ --sort-by-file --width 120 \
+		--project "microgrid" --version 1 --copyright-holder "the microgrid authors" \
+		-o service/locale/messages.pot microgrid forecasting dispatch service
+	$(BIN)/pybabel update -D messages -i service/locale/messages.pot -d service/locale -l zh_CN --width 120 \
+		--init-missing --no-fuzzy-matching

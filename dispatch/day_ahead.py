@@ -18,6 +18,7 @@ from dispatch.results import DispatchResult
 from dispatch.strategies import STRATEGIES, run_strategy
 from microgrid.case import Case
 from microgrid.errors import InvalidRequestError
+from microgrid.messages import Message
 from microgrid.timeseries import step_hours, write_timeseries_csv
 
 logger = logging.getLogger(__name__)
@@ -63,7 +64,8 @@ def plan_day_ahead(
     ``result.network_iterations`` the rounds.
     """
     if strategy not in STRATEGIES:
-        raise InvalidRequestError(f"strategy: unknown {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+        raise InvalidRequestError(Message("strategy: unknown {strategy!r}; choose one of {strategies}",
+                                          strategy=strategy, strategies=', '.join(STRATEGIES)))
     inputs = day_ahead_inputs(case, day, horizon_h=horizon_h, state=state, forecasts=forecasts)
     if strategy == "optimal" and case.park.network.constrained:
         from dispatch.network_aware import plan_network_aware

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from microgrid.errors import DataError
+from microgrid.messages import Message
 from microgrid.park import DemandResponseSettings
 from microgrid.workdays import is_workday
 
@@ -195,9 +196,10 @@ def customer_baseline(meter: pd.Series, window: pd.DatetimeIndex, dt_h: float, s
         whole in the look-back (naming ``demand_response`` and the fix).
     """
     if len(window) == 0:
-        raise DataError("demand_response.baseline: the event's window holds no step of the plan")
+        raise DataError(Message("demand_response.baseline: the event's window holds no step of the plan"))
     if window.tz is None:
-        raise DataError("demand_response.baseline: the event's window has naive timestamps; give UTC offsets")
+        raise DataError(Message("demand_response.baseline: the event's window has naive timestamps; give UTC "
+                                "offsets"))
     start = window[0]
     event_day = start.tz_convert(tz).date()
     midnight = _midnight(event_day, tz)
@@ -217,10 +219,12 @@ def customer_baseline(meter: pd.Series, window: pd.DatetimeIndex, dt_h: float, s
     kind = "working" if is_workday(event_day) else "day off"
     if len(days) < settings.min_similar_days:
         raise DataError(
-            f"demand_response.baseline: similar-days needs at least {settings.min_similar_days} {kind} day(s) with "
-            f"metered grid import at the event's times in the {settings.lookback_days} days before "
-            f"{event_day.isoformat()}; found {len(days)}. Post measurements with grid_import_kw, give the case's "
-            "data.grid_meter, or set demand_response.baseline: optimal-plan")
+            Message("demand_response.baseline: similar-days needs at least {min_similar_days} {kind} day(s) with "
+                    "metered grid import at the event's times in the {lookback_days} days before {event_day}; "
+                    "found {days}. Post measurements with grid_import_kw, give the case's data.grid_meter, or "
+                    "set demand_response.baseline: optimal-plan",
+                    min_similar_days=settings.min_similar_days, kind=kind, lookback_days=settings.lookback_days,
+                    event_day=event_day.isoformat(), days=len(days)))
     profile = np.mean([_values(meter, _midnight(d, tz), offsets) for d in days], axis=0)
     if not adjusting:
         return CustomerBaseline("similar-days", profile, tuple(days), kind)

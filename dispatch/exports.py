@@ -15,9 +15,10 @@ their surplus with :func:`settle_surplus`:
 * ``anti_backflow`` (防逆流): nothing is exported; the surplus left after the
   batteries is curtailed.
 
-"Renewable" is PV today: :func:`renewable_available_kw` is the one place
-that sums the renewable generation of a step, so a new generator (wind)
-joins every rule by being added there.
+"Renewable" is the PV arrays and the wind turbine groups:
+:func:`renewable_available_kw` is the one place that sums the renewable
+generation of a step, so a new generator joins every rule by being added
+there.
 """
 
 from __future__ import annotations

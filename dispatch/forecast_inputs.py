@@ -18,6 +18,7 @@ from forecasting.pv_forecast import PV_TOTAL_COLUMN, check_pv_total, pv_total_to
 from forecasting.wind import WIND_TOTAL_COLUMN
 from microgrid.case import Case
 from microgrid.errors import DataError
+from microgrid.messages import Message
 from microgrid.park import Park
 from microgrid.timeseries import require_tz_aware
 
@@ -127,8 +128,9 @@ def check_wind_total(park: Park, frame: pd.DataFrame, what: str) -> None:
     columns = [f"{g_id}_kw" for g_id in park.wind_turbines]
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise DataError(f"{what}: the total {WIND_TOTAL_COLUMN} comes with turbine group columns but not "
-                        f"{', '.join(missing)}; give every group's column, or the total alone")
+        raise DataError(Message("{what}: the total {total_column} comes with turbine group columns but not "
+                                "{missing}; give every group's column, or the total alone",
+                                what=what, total_column=WIND_TOTAL_COLUMN, missing=', '.join(missing)))
     sum_kw = frame[columns].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float).sum(axis=1)
     total_kw = pd.to_numeric(frame[WIND_TOTAL_COLUMN], errors="coerce").to_numpy(dtype=float)
     tolerance_kw = pv_total_tolerance_kw(sum(generation_ratings_kw(park, "wind_kw").values()))
@@ -136,9 +138,11 @@ def check_wind_total(park: Park, frame: pd.DataFrame, what: str) -> None:
         off = np.abs(total_kw - sum_kw) > tolerance_kw   # False where a value is missing
     if off.any():
         k = int(np.argmax(off))
-        raise DataError(f"{what}.{WIND_TOTAL_COLUMN}: {total_kw[k]:g} kW at {frame.index[k].isoformat()} is not the "
-                        f"sum of the turbine group columns, {sum_kw[k]:g} kW (tolerance {tolerance_kw:g} kW); "
-                        "correct the total or leave the column out")
+        raise DataError(Message("{what}.{total_column}: {total_kw:g} kW at {at} is not the sum of the "
+                                "turbine group columns, {sum_kw:g} kW (tolerance {tolerance_kw:g} kW); correct "
+                                "the total or leave the column out",
+                                what=what, total_column=WIND_TOTAL_COLUMN, total_kw=total_kw[k],
+                                at=frame.index[k].isoformat(), sum_kw=sum_kw[k], tolerance_kw=tolerance_kw))
 
 
 def _other_kind(park: Park, part: str, column: str) -> str | None:
@@ -173,13 +177,15 @@ def check_direct_forecast(park: Park, part: str, frame: pd.DataFrame, what: str)
     """
     require_tz_aware(frame.index, what)
     if frame.columns.empty:
-        raise DataError(f"{what}: no power column; add one column per {part.removesuffix('_kw')} forecast [kW]")
+        raise DataError(Message("{what}: no power column; add one column per {kind} forecast [kW]",
+                                what=what, kind=part.removesuffix('_kw')))
     if part in GENERATION_PARTS:
         total, noun = GENERATION_PARTS[part]
         ratings = {f"{d_id}_kw": kw for d_id, kw in generation_ratings_kw(park, part).items()}
         if not ratings:
             family = "PV arrays" if part == "pv_kw" else "wind turbines"
-            raise DataError(f"{what}: the park has no {family}; leave out the {family.split()[0]} forecast")
+            raise DataError(Message("{what}: the park has no {family}; leave out the {split} forecast",
+                                    what=what, family=family, split=family.split()[0]))
         hint = f"{', '.join(sorted(ratings))} (and/or the total {total})"
         if _has_total(park, part, frame):
             ratings[total] = sum(ratings.values())
@@ -190,23 +196,26 @@ def check_direct_forecast(park: Park, part: str, frame: pd.DataFrame, what: str)
     elif part == "heat_kw":
         known, kind, ratings = {b.demand_profile for b in park.heat_buses.values()}, "heat-demand profile", {}
         if not known:
-            raise DataError(f"{what}: the park has no heat buses; leave out the heat forecast")
+            raise DataError(Message("{what}: the park has no heat buses; leave out the heat forecast", what=what))
         hint = ", ".join(sorted(known))
     else:
-        raise ValueError(f"unknown direct forecast part {part!r}")
+        raise ValueError(Message("unknown direct forecast part {part!r}", part=part))
     for column in frame.columns:
         if column not in known:
             other = _other_kind(park, part, column)
             if other:
-                raise DataError(f"{what}.{column}: {column!r} is a {other} profile, not a {kind}; give it in "
-                                f"the {other} forecast (one file per kind; use {hint} here)")
-            raise DataError(f"{what}.{column}: the park has no {kind} {column!r}; use {hint}")
+                raise DataError(Message("{what}.{column}: {column!r} is a {other} profile, not a {kind}; give it "
+                                        "in the {other} forecast (one file per kind; use {hint} here)",
+                                        what=what, column=column, other=other, kind=kind, hint=hint))
+            raise DataError(Message("{what}.{column}: the park has no {kind} {column!r}; use {hint}",
+                                    what=what, column=column, kind=kind, hint=hint))
         values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
         bad = np.isinf(values) | (values < 0)
         if bad.any():
             at = frame.index[np.argmax(bad)]
-            raise DataError(f"{what}.{column}: {values[np.argmax(bad)]:g} kW at {at.isoformat()}; forecasts are "
-                            "mean power over the step, finite and ≥ 0 kW")
+            raise DataError(Message("{what}.{column}: {values:g} kW at {at}; forecasts are mean power over the "
+                                    "step, finite and ≥ 0 kW",
+                                    what=what, column=column, values=values[np.argmax(bad)], at=at.isoformat()))
         if column in ratings:
             above = values > ratings[column] + TOLERANCE_KW
             if above.any():
@@ -218,13 +227,58 @@ def check_direct_forecast(park: Park, part: str, frame: pd.DataFrame, what: str)
                 else:
                     rating = "the groups' most power" if is_total else "the group's most power (max_p_kw)"
                     unit = "kW"
-                raise DataError(f"{what}.{column}: {values[np.argmax(above)]:g} kW at {at.isoformat()} exceeds "
-                                f"{rating} of {ratings[column]:g} kW; check the unit ({unit}) and the column")
+                raise DataError(Message("{what}.{column}: {values:g} kW at {at} exceeds {rating} of {ratings:g} "
+                                        "kW; check the unit ({unit}) and the column",
+                                        what=what, column=column, values=values[np.argmax(above)],
+                                        at=at.isoformat(), rating=rating, ratings=ratings[column], unit=unit))
     if part in GENERATION_PARTS and _has_total(park, part, frame) and not _is_total(park, part, frame):
         if part == "pv_kw":
             check_pv_total(park.pv_arrays, frame, what)
         else:
             check_wind_total(park, frame, what)
+
+
+def groups_left_to_weather(park: Park, wind_kw: pd.DataFrame | None) -> list[str]:
+    """The wind turbine groups whose power comes from the weather: those a direct wind forecast leaves out.
+
+    A total ``wind_kw`` alone (or with every group's column) covers every group.
+
+    Examples
+    --------
+    >>> groups_left_to_weather(park, pd.DataFrame(columns=["wt1_kw"]))  # doctest: +SKIP
+    ['wt2']
+    """
+    if wind_kw is None:
+        return list(park.wind_turbines)
+    if _has_total(park, "wind_kw", wind_kw):
+        return []
+    given = {str(c).removesuffix("_kw") for c in wind_kw.columns}
+    return [g_id for g_id in park.wind_turbines if g_id not in given]
+
+
+def check_wind_weather(park: Park, weather: pd.DataFrame, wind_kw: pd.DataFrame | None, what: str) -> None:
+    """Check that a weather forecast holds what windpowerlib needs for the groups it gives power to.
+
+    Those are the groups :func:`groups_left_to_weather` names: each needs
+    ``wind_speed`` [m/s] (finite, ≥ 0), and with the density correction of
+    the default ``forecasting.wind.WindForecastConfig`` ``temp_air`` [°C]; a
+    ``pressure`` column must be station pressure in Pa. The checks are
+    ``forecasting.wind.windpowerlib_weather``'s, as the plan makes them;
+    :class:`DataError` names the column and how to fix it.
+    """
+    groups = groups_left_to_weather(park, wind_kw)
+    if not groups:
+        return
+    from forecasting.wind import WindForecastConfig, windpowerlib_weather
+
+    config = WindForecastConfig()
+    for g_id in groups:
+        try:
+            windpowerlib_weather(weather, park.site, park.wind_turbines[g_id], config, what)
+        except DataError as exc:
+            raise DataError(Message("{exc}, for wind turbine group {g_id!r} (or give its power in the wind_kw "
+                                    "forecast)",
+                                    exc=exc, g_id=g_id)) from None
 
 
 def step_means(frame: pd.DataFrame, index: pd.DatetimeIndex, dt_h: float, what: str) -> pd.DataFrame:
@@ -280,9 +334,10 @@ def step_means(frame: pd.DataFrame, index: pd.DatetimeIndex, dt_h: float, what: 
         column = values.columns[int(np.argmax(missing[row]))]
         covered = f"{frame.index[0].isoformat()} – {(frame.index[-1] + step).isoformat()}"
         raise DataError(
-            f"{what}: no value for {needed[row].tz_convert(index.tz).isoformat()} (column '{column}'); the plan "
-            f"needs {start.isoformat()} – {end.isoformat()}, the forecast covers {covered}; give every step of "
-            "the plan"
+            Message("{what}: no value for {missing_at} (column '{column}'); the plan needs {start} – {end}, the "
+                    "forecast covers {covered}; give every step of the plan",
+                    what=what, missing_at=needed[row].tz_convert(index.tz).isoformat(), column=column,
+                    start=start.isoformat(), end=end.isoformat(), covered=covered)
         )
     base = needed.asi8[0]
     edges_h = (np.append(needed.asi8, needed.asi8[-1] + step.value) - base) / 3.6e12
@@ -326,7 +381,8 @@ def forecast_profiles_from_history(case: Case, forecasts: Forecasts, frame: pd.D
         return frame
     past = history.loc[history.index < index[0], wanted]
     if len(past) < 2:
-        raise DataError(f"{forecasts.label('load_history')}: no history before the plan's start {index[0].isoformat()}")
+        raise DataError(Message("{label}: no history before the plan's start {start}",
+                                label=forecasts.label('load_history'), start=index[0].isoformat()))
     predicted = forecast_load_kw(past, index, method=forecasts.load_method,
                                  timezone=case.park.site.timezone)
     frame = frame.copy()

@@ -14,6 +14,7 @@ from dispatch.forecast_inputs import (DIRECT_PARTS, Forecasts, check_direct_fore
 from forecasting.pv import cached_case_pv_profiles, park_pv_ac_kw
 from microgrid.case import Case
 from microgrid.errors import DataError, InvalidParkError
+from microgrid.messages import Message
 from microgrid.park import Park
 from microgrid.tariff import DemandCharge
 from microgrid.timeseries import local_day, slice_window, step_hours
@@ -127,46 +128,52 @@ class DispatchInputs:
         if self.peak_margin_kw is None:
             self.peak_margin_kw = np.zeros(len(self.index))
         elif len(self.peak_margin_kw) != len(self.index) or np.any(np.asarray(self.peak_margin_kw) < 0):
-            raise DataError("peak_margin_kw: one value ≥ 0 kW per step of the horizon")
+            raise DataError(Message("peak_margin_kw: one value ≥ 0 kW per step of the horizon"))
         for name in ("import_cap_kw", "min_import_kw"):
             values = getattr(self, name)
             if values is None:
                 continue
             values = np.asarray(values, dtype=float)
             if values.shape != (len(self.index),) or np.isnan(values).any() or (values < 0).any():
-                raise DataError(f"{name}: one value ≥ 0 kW per step of the horizon (inf: no cap)")
+                raise DataError(Message("{name}: one value ≥ 0 kW per step of the horizon (inf: no cap)",
+                                        name=name))
             setattr(self, name, values)
         if self.temp_air_c is None:
             if any(hp.source == "ambient" for hp in self.park.heat_pumps.values()):
-                raise DataError("weather: temp_air is needed for the COP of air-source heat pumps")
+                raise DataError(Message("weather: temp_air is needed for the COP of air-source heat pumps"))
             self.temp_air_c = pd.Series(np.nan, index=self.index)
         for name in ("pv_available_kw", "load_kw", "price_import_cny_per_kwh", "price_export_cny_per_kwh",
                      "heat_demand_kw", "curtailable_base_kw", "shiftable_base_kw", "temp_air_c", "wind_available_kw"):
             if not getattr(self, name).index.equals(self.index):
-                raise DataError(f"{name}: index differs from the horizon's index")
+                raise DataError(Message("{name}: index differs from the horizon's index", name=name))
         for name, devices in (("heat_demand_kw", self.park.heat_buses),
                               ("wind_available_kw", self.park.wind_turbines),
                               ("curtailable_base_kw", self.park.curtailable_loads),
                               ("shiftable_base_kw", self.park.shiftable_loads)):
             missing = sorted(set(devices) - set(getattr(self, name).columns))
             if missing:
-                raise DataError(f"{name}: no series for {', '.join(missing)}")
+                raise DataError(Message("{name}: no series for {missing}", name=name, missing=', '.join(missing)))
         wind = self.wind_available_kw.to_numpy(dtype=float)
         if wind.size and not (np.isfinite(wind) & (wind >= 0)).all():
-            raise DataError("wind_available_kw: one value ≥ 0 kW per step and turbine group, finite")
+            raise DataError(Message("wind_available_kw: one value ≥ 0 kW per step and turbine group, finite"))
         unknown = sorted(set(self.state.soc_kwh) - set(self.park.batteries))
         if unknown:
-            raise InvalidParkError(f"state.soc_kwh: unknown battery id(s) {', '.join(unknown)}")
+            raise InvalidParkError(Message("state.soc_kwh: unknown battery id(s) {unknown}",
+                                           unknown=', '.join(unknown)))
         for battery_id, soc in self.state.soc_kwh.items():
             battery = self.park.batteries[battery_id]
             if not battery.min_soc_kwh - 1e-6 <= soc <= battery.max_soc_kwh + 1e-6:
                 raise InvalidParkError(
-                    f"state.soc_kwh.{battery_id}: {soc:g} kWh is outside the battery's bounds "
-                    f"[{battery.min_soc_kwh:g}, {battery.max_soc_kwh:g}] kWh"
+                    Message("state.soc_kwh.{battery_id}: {soc:g} kWh is outside the battery's bounds "
+                            "[{min_soc_kwh:g}, {max_soc_kwh:g}] kWh",
+                            battery_id=battery_id, soc=soc, min_soc_kwh=battery.min_soc_kwh,
+                            max_soc_kwh=battery.max_soc_kwh)
                 )
         peak = self.state.month_to_date_peak_kw
         if peak is not None and not (math.isfinite(peak) and peak >= 0):
-            raise InvalidParkError(f"state.month_to_date_peak_kw: must be a finite number ≥ 0 kW, got {peak!r}")
+            raise InvalidParkError(Message("state.month_to_date_peak_kw: must be a finite number ≥ 0 kW, got "
+                                           "{peak!r}",
+                                           peak=peak))
 
     @property
     def has_grid_limits(self) -> bool:
@@ -236,6 +243,11 @@ class DispatchInputs:
         return 0.0 if peak is None else peak
 
     @property
+    def co2_kg_per_kwh(self) -> pd.Series:
+        """The grid emission factor of every step [kg CO2/kWh] (``carbon.grid``: hourly where it has a profile)."""
+        return self.park.grid_co2_kg_per_kwh(self.index)
+
+    @property
     def next_day_cheapest_price_cny_per_kwh(self) -> float:
         """The cheapest import price of the tariff in the 24 h after the horizon ends [CNY/kWh]."""
         end = self.index[-1] + pd.Timedelta(hours=self.dt_h)
@@ -254,8 +266,10 @@ def to_steps(frame: pd.DataFrame, index: pd.DatetimeIndex, what: str) -> pd.Data
     last = frame.index[-1] + pd.Timedelta(hours=source_dt_h)
     if frame.index[0] > start or last < end:
         raise DataError(
-            f"{what}: covers {frame.index[0].isoformat()} – {last.isoformat()}, not the plan's "
-            f"{start.isoformat()} – {end.isoformat()}; give data for the whole plan"
+            Message("{what}: covers {first} – {last}, not the plan's {start} – {end}; give data for the whole "
+                    "plan",
+                    what=what, first=frame.index[0].isoformat(), last=last.isoformat(), start=start.isoformat(),
+                    end=end.isoformat())
         )
     step = pd.Timedelta(hours=dt_h)
     if source_dt_h < dt_h:
@@ -265,7 +279,8 @@ def to_steps(frame: pd.DataFrame, index: pd.DatetimeIndex, what: str) -> pd.Data
         out = extended.resample(step, origin=start).ffill()
     out = out.reindex(index.tz_convert(out.index.tz)).set_axis(index)
     if out.isna().to_numpy().any():
-        raise DataError(f"{what}: its steps do not align with the plan's {dt_h * 60:g}-minute steps")
+        raise DataError(Message("{what}: its steps do not align with the plan's {step_min:g}-minute steps",
+                                what=what, step_min=dt_h * 60))
     return out
 
 
@@ -278,7 +293,7 @@ def day_ahead_inputs(case: Case, day: dt.date, horizon_h: float = 24.0, state: P
     forecasts from metered history, direct PV, load and heat forecasts).
     """
     if horizon_h <= 0:
-        raise InvalidParkError(f"horizon_h: must be > 0 hours, got {horizon_h:g}")
+        raise InvalidParkError(Message("horizon_h: must be > 0 hours, got {horizon_h:g}", horizon_h=horizon_h))
     start, _ = local_day(day, case.park.site.timezone, horizon_h)
     return horizon_inputs(case, start, horizon_h, state, forecasts)
 
@@ -299,7 +314,7 @@ def horizon_inputs(case: Case, start: pd.Timestamp, horizon_h: float, state: Pla
     (:func:`wind_on_steps`): ``wind.<group_id>`` → ``wind_kw`` or ``weather``.
     """
     if horizon_h <= 0:
-        raise InvalidParkError(f"horizon_h: must be > 0 hours, got {horizon_h:g}")
+        raise InvalidParkError(Message("horizon_h: must be > 0 hours, got {horizon_h:g}", horizon_h=horizon_h))
     park = case.park
     tz = park.site.timezone
     start = start.tz_convert(tz)
@@ -331,7 +346,8 @@ def horizon_inputs(case: Case, start: pd.Timestamp, horizon_h: float, state: Pla
     )
     if (load_kw < 0).to_numpy().any():
         column = load_kw.columns[(load_kw < 0).any()][0]
-        raise DataError(f"loads.{column}: negative power in the profile; loads are consumption in kW ≥ 0")
+        raise DataError(Message("loads.{column}: negative power in the profile; loads are consumption in kW ≥ 0",
+                                column=column))
     weather_pv = {a_id: a for a_id, a in park.pv_arrays.items()
                   if direct_pv is None or a_id not in direct_pv.columns}
     needs_weather = bool(weather_pv) or any(hp.source == "ambient" for hp in park.heat_pumps.values())
@@ -350,14 +366,16 @@ def horizon_inputs(case: Case, start: pd.Timestamp, horizon_h: float, state: Pla
             if park.heat_pumps:
                 sources["temp_air"] = "weather"
         elif any(hp.source == "ambient" for hp in park.heat_pumps.values()):
-            raise DataError(f"{what}: no temp_air column; air-source heat pumps need it for their COP")
+            raise DataError(Message("{what}: no temp_air column; air-source heat pumps need it for their COP",
+                                    what=what))
     elif needs_weather:
         weather = slice_window(case.weather, start, end, f"data.weather ({park.data.weather})")
         weather.index = weather.index.tz_convert(tz)
         if not weather.index.equals(index):
             raise DataError(
-                f"data.weather ({park.data.weather}): its steps differ from the loads file's; "
-                "use the same step length in both"
+                Message("data.weather ({weather}): its steps differ from the loads file's; use the same step "
+                        "length in both",
+                        weather=park.data.weather)
             )
         year_pv_kw = cached_case_pv_profiles(case) if weather_pv else None
         if year_pv_kw is not None:
@@ -452,7 +470,9 @@ def wind_on_steps(case: Case, forecasts: Forecasts | None, index: pd.DatetimeInd
             wind_kw = park_wind_kw(slice_window(case.weather, start, end, what), park.site, rest, what=what)
         wind_kw.index = wind_kw.index.tz_convert(index.tz)
         if not wind_kw.index.equals(index):
-            raise DataError(f"{what}: its steps differ from the loads file's; use the same step length in both")
+            raise DataError(Message("{what}: its steps differ from the loads file's; use the same step length in "
+                                    "both",
+                                    what=what))
     if direct is not None:
         wind_kw = wind_kw.copy()
         for g_id in direct.columns:

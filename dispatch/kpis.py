@@ -44,7 +44,8 @@ Definitions (energies are Σ power × Δt):
   being ``load_kw`` (everything but battery charging; in a network-aware plan
   it includes the planned network losses, ``network_losses_kw``);
 * ``co2_kg`` = Σ grid import × Δt × the schedule's ``co2_kg_per_kwh`` (the
-  grid factor; exports not credited); ``co2_avoided_kg`` = Σ onsite × Δt ×
+  grid factor of each step, ``carbon.grid``'s: the published average, or its
+  local hour's value under an hourly profile; exports not credited); ``co2_avoided_kg`` = Σ onsite × Δt ×
   ``co2_kg_per_kwh``: the grid CO2 of the import the park's own PV and wind
   used on site replace (exports not credited either);
 * ``green_share_ratio`` = renewable used on site / (renewable used on site +
@@ -167,7 +168,7 @@ def make_schedule(inputs: DispatchInputs, flows: Flows) -> pd.DataFrame:
     if flows.network_losses_kw is not None:
         schedule["network_losses_kw"] = np.asarray(flows.network_losses_kw, dtype=float)
     schedule["tou_period"] = inputs.tou_period.to_numpy()
-    schedule["co2_kg_per_kwh"] = inputs.park.tariff.co2_kg_per_kwh
+    schedule["co2_kg_per_kwh"] = inputs.co2_kg_per_kwh.to_numpy()
     device_columns: dict[str, np.ndarray] = {}
     for b, battery in inputs.park.batteries.items():
         device_columns[f"{b}.wear_cny_per_kwh"] = np.full(len(index), battery.throughput_cost_cny_per_kwh)

@@ -29,6 +29,7 @@ from dispatch.heat import add_heat, set_heat_inputs
 from dispatch.inputs import DispatchInputs
 from dispatch.terms import Terms, set_series
 from microgrid.errors import InvalidRequestError
+from microgrid.messages import Message
 from microgrid.park import Park
 
 Objective = Literal["cost", "self_consumption", "co2"]
@@ -380,7 +381,7 @@ def add_objectives(m: pyo.ConcreteModel, park: Park, terms: Terms) -> None:
     + device costs (shed load) − value left in stores − a tie-break credit of
     :data:`RENEWABLE_USE_CREDIT_CNY_PER_KWH` per kWh of PV and wind used net of
     the batteries' charge − discharge (parks with PV or wind); ``renewable_onsite_kwh``
-    = PV and wind neither exported nor curtailed; ``co2_kg`` = grid import × the CO2 factor
+    = PV and wind neither exported nor curtailed; ``co2_kg`` = Σ_t import_t × f_t × Δt (f_t the step's grid factor)
     − the CO2 credited to the energy left in stores. ``slack_kwh`` is every
     requirement not met, in kWh (a missed batch run counts its energy), and
     every objective adds it at ``slack_cost_cny_per_kwh``; ``objective_slack``
@@ -392,7 +393,7 @@ def add_objectives(m: pyo.ConcreteModel, park: Park, terms: Terms) -> None:
     """
     bats = park.batteries
     m.slack_cost_cny_per_kwh = pyo.Param(mutable=True, initialize=1000.0)
-    m.co2_kg_per_kwh = pyo.Param(mutable=True, initialize=park.tariff.co2_kg_per_kwh)
+    m.co2_kg_per_kwh = pyo.Param(m.T, mutable=True, initialize=park.tariff.co2_kg_per_kwh)
 
     def cost(m):
         energy = sum((m.price_import[t] * m.grid_import_kw[t] - m.price_export[t] * m.grid_export_kw[t]) * m.dt_h for t in m.T)
@@ -417,7 +418,8 @@ def add_objectives(m: pyo.ConcreteModel, park: Park, terms: Terms) -> None:
 
     def co2(m):
         credit = sum(m.battery_terminal_co2_kg_per_kwh[b] * m.battery_soc_kwh[b, m.T.last()] for b in m.BATTERIES)
-        return m.co2_kg_per_kwh * m.grid_import_kwh - credit + sum(f(m) for f in terms.co2)
+        grid = sum(m.co2_kg_per_kwh[t] * m.grid_import_kw[t] for t in m.T) * m.dt_h
+        return grid - credit + sum(f(m) for f in terms.co2)
 
     m.cost_cny = pyo.Expression(rule=cost)
     m.slack_kwh = pyo.Expression(rule=slack)
@@ -524,7 +526,7 @@ def end_of_horizon_values(inputs: DispatchInputs, rule: str = "value") -> dict[s
     ``DispatchInputs.next_day_cheapest_price_cny_per_kwh``); a kWh bought at
     ``p_min`` is so worth ``p_min`` through the round-trip efficiency
     ``η_ch · η_dis``. CO2 likewise: ``f · η_dis`` [kg/kWh], ``f`` the grid
-    factor. A kWh of heat left in a thermal store is worth ``p_min / c`` and
+    factor (its cleanest hour under an hourly profile). A kWh of heat left in a thermal store is worth ``p_min / c`` and
     ``f / c``, ``c`` being the best heat per kWh of electricity on its heat
     bus: the highest COP of its heat pumps over the horizon's last 24 h, or a
     boiler's efficiency (no value where the bus has neither). So charging just
@@ -537,10 +539,11 @@ def end_of_horizon_values(inputs: DispatchInputs, rule: str = "value") -> dict[s
     ``terminal_value_cny_per_kwh`` the value in CNY (its CO2 credit is then 0).
     """
     if rule not in END_OF_HORIZON_RULES:
-        raise InvalidRequestError(f"end_of_horizon: unknown {rule!r}; choose one of {', '.join(END_OF_HORIZON_RULES)}")
+        raise InvalidRequestError(Message("end_of_horizon: unknown {rule!r}; choose one of {rules}",
+                                          rule=rule, rules=', '.join(END_OF_HORIZON_RULES)))
     park = inputs.park
     price = inputs.next_day_cheapest_price_cny_per_kwh if rule == "value" else 0.0
-    factor = park.tariff.co2_kg_per_kwh if rule == "value" else 0.0
+    factor = park.carbon.grid.lowest_co2_kg_per_kwh if rule == "value" else 0.0
     out: dict[str, StoreEnd] = {}
 
     def end(store, initial_kwh: float, per_kwh_stored: float) -> StoreEnd:
@@ -577,7 +580,8 @@ def set_inputs(m: pyo.ConcreteModel, inputs: DispatchInputs, config: DispatchCon
     there, see its docstring), so the structure does not change between horizons.
     """
     if inputs.n_steps != len(m.T):
-        raise ValueError(f"model has {len(m.T)} steps, inputs have {inputs.n_steps}")
+        raise ValueError(Message("model has {model_steps} steps, inputs have {n_steps}", model_steps=len(m.T),
+                                 n_steps=inputs.n_steps))
     m.dt_h.set_value(inputs.dt_h)
     most_saved = float(np.abs(inputs.price_import_cny_per_kwh.to_numpy()).max(initial=0.0)
                        + np.abs(inputs.price_export_cny_per_kwh.to_numpy()).max(initial=0.0)
@@ -600,11 +604,12 @@ def set_inputs(m: pyo.ConcreteModel, inputs: DispatchInputs, config: DispatchCon
     relax_far_integers(m, first_relaxed)
     set_series(m.price_import, inputs.price_import_cny_per_kwh.to_numpy())
     set_series(m.price_export, inputs.price_export_cny_per_kwh.to_numpy())
+    set_series(m.co2_kg_per_kwh, inputs.co2_kg_per_kwh.to_numpy())
     m.month_to_date_peak_kw.set_value(inputs.month_to_date_peak_or_zero_kw)
     set_series(m.peak_margin_kw, inputs.peak_margin_kw)
     if hasattr(m, "import_cap_kw"):
         if not inputs.has_grid_limits:
-            raise ValueError("the model has demand-response limits; give import_cap_kw or min_import_kw")
+            raise ValueError(Message("the model has demand-response limits; give import_cap_kw or min_import_kw"))
         cap = inputs.import_cap_kw if inputs.import_cap_kw is not None else np.full(inputs.n_steps, np.inf)
         set_series(m.import_cap_kw, np.minimum(cap, inputs.park.grid.max_import_kw))
         set_series(m.min_import_kw, inputs.min_import_kw if inputs.min_import_kw is not None

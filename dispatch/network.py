@@ -6,8 +6,8 @@ differences of pandapower/lightsim2grid power flows), and
 :mod:`dispatch.network_aware` iterates: solve, AC-check, re-linearize,
 tighten what was violated.
 
-Every controlled device quantity is a schedule column ``c`` (``b2.charge_kw``,
-``trucks.load_kw``...) equal to ``offset_{c,t} + σ_c x_{c,t}``, with ``x`` a
+Every controlled device quantity is a schedule column ``c`` (``pv_ws1.used_kw``,
+``wt1.used_kw``, ``b2.charge_kw``, ``trucks.load_kw``...) equal to ``offset_{c,t} + σ_c x_{c,t}``, with ``x`` a
 model variable (or a linear expression of variables) and ``offset`` known
 data (a curtailable load's baseline, of which ``x`` is the shed part,
 ``σ = −1``). For every constrained quantity ``q`` (a bus voltage [p.u.], a
@@ -48,6 +48,7 @@ import pyomo.environ as pyo
 from dispatch.heat import heat_pump_groups
 from dispatch.inputs import DispatchInputs
 from dispatch.terms import Terms, set_series
+from microgrid.messages import Message
 from microgrid.network import Linearization
 from microgrid.park import Park
 
@@ -78,6 +79,7 @@ class Column:
 def controlled_columns(park: Park) -> list[Column]:
     """Every schedule column the optimizer moves, in a fixed order."""
     cols = [Column(f"{a}.used_kw", "pv_used_kw", a) for a in park.pv_arrays]
+    cols += [Column(f"{w}.used_kw", "wind_used_kw", w) for w in park.wind_turbines]
     for b in park.batteries:
         cols += [Column(f"{b}.charge_kw", "battery_charge_kw", b), Column(f"{b}.discharge_kw", "battery_discharge_kw", b)]
     for g, members in heat_pump_groups(park).items():
@@ -120,6 +122,8 @@ def variable_ranges(columns: list[Column], inputs: DispatchInputs) -> tuple[np.n
     for k, c in enumerate(columns):
         if c.var == "pv_used_kw":
             high[:, k] = inputs.pv_available_kw[c.key].to_numpy()
+        elif c.var == "wind_used_kw":
+            high[:, k] = inputs.wind_available_kw[c.key].to_numpy()
         elif c.var == "battery_charge_kw":
             high[:, k] = park.batteries[c.key].max_charge_kw
         elif c.var == "battery_discharge_kw":
@@ -169,7 +173,7 @@ class NetworkSpec:
 def coefficients(columns: list[Column], linearization: Linearization) -> tuple[np.ndarray, np.ndarray]:
     """``a = σ_c ∂y/∂c`` ``(steps, Q_all, C)`` and ``λ = σ_c ∂loss/∂c`` ``(steps, C)`` of a linearization."""
     if [c.name if not c.members else c.members[0] for c in columns] != linearization.columns:
-        raise ValueError("the linearization was taken against other columns than the model's")
+        raise ValueError(Message("the linearization was taken against other columns than the model's"))
     sign = np.array([c.sign for c in columns])
     return linearization.sens * sign, linearization.loss_sens * sign
 

@@ -48,6 +48,7 @@ from dispatch.network import (
 from dispatch.optimize import DispatchModel
 from dispatch.results import DispatchResult
 from microgrid.errors import InvalidParkError
+from microgrid.messages import Message
 from microgrid.network import NetworkReport, build_network, linearize_schedule, validate_schedule
 
 logger = logging.getLogger(__name__)
@@ -211,8 +212,8 @@ def plan_network_aware(
     """
     park = inputs.park
     if not park.network.described:
-        raise InvalidParkError("network: a network-aware plan needs the park's network; describe network.buses, "
-                               "lines and transformers or give network.pandapower_json")
+        raise InvalidParkError(Message("network: a network-aware plan needs the park's network; describe "
+                                       "network.buses, lines and transformers or give network.pandapower_json"))
     config = config or DispatchConfig()
     max_iterations = max_iterations or park.network.max_iterations
     net = net if net is not None else build_network(park, folder)

@@ -30,6 +30,7 @@ from dispatch.model import INTEGER_VARIABLES, DispatchConfig, build_model, needs
 from dispatch.results import DispatchResult, SlackEntry, SolverStatus
 from dispatch.standard_form import StandardForm
 from microgrid.errors import InfeasibleError, SolverError, SolverTimeoutError
+from microgrid.messages import Message
 
 logger = logging.getLogger(__name__)
 
@@ -146,12 +147,14 @@ class DispatchModel:
         options = {"mip_rel_gap": self.config.mip_gap, "time_limit": self.config.time_limit_s, **options}
         for name, value in options.items():
             if h.setOptionValue(name, value) == highspy.HighsStatus.kError:
-                raise SolverError(f"solver_options: HiGHS has no option {name!r} taking {value!r}")
+                raise SolverError(Message("solver_options: HiGHS has no option {name!r} taking {value!r}",
+                                          name=name, value=value))
 
     def reconfigure(self, config: DispatchConfig) -> None:
         """Take the solve settings (:data:`SOLVE_SETTINGS`) of ``config``; its build settings must be this model's."""
         if _build_key(config) != _build_key(self.config):
-            raise ValueError("reconfigure: config differs in more than its solve settings; build a new model")
+            raise ValueError(Message("reconfigure: config differs in more than its solve settings; build a new "
+                                     "model"))
         self.config = config
         if self.form is not None:
             self._set_options({})
@@ -182,14 +185,17 @@ class DispatchModel:
         info = h.getInfo()
         has_solution = info.primal_solution_status == _FEASIBLE
         if status in (highspy.HighsModelStatus.kInfeasible, highspy.HighsModelStatus.kUnboundedOrInfeasible):
-            raise InfeasibleError("the dispatch model is infeasible even with priced slack; check the device data")
+            raise InfeasibleError(Message("the dispatch model is infeasible even with priced slack; check the "
+                                          "device data"))
         if status == highspy.HighsModelStatus.kTimeLimit and not has_solution:
             raise SolverTimeoutError(
-                f"HiGHS found no plan within time_limit_s={self.config.time_limit_s:g} s; raise the limit"
+                Message("HiGHS found no plan within time_limit_s={time_limit_s:g} s; raise the limit",
+                        time_limit_s=self.config.time_limit_s)
             )
         if not has_solution or status not in (highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kTimeLimit,
                                               highspy.HighsModelStatus.kInterrupt):
-            raise SolverError(f"HiGHS stopped without a plan ({h.modelStatusToString(status)})")
+            raise SolverError(Message("HiGHS stopped without a plan ({status})",
+                                      status=h.modelStatusToString(status)))
         x = np.asarray(h.getSolution().col_value, dtype=float)
         ok = SolverStatus.OPTIMAL if status == highspy.HighsModelStatus.kOptimal else SolverStatus.TIME_LIMIT
         if not len(integer):

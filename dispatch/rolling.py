@@ -47,6 +47,7 @@ from dispatch.strategies import HEURISTICS, curtail_generation, generation_avail
 from forecasting.pv import case_pv_profiles
 from microgrid.case import Case
 from microgrid.errors import InvalidRequestError, MicrogridError
+from microgrid.messages import Message
 from microgrid.park import Park
 from microgrid.timeseries import step_hours
 
@@ -202,10 +203,13 @@ class RollingConfig:
 
     def __post_init__(self) -> None:
         if self.strategy not in ROLLING_STRATEGIES:
-            raise InvalidRequestError(f"strategy: unknown {self.strategy!r}; choose one of {', '.join(ROLLING_STRATEGIES)}")
+            raise InvalidRequestError(Message("strategy: unknown {strategy!r}; choose one of {strategies}",
+                                              strategy=self.strategy,
+                                              strategies=', '.join(ROLLING_STRATEGIES)))
         if self.replan_h <= 0 or self.horizon_h < self.replan_h:
             raise InvalidRequestError(
-                f"replan_h: must be > 0 and at most horizon_h ({self.horizon_h:g} h), got {self.replan_h:g}")
+                Message("replan_h: must be > 0 and at most horizon_h ({horizon_h:g} h), got {replan_h:g}",
+                        horizon_h=self.horizon_h, replan_h=self.replan_h))
 
 
 @dataclass
@@ -245,7 +249,7 @@ def period_kpis(schedule: pd.DataFrame, park: Park, month_to_date_peak_kw: float
     not billed a whole month's charge).
     """
     if schedule.empty:
-        raise InvalidRequestError("period_kpis: the schedule is empty")
+        raise InvalidRequestError(Message("period_kpis: the schedule is empty"))
     dt_h = step_hours(schedule.index, "schedule") if len(schedule) > 1 else 0.25
     return schedule_kpis(schedule, park, dt_h, month_to_date_peak_kw)
 
@@ -491,9 +495,11 @@ def run_rolling_horizon(
     config = config or RollingConfig()
     for name, stamp in (("start", start), ("end", end)):
         if stamp.tzinfo is None:
-            raise InvalidRequestError(f"{name}: {stamp} has no UTC offset; give a tz-aware time")
+            raise InvalidRequestError(Message("{name}: {stamp} has no UTC offset; give a tz-aware time",
+                                              name=name, stamp=stamp))
     if end <= start:
-        raise InvalidRequestError(f"end: {end.isoformat()} must be after start {start.isoformat()}")
+        raise InvalidRequestError(Message("end: {end} must be after start {start}",
+                                          end=end.isoformat(), start=start.isoformat()))
     park = case.park
     if park.pv_arrays:
         case_pv_profiles(case)   # PV of the whole weather file once, sliced by every window

@@ -41,6 +41,7 @@ from dispatch.results import DispatchResult, SlackEntry, SolverStatus
 from dispatch.tou_rule import spread_charge_kw, tou_windows
 from dispatch.validate import check_inputs
 from microgrid.errors import InvalidRequestError
+from microgrid.messages import Message
 
 Strategy = Literal["optimal", "rule-based", "tou-arbitrage", "no-control"]
 STRATEGIES: tuple[str, ...] = ("optimal", "rule-based", "tou-arbitrage", "no-control")
@@ -105,7 +106,8 @@ def heuristic_flows(inputs: DispatchInputs, strategy: str) -> tuple[Flows, list[
     rest curtailed).
     """
     if strategy not in HEURISTICS:
-        raise InvalidRequestError(f"strategy: {strategy!r} is not a heuristic; choose one of {', '.join(HEURISTICS)}")
+        raise InvalidRequestError(Message("strategy: {strategy!r} is not a heuristic; choose one of {heuristics}",
+                                          strategy=strategy, heuristics=', '.join(HEURISTICS)))
     park = inputs.park
     device_frames, slack = uncontrolled_devices(inputs)
     dt_h = inputs.dt_h
@@ -192,4 +194,5 @@ def run_strategy(inputs: DispatchInputs, strategy: str = "optimal", config: Disp
                              warm_start=warm_start)
     if strategy in HEURISTICS:
         return simulate_heuristic(inputs, strategy)
-    raise InvalidRequestError(f"strategy: unknown {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+    raise InvalidRequestError(Message("strategy: unknown {strategy!r}; choose one of {strategies}",
+                                      strategy=strategy, strategies=', '.join(STRATEGIES)))

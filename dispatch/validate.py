@@ -10,6 +10,7 @@ import numpy as np
 
 from dispatch.inputs import DispatchInputs
 from microgrid.errors import InfeasibleError
+from microgrid.messages import Message
 
 
 def check_heat_capacity(inputs: DispatchInputs) -> None:
@@ -35,9 +36,11 @@ def check_heat_capacity(inputs: DispatchInputs) -> None:
         if over.any():
             t = int(np.argmax(demand - capacity))
             raise InfeasibleError(
-                f"heat_buses.{bus_id}: heat demand {demand[t]:,.0f} kW at {inputs.index[t].isoformat()} exceeds all "
-                f"heat capacity on the bus ({capacity[t]:,.0f} kW from heat pumps, boilers and stores) at "
-                f"{int(over.sum())} step(s); add heat capacity or lower the demand_profile"
+                Message("heat_buses.{bus_id}: heat demand {demand:,.0f} kW at {at} exceeds all heat capacity "
+                        "on the bus ({capacity:,.0f} kW from heat pumps, boilers and stores) at {steps} step(s); "
+                        "add heat capacity or lower the demand_profile",
+                        bus_id=bus_id, demand=demand[t], at=inputs.index[t].isoformat(), capacity=capacity[t],
+                        steps=int(over.sum()))
             )
 
 

@@ -39,6 +39,7 @@ from forecasting.park_calendar import (
     HolidayCalendar, calendar_features, local_dates, same_clock_time, seasonal_naive_reference_days)
 from microgrid.base import StrictModel
 from microgrid.errors import DataError, ForecastError
+from microgrid.messages import Message
 from microgrid.timeseries import require_tz_aware, step_hours
 
 logger = logging.getLogger(__name__)
@@ -67,12 +68,14 @@ class LoadRegressionConfig(StrictModel):
 
 def _check_history(history_kw: pd.Series, what: str = "history_kw") -> pd.Series:
     if not isinstance(history_kw, pd.Series):
-        raise DataError(f"{what}: expected one series of kW; pass one column of the meter table")
+        raise DataError(Message("{what}: expected one series of kW; pass one column of the meter table",
+                                what=what))
     require_tz_aware(history_kw.index, what)
     step_hours(history_kw.index, what)
     if history_kw.isna().any():
         at = history_kw.index[history_kw.isna().to_numpy()][0].isoformat()
-        raise DataError(f"{what}: missing value at {at}; fill gaps first (forecasting.sources readers do)")
+        raise DataError(Message("{what}: missing value at {at}; fill gaps first (forecasting.sources readers do)",
+                                what=what, at=at))
     return history_kw.astype(float)
 
 
@@ -116,9 +119,11 @@ def seasonal_naive_kw(history_kw: pd.Series, index: pd.DatetimeIndex, *, timezon
         missing = [d for d, r in mapping.items() if r is None]
         if missing:
             raise ForecastError(
-                f"load forecast: no reference day in history for {missing[0].isoformat()}; history must hold "
-                f"a day of the matching type {min_lag_days}–{max_lookback_days} days before it "
-                "(same weekday; a Sunday for holidays; a working day for make-up working days)"
+                Message("load forecast: no reference day in history for {missing}; history must hold a day of "
+                        "the matching type {min_lag_days}–{max_lookback_days} days before it (same weekday; a "
+                        "Sunday for holidays; a working day for make-up working days)",
+                        missing=missing[0].isoformat(), min_lag_days=min_lag_days,
+                        max_lookback_days=max_lookback_days)
             )
     return same_clock_time(history, index, mapping, tz).rename("seasonal_naive_kw")
 
@@ -172,7 +177,9 @@ def load_features(history_kw: pd.Series, index: pd.DatetimeIndex, *, temp_air: p
         temp = temp_air.reindex(index)
         if temp.isna().any():
             at = index[temp.isna().to_numpy()][0].isoformat()
-            raise DataError(f"temp_air: no temperature at {at}; the temperature series must cover every step")
+            raise DataError(Message("temp_air: no temperature at {at}; the temperature series must cover every "
+                                    "step",
+                                    at=at))
         features["temp_air"] = temp.to_numpy(dtype=float)
         features["temp_air_day_mean"] = temp.groupby(pd.Index(dates)).transform("mean").to_numpy()
     return features
@@ -199,16 +206,17 @@ class LoadRegression:
         with temperature.
         """
         if self.uses_temperature and temp_air is None:
-            raise ForecastError("load forecast: the model was fitted with temperature; pass temp_air for the "
-                                "forecast steps")
+            raise ForecastError(Message("load forecast: the model was fitted with temperature; pass temp_air for "
+                                        "the forecast steps"))
         features = load_features(history_kw, index, temp_air=temp_air if self.uses_temperature else None,
                                  timezone=self.timezone, calendar=self.calendar, config=self.config)
         lagged = features[["naive_kw", "level_kw"]]
         if lagged.isna().to_numpy().any():
             at = index[lagged.isna().any(axis=1).to_numpy()][0]
             raise ForecastError(
-                f"load forecast: history has no reference day or recent level for {at.isoformat()}; "
-                f"history must reach {self.config.min_lag_days} days before the forecast day"
+                Message("load forecast: history has no reference day or recent level for {at}; history must "
+                        "reach {min_lag_days} days before the forecast day",
+                        at=at.isoformat(), min_lag_days=self.config.min_lag_days)
             )
         with threadpool_limits(limits=self.config.n_threads, user_api="openmp"):
             values = self.estimator.predict(features[self.feature_names].to_numpy(dtype=float))
@@ -257,8 +265,9 @@ def fit_load_regression(history_kw: pd.Series, *, temp_air: pd.Series | None = N
         usable &= np.asarray(train_mask, dtype=bool)
     if usable.sum() < 2 * config.min_samples_leaf:
         raise ForecastError(
-            f"load forecast: only {int(usable.sum())} training steps have a reference day; give at least "
-            "three weeks of history"
+            Message("load forecast: only {steps} training steps have a reference day; give at least three weeks of "
+                    "history",
+                    steps=int(usable.sum()))
         )
     names = list(features.columns)
     estimator = HistGradientBoostingRegressor(
@@ -299,9 +308,10 @@ def forecast_load_kw(history_kw: pd.Series | pd.DataFrame, index: pd.DatetimeInd
                                  min_lag_days=config.min_lag_days,
                                  max_lookback_days=config.max_lookback_days).rename(history_kw.name)
     if method != "regression":
-        raise ValueError(f"unknown method {method!r}; use 'seasonal_naive' or 'regression'")
+        raise ValueError(Message("unknown method {method!r}; use 'seasonal_naive' or 'regression'", method=method))
     if (temp_air_history is None) != (temp_air_forecast is None):
-        raise ForecastError("load forecast: give temperature for both history and forecast, or for neither")
+        raise ForecastError(Message("load forecast: give temperature for both history and forecast, or for "
+                                    "neither"))
     model = fit_load_regression(history_kw, temp_air=temp_air_history, timezone=timezone, calendar=calendar,
                                 config=config)
     return model.predict(history_kw, index, temp_air=temp_air_forecast).rename(history_kw.name)

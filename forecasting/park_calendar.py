@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from microgrid.errors import ForecastError
+from microgrid.messages import Message
 from microgrid.timeseries import require_tz_aware
 
 logger = logging.getLogger(__name__)
@@ -66,14 +67,15 @@ def day_type(day: dt.date, calendar: HolidayCalendar = "china") -> str:
     if calendar == "none":
         return ("saturday", "sunday")[day.weekday() - 5] if weekend else "workday"
     if calendar != "china":
-        raise ValueError(f"unknown calendar {calendar!r}; use 'china' or 'none'")
+        raise ValueError(Message("unknown calendar {calendar!r}; use 'china' or 'none'", calendar=calendar))
     try:
         working = chinese_calendar.is_workday(day)
         _, holiday_name = chinese_calendar.get_holiday_detail(day)
     except NotImplementedError as exc:
         raise ForecastError(
-            f"calendar: chinesecalendar has no holiday schedule for {day.isoformat()} ({exc}); "
-            "upgrade it (pip install -U chinesecalendar) once the State Council has published that year"
+            Message("calendar: chinesecalendar has no holiday schedule for {day} ({exc}); upgrade it (pip "
+                    "install -U chinesecalendar) once the State Council has published that year",
+                    day=day.isoformat(), exc=exc)
         ) from None
     if working:
         return "makeup_workday" if weekend else "workday"

@@ -44,6 +44,7 @@ from forecasting.pv import park_pv_ac_kw, pv_ac_kw, site_location
 from forecasting.weather import _mean_clearsky_ghi
 from microgrid.base import StrictModel
 from microgrid.errors import DataError, ForecastError
+from microgrid.messages import Message
 from microgrid.park import PVArray, Site
 from microgrid.timeseries import require_tz_aware, step_hours
 
@@ -169,7 +170,7 @@ def cloud_cover_to_ghi(cloud_cover_pct, ghi_clear, model: CloudModel = "kasten_c
     elif model == "linear":
         factor = linear_offset + (1.0 - linear_offset) * (1.0 - fraction)
     else:
-        raise ValueError(f"unknown cloud model {model!r}; use 'kasten_czeplak' or 'linear'")
+        raise ValueError(Message("unknown cloud model {model!r}; use 'kasten_czeplak' or 'linear'", model=model))
     return ghi_clear * factor
 
 
@@ -211,7 +212,7 @@ def decompose_ghi(ghi: pd.Series, site: Site, model: Decomposition = "erbs") -> 
         dni = np.minimum(dni, np.where(cos_zenith > 0, values / np.maximum(cos_zenith, 1e-6), 0.0))
         dhi = np.maximum(values - dni * cos_zenith, 0.0)
     else:
-        raise ValueError(f"unknown decomposition {model!r}; use 'erbs', 'dirint' or 'disc'")
+        raise ValueError(Message("unknown decomposition {model!r}; use 'erbs', 'dirint' or 'disc'", model=model))
     return pd.DataFrame({"dni": np.nan_to_num(dni), "dhi": np.nan_to_num(dhi)}, index=index)
 
 
@@ -227,16 +228,18 @@ def irradiance_source(columns, irradiance_input: IrradianceInput = "auto") -> st
             if set(needed) <= present:
                 return source
         raise ForecastError(
-            "weather: no irradiance; give ghi, dni and dhi [W/m²], ghi alone, or cloud_cover [%] "
-            "(pvlib's standard names)"
+            Message("weather: no irradiance; give ghi, dni and dhi [W/m²], ghi alone, or cloud_cover [%] "
+                    "(pvlib's standard names)")
         )
     if irradiance_input not in _IRRADIANCE_COLUMNS:
-        raise ValueError(f"unknown irradiance_input {irradiance_input!r}")
+        raise ValueError(Message("unknown irradiance_input {irradiance_input!r}",
+                                 irradiance_input=irradiance_input))
     missing = [c for c in _IRRADIANCE_COLUMNS[irradiance_input] if c not in present]
     if missing:
         raise ForecastError(
-            f"weather: irradiance_input={irradiance_input!r} needs column(s) {', '.join(missing)}; "
-            "add them or choose another irradiance_input"
+            Message("weather: irradiance_input={irradiance_input!r} needs column(s) {missing}; add them or "
+                    "choose another irradiance_input",
+                    irradiance_input=irradiance_input, missing=', '.join(missing))
         )
     return irradiance_input
 
@@ -274,7 +277,8 @@ def prepare_weather(weather: pd.DataFrame, site: Site, config: PVForecastConfig 
     for column in used:
         if weather[column].isna().any():
             at = index[weather[column].isna().to_numpy()][0].isoformat()
-            raise DataError(f"weather: column '{column}' has a missing value at {at}; fill the gap")
+            raise DataError(Message("weather: column '{column}' has a missing value at {at}; fill the gap",
+                                    column=column, at=at))
     if source == "ghi_dni_dhi":
         out = weather[["ghi", "dni", "dhi"]].astype(float).copy()
     else:
@@ -427,8 +431,9 @@ def check_pv_total(arrays: Mapping[str, PVArray], frame: pd.DataFrame, what: str
     columns = [f"{a_id}_kw" for a_id in arrays]
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise DataError(f"{what}: the total {PV_TOTAL_COLUMN} comes with array columns but not "
-                        f"{', '.join(missing)}; give every array's column, or the total alone")
+        raise DataError(Message("{what}: the total {total_column} comes with array columns but not {missing}; "
+                                "give every array's column, or the total alone",
+                                what=what, total_column=PV_TOTAL_COLUMN, missing=', '.join(missing)))
     sum_kw = frame[columns].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float).sum(axis=1)
     total_kw = pd.to_numeric(frame[PV_TOTAL_COLUMN], errors="coerce").to_numpy(dtype=float)
     tolerance_kw = pv_total_tolerance_kw(sum(a.ac_capacity_kw for a in arrays.values()))
@@ -436,9 +441,11 @@ def check_pv_total(arrays: Mapping[str, PVArray], frame: pd.DataFrame, what: str
         off = np.abs(total_kw - sum_kw) > tolerance_kw   # False where a value is missing
     if off.any():
         k = int(np.argmax(off))
-        raise DataError(f"{what}.{PV_TOTAL_COLUMN}: {total_kw[k]:g} kW at {frame.index[k].isoformat()} is not the "
-                        f"sum of the array columns, {sum_kw[k]:g} kW (tolerance {tolerance_kw:g} kW); correct "
-                        "the total or leave the column out")
+        raise DataError(Message("{what}.{total_column}: {total_kw:g} kW at {at} is not the sum of the "
+                                "array columns, {sum_kw:g} kW (tolerance {tolerance_kw:g} kW); correct the total "
+                                "or leave the column out",
+                                what=what, total_column=PV_TOTAL_COLUMN, total_kw=total_kw[k],
+                                at=frame.index[k].isoformat(), sum_kw=sum_kw[k], tolerance_kw=tolerance_kw))
 
 
 def clearsky_pv_ac_kw(index: pd.DatetimeIndex, site: Site, array: PVArray) -> pd.Series:
@@ -534,8 +541,8 @@ def fit_hourly_bias(
                      axis=1, join="inner").dropna()
     pair = pair[pair["forecast"] > 0.0]
     if pair.empty:
-        raise ForecastError("bias correction: measured and forecast power share no daylight step; "
-                            "give overlapping history")
+        raise ForecastError(Message("bias correction: measured and forecast power share no daylight step; give "
+                                    "overlapping history"))
     hour = np.floor(standard_time_hour(pair.index, timezone)).astype(int)
     grouped = pair.groupby(hour)
     counts = grouped.size().reindex(range(24), fill_value=0)
@@ -548,7 +555,7 @@ def fit_hourly_bias(
         by_hour = (grouped["measured"].mean() - grouped["forecast"].mean()).reindex(range(24))
         by_hour = by_hour.where(counts >= min_steps_per_hour, 0.0).fillna(0.0)
     else:
-        raise ValueError(f"unknown kind {kind!r}; use 'ratio' or 'additive'")
+        raise ValueError(Message("unknown kind {kind!r}; use 'ratio' or 'additive'", kind=kind))
     by_hour.index.name = "hour"
     logger.info("bias correction (%s) fitted on %d daylight steps", kind, len(pair))
     return HourlyBiasCorrection(kind=kind, by_hour=by_hour.astype(float), timezone=timezone)

@@ -19,6 +19,7 @@ import logging
 import numpy as np
 import pandas as pd
 import pvlib
+from microgrid.messages import Message
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ def tmy3_to_interval_start(tmy3_data: pd.DataFrame, year: int) -> pd.DataFrame:
         or the data are not 8760 distinct hours once re-labelled.
     """
     if pd.Timestamp(year=year, month=1, day=1).is_leap_year:
-        raise ValueError(f"year must be a non-leap year, got {year}")
+        raise ValueError(Message("year must be a non-leap year, got {year}", year=year))
     _check_aware_index(tmy3_data.index, "tmy3_data.index")
     _check_columns(tmy3_data, SOURCE_COLUMNS, "tmy3_data")
 
@@ -97,11 +98,10 @@ def tmy3_to_interval_start(tmy3_data: pd.DataFrame, year: int) -> pd.DataFrame:
     _check_columns(tmy3_data, _TMY3_DATE_TIME_COLUMNS, "tmy3_data")
     month_day = tmy3_data["Date (MM/DD/YYYY)"].str.slice(0, 5)
     if (month_day == "02/29").any():
-        raise ValueError("tmy3_data contains 29 February; a TMY has no leap "
-                         "day")
+        raise ValueError(Message("tmy3_data contains 29 February; a TMY has no leap day"))
     hour_end = tmy3_data["Time (HH:MM)"].str.slice(0, 2).astype(int)
     if not hour_end.between(1, 24).all():
-        raise ValueError("tmy3_data hours must run from 01:00 to 24:00")
+        raise ValueError(Message("tmy3_data hours must run from 01:00 to 24:00"))
     day_start = pd.to_datetime(month_day + f"/{year}", format="%m/%d/%Y")
     hour_start_in_year = pd.DatetimeIndex(
         day_start + pd.to_timedelta(hour_end - 1, unit="h"))
@@ -120,13 +120,13 @@ def tmy3_to_interval_start(tmy3_data: pd.DataFrame, year: int) -> pd.DataFrame:
     ).sort_index()
     if not frame.index.is_unique or len(frame) != _HOURS_PER_TYPICAL_YEAR:
         raise ValueError(
-            "tmy3_data must hold 8760 distinct hours once set to one year, "
-            f"got {len(frame)} rows ({frame.index.duplicated().sum()} "
-            "duplicated)")
+            Message("tmy3_data must hold 8760 distinct hours once set to one year, got {rows} rows ({duplicated} "
+                    "duplicated)",
+                    rows=len(frame), duplicated=frame.index.duplicated().sum()))
     expected_index = pd.date_range(f"{year}-01-01", periods=len(frame),
                                    freq="1h")
     if not frame.index.equals(expected_index):
-        raise ValueError("tmy3_data does not cover every hour of the year")
+        raise ValueError(Message("tmy3_data does not cover every hour of the year"))
 
     temp_start_c = np.roll(frame["temp_end_c"].to_numpy(), 1)
     wind_start_m_s = np.roll(frame["wind_end_m_s"].to_numpy(), 1)
@@ -240,22 +240,22 @@ def transplant_weather(
     measurement of the target site.
     """
     if not max_clearsky_index >= 1.0:
-        raise ValueError("max_clearsky_index must be >= 1.0, got "
-                         f"{max_clearsky_index}")
+        raise ValueError(Message("max_clearsky_index must be >= 1.0, got {max_clearsky_index}",
+                                 max_clearsky_index=max_clearsky_index))
     if not min_reliable_clearsky_ghi > 0.0:
-        raise ValueError("min_reliable_clearsky_ghi must be > 0 W/m^2, got "
-                         f"{min_reliable_clearsky_ghi}")
+        raise ValueError(Message("min_reliable_clearsky_ghi must be > 0 W/m^2, got {min_reliable_clearsky_ghi}",
+                                 min_reliable_clearsky_ghi=min_reliable_clearsky_ghi))
     if not isinstance(source_weather, pd.DataFrame):
-        raise ValueError("source_weather must be a pandas DataFrame")
+        raise ValueError(Message("source_weather must be a pandas DataFrame"))
     _check_columns(source_weather, SOURCE_COLUMNS, "source_weather")
     source_step = _regular_step(source_weather.index, "source_weather.index")
     target_step = _regular_step(target_index, "target_index")
     source_values = source_weather.loc[:, list(SOURCE_COLUMNS)].astype(float)
     nan_columns = source_values.columns[source_values.isna().any()].tolist()
     if nan_columns:
-        raise ValueError(f"source_weather holds NaN in {nan_columns}")
+        raise ValueError(Message("source_weather holds NaN in {nan_columns}", nan_columns=nan_columns))
     if (source_values["ghi"] < 0.0).any():
-        raise ValueError("source_weather['ghi'] holds negative values")
+        raise ValueError(Message("source_weather['ghi'] holds negative values"))
 
     source_mid = source_weather.index + source_step / 2
     source_position_h = _typical_year_hours(source_mid, source_location.tz)
@@ -272,8 +272,9 @@ def transplant_weather(
             max_clearsky_index=max_clearsky_index), dtype=float)
     is_reliable = source_clearsky_ghi >= min_reliable_clearsky_ghi
     if not is_reliable.any():
-        raise ValueError("source_weather has no step with clear-sky GHI >= "
-                         f"{min_reliable_clearsky_ghi} W/m^2")
+        raise ValueError(Message("source_weather has no step with clear-sky GHI >= {min_reliable_clearsky_ghi} "
+                                 "W/m^2",
+                                 min_reliable_clearsky_ghi=min_reliable_clearsky_ghi))
     clearsky_index = _fill_from_nearest(source_position_h, clearsky_index,
                                         is_reliable)
     logger.debug("source clear-sky index: %d of %d steps reliable, mean %.3f",
@@ -317,7 +318,7 @@ def transplant_weather(
     irradiance = result[["ghi", "dni", "dhi"]].to_numpy()
     if result.isna().to_numpy().any() or (irradiance < 0.0).any():
         # Defensive: not expected for valid inputs.
-        raise ValueError("transplant produced NaN or negative irradiance")
+        raise ValueError(Message("transplant produced NaN or negative irradiance"))
     logger.info(
         "transplanted %d steps: GHI sum %.1f kWh/m^2, mean temp_air %.2f C",
         len(result), result["ghi"].sum() * target_step / pd.Timedelta("1h")
@@ -327,30 +328,30 @@ def transplant_weather(
 
 def _check_aware_index(index, name):
     if not isinstance(index, pd.DatetimeIndex):
-        raise ValueError(f"{name} must be a pandas DatetimeIndex, got "
-                         f"{type(index).__name__}")
+        raise ValueError(Message("{name} must be a pandas DatetimeIndex, got {type_name}",
+                                 name=name, type_name=type(index).__name__))
     if index.tz is None:
-        raise ValueError(f"{name} is timezone-naive; localize it (e.g. "
-                         "index.tz_localize('Asia/Shanghai')) so that local "
-                         "standard time is unambiguous")
+        raise ValueError(Message("{name} is timezone-naive; localize it (e.g. "
+                                 "index.tz_localize('Asia/Shanghai')) so that local standard time is unambiguous",
+                                 name=name))
 
 
 def _check_columns(frame, columns, name):
     missing = [column for column in columns if column not in frame.columns]
     if missing:
-        raise ValueError(f"{name} lacks required columns {missing}")
+        raise ValueError(Message("{name} lacks required columns {missing}", name=name, missing=missing))
 
 
 def _regular_step(index, name):
     """Return the constant step of a timezone-aware, increasing index."""
     _check_aware_index(index, name)
     if len(index) < 2:
-        raise ValueError(f"{name} needs at least two timestamps")
+        raise ValueError(Message("{name} needs at least two timestamps", name=name))
     steps = np.diff(index.asi8)
     if (steps <= 0).any():
-        raise ValueError(f"{name} must be strictly increasing")
+        raise ValueError(Message("{name} must be strictly increasing", name=name))
     if (steps != steps[0]).any():
-        raise ValueError(f"{name} must be regular (one constant step)")
+        raise ValueError(Message("{name} must be regular (one constant step)", name=name))
     return pd.Timedelta(int(steps[0]), unit="ns")
 
 
@@ -380,14 +381,14 @@ def _check_covers_typical_year(position_h, step):
     """Raise unless positions are unique and leave no gap wider than a step."""
     ordered = np.sort(position_h)
     if (np.diff(ordered) == 0).any():
-        raise ValueError("source_weather repeats a day of year and clock "
-                         "time; it must be one typical year")
+        raise ValueError(Message("source_weather repeats a day of year and clock time; it must be one typical "
+                                 "year"))
     gaps_h = np.diff(np.append(ordered,
                                ordered[0] + _HOURS_PER_TYPICAL_YEAR))
     step_h = step / pd.Timedelta("1h")
     if gaps_h.max() > 1.5 * step_h:
-        raise ValueError("source_weather must cover the whole year; largest "
-                         f"gap is {gaps_h.max():.1f} h")
+        raise ValueError(Message("source_weather must cover the whole year; largest gap is {gap_h:.1f} h",
+                                 gap_h=gaps_h.max()))
 
 
 def _mean_clearsky_ghi(location, step_starts, step):

@@ -42,8 +42,10 @@ import pandas as pd
 import pvlib
 from pydantic import Field
 
+from forecasting.sources.checks import WEATHER_LIMITS
 from microgrid.base import StrictModel
 from microgrid.errors import DataError
+from microgrid.messages import Message
 from microgrid.park import Site
 from microgrid.timeseries import require_tz_aware
 from microgrid.wind import WindTurbineGroup
@@ -59,8 +61,8 @@ WIND_TOTAL_COLUMN = "wind_kw"
 TEMPERATURE_HEIGHT_M = 2.0
 #: Height above ground of the pressure, measured or from the site's altitude [m].
 PRESSURE_HEIGHT_M = 0.0
-#: Plausible station pressure [Pa]: a value outside is taken for a wrong unit (hPa, kPa).
-PRESSURE_LIMITS_PA = (40_000.0, 110_000.0)
+#: Plausible station pressure [Pa]: a value outside is taken for a wrong unit (hPa, kPa); the weather readers'.
+PRESSURE_LIMITS_PA = WEATHER_LIMITS["pressure"]
 
 DensityModel = Literal["auto", "barometric", "ideal_gas"]
 
@@ -104,8 +106,9 @@ def station_pressure_pa(weather: pd.DataFrame, site: Site, what: str = "weather"
     bad = ~pressure.between(low, high)
     if bad.any():
         at = weather.index[bad.to_numpy()][0]
-        raise DataError(f"{what}.pressure: {pressure[at]:g} at {at.isoformat()} is not a station pressure in Pa "
-                        f"({low:g}–{high:g} Pa); give Pa (1 hPa = 100 Pa) or leave the column out")
+        raise DataError(Message("{what}.pressure: {pressure:g} at {at} is not a station pressure in Pa "
+                                "({low:g}–{high:g} Pa); give Pa (1 hPa = 100 Pa) or leave the column out",
+                                what=what, pressure=pressure[at], at=at.isoformat(), low=low, high=high))
     return pressure, True
 
 
@@ -120,23 +123,27 @@ def windpowerlib_weather(weather: pd.DataFrame, site: Site, group: WindTurbineGr
     """
     index = require_tz_aware(weather.index, what)
     if "wind_speed" not in weather.columns:
-        raise DataError(f"{what}: missing column wind_speed (wind speed at {config.wind_speed_height_m:g} m "
-                        "[m/s]); wind power needs it")
+        raise DataError(Message("{what}: missing column wind_speed (wind speed at {wind_speed_height_m:g} m "
+                                "[m/s]); wind power needs it",
+                                what=what, wind_speed_height_m=config.wind_speed_height_m))
     wind = pd.to_numeric(weather["wind_speed"], errors="coerce").astype(float)
     bad = wind.isna() | (wind < 0) | ~np.isfinite(wind)
     if bad.any():
         at = index[bad.to_numpy()][0]
-        raise DataError(f"{what}.wind_speed: {wind[at]:g} m/s at {at.isoformat()}; give a finite wind speed ≥ 0")
+        raise DataError(Message("{what}.wind_speed: {wind:g} m/s at {at}; give a finite wind speed ≥ 0",
+                                what=what, wind=wind[at], at=at.isoformat()))
     columns = {("wind_speed", config.wind_speed_height_m): wind.to_numpy(),
                ("roughness_length", 0.0): np.full(len(index), group.roughness_length_m)}
     if config.density_correction:
         if "temp_air" not in weather.columns:
-            raise DataError(f"{what}: missing column temp_air (air temperature at 2 m [°C]); the density "
-                            "correction of the power curve needs it, or switch density_correction off")
+            raise DataError(Message("{what}: missing column temp_air (air temperature at 2 m [°C]); the density "
+                                    "correction of the power curve needs it, or switch density_correction off",
+                                    what=what))
         temp = pd.to_numeric(weather["temp_air"], errors="coerce").astype(float)
         if temp.isna().any():
             at = index[temp.isna().to_numpy()][0]
-            raise DataError(f"{what}.temp_air: no value at {at.isoformat()}; fill the gap")
+            raise DataError(Message("{what}.temp_air: no value at {at}; fill the gap",
+                                    what=what, at=at.isoformat()))
         pressure, _ = station_pressure_pa(weather, site, what)
         columns[("temperature", TEMPERATURE_HEIGHT_M)] = temp.to_numpy() + 273.15
         columns[("pressure", PRESSURE_HEIGHT_M)] = pressure.to_numpy()

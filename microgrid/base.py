@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
@@ -49,6 +49,28 @@ class ElectricalLoad(StrictModel):
     bus: str
     power_factor: float | None = Field(default=None, gt=0, le=1,
                                        description="lagging power factor (default: network.load_power_factor)")
+
+
+ReactiveMode = Literal["absorb", "inject"]
+
+
+class Inverter(StrictModel):
+    """Reactive power of a converter-connected device (PV, wind, battery) in the AC power flow.
+
+    The converter runs at a fixed ``power_factor`` (default: the network's
+    ``pv_power_factor``, ``wind_power_factor`` or ``battery_power_factor``),
+    absorbing reactive power (``absorb``: under-excited, inductive, lowers the
+    voltage, the usual setting against voltage rise from PV and wind) or
+    injecting it (``inject``: over-excited, capacitive, raises the voltage):
+    ``q_kvar = |p_kw| · tan(acos(power_factor))``. With ``sn_kva`` (its
+    apparent-power rating) that is its reactive capability:
+    ``q_kvar ≤ sqrt(sn_kva² − p_kw²)``. The one place that turns these fields
+    into reactive power is :func:`microgrid.network.injections.inverter_q_kvar`.
+    """
+
+    power_factor: float | None = Field(default=None, gt=0, le=1, description="fixed power factor")
+    reactive_mode: ReactiveMode = Field(default="absorb", description="absorb or inject reactive power")
+    sn_kva: float | None = Field(default=None, gt=0, description="apparent-power rating of the inverter [kVA]")
 
 
 class Storage(StrictModel):

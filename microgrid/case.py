@@ -66,12 +66,20 @@ def format_validation_error(error: ValidationError, root: type[BaseModel] = Park
     return "; ".join(messages)
 
 
-def park_from_dict(config: dict) -> Park:
-    """Validate a park description given as a plain dict (the parsed ``park.yaml``)."""
+def park_from_dict(config: dict, folder: str | Path | None = None) -> Park:
+    """Validate a park description given as a plain dict (the parsed ``park.yaml``).
+
+    With the case ``folder``, the files the description itself holds values
+    from are read into it (``carbon.grid.hourly_csv``); without it they are
+    left unread (the park's own fields still validated).
+    """
     if not isinstance(config, dict):
         raise InvalidParkError(f"{CASE_FILE}: the top level must be a mapping of sections (site, grid, ...)")
     config = dict(config)
     tariff_config = config.get("tariff")
+    _one_grid_factor(config)
+    if folder is not None:
+        _read_hourly_factor(config, Path(folder))
     if isinstance(tariff_config, dict):
         try:
             config["tariff"] = tariff_from_config(tariff_config)
@@ -82,6 +90,50 @@ def park_from_dict(config: dict) -> Park:
         return Park.model_validate(config)
     except ValidationError as exc:
         raise InvalidParkError(format_validation_error(exc)) from None
+
+
+def _one_grid_factor(config: dict) -> None:
+    """A case names its grid factor once: in ``carbon.grid``, or (as before it existed) ``tariff.co2_kg_per_kwh``."""
+    tariff, carbon = config.get("tariff"), config.get("carbon")
+    grid = carbon.get("grid") if isinstance(carbon, dict) else None
+    if isinstance(tariff, dict) and "co2_kg_per_kwh" in tariff and isinstance(grid, dict):
+        raise InvalidParkError("tariff.co2_kg_per_kwh: the grid factor is given in carbon.grid; remove it from "
+                               "the tariff (carbon.grid.co2_kg_per_kwh is the one the park uses)")
+
+
+def _read_hourly_factor(config: dict, folder: Path) -> None:
+    """``carbon.grid.hourly_csv`` ({file, column}, 24 rows ``hour`` 0-23) read into ``hourly_co2_kg_per_kwh``."""
+    carbon = config.get("carbon")
+    grid = carbon.get("grid") if isinstance(carbon, dict) else None
+    spec = grid.get("hourly_csv") if isinstance(grid, dict) else None
+    if not isinstance(spec, dict) or not isinstance(spec.get("file"), str):
+        return          # absent, or malformed: the park's validation names it
+    field = "carbon.grid.hourly_csv"
+    if grid.get("hourly_co2_kg_per_kwh") is not None:
+        raise InvalidParkError(f"{field}: the hourly profile is given twice; keep hourly_csv or "
+                               "hourly_co2_kg_per_kwh")
+    name, column = spec["file"], spec.get("column", "co2_kg_per_kwh")
+    path = folder / name
+    try:
+        table = pd.read_csv(path)
+    except FileNotFoundError:
+        raise DataError(f"{field} ({name}): no such file in {folder}; add it or fix the name") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise DataError(f"{field} ({name}): not a CSV table ({exc}); write hour,{column} rows") from None
+    missing = [c for c in ("hour", column) if c not in table.columns]
+    if missing:
+        raise DataError(f"{field} ({name}): no column {', '.join(missing)}; the file has 24 rows of "
+                        f"hour (0-23) and {column} [kg CO2/kWh]")
+    hours = pd.to_numeric(table["hour"], errors="coerce")
+    values = pd.to_numeric(table[column], errors="coerce")
+    if len(table) != 24 or sorted(hours.tolist()) != list(range(24)):
+        raise DataError(f"{field} ({name}): needs 24 rows, one per local hour 0-23, each once; "
+                        f"got {len(table)} row(s)")
+    if values.isna().any():
+        raise DataError(f"{field} ({name}): {column} has an empty or non-numeric value at hour "
+                        f"{int(hours[values.isna()].iloc[0])}; give every hour's factor")
+    config["carbon"] = {**carbon, "grid": {**grid, "hourly_co2_kg_per_kwh":
+                                           values.set_axis(hours.astype(int)).sort_index().astype(float).tolist()}}
 
 
 @dataclass
@@ -189,6 +241,6 @@ def load_case(folder: str | Path) -> Case:
     if not path.exists():
         raise InvalidParkError(f"case: no {CASE_FILE} in {folder}; pass a case folder such as cases/zhengzhou_park")
     config = load_yaml(path.read_text(encoding="utf-8"), path.name)
-    case = Case(park=park_from_dict(config), folder=path.parent)
+    case = Case(park=park_from_dict(config, folder=path.parent), folder=path.parent)
     case.check_data()
     return case

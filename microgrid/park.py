@@ -19,10 +19,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
-from microgrid.base import ElectricalLoad, Storage, StrictModel
+from microgrid.base import ElectricalLoad, Inverter, ReactiveMode, Storage, StrictModel  # noqa: F401 (re-exported)
+from microgrid.carbon import Carbon, legacy_grid_factor
+from microgrid.economics import DEFAULT_NEW_ASSET_GROUPS, NEW_ASSET_GROUPS, Economics
 from microgrid.flexible import CurtailableLoad, EnergyLoad, ShiftableLoad, ShiftableProcess
 from microgrid.heat import ElectricBoiler, HeatBus, HeatPump, ThermalStore
-from microgrid.tariff import Tariff
+from microgrid.tariff import PRESETS, Tariff
 from microgrid.wind import WindTurbineGroup
 
 _ID = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*$")
@@ -103,27 +105,6 @@ class GridConnection(StrictModel):
     def export_limit_kw(self) -> float:
         """Most the park may export at a step [kW]: ``max_export_kw``, 0 under ``anti_backflow``."""
         return 0.0 if self.export_rule == "anti_backflow" else self.max_export_kw
-
-
-ReactiveMode = Literal["absorb", "inject"]
-
-
-class Inverter(StrictModel):
-    """Reactive power of an inverter-connected device (PV, battery) in the AC power flow.
-
-    The inverter runs at a fixed ``power_factor`` (default: the network's
-    ``pv_power_factor`` or ``battery_power_factor``), absorbing reactive power
-    (``absorb``: under-excited, inductive, lowers the voltage, the usual
-    setting against voltage rise from PV) or injecting it (``inject``:
-    over-excited, capacitive, raises the voltage):
-    ``q_kvar = |p_kw| · tan(acos(power_factor))``. With ``sn_kva`` (its
-    apparent-power rating) that is its reactive capability:
-    ``q_kvar ≤ sqrt(sn_kva² − p_kw²)``.
-    """
-
-    power_factor: float | None = Field(default=None, gt=0, le=1, description="fixed power factor")
-    reactive_mode: ReactiveMode = Field(default="absorb", description="absorb or inject reactive power")
-    sn_kva: float | None = Field(default=None, gt=0, description="apparent-power rating of the inverter [kVA]")
 
 
 class PVArray(Inverter):
@@ -299,9 +280,10 @@ class Network(StrictModel):
     (park bus → bus name in the JSON).
 
     Reactive power: every load draws at its own ``power_factor`` or else at
-    ``load_power_factor`` (lagging); PV inverters and batteries run at their
-    own ``power_factor`` or else ``pv_power_factor`` and
-    ``battery_power_factor`` (1: active power only), see :class:`Inverter`.
+    ``load_power_factor`` (lagging); PV inverters, wind turbine groups and
+    batteries run at their own ``power_factor`` or else ``pv_power_factor``,
+    ``wind_power_factor`` and ``battery_power_factor`` (1: active power
+    only), see :class:`Inverter`.
     """
 
     buses: dict[str, Bus] = Field(default_factory=dict)
@@ -312,6 +294,8 @@ class Network(StrictModel):
     bus_names: dict[str, str] = Field(default_factory=dict, description="park bus -> bus name in pandapower_json")
     load_power_factor: float = Field(default=0.95, gt=0, le=1)
     pv_power_factor: float = Field(default=1.0, gt=0, le=1)
+    wind_power_factor: float = Field(default=1.0, gt=0, le=1,
+                                     description="of the wind turbine groups without their own power_factor")
     battery_power_factor: float = Field(default=1.0, gt=0, le=1)
     min_vm_pu: float = Field(default=0.95, gt=0)
     max_vm_pu: float = Field(default=1.05, gt=0)
@@ -432,6 +416,8 @@ class Park(StrictModel):
     network: Network = Field(default_factory=Network)
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
     demand_response: DemandResponseSettings = Field(default_factory=DemandResponseSettings)
+    economics: Economics = Field(default_factory=Economics)
+    carbon: Carbon = Field(default_factory=Carbon)
     pv_arrays: dict[str, PVArray] = Field(default_factory=dict)
     wind_turbines: dict[str, WindTurbineGroup] = Field(default_factory=dict)
     batteries: dict[str, Battery] = Field(default_factory=dict)
@@ -479,6 +465,61 @@ class Park(StrictModel):
                             f"use one of {', '.join(buses)}"
                         )
         return self
+
+    @model_validator(mode="after")
+    def _new_assets(self) -> "Park":
+        named = self.economics.new_assets
+        if named is None:
+            return self
+        groups = self.device_groups()
+        investable = {d: g for g in NEW_ASSET_GROUPS for d in groups[g]}
+        for device_id in named:
+            if device_id not in investable:
+                other = next((g for g, devices in groups.items() if device_id in devices), None)
+                why = (f"is in {other}, which an investment does not buy" if other
+                       else "is no device of the park")
+                raise ValueError(f"economics.new_assets: {device_id!r} {why}; name PV arrays, wind turbine groups, "
+                                 f"batteries, heat pumps or thermal stores ({', '.join(investable) or 'none'})")
+        for bus_id in self.heat_buses:
+            suppliers = [h for h, pump in self.heat_pumps.items() if pump.heat_bus == bus_id]
+            suppliers += [b for b, boiler in self.electric_boilers.items() if boiler.heat_bus == bus_id]
+            if suppliers and all(s in named for s in suppliers):
+                raise ValueError(f"economics.new_assets: without {', '.join(suppliers)} heat bus {bus_id!r} has no "
+                                 "heat supply, so the park without its new assets cannot be operated; keep one of "
+                                 "them out of new_assets or add an electric boiler to the bus")
+        return self
+
+    @property
+    def new_assets(self) -> dict[str, list[str]]:
+        """The devices the investment buys (``economics.new_assets``), by family (every family listed)."""
+        named = self.economics.new_assets
+        groups = self.device_groups()
+        return {g: [d for d in groups[g] if (d in named if named is not None else g in DEFAULT_NEW_ASSET_GROUPS)]
+                for g in NEW_ASSET_GROUPS}
+
+    def without_new_assets(self) -> "Park":
+        """The park without its new assets: the investment baseline (its own ``new_assets`` empty)."""
+        groups = self.device_groups()
+        update: dict = {group: {d: device for d, device in groups[group].items() if d not in ids}
+                        for group, ids in self.new_assets.items()}
+        update["economics"] = self.economics.model_copy(update={"new_assets": []})
+        return self.model_copy(update=update)
+
+    @model_validator(mode="after")
+    def _one_grid_factor(self) -> "Park":
+        # One grid factor: carbon.grid's, written into tariff.co2_kg_per_kwh (which the model reads); a case
+        # without carbon.grid keeps its tariff's, its source named by legacy_grid_factor.
+        # Copies are assigned (validated again, which ends here), so that no shared object is changed.
+        if self.carbon.grid is None:
+            grid = legacy_grid_factor(self.tariff.co2_kg_per_kwh, PRESETS["henan_2024"]["co2_kg_per_kwh"])
+            self.carbon = self.carbon.model_copy(update={"grid": grid})
+        elif self.tariff.co2_kg_per_kwh != self.carbon.grid.co2_kg_per_kwh:
+            self.tariff = self.tariff.model_copy(update={"co2_kg_per_kwh": self.carbon.grid.co2_kg_per_kwh})
+        return self
+
+    def grid_co2_kg_per_kwh(self, index) -> "pd.Series":
+        """The grid factor of every step of ``index`` [kg CO2/kWh]: ``carbon.grid``'s, hourly where it has a profile."""
+        return self.carbon.grid.factor(index, self.site.timezone)
 
     @property
     def wind_nameplate_kw(self) -> float:

@@ -20,6 +20,7 @@ import pandas as pd
 from pydantic import Field, field_validator, model_validator
 
 from microgrid.base import Clock, StrictModel, clock_minutes
+from microgrid.carbon import GRID_FACTOR_PRESETS
 from microgrid.errors import InvalidParkError
 
 ALL_MONTHS = list(range(1, 13))
@@ -79,7 +80,10 @@ class Tariff(StrictModel):
         the month-to-date peak is known, else pro rata; ``pro_rata`` always
         bills the share of the month the schedule covers.
     co2_kg_per_kwh : float
-        Grid emission factor applied to imported energy [kg CO2/kWh].
+        Grid emission factor applied to imported energy [kg CO2/kWh]. A case
+        names it in ``carbon.grid`` (:class:`microgrid.carbon.GridFactor`, with
+        its source), which the park writes here; this field is where cases
+        gave it before (still read when ``carbon.grid`` is absent).
     """
 
     name: str = "custom"
@@ -216,9 +220,9 @@ class DemandCharge:
     marginal_cny_per_kw: float
 
 
-GRID_CO2_SOURCE = ("Central China (华中) regional grid average emission factor for 2022, 0.5395 kg CO2/kWh, "
-                   "published by the Ministry of Ecology and Environment and the National Bureau of Statistics")
-"""Where the ``henan_2024`` preset's grid emission factor (``co2_kg_per_kwh``) comes from."""
+GRID_CO2_SOURCE = GRID_FACTOR_PRESETS["mee_2022_central_china"]["source"]
+"""Where the ``henan_2024`` preset's grid emission factor (``co2_kg_per_kwh``) comes from: the Central China
+2022 factor (``carbon.grid.preset: mee_2022_central_china``, :mod:`microgrid.carbon`)."""
 
 
 def _henan_2024() -> dict:

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from microgrid.errors import DataError
+from microgrid.messages import Message
 
 
 def require_tz_aware(index: pd.Index, what: str) -> pd.DatetimeIndex:
@@ -31,11 +32,13 @@ def require_tz_aware(index: pd.Index, what: str) -> pd.DatetimeIndex:
         Name of the series or file, used in the error message.
     """
     if not isinstance(index, pd.DatetimeIndex):
-        raise DataError(f"{what}: the index must be timestamps, got {type(index).__name__}")
+        raise DataError(Message("{what}: the index must be timestamps, got {name}",
+                                what=what, name=type(index).__name__))
     if index.tz is None:
         raise DataError(
-            f"{what}: timestamps have no UTC offset; write them with an offset, "
-            "e.g. 2026-07-15T00:00:00+08:00"
+            Message("{what}: timestamps have no UTC offset; write them with an offset, e.g. "
+                    "2026-07-15T00:00:00+08:00",
+                    what=what)
         )
     return index
 
@@ -45,15 +48,16 @@ def increasing_deltas(index: pd.DatetimeIndex, what: str) -> np.ndarray:
     timestamps that strictly increase."""
     require_tz_aware(index, what)
     if len(index) < 2:
-        raise DataError(f"{what}: need at least two timestamps to derive the step length")
+        raise DataError(Message("{what}: need at least two timestamps to derive the step length", what=what))
     deltas = np.diff(index.asi8)
     if (deltas <= 0).any():
         i = int(np.argmax(deltas <= 0))
-        word = "is repeated" if deltas[i] == 0 else "goes back in time"
-        raise DataError(
-            f"{what}: timestamps must be strictly increasing; {index[i + 1].isoformat()} {word} "
-            f"after {index[i].isoformat()}; sort the rows and drop duplicates"
-        )
+        at, before = index[i + 1].isoformat(), index[i].isoformat()
+        if deltas[i] == 0:
+            raise DataError(Message("{what}: timestamps must be strictly increasing; {at} is repeated after {before}; "
+                                    "sort the rows and drop duplicates", what=what, at=at, before=before))
+        raise DataError(Message("{what}: timestamps must be strictly increasing; {at} goes back in time after "
+                                "{before}; sort the rows and drop duplicates", what=what, at=at, before=before))
     return deltas
 
 
@@ -67,9 +71,10 @@ def step_hours(index: pd.DatetimeIndex, what: str = "time series") -> float:
     if not (deltas == deltas[0]).all():
         i = int(np.argmax(deltas != deltas[0]))
         raise DataError(
-            f"{what}: irregular steps; {index[i].isoformat()} → {index[i + 1].isoformat()} "
-            f"differs from the first step of {pd.Timedelta(int(deltas[0]), 'ns')}; "
-            "resample to one step length"
+            Message("{what}: irregular steps; {first} → {second} differs from the first step of {step}; "
+                    "resample to one step length",
+                    what=what, first=index[i].isoformat(), second=index[i + 1].isoformat(),
+                    step=pd.Timedelta(int(deltas[0]), 'ns'))
         )
     return float(deltas[0]) / 3.6e12
 
@@ -102,17 +107,19 @@ def read_timestamped_csv(path: Path, what: str | None = None, text_columns: tupl
     """
     what = what or path.name
     if not path.exists():
-        raise DataError(f"{what}: file not found at {path}")
+        raise DataError(Message("{what}: file not found at {path}", what=what, path=path))
     try:
         frame = pd.read_csv(path, dtype={"timestamp": str}, skiprows=leading_comment_lines(path))
     except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        raise DataError(f"{what}: cannot be read as CSV ({exc})") from None
+        raise DataError(Message("{what}: cannot be read as CSV ({exc})", what=what, exc=exc)) from None
     if "timestamp" not in frame.columns:
-        raise DataError(f"{what}: missing column 'timestamp' (ISO 8601 with UTC offset, start of the step)")
+        raise DataError(Message("{what}: missing column 'timestamp' (ISO 8601 with UTC offset, start of the step)",
+                                what=what))
     raw = frame.pop("timestamp")
     if raw.isna().any():
         row = int(raw.isna().to_numpy().argmax()) + 2
-        raise DataError(f"{what}: empty 'timestamp' on line {row}; every row needs a time")
+        raise DataError(Message("{what}: empty 'timestamp' on line {row}; every row needs a time",
+                                what=what, row=row))
     stamps = _one_offset(raw)
     if stamps is None:
         stamps = _mixed_offsets(raw, what)
@@ -125,7 +132,8 @@ def read_timestamped_csv(path: Path, what: str | None = None, text_columns: tupl
         bad = values.isna() & frame[column].notna()
         if bad.any():
             at = frame.index[bad.to_numpy()][0].isoformat()
-            raise DataError(f"{what}: column '{column}' has a non-numeric value {frame[column][bad].iloc[0]!r} at {at}")
+            raise DataError(Message("{what}: column '{column}' has a non-numeric value {value!r} at {at}",
+                                    what=what, column=column, value=frame[column][bad].iloc[0], at=at))
         frame[column] = values.astype(float)
     return frame
 
@@ -152,13 +160,14 @@ def _mixed_offsets(raw: pd.Series, what: str) -> pd.DatetimeIndex:
     naive = ~raw.str.contains(_OFFSET, regex=True)
     if naive.any():
         raise DataError(
-            f"{what}: column 'timestamp' has a time without UTC offset ({raw[naive].iloc[0]!r}); "
-            "write it with an offset, e.g. 2026-07-15T00:00:00+08:00"
+            Message("{what}: column 'timestamp' has a time without UTC offset ({value!r}); write it with an "
+                    "offset, e.g. 2026-07-15T00:00:00+08:00",
+                    what=what, value=raw[naive].iloc[0])
         )
     try:
         stamps = pd.DatetimeIndex(pd.to_datetime(raw, format="ISO8601", utc=True))
     except (ValueError, TypeError) as exc:
-        raise DataError(f"{what}: column 'timestamp' is not ISO 8601 ({exc})") from None
+        raise DataError(Message("{what}: column 'timestamp' is not ISO 8601 ({exc})", what=what, exc=exc)) from None
     offsets = raw.str.extract(f"({_OFFSET})")[0].unique()
     if len(offsets) == 1 and offsets[0] not in ("Z", "+00:00", "+0000"):
         stamps = stamps.tz_convert(pd.Timestamp(raw.iloc[0]).tz)
@@ -193,7 +202,8 @@ def read_timeseries_csv(path: Path, what: str | None = None) -> pd.DataFrame:
         missing = frame[column].isna().to_numpy()
         if missing.any():
             at = frame.index[missing][0].isoformat()
-            raise DataError(f"{what}: column '{column}' has a missing value at {at}; fill the gap")
+            raise DataError(Message("{what}: column '{column}' has a missing value at {at}; fill the gap",
+                                    what=what, column=column, at=at))
     step_hours(frame.index, what)
     return frame
 
@@ -205,8 +215,9 @@ def local_day(date: dt.date, timezone: str, horizon_h: float = 24.0) -> tuple[pd
     1678 or after 2261).
     """
     if not 1678 <= date.year <= 2261:
-        raise DataError(f"date: {date} is outside the range of timestamps (1678–2261); "
-                        "pick a date inside the case's data")
+        raise DataError(Message("date: {date} is outside the range of timestamps (1678–2261); pick a date inside "
+                                "the case's data",
+                                date=date))
     start = pd.Timestamp(date).tz_localize(timezone)
     return start, start + pd.Timedelta(hours=horizon_h)
 
@@ -219,7 +230,9 @@ def slice_window(frame: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, wh
     if len(window) != expected or len(window) == 0:
         first, last = frame.index[0], frame.index[-1] + pd.Timedelta(hours=dt_h)
         raise DataError(
-            f"{what}: the period {start.isoformat()} – {end.isoformat()} is outside the data, "
-            f"which covers {first.isoformat()} – {last.isoformat()}; pick a date inside it"
+            Message("{what}: the period {start} – {end} is outside the data, which covers {first} – {last}; pick "
+                    "a date inside it",
+                    what=what, start=start.isoformat(), end=end.isoformat(), first=first.isoformat(),
+                    last=last.isoformat())
         )
     return window

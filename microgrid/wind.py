@@ -21,7 +21,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from microgrid.base import StrictModel
+from microgrid.base import Inverter, StrictModel
 
 #: Default roughness length [m]: roughness class 2 of the European Wind Atlas (Troen and Petersen, 1989,
 #: Risø National Laboratory, table of terrain types), "farm land with windbreaks more than 1 km apart and
@@ -132,7 +132,7 @@ class PowerCurve(StrictModel):
         return max(self.p_kw)
 
 
-class WindTurbineGroup(StrictModel):
+class WindTurbineGroup(Inverter):
     """``number_of_turbines`` identical wind turbines on one bus of the park.
 
     The turbine is either a ``turbine_type`` of windpowerlib's bundled library
@@ -152,6 +152,13 @@ class WindTurbineGroup(StrictModel):
     a ``wind_efficiency_curve`` of windpowerlib that lowers the hub-height
     wind speed; neither (the default) means no losses, as for distributed
     turbines that stand far apart.
+
+    In the AC power flow the group is one static generator at its ``bus``
+    (pandapower ``sgen`` of type ``WP``) whose converters run at a fixed
+    ``power_factor`` (default: the network's ``wind_power_factor``),
+    absorbing or injecting reactive power by ``reactive_mode`` within
+    ``sn_kva``, the apparent-power rating of all the group's converters
+    together, as a PV array's inverters do (:class:`microgrid.base.Inverter`).
     """
 
     bus: str
@@ -192,6 +199,10 @@ class WindTurbineGroup(StrictModel):
         if self.hub_height_m <= self.roughness_length_m:
             raise ValueError(f"hub_height_m {self.hub_height_m:g} m must be above roughness_length_m "
                              f"{self.roughness_length_m:g} m")
+        if self.sn_kva is not None and self.sn_kva < self.max_p_kw:
+            raise ValueError(f"sn_kva {self.sn_kva:g} kVA is below the {self.max_p_kw:g} kW the group can give "
+                             "(max_p_kw: number_of_turbines × the power curve's largest value); give the rating "
+                             f"of all the group's converters together, at least {self.max_p_kw:g} kVA")
         if self.turbine_type is not None:
             rotor_m = library_turbine(self.turbine_type).rotor_diameter_m
             if rotor_m is not None and self.hub_height_m <= rotor_m / 2:

@@ -12,6 +12,7 @@ from functools import lru_cache
 import chinese_calendar
 
 from microgrid.errors import DataError
+from microgrid.messages import Message
 
 
 @lru_cache(maxsize=4096)
@@ -26,6 +27,7 @@ def is_workday(day: dt.date) -> bool:
         return bool(chinese_calendar.is_workday(day))
     except NotImplementedError:
         raise DataError(
-            f"calendar: chinese_calendar {getattr(chinese_calendar, '__version__', '')} has no holidays for "
-            f"{day.year}; upgrade it (pip install -U chinesecalendar)"
+            Message("calendar: chinese_calendar {version} has no holidays for {year}; upgrade it (pip install -U "
+                    "chinesecalendar)",
+                    version=getattr(chinese_calendar, '__version__', ''), year=day.year)
         ) from None

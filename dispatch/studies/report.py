@@ -73,6 +73,21 @@ KPI_ROWS = [
 ]
 
 
+# Investment KPIs (dispatch.studies.investment): key, label, format.
+INVESTMENT_ROWS = [
+    ("annual_savings_cny", "annual savings [CNY/a]", "{:,.0f}"),
+    ("capex_cny", "investment [CNY]", "{:,.0f}"),
+    ("npv_cny", "NPV [CNY]", "{:,.0f}"),
+    ("irr", "IRR", "{:.1%}"),
+    ("payback_years", "simple payback [a]", "{:.1f}"),
+    ("discounted_payback_years", "discounted payback [a]", "{:.1f}"),
+    ("lcoe_pv_cny_per_kwh", "LCOE of the new PV [CNY/kWh]", "{:.3f}"),
+    ("lcoe_wind_cny_per_kwh", "LCOE of the new wind [CNY/kWh]", "{:.3f}"),
+    ("lcos_cny_per_kwh", "LCOS of the new batteries [CNY/kWh]", "{:.3f}"),
+    ("battery_cycles_per_year", "battery cycles per year", "{:,.0f}"),
+]
+
+
 # --------------------------------------------------------------------------- building blocks
 
 
@@ -138,12 +153,12 @@ def baseline_of(table: pd.DataFrame) -> str:
     return ", ".join(str(n) for n in names) or "the baseline"
 
 
-def kpi_matrix(table: pd.DataFrame, key: str) -> str:
-    """KPIs as rows, one column per ``table[key]`` value (strategies, scenarios), formatted by row."""
+def kpi_matrix(table: pd.DataFrame, key: str, kpi_rows: list[tuple[str, str, str]] | None = None) -> str:
+    """KPIs as rows (default :data:`KPI_ROWS`), one column per ``table[key]`` value (strategies, scenarios)."""
     header = "".join(f"<th>{html.escape(str(v))}</th>" for v in table[key])
     rows = []
     baseline = baseline_of(table)
-    for column, label, fmt in KPI_ROWS:
+    for column, label, fmt in KPI_ROWS if kpi_rows is None else kpi_rows:
         if column not in table.columns or table[column].isna().all():
             continue
         label = label.format(baseline=baseline)
@@ -151,6 +166,22 @@ def kpi_matrix(table: pd.DataFrame, key: str) -> str:
         rows.append(f"<tr><th>{html.escape(label)}</th>{cells}</tr>")
     return f'<div class="scroll"><table><thead><tr><th>KPI</th>{header}</tr></thead><tbody>{"".join(rows)}' \
            "</tbody></table></div>"
+
+
+def investment_note(table: pd.DataFrame, economics: dict | None) -> str:
+    """What the investment KPIs are stated against and how the savings were scaled to a year."""
+    names = table["investment_baseline"].dropna().unique() if "investment_baseline" in table.columns else []
+    days = table["annualised_from_days"].dropna().unique() if "annualised_from_days" in table.columns else []
+    scaled = ", ".join(f"{d:g} day{'s' if d != 1 else ''}" for d in days) or "the period"
+    text = (f"<p>Investment KPIs of the new assets against <b>{html.escape('; '.join(map(str, names)))}</b> "
+            f"(<code>dispatch/studies/investment.py</code>). The savings are <b>annualised from {scaled}</b> "
+            "(× 365 / days): a study shorter than a year stands for the whole year, its season included. "
+            "Operating cost = total cost − battery wear (the cash flow counts cell replacements instead).")
+    if economics:
+        text += (f" Discount rate {economics['discount_rate_frac']:.1%}, {economics['analysis_years']} years, "
+                 f"tariff escalation {economics['tariff_escalation_frac_per_year']:.1%} a year; costs and their "
+                 "sources: <code>docs/economics.md</code>; the yearly cash flow: <code>cash_flows.csv</code>.")
+    return text + "</p>"
 
 
 def html_page(title: str, parts: Iterable[str]) -> str:
@@ -347,6 +378,11 @@ def write_study_report(path: Path, result: "StudyResult", park: Park, meta: dict
         "to the days a partial month covers.</p>",
         "<h2>Fallback windows</h2>", _fallback_section(result),
         "<h2>KPIs of the period</h2>", kpi_matrix(result.kpis, "strategy"),
+    ]
+    if "npv_cny" in result.kpis.columns:
+        parts += ["<h2>Investment</h2>", investment_note(result.kpis, meta.get("economics")),
+                  kpi_matrix(result.kpis, "strategy", INVESTMENT_ROWS)]
+    parts += [
         "<h2>Cost and savings by month</h2>",
         html_figure(monthly_cost_figure(result.monthly, strategies),
                     "Total cost by month and strategy" + (f", and savings against {baseline_of(result.monthly)}"
@@ -418,8 +454,11 @@ def write_sweep_report(path: Path, table: pd.DataFrame, parameters: list[str], m
     fallbacks = int(table["fallback_windows"].fillna(0).sum()) if "fallback_windows" in table.columns else 0
     parts.append(f'<p class="{"warn" if fallbacks else "ok"}">Re-plan windows that fell back to the rule-based '
                  f"action, over all runs: {fallbacks:,}.</p>")
+    if "npv_cny" in table.columns:
+        parts.append(investment_note(table, meta.get("economics")))
     for column, label, scale in (("total_cost_cny", "total cost [thousand CNY]", 1e-3),
                                  ("savings_cny", f"savings against {baseline_of(table)} [thousand CNY]", 1e-3),
+                                 ("npv_cny", "NPV of the new assets [thousand CNY]", 1e-3),
                                  ("co2_kg", "CO2 [t]", 1e-3),
                                  ("pv_self_consumption_ratio", "PV self-consumption [%]", 100.0),
                                  ("green_share_ratio", "green share [%]", 100.0)):

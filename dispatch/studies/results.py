@@ -69,7 +69,8 @@ class StudyResult:
     runs : dict
         Strategy → :class:`StrategyRun`.
     kpis : pandas.DataFrame
-        One row per strategy: KPIs over the whole period.
+        One row per strategy: KPIs over the whole period, with the investment
+        KPIs of the new assets (:mod:`dispatch.studies.investment`).
     monthly, annual : pandas.DataFrame
         One row per strategy and local month (``month``, ``YYYY-MM``) or
         calendar year (``year``).

@@ -13,6 +13,8 @@ it stopped. The layout of the output folder::
     DIR/<strategy>/windows.parquet             all re-plan windows
     DIR/kpis_monthly.csv, DIR/kpis_annual.csv  KPIs by strategy and month / year
     DIR/kpis.json                              KPIs of the whole period by strategy
+    DIR/cash_flows.csv                         yearly cash flow of the new assets by strategy
+    DIR/no-new-assets/<strategy>/...           the same days for the park without its new assets
     DIR/report.html                            self-contained report with plots
 
 A day counts as finished when its state file exists: it is written last, and
@@ -29,6 +31,11 @@ study's baseline strategy, :attr:`StudySettings.baseline`, by default
 (savings / the baseline's total cost) and ``co2_reduction_kg`` (the baseline's
 CO2 − the strategy's). A baseline not among the strategies is added to them
 (last), so that the savings can always be stated.
+
+The period's KPIs also hold the investment KPIs of the park's new assets
+(:mod:`dispatch.studies.investment`: annualised savings, NPV, IRR, paybacks,
+LCOE, LCOS), against another baseline, named in ``investment_baseline``: the
+park without its new assets, run by the same strategy over the same days.
 """
 
 from __future__ import annotations
@@ -50,9 +57,11 @@ import pandas as pd
 from dispatch.inputs import PlantState
 from dispatch.model import DispatchConfig
 from dispatch.rolling import ROLLING_STRATEGIES, ModelCache, RollingConfig, period_kpis, run_rolling_horizon
+from dispatch.studies.investment import NO_NEW_ASSETS_DIR, add_investment, asset_energy_kwh, operating_cost_cny
 from dispatch.studies.results import ProgressCallback, StrategyRun, StudyProgress, StudyResult
 from microgrid.case import Case
 from microgrid.errors import InvalidRequestError
+from microgrid.messages import Message
 from microgrid.park import Park
 from microgrid.timeseries import step_hours
 
@@ -116,37 +125,43 @@ class StudySettings:
     def __post_init__(self) -> None:
         if self.end < self.start:
             raise InvalidRequestError(
-                f"end: {self.end.isoformat()} is before start {self.start.isoformat()}; "
-                "the end is the last day of the study (included)")
+                Message("end: {end} is before start {start}; the end is the last day of the study (included)",
+                        end=self.end.isoformat(), start=self.start.isoformat()))
         if not self.strategies:
-            raise InvalidRequestError(f"strategy: give at least one of {', '.join(ROLLING_STRATEGIES)}")
+            raise InvalidRequestError(Message("strategy: give at least one of {strategies}",
+                                              strategies=', '.join(ROLLING_STRATEGIES)))
         unknown = [s for s in self.strategies if s not in ROLLING_STRATEGIES]
         if unknown:
             raise InvalidRequestError(
-                f"strategy: unknown {unknown[0]!r}; choose among {', '.join(ROLLING_STRATEGIES)}")
+                Message("strategy: unknown {unknown!r}; choose among {strategies}",
+                        unknown=unknown[0], strategies=', '.join(ROLLING_STRATEGIES)))
         if len(set(self.strategies)) != len(self.strategies):
-            raise InvalidRequestError("strategy: each strategy may be given once")
+            raise InvalidRequestError(Message("strategy: each strategy may be given once"))
         if self.baseline not in ROLLING_STRATEGIES:
             raise InvalidRequestError(
-                f"baseline: unknown {self.baseline!r}; choose one of {', '.join(ROLLING_STRATEGIES)}")
+                Message("baseline: unknown {baseline!r}; choose one of {strategies}",
+                        baseline=self.baseline, strategies=', '.join(ROLLING_STRATEGIES)))
         if self.baseline not in self.strategies:
             logger.info("baseline %s added to the strategies %s", self.baseline, ", ".join(self.strategies))
             object.__setattr__(self, "strategies", (*self.strategies, self.baseline))
         if not math.isfinite(self.horizon_h) or not math.isfinite(self.replan_h):
-            raise InvalidRequestError("horizon_h, replan_h: must be finite numbers of hours")
+            raise InvalidRequestError(Message("horizon_h, replan_h: must be finite numbers of hours"))
         if not MIN_REPLAN_H <= self.replan_h <= self.horizon_h:
             raise InvalidRequestError(
-                f"replan_h: must be at least {MIN_REPLAN_H:g} h (one step of 15-min data) and at most horizon_h "
-                f"({self.horizon_h:g} h), got {self.replan_h:g} h")
+                Message("replan_h: must be at least {min_replan_h:g} h (one step of 15-min data) and at most "
+                        "horizon_h ({horizon_h:g} h), got {replan_h:g} h",
+                        min_replan_h=MIN_REPLAN_H, horizon_h=self.horizon_h, replan_h=self.replan_h))
         if round(24.0 / self.replan_h, 9) != round(24.0 / self.replan_h):
             raise InvalidRequestError(
-                f"replan_h: {self.replan_h:g} h does not divide a day; the study runs day by day "
-                "(use e.g. 0.25, 0.5, 1, 2, 3, 4, 6, 12 or 24)")
+                Message("replan_h: {replan_h:g} h does not divide a day; the study runs day by day (use e.g. "
+                        "0.25, 0.5, 1, 2, 3, 4, 6, 12 or 24)",
+                        replan_h=self.replan_h))
         if self.integer_horizon_h is not None and not (math.isfinite(self.integer_horizon_h)
                                                        and self.integer_horizon_h >= self.replan_h):
             raise InvalidRequestError(
-                f"integer_horizon_h: must be at least the re-plan interval ({self.replan_h:g} h), so that the "
-                f"committed steps are integer; got {self.integer_horizon_h:g}")
+                Message("integer_horizon_h: must be at least the re-plan interval ({replan_h:g} h), so that the "
+                        "committed steps are integer; got {integer_horizon_h:g}",
+                        replan_h=self.replan_h, integer_horizon_h=self.integer_horizon_h))
 
     @property
     def effective_integer_horizon_h(self) -> float:
@@ -196,7 +211,7 @@ def case_fingerprint(case: Case) -> str:
     whatever folder the case sits in.
     """
     digest = hashlib.sha256()
-    digest.update(json.dumps(case.park.model_dump(mode="json"), sort_keys=True, default=str).encode())
+    digest.update(json.dumps(case.park.model_dump(mode="json", exclude={"economics"}), sort_keys=True, default=str).encode())
     for key in ("weather", "loads", "heat"):
         path = case.folder / getattr(case.park.data, key)
         if path.is_file():
@@ -261,13 +276,14 @@ def _check_settings(folder: Path, record: dict, out_dir: Path) -> None:
     fix = f"use another output folder (--out) or delete {out_dir} to start over"
     if not path.exists():
         if (folder / "days").is_dir() and any((folder / "days").iterdir()):
-            raise InvalidRequestError(f"{folder}: holds day files but no settings.json; {fix}")
+            raise InvalidRequestError(Message("{folder}: holds day files but no settings.json; {fix}",
+                                              folder=folder, fix=fix))
         _write_json(path, record)
         return
     try:
         stored = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        raise InvalidRequestError(f"{path}: unreadable; {fix}") from None
+        raise InvalidRequestError(Message("{path}: unreadable; {fix}", path=path, fix=fix)) from None
     differing = []
     for key, value in record.items():
         if stored.get(key) != value:
@@ -277,8 +293,8 @@ def _check_settings(folder: Path, record: dict, out_dir: Path) -> None:
                 differing.append(f"{key} {stored.get(key)!r} there, {value!r} now")
     if differing:
         raise InvalidRequestError(
-            f"{folder}: holds a {record['strategy']!r} study computed with other settings "
-            f"({'; '.join(differing)}); {fix}")
+            Message("{folder}: holds a {strategy!r} study computed with other settings ({differing}); {fix}",
+                    folder=folder, strategy=record['strategy'], differing='; '.join(differing), fix=fix))
 
 
 def _day_paths(folder: Path, day: dt.date) -> tuple[Path, Path, Path]:
@@ -301,9 +317,10 @@ def check_period(case: Case, settings: StudySettings) -> None:
     end = pd.Timestamp(settings.end + dt.timedelta(days=1)).tz_localize(tz)
     if start < first or end > last:
         raise InvalidRequestError(
-            f"start, end: the study {settings.start.isoformat()} … {settings.end.isoformat()} is outside the "
-            f"case's data, which cover {first.tz_convert(tz).isoformat()} – {last.tz_convert(tz).isoformat()}; "
-            "pick days inside it")
+            Message("start, end: the study {start} … {end} is outside the case's data, which cover {first} "
+                    "– {last}; pick days inside it",
+                    start=settings.start.isoformat(), end=settings.end.isoformat(),
+                    first=first.tz_convert(tz).isoformat(), last=last.tz_convert(tz).isoformat()))
 
 
 # --------------------------------------------------------------------------- running
@@ -509,6 +526,41 @@ def table_records(table: pd.DataFrame, key: str) -> dict[str, dict]:
 # --------------------------------------------------------------------------- the study
 
 
+def without_new_assets(case: Case) -> Case | None:
+    """The case of the park without its new assets (its data shared), ``None`` when it has none."""
+    if not any(case.park.new_assets.values()):
+        return None
+    return Case(park=case.park.without_new_assets(), folder=case.folder, _cache=case._cache)
+
+
+def investment_kpis(case: Case, settings: StudySettings, out_dir: Path, runs: dict[str, StrategyRun],
+                    kpis: pd.DataFrame, progress: ProgressCallback | None = None,
+                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The period's KPI table with the investment KPIs, and the cash flows (:mod:`dispatch.studies.investment`).
+
+    Runs (or resumes) every strategy on the park without its new assets in
+    ``out_dir/no-new-assets/``; its progress is reported as the study's last
+    step (``done`` = ``total``), so that the study's own progress is unchanged.
+    """
+    energies = {s: asset_energy_kwh(case.park, run.schedule) for s, run in runs.items()}
+    baseline = without_new_assets(case)
+    costs = None
+    if baseline is not None:
+        total = len(settings.days) * len(settings.strategies)
+
+        def forward(event: StudyProgress) -> None:
+            if progress is not None:
+                progress(dataclasses.replace(event, strategy=f"{event.strategy} (park without new assets)",
+                                             done=float(total), total=total))
+
+        base_runs = simulate(baseline, settings, out_dir / NO_NEW_ASSETS_DIR, forward)
+        for strategy, run in base_runs.items():
+            _write_parquet(out_dir / NO_NEW_ASSETS_DIR / strategy / "schedule.parquet", run.schedule)
+        base_kpis, _, _ = study_kpis(base_runs, baseline.park, settings.baseline)
+        costs = {row["strategy"]: operating_cost_cny(row) for row in base_kpis.to_dict(orient="records")}
+    return add_investment(kpis, case.park, energies, costs)
+
+
 def run_study(case: Case, settings: StudySettings, out_dir: str | Path, progress: ProgressCallback | None = None,
               report: bool = True) -> StudyResult:
     """Run (or resume) a study and write its outputs into ``out_dir`` (see the module docstring).
@@ -533,6 +585,9 @@ def run_study(case: Case, settings: StudySettings, out_dir: str | Path, progress
     """
     started = time.perf_counter()
     out_dir = Path(out_dir)
+    baseline = without_new_assets(case)
+    if baseline is not None:  # refuse checkpoints of other settings before anything runs
+        check_resumable(baseline, settings, out_dir / NO_NEW_ASSETS_DIR)
     runs = simulate(case, settings, out_dir, progress)
     paths: dict[str, Path] = {}
     for strategy, run in runs.items():
@@ -540,6 +595,9 @@ def run_study(case: Case, settings: StudySettings, out_dir: str | Path, progress
         _write_parquet(paths[f"{strategy}/schedule"], run.schedule)
         _write_parquet(out_dir / strategy / "windows.parquet", run.windows)
     kpis, monthly, annual = study_kpis(runs, case.park, settings.baseline)
+    kpis, cash_flows = investment_kpis(case, settings, out_dir, runs, kpis, progress)
+    paths["cash_flows"] = out_dir / "cash_flows.csv"
+    _write_atomic(paths["cash_flows"], lambda p: cash_flows.to_csv(p, index=False, float_format="%.6f"))
     paths["kpis_monthly"] = out_dir / "kpis_monthly.csv"
     paths["kpis_annual"] = out_dir / "kpis_annual.csv"
     paths["kpis"] = out_dir / "kpis.json"
@@ -556,6 +614,7 @@ def run_study(case: Case, settings: StudySettings, out_dir: str | Path, progress
         "seed": settings.seed,
         "reuse_models": settings.reuse_models,
         "baseline": settings.baseline,
+        "economics": case.park.economics.model_dump(mode="json"),
     }
     _write_json(paths["kpis"], {**meta, "strategies": table_records(kpis, "strategy")})
     result = StudyResult(runs=runs, kpis=kpis, monthly=monthly, annual=annual, paths=paths)

@@ -22,7 +22,12 @@ study worker, which must not start a cluster beside the service).
 
 Outputs: ``DIR/sweep.csv`` (one row per scenario and strategy: the overridden
 values, the KPIs of the whole period with the savings against the settings'
-``baseline`` strategy, the scenario's wall time) and ``DIR/report.html``.
+``baseline`` strategy, the investment KPIs of the scenario's new assets
+against its park without them (``npv_cny``, ``irr``, ``payback_years``...:
+:mod:`dispatch.studies.investment`), the scenario's wall time),
+``DIR/cash_flows.csv`` (the yearly cash flow behind them, by scenario and
+strategy) and ``DIR/report.html``. The parks without new assets run like
+scenarios, in ``DIR/baselines/<id>/``, one per distinct such park.
 """
 
 from __future__ import annotations
@@ -45,10 +50,12 @@ import pandas as pd
 import yaml
 
 from microgrid.case import CASE_FILE, Case, load_case, park_from_dict
+from microgrid.messages import Message
 from microgrid.yaml_text import load_yaml
 from microgrid.errors import DataError, InvalidParkError, InvalidRequestError, MicrogridError
+from dispatch.studies.investment import asset_energy_kwh, baseline_key, operating_cost_cny, sweep_investment
 from dispatch.studies.study import (ProgressCallback, StudySettings, check_period, check_resumable, simulate, study_kpis,
-                           table_records)
+                           table_records, without_new_assets)
 
 logger = logging.getLogger(__name__)
 
@@ -122,22 +129,27 @@ def parse_set(text: str) -> SweepAxis:
     path, sep, raw = text.partition("=")
     path = path.strip()
     if not sep or not path:
-        raise InvalidRequestError(f"--set {text!r}: write it as PATH=VALUE[,VALUE...], "
-                                  "e.g. batteries.b1.capacity_kwh=0,2000,4000")
+        raise InvalidRequestError(Message("--set {text!r}: write it as PATH=VALUE[,VALUE...], e.g. "
+                                          "batteries.b1.capacity_kwh=0,2000,4000",
+                                          text=text))
     parts = path.split(".")
     if any(not p for p in parts):
-        raise InvalidRequestError(f"--set {text!r}: {path!r} is not a dotted path such as batteries.b1.capacity_kwh")
+        raise InvalidRequestError(Message("--set {text!r}: {path!r} is not a dotted path such as "
+                                          "batteries.b1.capacity_kwh",
+                                          text=text, path=path))
     texts = split_values(raw)
     if any(t == "" for t in texts):
-        raise InvalidRequestError(f"--set {text!r}: empty value; give comma-separated values after '='")
+        raise InvalidRequestError(Message("--set {text!r}: empty value; give comma-separated values after '='",
+                                          text=text))
     values = []
     for value_text in texts:
         try:
             values.append(yaml.safe_load(value_text))
         except yaml.YAMLError:
-            raise InvalidRequestError(f"--set {path}={value_text}: not a valid YAML value") from None
+            raise InvalidRequestError(Message("--set {path}={value_text}: not a valid YAML value",
+                                              path=path, value_text=value_text)) from None
     if len({json.dumps(v, sort_keys=True, default=str) for v in values}) != len(values):
-        raise InvalidRequestError(f"--set {text!r}: a value is repeated")
+        raise InvalidRequestError(Message("--set {text!r}: a value is repeated", text=text))
     return SweepAxis(path=path, values=tuple(values), texts=tuple(texts))
 
 
@@ -161,11 +173,14 @@ def apply_overrides(config: dict, overrides: dict[str, Any]) -> dict:
                 siblings = [k for k, v in node.items() if isinstance(v, dict)]
                 if depth > 0 and siblings and len(siblings) == len(node):
                     raise InvalidParkError(
-                        f"--set {path}: no {part!r} in {'.'.join(parts[:depth])}; "
-                        f"known: {', '.join(str(s) for s in siblings)}")
+                        Message("--set {path}: no {part!r} in {parts}; known: {siblings}",
+                                path=path, part=part, parts='.'.join(parts[:depth]),
+                                siblings=', '.join(str(s) for s in siblings)))
                 child = node[part] = {}
             elif not isinstance(child, dict):
-                raise InvalidParkError(f"--set {path}: {where} is a value ({child!r}), not a mapping of fields")
+                raise InvalidParkError(Message("--set {path}: {where} is a value ({child!r}), not a mapping of "
+                                               "fields",
+                                               path=path, where=where, child=child))
             node = child
         node[parts[-1]] = value
     return result
@@ -187,7 +202,7 @@ def scenario_case(config: dict, folder: Path, overrides: dict[str, Any], base: C
     ``base`` (the case without overrides) lends its already-read data when the
     scenario keeps the same data files.
     """
-    park = park_from_dict(apply_overrides(config, overrides))
+    park = park_from_dict(apply_overrides(config, overrides), folder=folder)
     shared = base is not None and park.data == base.park.data
     case = Case(park=park, folder=folder, _cache=base._cache if shared else {})
     case.check_data()
@@ -232,7 +247,7 @@ def load_scenario_case(case_dir: str | Path, overrides: dict[str, Any]) -> Case:
     are not read again.
     """
     config, folder = read_case_config(case_dir)
-    park = park_from_dict(apply_overrides(config, overrides))
+    park = park_from_dict(apply_overrides(config, overrides), folder=folder)
     case = Case(park=park, folder=folder)
     _lend_data(case)
     case.check_data()
@@ -257,11 +272,13 @@ def validate_sweep(case_dir: str | Path, axes: list[SweepAxis], settings: StudyS
     (or the scenario) at fault.
     """
     if not axes:
-        raise InvalidRequestError("--set: give at least one, e.g. --set batteries.b1.capacity_kwh=0,2000,4000")
+        raise InvalidRequestError(Message("--set: give at least one, e.g. --set "
+                                          "batteries.b1.capacity_kwh=0,2000,4000"))
     paths = [a.path for a in axes]
     repeated = sorted({p for p in paths if paths.count(p) > 1})
     if repeated:
-        raise InvalidRequestError(f"--set {repeated[0]}: given twice; list all its values in one --set")
+        raise InvalidRequestError(Message("--set {repeated}: given twice; list all its values in one --set",
+                                          repeated=repeated[0]))
     base = load_case(case_dir)
     config, folder = read_case_config(case_dir)
     check_period(base, settings)
@@ -313,35 +330,45 @@ def quiet_rolling(enabled: bool = True) -> Iterator[None]:
 
 
 def run_scenario(case_dir: str, overrides: dict[str, Any], settings: dict, out_dir: str, quiet: bool = True,
-                 progress: ProgressCallback | None = None) -> dict:
+                 progress: ProgressCallback | None = None, no_new_assets: bool = False) -> dict:
     """Run (or resume) one scenario's study: the task a Dask worker executes.
 
     Parameters and result are plain data (no Pyomo or pandas objects cross
     process boundaries). ``progress`` is the study's callback
     (:class:`dispatch.studies.study.StudyProgress` after every window and day), for a
     run in the calling process; whatever it raises stops the scenario.
+    ``no_new_assets`` runs the scenario's park without its new assets (its
+    investment baseline) instead.
 
     Returns
     -------
     dict
-        ``kpis`` (strategy → KPIs of the period), ``wall_s``, ``resumed_days``
-        and ``error`` ('' when the run succeeded, else the one-line reason).
+        ``kpis`` (strategy → KPIs of the period), ``asset_kwh`` (strategy →
+        energy of each new asset, :func:`dispatch.studies.investment.asset_energy_kwh`),
+        ``operating_cost_cny`` (strategy → its operating cost), ``wall_s``,
+        ``resumed_days`` and ``error`` ('' when the run succeeded, else the one-line reason).
     """
     started = time.perf_counter()
     try:
         with quiet_rolling(quiet):
             study = settings_from_dict(settings)
             case = load_scenario_case(case_dir, overrides)
-            runs = simulate(case, study, Path(out_dir), progress=progress, overrides=overrides)
+            if no_new_assets:
+                case = without_new_assets(case) or case
+            # a baseline's checkpoints do not depend on which scenario asked for it first
+            runs = simulate(case, study, Path(out_dir), progress=progress, overrides={} if no_new_assets else overrides)
             _keep_data(case)
             kpis, _, _ = study_kpis(runs, case.park, study.baseline)
         records = table_records(kpis, "strategy")
         Path(out_dir, "kpis.json").write_text(json.dumps({"overrides": overrides, "strategies": records}, indent=2,
                                                          default=str) + "\n", encoding="utf-8")
         return {"kpis": records, "wall_s": time.perf_counter() - started,
+                "asset_kwh": {s: asset_energy_kwh(case.park, run.schedule) for s, run in runs.items()},
+                "operating_cost_cny": {s: operating_cost_cny(row) for s, row in records.items()},
                 "resumed_days": sum(r.resumed_days for r in runs.values()), "error": ""}
     except MicrogridError as exc:
-        return {"kpis": {}, "wall_s": time.perf_counter() - started, "resumed_days": 0, "error": str(exc)}
+        return {"kpis": {}, "asset_kwh": {}, "operating_cost_cny": {}, "wall_s": time.perf_counter() - started,
+                "resumed_days": 0, "error": str(exc)}
 
 
 # --------------------------------------------------------------------------- the sweep
@@ -391,6 +418,31 @@ def sweep_table(scenarios: list[Scenario], outcomes: dict[str, dict], strategies
     return table[[c for c in table.columns if c not in tail] + tail]
 
 
+BASELINES_DIR = "baselines"
+"""Folder (under the sweep's) of the runs of the scenarios' parks without their new assets."""
+
+
+def investment_baselines(case_dir: str | Path, scenarios: list[Scenario],
+                         ) -> tuple[dict[int, Any], dict[int, str | None], dict[str, dict[str, Any]]]:
+    """Every scenario's park, the folder of its investment baseline, and the baselines to run.
+
+    Scenarios whose parks without new assets are equal (the overrides change
+    only new assets, or their costs) share one baseline run, in
+    ``baselines/<digest of that park>``; a scenario without new assets has
+    none (``None``: it is its own baseline). Returns (scenario number →
+    park, scenario number → baseline folder name, folder name → the
+    overrides of a scenario that has it).
+    """
+    config, _ = read_case_config(case_dir)
+    parks, keys, runs = {}, {}, {}
+    for scenario in scenarios:
+        park = parks[scenario.number] = park_from_dict(apply_overrides(config, scenario.overrides))
+        key = keys[scenario.number] = baseline_key(park)
+        if key is not None:
+            runs.setdefault(key, scenario.overrides)
+    return parks, keys, runs
+
+
 LOCAL_WORKER_CONFIG = {
     # Dask starts workers with MALLOC_TRIM_THRESHOLD_=65536, which makes glibc hand memory back to the
     # system on almost every free: pandas-heavy scenario runs took 40 % longer (3.5 s instead of 2.5 s
@@ -428,17 +480,18 @@ def dask_client(scheduler: str | None, workers: int | None) -> Iterator[tuple[An
     from dask.distributed import Client, LocalCluster
 
     if scheduler is not None and workers is not None:
-        raise InvalidRequestError("--workers: sizes the local cluster only; drop it with --scheduler")
+        raise InvalidRequestError(Message("--workers: sizes the local cluster only; drop it with --scheduler"))
     n = workers if workers is not None else (os.cpu_count() or 1)
     if n < 1:
-        raise InvalidRequestError(f"--workers: must be ≥ 1, got {n}")
+        raise InvalidRequestError(Message("--workers: must be ≥ 1, got {n}", n=n))
     with _quiet_dask(), contextlib.ExitStack() as stack:
         if scheduler is not None:
             try:
                 client = stack.enter_context(Client(scheduler, timeout="15s"))
             except (OSError, TimeoutError, ValueError) as exc:
-                raise InvalidRequestError(f"--scheduler {scheduler}: cannot connect ({exc}); check the address, "
-                                          "or drop --scheduler to run on a local cluster") from None
+                raise InvalidRequestError(Message("--scheduler {scheduler}: cannot connect ({exc}); check the "
+                                                  "address, or drop --scheduler to run on a local cluster",
+                                                  scheduler=scheduler, exc=exc)) from None
             n = len(client.scheduler_info(n_workers=-1).get("workers", {}))
             yield client, f"the Dask cluster at {scheduler} ({n} workers)"
             return
@@ -477,9 +530,12 @@ def run_sweep(case_dir: str | Path, axes: list[SweepAxis], settings: StudySettin
     case_dir = Path(case_dir).resolve()
     out_dir = Path(out_dir).resolve()
     scenarios = validate_sweep(case_dir, axes, settings, out_dir)
-    case_name = load_case(case_dir).name
+    base = load_case(case_dir)
+    case_name, economics = base.name, base.park.economics.model_dump(mode="json")
+    baselines = investment_baselines(case_dir, scenarios)
     data = settings_to_dict(settings)
     outcomes: dict[str, dict] = {}
+    base_outcomes: dict[str, dict] = {}
     validated = time.perf_counter()
     with dask_client(scheduler, workers) as (client, description):
         from dask.distributed import as_completed
@@ -487,29 +543,42 @@ def run_sweep(case_dir: str | Path, axes: list[SweepAxis], settings: StudySettin
         running = time.perf_counter()
         futures = {client.submit(run_scenario, str(case_dir), s.overrides, data,
                                  str(out_dir / "scenarios" / s.id), pure=False): s for s in scenarios}
+        base_futures = {client.submit(run_scenario, str(case_dir), overrides, data,
+                                      str(out_dir / BASELINES_DIR / key), no_new_assets=True, pure=False): key
+                        for key, overrides in baselines[2].items()}
         if on_running is not None:
             on_running(description)
-        for done, future in enumerate(as_completed(futures), start=1):
+        done = 0
+        for future in as_completed([*futures, *base_futures]):
+            if future in base_futures:
+                base_outcomes[base_futures[future]] = future.result()
+                continue
             scenario = futures[future]
             outcomes[scenario.id] = future.result()
+            done += 1
             if progress is not None:
                 progress(done, len(scenarios), scenario, outcomes[scenario.id])
         ran = time.perf_counter()
-    table = sweep_table(scenarios, outcomes, settings.strategies)
+    table, cash = sweep_investment(sweep_table(scenarios, outcomes, settings.strategies),
+                                   {s.number: outcomes[s.id] for s in scenarios}, baselines, base_outcomes)
     result = SweepResult(table=table, scenarios=scenarios, cluster=description, validate_s=validated - started,
                          cluster_start_s=running - validated, run_s=ran - running)
-    return _write_outputs(result, out_dir, axes, settings, case_name, outcomes, started, report)
+    return _write_outputs(result, out_dir, axes, settings, case_name, outcomes, started, report, cash, economics)
 
 
 def _write_outputs(result: SweepResult, out_dir: Path, axes: list[SweepAxis], settings: StudySettings,
-                   case_name: str, outcomes: dict[str, dict], started: float, report: bool) -> SweepResult:
-    """Write ``sweep.csv``, ``report.html`` and ``sweep.json`` of a finished sweep."""
+                   case_name: str, outcomes: dict[str, dict], started: float, report: bool,
+                   cash_flows: pd.DataFrame, economics: dict) -> SweepResult:
+    """Write ``sweep.csv``, ``cash_flows.csv``, ``report.html`` and ``sweep.json`` of a finished sweep."""
     table = result.table
     out_dir.mkdir(parents=True, exist_ok=True)
     result.paths["table"] = out_dir / "sweep.csv"
     table.to_csv(result.paths["table"], index=False, float_format="%.6g")
+    result.paths["cash_flows"] = out_dir / "cash_flows.csv"
+    cash_flows.to_csv(result.paths["cash_flows"], index=False, float_format="%.6f")
     meta = {"case": case_name, "scenarios": len(result.scenarios), "strategies": list(settings.strategies),
             "baseline": settings.baseline,
+            "economics": economics,
             "start": settings.start.isoformat(), "end": settings.end.isoformat(), "horizon_h": settings.horizon_h,
             "replan_h": settings.replan_h, "seed": settings.seed, "cluster": result.cluster,
             "validate_s": result.validate_s, "cluster_start_s": result.cluster_start_s, "run_s": result.run_s,
@@ -549,7 +618,8 @@ def run_sweep_in_process(case_dir: str | Path, axes: list[SweepAxis], settings: 
     case_dir = Path(case_dir).resolve()
     out_dir = Path(out_dir).resolve()
     scenarios = validate_sweep(case_dir, axes, settings, out_dir)
-    case_name = load_case(case_dir).name
+    base = load_case(case_dir)
+    case_name, economics = base.name, base.park.economics.model_dump(mode="json")
     data = settings_to_dict(settings)
     per_scenario = len(settings.days) * len(settings.strategies)
     total = per_scenario * len(scenarios)
@@ -562,8 +632,19 @@ def run_sweep_in_process(case_dir: str | Path, axes: list[SweepAxis], settings: 
 
         outcomes[scenario.id] = run_scenario(str(case_dir), scenario.overrides, data,
                                              str(out_dir / "scenarios" / scenario.id), progress=on_progress)
+    baselines = investment_baselines(case_dir, scenarios)
+
+    def on_baseline(event) -> None:  # reported as the sweep's last step, so that its progress is unchanged
+        if progress is not None:
+            progress(dataclasses.replace(event, strategy=f"{event.strategy} (park without new assets)", done=total,
+                                         total=total))
+
+    base_outcomes = {key: run_scenario(str(case_dir), overrides, data, str(out_dir / BASELINES_DIR / key),
+                                       progress=on_baseline, no_new_assets=True)
+                     for key, overrides in baselines[2].items()}
     ran = time.perf_counter()
-    table = sweep_table(scenarios, outcomes, settings.strategies)
+    table, cash = sweep_investment(sweep_table(scenarios, outcomes, settings.strategies),
+                                   {s.number: outcomes[s.id] for s in scenarios}, baselines, base_outcomes)
     result = SweepResult(table=table, scenarios=scenarios, cluster="one process, one scenario after another",
                          validate_s=validated - started, cluster_start_s=0.0, run_s=ran - validated)
-    return _write_outputs(result, out_dir, axes, settings, case_name, outcomes, started, report)
+    return _write_outputs(result, out_dir, axes, settings, case_name, outcomes, started, report, cash, economics)

@@ -26,14 +26,17 @@ import numpy as np
 import pandas as pd
 
 from microgrid.errors import DataError
+from microgrid.messages import Message
 from microgrid.timeseries import increasing_deltas, require_tz_aware
 
 logger = logging.getLogger(__name__)
 
 #: Physical limits of the weather columns, in the columns' units:
 #: irradiance [W/m²], ``temp_air`` [°C], ``wind_speed`` [m/s],
-#: ``cloud_cover`` [%]. DNI cannot exceed the extraterrestrial normal
-#: irradiance (at most about 1,412 W/m², in early January).
+#: ``cloud_cover`` [%], ``pressure`` [Pa]. DNI cannot exceed the extraterrestrial normal
+#: irradiance (at most about 1,412 W/m², in early January). The pressure
+#: range is that of stations from the sea to about 7 km up: a value outside
+#: is hPa or kPa rather than Pa.
 WEATHER_LIMITS: dict[str, tuple[float, float]] = {
     "ghi": (0.0, 1500.0),
     "dni": (0.0, 1420.0),
@@ -41,6 +44,7 @@ WEATHER_LIMITS: dict[str, tuple[float, float]] = {
     "temp_air": (-60.0, 70.0),
     "wind_speed": (0.0, 60.0),
     "cloud_cover": (0.0, 100.0),
+    "pressure": (40_000.0, 110_000.0),
 }
 
 #: Irradiance between this value and 0 [W/m²] is read as 0 (sensor offset).
@@ -63,8 +67,10 @@ def regular_step(index: pd.DatetimeIndex, what: str) -> pd.Timedelta:
     if off_grid.any():
         i = int(np.argmax(off_grid))
         raise DataError(
-            f"{what}: irregular steps; {index[i].isoformat()} → {index[i + 1].isoformat()} is not a "
-            f"whole number of the usual step of {pd.Timedelta(step_ns, 'ns')}; resample to one step length"
+            Message("{what}: irregular steps; {first} → {second} is not a whole number of the usual step of "
+                    "{step}; resample to one step length",
+                    what=what, first=index[i].isoformat(), second=index[i + 1].isoformat(),
+                    step=pd.Timedelta(step_ns, 'ns'))
         )
     return pd.Timedelta(step_ns, "ns")
 
@@ -104,7 +110,7 @@ def check_table(
         or a gap longer than ``max_gap_h``.
     """
     if max_gap_h < 0:
-        raise ValueError(f"max_gap_h must be >= 0 h, got {max_gap_h}")
+        raise ValueError(Message("max_gap_h must be >= 0 h, got {max_gap_h}", max_gap_h=max_gap_h))
     limits = WEATHER_LIMITS if limits is None else limits
     index = require_tz_aware(frame.index, what)
     step = regular_step(index, what)
@@ -124,8 +130,9 @@ def check_table(
         if bad.any():
             at = table.index[bad.to_numpy()][0]
             raise DataError(
-                f"{what}: column '{column}' has {values[at]:g} at {at.isoformat()}, outside the physical "
-                f"range {low:g} … {high:g}; check the unit and the sensor, or remove the value"
+                Message("{what}: column '{column}' has {values:g} at {at}, outside the physical range {low:g} … "
+                        "{high:g}; check the unit and the sensor, or remove the value",
+                        what=what, column=column, values=values[at], at=at.isoformat(), low=low, high=high)
             )
     full_index = pd.date_range(index[0], index[-1], freq=step, name=frame.index.name)
     table = table.reindex(full_index)
@@ -139,9 +146,10 @@ def check_table(
             first = full_index[start]
             last = full_index[start + length - 1] + step
             raise DataError(
-                f"{what}: column '{column}' has a gap of {length * step / pd.Timedelta(hours=1):g} h "
-                f"({first.isoformat()} – {last.isoformat()}), longer than max_gap_h={max_gap_h:g} h; "
-                "fill it from another source or allow longer gaps"
+                Message("{what}: column '{column}' has a gap of {value:g} h ({first} – {last}), longer than "
+                        "max_gap_h={max_gap_h:g} h; fill it from another source or allow longer gaps",
+                        what=what, column=column, value=length * step / pd.Timedelta(hours=1),
+                        first=first.isoformat(), last=last.isoformat(), max_gap_h=max_gap_h)
             )
         logger.info("%s: filled %d missing '%s' values by interpolation", what, int(missing.sum()), column)
         table[column] = table[column].interpolate(method="time", limit_direction="both")

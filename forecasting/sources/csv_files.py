@@ -14,6 +14,8 @@ column                  unit      meaning
 ``cloud_cover``         %         total cloud cover, 0–100, step mean
 ``temp_air``            °C        air temperature, optional
 ``wind_speed``          m/s       wind speed at 10 m, optional
+``pressure``            Pa        air pressure at the ground (station pressure),
+                                  optional: the air density of wind power
 ======================  ========  =====================================================
 
 At least one of ``ghi`` or ``cloud_cover`` is required. Any other column is an
@@ -48,12 +50,13 @@ import pandas as pd
 
 from forecasting.sources.checks import WEATHER_LIMITS, check_table, regular_step
 from microgrid.errors import DataError
+from microgrid.messages import Message
 from microgrid.timeseries import read_timestamped_csv
 
 logger = logging.getLogger(__name__)
 
 #: Columns a weather CSV may hold besides ``timestamp``.
-WEATHER_CSV_COLUMNS = ("ghi", "dni", "dhi", "cloud_cover", "temp_air", "wind_speed")
+WEATHER_CSV_COLUMNS = ("ghi", "dni", "dhi", "cloud_cover", "temp_air", "wind_speed", "pressure")
 
 
 
@@ -94,17 +97,19 @@ def read_weather_csv(path: Path | str, *, max_gap_h: float = 1.0, what: str | No
         column = unknown[0]
         close = difflib.get_close_matches(column.lower(), WEATHER_CSV_COLUMNS, n=1)
         hint = f"did you mean '{close[0]}'?" if close else f"allowed: {', '.join(WEATHER_CSV_COLUMNS)}"
-        raise DataError(f"{what}: unknown column '{column}'; {hint}")
+        raise DataError(Message("{what}: unknown column '{column}'; {hint}", what=what, column=column, hint=hint))
     if "ghi" not in frame.columns and "cloud_cover" not in frame.columns:
         raise DataError(
-            f"{what}: missing column 'ghi' or 'cloud_cover'; give irradiance (ghi [W/m²], optionally "
-            "with dni and dhi) or total cloud cover [%]"
+            Message("{what}: missing column 'ghi' or 'cloud_cover'; give irradiance (ghi [W/m²], optionally with "
+                    "dni and dhi) or total cloud cover [%]",
+                    what=what)
         )
     if ("dni" in frame.columns) != ("dhi" in frame.columns):
         given, absent = ("dni", "dhi") if "dni" in frame.columns else ("dhi", "dni")
-        raise DataError(f"{what}: column '{given}' without '{absent}'; give both or neither")
+        raise DataError(Message("{what}: column '{given}' without '{absent}'; give both or neither",
+                                what=what, given=given, absent=absent))
     if "dni" in frame.columns and "ghi" not in frame.columns:
-        raise DataError(f"{what}: columns 'dni' and 'dhi' without 'ghi'; add ghi [W/m²]")
+        raise DataError(Message("{what}: columns 'dni' and 'dhi' without 'ghi'; add ghi [W/m²]", what=what))
     return check_table(frame, what, limits=WEATHER_LIMITS, max_gap_h=max_gap_h)
 
 
@@ -133,10 +138,13 @@ def read_meter_csv(
     what = what or path.name
     frame = _read_with_timestamps(path, what)
     if frame.columns.empty:
-        raise DataError(f"{what}: no power column; add at least one column named like 'load_kw'")
+        raise DataError(Message("{what}: no power column; add at least one column named like 'load_kw'",
+                                what=what))
     not_kw = [c for c in frame.columns if not str(c).endswith("_kw")]
     if not_kw:
-        raise DataError(f"{what}: column '{not_kw[0]}' has no unit; name power columns '<name>_kw' (mean kW over the step)")
+        raise DataError(Message("{what}: column '{not_kw}' has no unit; name power columns '<name>_kw' (mean kW "
+                                "over the step)",
+                                what=what, not_kw=not_kw[0]))
     high = float("inf") if max_kw is None else max_kw
     limits = {c: (0.0, high) for c in frame.columns}
     return check_table(frame, what, limits=limits, max_gap_h=max_gap_h)
@@ -169,12 +177,14 @@ def read_power_forecast_csv(path: Path | str, *, what: str | None = None) -> pd.
     what = what or path.name
     frame = _read_with_timestamps(path, what)
     if frame.columns.empty:
-        raise DataError(f"{what}: no power column; add at least one column named like 'pv1_kw' "
-                        "(mean kW over the step)")
+        raise DataError(Message("{what}: no power column; add at least one column named like 'pv1_kw' (mean kW "
+                                "over the step)",
+                                what=what))
     not_kw = [c for c in frame.columns if not str(c).endswith("_kw")]
     if not_kw:
-        raise DataError(f"{what}: column '{not_kw[0]}' has no unit; name power columns '<name>_kw' "
-                        "(mean kW over the step)")
+        raise DataError(Message("{what}: column '{not_kw}' has no unit; name power columns '<name>_kw' (mean kW "
+                                "over the step)",
+                                what=what, not_kw=not_kw[0]))
     step = regular_step(frame.index, what)
     full = pd.date_range(frame.index[0], frame.index[-1], freq=step, name=frame.index.name)
     table = frame.reindex(full)
@@ -182,8 +192,10 @@ def read_power_forecast_csv(path: Path | str, *, what: str | None = None) -> pd.
     if missing.any():
         row, column = (int(v[0]) for v in np.nonzero(missing))
         raise DataError(
-            f"{what}: no value at {full[row].isoformat()} (column '{table.columns[column]}'); a forecast needs every "
-            f"{step / pd.Timedelta(minutes=1):g}-min step from its first row to its last: fill the gap"
+            Message("{what}: no value at {at} (column '{column}'); a forecast needs every {step_min:g}-min step "
+                    "from its first row to its last: fill the gap",
+                    what=what, at=full[row].isoformat(), column=table.columns[column],
+                    step_min=step / pd.Timedelta(minutes=1))
         )
     return check_table(table, what, limits={c: (0.0, float("inf")) for c in table.columns}, max_gap_h=0.0)
 

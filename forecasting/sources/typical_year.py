@@ -32,6 +32,7 @@ import pvlib
 
 from forecasting.sources.checks import WEATHER_LIMITS, check_table
 from microgrid.errors import DataError
+from microgrid.messages import Message
 from microgrid.park import Site
 
 logger = logging.getLogger(__name__)
@@ -81,17 +82,18 @@ def read_tmy3_weather(
     what = path.name
     _check_year(year, what)
     if not path.exists():
-        raise DataError(f"{what}: file not found at {path}")
+        raise DataError(Message("{what}: file not found at {path}", what=what, path=path))
     try:
         data, metadata = pvlib.iotools.read_tmy3(str(path), coerce_year=year, map_variables=True)
     except (ValueError, KeyError, IndexError, pd.errors.ParserError) as exc:
-        raise DataError(f"{what}: cannot be read as TMY3; is it a TMY3 file? "
-                        f"(pvlib: {type(exc).__name__} {exc})") from None
+        raise DataError(Message("{what}: cannot be read as TMY3; is it a TMY3 file? (pvlib: {name} {exc})",
+                                what=what, name=type(exc).__name__, exc=exc)) from None
     columns = {"ghi": "ghi", "dni": "dni", "dhi": "dhi", "temp_air": "temp_air",
                "wind_speed": "wind_speed", _TMY3_CLOUD[cloud]: "cloud_cover"}
     missing = [c for c in columns if c not in data.columns]
     if missing:
-        raise DataError(f"{what}: missing column(s) {', '.join(missing)}; is this a TMY3 file?")
+        raise DataError(Message("{what}: missing column(s) {missing}; is this a TMY3 file?",
+                                what=what, missing=', '.join(missing)))
     frame = data[list(columns)].rename(columns=columns).astype(float)
     frame["cloud_cover"] *= 10.0
     frame.index = data.index - pd.Timedelta(hours=1)
@@ -114,12 +116,12 @@ def read_epw_weather(
     what = path.name
     _check_year(year, what)
     if not path.exists():
-        raise DataError(f"{what}: file not found at {path}")
+        raise DataError(Message("{what}: file not found at {path}", what=what, path=path))
     try:
         data, metadata = pvlib.iotools.read_epw(str(path), coerce_year=year)
     except (ValueError, KeyError, IndexError, pd.errors.ParserError) as exc:
-        raise DataError(f"{what}: cannot be read as EPW; is it an EPW file? "
-                        f"(pvlib: {type(exc).__name__} {exc})") from None
+        raise DataError(Message("{what}: cannot be read as EPW; is it an EPW file? (pvlib: {name} {exc})",
+                                what=what, name=type(exc).__name__, exc=exc)) from None
     frame = data[["ghi", "dni", "dhi", "temp_air", "wind_speed", _EPW_CLOUD[cloud]]].astype(float)
     for column, code in _EPW_MISSING.items():
         if column in frame.columns:
@@ -137,7 +139,9 @@ def site_from_metadata(metadata: dict, name: str | None = None) -> Site:
     """
     offset_h = float(metadata["TZ"])
     if not offset_h.is_integer():
-        raise DataError(f"metadata: UTC offset {offset_h} h is not whole; give the site's IANA timezone instead")
+        raise DataError(Message("metadata: UTC offset {offset_h} h is not whole; give the site's IANA timezone "
+                                "instead",
+                                offset_h=offset_h))
     tz = "UTC" if offset_h == 0 else f"Etc/GMT{-int(offset_h):+d}"
     label = name or str(metadata.get("Name") or metadata.get("city") or "site").strip('"')
     return Site(name=label, latitude_deg=float(metadata["latitude"]), longitude_deg=float(metadata["longitude"]),
@@ -146,19 +150,23 @@ def site_from_metadata(metadata: dict, name: str | None = None) -> Site:
 
 def _check_year(year: int | None, what: str) -> None:
     if year is not None and pd.Timestamp(year=year, month=1, day=1).is_leap_year:
-        raise DataError(f"{what}: year {year} is a leap year; a typical year has no 29 February, pick a non-leap year")
+        raise DataError(Message("{what}: year {year} is a leap year; a typical year has no 29 February, pick a "
+                                "non-leap year",
+                                what=what, year=year))
 
 
 def _finish(frame: pd.DataFrame, what: str, *, periodic: bool, max_gap_h: float) -> pd.DataFrame:
     """Check, fill gaps, and turn point observations into hourly means."""
     if frame.index.tz is None:
-        raise DataError(f"{what}: the reader returned naive timestamps; the file has no UTC offset")
+        raise DataError(Message("{what}: the reader returned naive timestamps; the file has no UTC offset",
+                                what=what))
     deltas = np.diff(frame.index.asi8)
     if (deltas <= 0).any():
         i = int(np.argmax(deltas <= 0))
         raise DataError(
-            f"{what}: dates are not one continuous series ({frame.index[i + 1]} after {frame.index[i]}): "
-            "a typical year's months come from different years; pass year=<a non-leap year>"
+            Message("{what}: dates are not one continuous series ({later} after {earlier}): a typical year's "
+                    "months come from different years; pass year=<a non-leap year>",
+                    what=what, later=frame.index[i + 1], earlier=frame.index[i])
         )
     table = check_table(frame, what, limits=WEATHER_LIMITS, max_gap_h=max_gap_h)
     for column in _OBSERVED_AT_LABEL:

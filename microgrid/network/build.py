@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from microgrid.errors import InvalidParkError
+from microgrid.messages import Message
 from microgrid.park import Park
 
 KW_PER_MW = 1000.0
@@ -27,6 +28,9 @@ CONSUMERS = {
     "curtailable_loads": "load_kw",
     "shiftable_loads": "load_kw",
 }
+
+#: Generating device families, each an ``sgen`` per device of this pandapower ``type``, in this order.
+GENERATORS = {"pv_arrays": "PV", "wind_turbines": "WP"}
 
 #: Elements of a pandapower JSON file that the park's grid connection and devices replace.
 REPLACED_ELEMENTS = ("ext_grid", "gen", "load", "sgen", "storage", "ward", "xward", "motor",
@@ -49,8 +53,9 @@ def build_network(park: Park, folder: Path | None = None):
     -------
     pandapower.pandapowerNet
         One ``load`` per consuming device (named ``<id>.<schedule suffix>``),
-        one ``sgen`` per PV array and one ``storage`` per battery (named by
-        their ids), in the park's order; an ``ext_grid`` at ``grid.bus``.
+        one ``sgen`` per PV array (type ``PV``) and then per wind turbine
+        group (type ``WP``), and one ``storage`` per battery (named by their
+        ids), in the park's order; an ``ext_grid`` at ``grid.bus``.
 
     Raises
     ------
@@ -64,8 +69,8 @@ def build_network(park: Park, folder: Path | None = None):
 
     spec = park.network
     if not spec.described:
-        raise InvalidParkError("network: the case has no network.buses nor network.pandapower_json; "
-                               "describe the network to check it")
+        raise InvalidParkError(Message("network: the case has no network.buses nor network.pandapower_json; "
+                                       "describe the network to check it"))
     if spec.pandapower_json is not None:
         net, resolve = _network_from_json(park, folder)
     else:
@@ -76,8 +81,10 @@ def build_network(park: Park, folder: Path | None = None):
         for device_id, device in getattr(park, group).items():
             pp.create_load(net, resolve(f"{group}.{device_id}.bus", device.bus), p_mw=0.0,
                            name=f"{device_id}.{suffix}")
-    for array_id, array in park.pv_arrays.items():
-        pp.create_sgen(net, resolve(f"pv_arrays.{array_id}.bus", array.bus), p_mw=0.0, name=array_id)
+    for group, sgen_type in GENERATORS.items():
+        for device_id, device in getattr(park, group).items():
+            pp.create_sgen(net, resolve(f"{group}.{device_id}.bus", device.bus), p_mw=0.0, name=device_id,
+                           type=sgen_type)
     for battery_id, battery in park.batteries.items():
         pp.create_storage(net, resolve(f"batteries.{battery_id}.bus", battery.bus), p_mw=0.0,
                           max_e_mwh=battery.capacity_kwh / KW_PER_MW, name=battery_id)
@@ -101,9 +108,10 @@ def _network_from_spec(park: Park):
         common = dict(name=name, parallel=line.parallel, df=line.derating_factor)
         if line.std_type is not None:
             if not pp.std_type_exists(net, line.std_type, "line"):
-                raise InvalidParkError(f"network.lines.{name}.std_type: {line.std_type!r} is not a pandapower "
-                                       "standard line type nor one of network.std_types.line; use one of those "
-                                       "or give r_ohm_per_km, x_ohm_per_km and max_i_ka")
+                raise InvalidParkError(Message("network.lines.{name}.std_type: {std_type!r} is not a pandapower "
+                                               "standard line type nor one of network.std_types.line; use one of "
+                                               "those or give r_ohm_per_km, x_ohm_per_km and max_i_ka",
+                                               name=name, std_type=line.std_type))
             pp.create_line(net, bus[line.from_bus], bus[line.to_bus], line.length_km, line.std_type, **common)
         else:
             pp.create_line_from_parameters(
@@ -113,17 +121,21 @@ def _network_from_spec(park: Park):
         hv_kv, lv_kv = spec.buses[trafo.hv_bus].vn_kv, spec.buses[trafo.lv_bus].vn_kv
         if trafo.std_type is not None:
             if not pp.std_type_exists(net, trafo.std_type, "trafo"):
-                raise InvalidParkError(f"network.transformers.{name}.std_type: {trafo.std_type!r} is not a "
-                                       "pandapower standard transformer type nor one of network.std_types.trafo; "
-                                       "use one of those or give sn_kva, vk_percent and vkr_percent")
+                raise InvalidParkError(Message("network.transformers.{name}.std_type: {std_type!r} is not a "
+                                               "pandapower standard transformer type nor one of "
+                                               "network.std_types.trafo; use one of those or give sn_kva, "
+                                               "vk_percent and vkr_percent",
+                                               name=name, std_type=trafo.std_type))
             data = pp.load_std_type(net, trafo.std_type, "trafo")
             for side, type_kv, bus_kv, bus_name in (("hv", data["vn_hv_kv"], hv_kv, trafo.hv_bus),
                                                     ("lv", data["vn_lv_kv"], lv_kv, trafo.lv_bus)):
                 if abs(type_kv - bus_kv) > 0.1 * bus_kv:
                     raise InvalidParkError(
-                        f"network.transformers.{name}.std_type: {trafo.std_type!r} is rated {type_kv:g} kV on "
-                        f"its {side} side but {side}_bus {bus_name!r} is {bus_kv:g} kV; choose a type for "
-                        "these voltages")
+                        Message("network.transformers.{name}.std_type: {std_type!r} is rated {type_kv:g} kV on "
+                                "its {side} side but {side}_bus {bus_name!r} is {bus_kv:g} kV; choose a type for "
+                                "these voltages",
+                                name=name, std_type=trafo.std_type, type_kv=type_kv, side=side, bus_name=bus_name,
+                                bus_kv=bus_kv))
             pp.create_transformer(net, bus[trafo.hv_bus], bus[trafo.lv_bus], trafo.std_type, name=name,
                                   parallel=trafo.parallel)
         else:
@@ -134,7 +146,8 @@ def _network_from_spec(park: Park):
 
     def resolve(field: str, name: str) -> int:
         if name not in bus:   # the park's validation already refuses this; kept for parks built in code
-            raise InvalidParkError(f"{field}: bus {name!r} is not in network.buses; use one of {', '.join(bus)}")
+            raise InvalidParkError(Message("{field}: bus {name!r} is not in network.buses; use one of {buses}",
+                                           field=field, name=name, buses=', '.join(bus)))
         return bus[name]
 
     return net, resolve
@@ -151,19 +164,22 @@ def _network_from_json(park: Park, folder: Path | None):
         path = (folder if folder is not None else Path.cwd()) / path
     where = f"network.pandapower_json ({path.name})"
     if not path.is_file():
-        raise InvalidParkError(f"network.pandapower_json: no file {str(path)!r}; give the path of a pandapower "
-                               "JSON file relative to the case folder")
+        raise InvalidParkError(Message("network.pandapower_json: no file {path!r}; give the path of a pandapower "
+                                       "JSON file relative to the case folder",
+                                       path=str(path)))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             net = pp.from_json(str(path))
     except Exception as exc:  # noqa: BLE001 - pandapower raises many kinds for a bad file
         reason = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
-        raise InvalidParkError(f"{where}: not a pandapower network ({reason}); write the file with "
-                               "pandapower.to_json(net, path)") from None
+        raise InvalidParkError(Message("{where}: not a pandapower network ({reason}); write the file with "
+                                       "pandapower.to_json(net, path)",
+                                       where=where, reason=reason)) from None
     if not isinstance(net, pp.pandapowerNet) or "bus" not in net or net.bus.empty:
-        raise InvalidParkError(f"{where}: holds no pandapower network with buses; write the file with "
-                               "pandapower.to_json(net, path)")
+        raise InvalidParkError(Message("{where}: holds no pandapower network with buses; write the file with "
+                                       "pandapower.to_json(net, path)",
+                                       where=where))
     for element in REPLACED_ELEMENTS:
         if element in net and len(net[element]):
             drop_elements_simple(net, element, net[element].index)
@@ -174,14 +190,16 @@ def _network_from_json(park: Park, folder: Path | None):
     flat = lines[(lines["r_ohm_per_km"] == 0) & (lines["x_ohm_per_km"] == 0)]
     if len(flat):
         name = _element_name(net.line, flat.index[0])
-        raise InvalidParkError(f"{where}: line {name} has no impedance (r_ohm_per_km and x_ohm_per_km both 0); "
-                               "give it its data or join its buses with a bus-bus switch")
+        raise InvalidParkError(Message("{where}: line {name} has no impedance (r_ohm_per_km and x_ohm_per_km "
+                                       "both 0); give it its data or join its buses with a bus-bus switch",
+                                       where=where, name=name))
     trafos = net.trafo[net.trafo["in_service"]]
     flat = trafos[trafos["vk_percent"] <= 0]
     if len(flat):
         name = _element_name(net.trafo, flat.index[0])
-        raise InvalidParkError(f"{where}: transformer {name} has no impedance (vk_percent 0); give its "
-                               "short-circuit voltage")
+        raise InvalidParkError(Message("{where}: transformer {name} has no impedance (vk_percent 0); give its "
+                                       "short-circuit voltage",
+                                       where=where, name=name))
     names = net.bus["name"].astype(str)
     index_of = {}
     for index, name in zip(net.bus.index, names):
@@ -191,13 +209,16 @@ def _network_from_json(park: Park, folder: Path | None):
         json_name = spec.bus_names.get(name, name)
         if index_of.get(json_name) is not None:
             return int(index_of[json_name])
-        via = f" (network.bus_names maps it to {json_name!r})" if name in spec.bus_names else ""
+        via = (Message(" (network.bus_names maps it to {json_name!r})", json_name=json_name)
+               if name in spec.bus_names else "")
         if json_name in index_of:
-            raise InvalidParkError(f"{field}: bus {json_name!r}{via} names more than one bus of {path.name}; "
-                                   "give the buses unique names in the file")
+            raise InvalidParkError(Message("{field}: bus {json_name!r}{via} names more than one bus of {name}; "
+                                           "give the buses unique names in the file",
+                                           field=field, json_name=json_name, via=via, name=path.name))
         known = ", ".join(list(names[:8])) + (", ..." if len(names) > 8 else "")
-        raise InvalidParkError(f"{field}: bus {name!r}{via} is not a bus of {path.name} ({known}); "
-                               "map it in network.bus_names or use a bus name of the file")
+        raise InvalidParkError(Message("{field}: bus {name!r}{via} is not a bus of {file} ({known}); map it in "
+                                       "network.bus_names or use a bus name of the file",
+                                       field=field, name=name, via=via, file=path.name, known=known))
 
     return net, resolve
 
@@ -213,5 +234,6 @@ def _check_islands(net, park: Park) -> None:
     unsupplied = [b for b in top.unsupplied_buses(net) if net.bus.at[b, "in_service"]]
     if unsupplied:
         names = ", ".join(sorted(str(n) for n in net.bus.loc[unsupplied, "name"]))
-        raise InvalidParkError(f"network: bus(es) {names} have no path to the grid bus {park.grid.bus!r} "
-                               "(an island without a source); connect them with a line or transformer")
+        raise InvalidParkError(Message("network: bus(es) {names} have no path to the grid bus {bus!r} (an island "
+                                       "without a source); connect them with a line or transformer",
+                                       names=names, bus=park.grid.bus))

@@ -28,7 +28,7 @@ class Linearization:
     with ``s`` and ``λ`` forward differences of the AC power flow: one power
     flow per step for the point and one per step and column with that
     column raised by ``delta_kw``. A column is a schedule column of a device
-    (``pv_ws1.used_kw``, ``b1.charge_kw``, ``ws1.load_kw``...), so its reactive
+    (``pv_ws1.used_kw``, ``wt1.used_kw``, ``b1.charge_kw``, ``ws1.load_kw``...), so its reactive
     power follows it as :func:`injections_mw` sets it (power factor,
     ``reactive_mode``, ``sn_kva``) and the signs stay those of the schedule.
 

@@ -61,6 +61,7 @@ from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Integer, Str
                         UniqueConstraint, create_engine, event, inspect, text)
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
+from microgrid.messages import Message
 
 
 def utc_now() -> dt.datetime:
@@ -78,7 +79,7 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         if value.tzinfo is None:
-            raise ValueError("naive datetime: the database stores tz-aware timestamps only")
+            raise ValueError(Message("naive datetime: the database stores tz-aware timestamps only"))
         return value.astimezone(dt.timezone.utc)
 
     def process_result_value(self, value: dt.datetime | None, dialect) -> dt.datetime | None:

@@ -11,6 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from microgrid.messages import Message
 from service.api.jobs import (_answer, _forecast_frames, _solve_inputs, open_case, plain, plan_start, plant_state,
                               set_grid_limits, solver_time_limit_s)
 
@@ -82,18 +83,22 @@ def event_job(document: dict, folder: str, request: dict, events: list[dict], de
     window_start, window_end = pd.Timestamp(request["window_start"]), pd.Timestamp(request["window_end"])
     for field, when in (("start", window_start), ("end", window_end)):
         if not index[0] <= when <= data_end:
-            raise DataError(f"{field}: {when.isoformat()} is outside the park's data, {index[0].isoformat()} to "
-                            f"{data_end.isoformat()}")
+            raise DataError(Message("{field}: {when} is outside the park's data, {data_start} to {data_end}",
+                                    field=field, when=when.isoformat(), data_start=index[0].isoformat(),
+                                    data_end=data_end.isoformat()))
         if ((when - index[0]) / pd.Timedelta(hours=dt_h)) % 1 != 0:
-            raise DataError(f"{field}: {when.isoformat()} is not on the park's step grid of {dt_h * 60:g} min")
+            raise DataError(Message("{field}: {when} is not on the park's step grid of {step_min:g} min",
+                                    field=field, when=when.isoformat(), step_min=dt_h * 60))
     start, day = plan_start(case, {"start": request["start"]})
     if start >= window_end:
-        raise DataError(f"end: the window ends at {window_end.isoformat()}, before the plan's start "
-                        f"{start.isoformat()} (the latest measurement)")
+        raise DataError(Message("end: the window ends at {window_end}, before the plan's start {start} (the "
+                                "latest measurement)",
+                                window_end=window_end.isoformat(), start=start.isoformat()))
     to_end_h = (window_end - start) / pd.Timedelta(hours=1)
     if to_end_h > request["max_horizon_h"]:
-        raise DataError(f"end: the window ends {to_end_h:g} h after the plan's start {start.isoformat()}; at most "
-                        f"{request['max_horizon_h']:g} h on this server")
+        raise DataError(Message("end: the window ends {to_end_h:g} h after the plan's start {start}; at most "
+                                "{max_horizon_h:g} h on this server",
+                                to_end_h=to_end_h, start=start.isoformat(), max_horizon_h=request['max_horizon_h']))
     horizon_h = min(max(24.0, to_end_h), request["max_horizon_h"], (data_end - start) / pd.Timedelta(hours=1))
     objective = park.dispatch.objective
     state = plant_state(request, case, start)

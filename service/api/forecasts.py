@@ -1,11 +1,14 @@
 """Uploaded forecasts of a park: checked against its current version, stored, and chosen for plans.
 
-A forecast holds any of four parts, each a table of rows as sent: ``weather``
-(PV through pvlib, heat-pump COP from ``temp_air``), ``pv_kw``, ``load_kw``
-and ``heat_kw`` (power given directly). It is checked in a worker
+A forecast holds any of five parts, each a table of rows as sent: ``weather``
+(PV through pvlib, heat-pump COP from ``temp_air``, wind power through
+windpowerlib), ``pv_kw``, ``load_kw``, ``heat_kw`` and ``wind_kw`` (power
+given directly). It is checked in a worker
 (:func:`service.api.jobs.check_forecast_job`: the CSV readers' checks, column
-ids against the park, values) before it is stored, with the period each part
-covers and the period all of them cover (``starts_at`` – ``ends_at``).
+ids against the park, values, and for a park with wind turbines the weather
+columns windpowerlib needs for the groups ``wind_kw`` leaves to the weather)
+before it is stored, with the period each part covers and the period all of
+them cover (``starts_at`` – ``ends_at``).
 
 Which forecast a plan uses (:func:`for_plan`): the one named by the
 request's ``forecast_id``; otherwise, unless the request has inline
@@ -26,19 +29,23 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, defer
 
+from microgrid.messages import Message
 from microgrid.park import Park
 from service.api.db import ForecastRow, ParkVersionRow, utc_now
 from service.api.jobs import check_forecast_job
 from service.api.problems import InvalidInput, NotFound
-from service.api.schemas import FORECAST_PARTS, ForecastCreate, ForecastOut, ForecastPeriod, ForecastSummary
+from service.api.forecast_schemas import (FORECAST_PARTS, ForecastCreate, ForecastOut, ForecastPeriod,
+                                          ForecastSummary)
 
 
 def check_row_limits(parts: dict[str, list | None], max_rows: int, prefix: str = "") -> None:
     """422 naming the part whose table has more than ``max_rows`` rows (``MICROGRID_MAX_FORECAST_ROWS``)."""
     for name, rows in parts.items():
         if rows is not None and len(rows) > max_rows:
-            raise InvalidInput(f"{prefix}{name}: at most {max_rows} rows, got {len(rows)}; send a shorter period",
-                               errors=[{"field": f"{prefix}{name}", "reason": "too many rows"}])
+            raise InvalidInput(Message("{prefix}{name}: at most {max_rows} rows, got {rows}; send a shorter "
+                                       "period",
+                                       prefix=prefix, name=name, max_rows=max_rows, rows=len(rows)),
+                               errors=[{"field": f"{prefix}{name}", "reason": Message("too many rows")}])
 
 
 def add_forecast(session: Session, settings, planner, version: ParkVersionRow, body: ForecastCreate,
@@ -48,8 +55,8 @@ def add_forecast(session: Session, settings, planner, version: ParkVersionRow, b
     check_row_limits(parts, settings.max_forecast_rows)
     empty = [part for part, rows in parts.items() if not rows]
     if empty:
-        raise InvalidInput(f"{empty[0]}: no rows; leave the part out or give its rows",
-                           errors=[{"field": part, "reason": "no rows"} for part in empty])
+        raise InvalidInput(Message("{part}: no rows; leave the part out or give its rows", part=empty[0]),
+                           errors=[{"field": part, "reason": Message("no rows")} for part in empty])
     session.commit()  # no database connection is held while the worker checks
     checked = planner.run(check_forecast_job, version.document, parts, timeout_s=settings.plan_time_limit_s)
     offset = body.issued_at.utcoffset() or dt.timedelta(0)
@@ -68,8 +75,9 @@ def get_forecast(session: Session, park_id: str, forecast_id: int) -> ForecastRo
     """A forecast of the park, or 404 (also for another park's forecast)."""
     row = session.get(ForecastRow, forecast_id)
     if row is None or row.park_id != park_id:
-        raise NotFound(f"park {park_id!r} has no forecast {forecast_id}; list its forecasts with "
-                       f"GET /parks/{park_id}/forecasts")
+        raise NotFound(Message("park {park_id!r} has no forecast {forecast_id}; list its forecasts with GET "
+                               "/parks/{park_id}/forecasts",
+                               park_id=park_id, forecast_id=forecast_id))
     return row
 
 
@@ -109,15 +117,19 @@ def for_plan(session: Session, park_id: str, forecast_id: int | None, start: dt.
         return newest_covering(session, park_id, start, end, issued_by)
     row = session.get(ForecastRow, forecast_id)
     if row is None or row.park_id != park_id:
-        raise InvalidInput(f"forecast_id: park {park_id!r} has no forecast {forecast_id}; list its forecasts with "
-                           f"GET /parks/{park_id}/forecasts",
-                           errors=[{"field": "forecast_id", "reason": f"no forecast {forecast_id}"}])
+        raise InvalidInput(Message("forecast_id: park {park_id!r} has no forecast {forecast_id}; list its "
+                                   "forecasts with GET /parks/{park_id}/forecasts",
+                                   park_id=park_id, forecast_id=forecast_id),
+                           errors=[{"field": "forecast_id", "reason": Message("no forecast {forecast_id}",
+                                                                              forecast_id=forecast_id)}])
     if row.starts_at > start or row.ends_at < end:
         tz = start.tzinfo
         covered = f"{row.starts_at.astimezone(tz).isoformat()} – {row.ends_at.astimezone(tz).isoformat()}"
         reason = (f"forecast {forecast_id} covers {covered}, not the plan's {start.isoformat()} – "
                   f"{end.isoformat()}")
-        raise InvalidInput(f"forecast_id: {reason}; upload a forecast for the whole plan or plan a shorter horizon",
+        raise InvalidInput(Message("forecast_id: {reason}; upload a forecast for the whole plan or plan a "
+                                   "shorter horizon",
+                                   reason=reason),
                            errors=[{"field": "forecast_id", "reason": reason}])
     return row
 

@@ -15,6 +15,7 @@ import time
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
+from microgrid.messages import Message
 
 MIN_SOLVER_TIME_LIMIT_S = 0.5
 SOLVER_SHARE = 0.8
@@ -83,7 +84,7 @@ def open_case(document: dict, folder: str):
     if key in _case_cache:
         _case_cache.move_to_end(key)
         return _case_cache[key]
-    case = Case(park=park_from_dict(document), folder=path)
+    case = Case(park=park_from_dict(document, folder=path), folder=path)
     case.check_data()
     _case_cache[key] = case
     while len(_case_cache) > CASE_CACHE_SIZE:
@@ -113,7 +114,8 @@ def validate_case_job(document: dict, folder: str) -> dict[str, Any]:
 
 
 FORECAST_READERS = {"weather": "read_weather_csv", "load_history": "read_meter_csv", "pv_kw": "read_power_forecast_csv",
-                    "load_kw": "read_power_forecast_csv", "heat_kw": "read_power_forecast_csv"}
+                    "load_kw": "read_power_forecast_csv", "heat_kw": "read_power_forecast_csv",
+                    "wind_kw": "read_power_forecast_csv"}
 """Each forecast part (inline or uploaded) and the reader of ``forecasting.sources`` that checks it."""
 
 
@@ -133,7 +135,8 @@ def forecast_tables(forecasts: dict, workdir: Path, names: dict[str, str]) -> di
         if not rows:
             continue
         if any("timestamp" not in row for row in rows):
-            raise DataError(f"{names[key]}: every row needs a 'timestamp' (ISO 8601 with UTC offset)")
+            raise DataError(Message("{names}: every row needs a 'timestamp' (ISO 8601 with UTC offset)",
+                                    names=names[key]))
         path = workdir / f"{key}.csv"
         pd.DataFrame(rows).to_csv(path, index=False)
         frames[key] = getattr(sources, reader)(path, what=names[key])
@@ -165,6 +168,7 @@ def check_forecast_job(document: dict, parts: dict) -> dict[str, Any]:
     """
     import pandas as pd
 
+    from dispatch.forecast_inputs import check_wind_weather
     from dispatch.inputs import DIRECT_PARTS, check_direct_forecast
     from forecasting.sources.checks import regular_step
     from microgrid.case import park_from_dict
@@ -180,6 +184,8 @@ def check_forecast_job(document: dict, parts: dict) -> dict[str, Any]:
         step = regular_step(frame.index, part)
         periods[part] = {"start": frame.index[0].isoformat(), "end": (frame.index[-1] + step).isoformat(),
                          "rows": len(parts[part]), "columns": [str(c) for c in frame.columns]}
+    if "weather" in frames and park.wind_turbines:   # after wind_kw's checks: the groups it leaves to the weather
+        check_wind_weather(park, frames["weather"], frames.get("wind_kw"), "weather")
     start = max(pd.Timestamp(p["start"]) for p in periods.values())
     end = min(pd.Timestamp(p["end"]) for p in periods.values())
     if start >= end:
@@ -219,11 +225,13 @@ def plan_start(case, request: dict):
     index = case.load_profiles.index
     position = index.searchsorted(wanted)
     if wanted < index[0]:
-        raise DataError(f"start: {wanted.isoformat()} is before the park's data, which begin at "
-                        f"{index[0].isoformat()}; pick a later start")
+        raise DataError(Message("start: {wanted} is before the park's data, which begin at {data_edge}; pick a later "
+                                "start",
+                                wanted=wanted.isoformat(), data_edge=index[0].isoformat()))
     if position >= len(index):
-        raise DataError(f"start: {wanted.isoformat()} is after the park's data, which end at "
-                        f"{index[-1].isoformat()}; pick an earlier start")
+        raise DataError(Message("start: {wanted} is after the park's data, which end at {data_edge}; pick an earlier "
+                                "start",
+                                wanted=wanted.isoformat(), data_edge=index[-1].isoformat()))
     start = index[position].tz_convert(timezone)
     return start, start.date()
 
@@ -348,7 +356,8 @@ def _plan(case, start, strategy: str, config, horizon_h: float, state, forecasts
     from microgrid.errors import InvalidRequestError
 
     if strategy not in STRATEGIES:
-        raise InvalidRequestError(f"strategy: unknown {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+        raise InvalidRequestError(Message("strategy: unknown {strategy!r}; choose one of {strategies}",
+                                          strategy=strategy, strategies=', '.join(STRATEGIES)))
     if intraday:
         inputs = horizon_inputs(case, start, horizon_h, state, forecasts)
     else:
@@ -489,11 +498,14 @@ def _solve_inputs(case, inputs, strategy: str, config, warm_start: bool = False,
 
 
 def warm_up_job(cases: list[tuple[dict, str]] | None = None) -> bool:
-    """Import the solver stack, and open ``cases`` (park document, data folder), PV of their year computed.
+    """Import the solver stack, and open ``cases`` (park document, data folder), PV and wind of their year computed.
 
     The initializer of every worker process (:meth:`service.api.planner.Planner.process_pool`),
-    so that no request pays for a cold worker. A case that no longer opens
-    is skipped: its next request answers the error.
+    so that no request pays for a cold worker. For a park with wind turbines
+    windpowerlib is imported and the turbine groups' power over the whole
+    weather file computed (``forecasting.wind.case_wind_profiles``), which
+    the plans on the park's own weather then slice. A case that no longer
+    opens is skipped: its next request answers the error.
     """
     import logging
 
@@ -509,6 +521,10 @@ def warm_up_job(cases: list[tuple[dict, str]] | None = None) -> bool:
                 # PV of the whole weather file once (about 1 s for the reference park): each plan then slices
                 # it instead of running pvlib for its day (0.06 s); not worth it for a case opened on demand.
                 case_pv_profiles(case)
+            if case.park.wind_turbines:
+                from forecasting.wind import case_wind_profiles
+
+                case_wind_profiles(case)   # the year through windpowerlib once; each plan slices its day
         except (MicrogridError, OSError, ValueError) as exc:   # never break the pool: the request will say why
             logging.getLogger(__name__).warning("warm-up: the case in %s does not open (%s)", folder, exc)
     return True

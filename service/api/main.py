@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from microgrid.messages import Message
 from service.api import store
 from service.api.db import PlanRow, init_db, make_engine, session_factory
 from service.api.deps import get_planner, get_settings
@@ -22,7 +23,8 @@ from service.api.openadr import VenManager
 from service.api.openapi import install as install_openapi
 from service.api.planner import Planner
 from service.api.problems import PayloadTooLarge, install_handlers, problem_response
-from service.api.routes import events, forecasts, health, keys, measurements, openadr, parks, plans, studies
+from service.api.routes import (carbon, events, forecasts, health, keys, measurements, openadr, parks, plans,
+                                studies)
 from service.api.settings import Settings
 from service.api.studies import StudyRunner
 from service.dashboard.routes import install as install_dashboard
@@ -92,7 +94,9 @@ class BodySizeLimit:
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         from starlette.requests import Request
 
-        exc = PayloadTooLarge(f"the request body is larger than {self.max_bytes} bytes, the most this server takes")
+        exc = PayloadTooLarge(Message("the request body is larger than {max_bytes} bytes, the most this server "
+                                      "takes",
+                                      max_bytes=self.max_bytes))
         response = problem_response(Request(scope, receive), exc.status, exc.slug, exc.title, exc.detail)
         await response(scope, receive, send)
 
@@ -170,7 +174,7 @@ def create_app() -> FastAPI:
     install_handlers(app)
     install_openapi(app)
     for router in (health.router, parks.router, measurements.router, plans.router, events.router, openadr.router,
-                   keys.router, studies.router, forecasts.router):
+                   keys.router, studies.router, forecasts.router, carbon.router):
         app.include_router(router)
     install_dashboard(app)  # the operator's pages at / (service/dashboard/)
     app.state.max_request_bytes = Settings.model_fields["max_request_bytes"].default

@@ -25,6 +25,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from microgrid.case import park_from_dict
+from microgrid.messages import Message
 from microgrid.park import Park
 from service.api.db import MeasurementRow, ParkVersionRow, PlanRow, utc_now
 from service.api.problems import InvalidInput, NotFound
@@ -49,16 +50,20 @@ def check_measurement(document: dict, body: MeasurementCreate) -> None:
             if device is None:
                 known = ", ".join(sorted(devices)) or "(none)"
                 errors.append({"field": f"{field}.{device_id}",
-                               "reason": f"the park has no device {device_id!r} here; its ids: {known}"})
+                               "reason": Message("the park has no device {device_id!r} here; its ids: {known}",
+                                                 device_id=device_id, known=known)})
             elif not device.min_soc_kwh - TOLERANCE_KWH <= value <= device.max_soc_kwh + TOLERANCE_KWH:
                 errors.append({"field": f"{field}.{device_id}",
-                               "reason": f"{value:g} kWh is outside the bounds [{device.min_soc_kwh:g}, "
-                                         f"{device.max_soc_kwh:g}] kWh"})
+                               "reason": Message("{value:g} kWh is outside the bounds [{min_soc_kwh:g}, "
+                                                 "{max_soc_kwh:g}] kWh",
+                                                 value=value, min_soc_kwh=device.min_soc_kwh,
+                                                 max_soc_kwh=device.max_soc_kwh)})
     errors += _flexible_errors(park, body)
     pv_rating_kw = sum(array.ac_capacity_kw for array in park.pv_arrays.values())
     if body.pv_kw is not None and body.pv_kw > pv_rating_kw + 1e-6:
-        errors.append({"field": "pv_kw", "reason": f"{body.pv_kw:g} kW exceeds the PV arrays' AC rating "
-                                                   f"{pv_rating_kw:g} kW"})
+        errors.append({"field": "pv_kw", "reason": Message("{pv_kw:g} kW exceeds the PV arrays' AC rating "
+                                                           "{pv_rating_kw:g} kW",
+                                                           pv_kw=body.pv_kw, pv_rating_kw=pv_rating_kw)})
     if errors:
         raise InvalidInput("; ".join(f"{e['field']}: {e['reason']}" for e in errors), errors=errors)
 
@@ -121,7 +126,8 @@ def check_measured_at(measured_at: dt.datetime, now: dt.datetime, ahead_h: float
         reason = (f"must lie from {EARLIEST_UTC.isoformat()} to {ahead_h:g} h after the server's clock "
                   f"(MICROGRID_MAX_MEASUREMENT_AHEAD_H), now up to {latest_utc.isoformat()}; "
                   f"got {measured_at.isoformat()}")
-        raise InvalidInput(f"measured_at: {reason}", errors=[{"field": "measured_at", "reason": reason}])
+        raise InvalidInput(Message("measured_at: {reason}", reason=reason),
+                           errors=[{"field": "measured_at", "reason": reason}])
 
 
 def _fill(row: MeasurementRow, version: ParkVersionRow, body: MeasurementCreate) -> MeasurementRow:
@@ -152,8 +158,9 @@ def get_measurement(session: Session, park_id: str, measurement_id: int) -> Meas
     """A measurement of the park, or 404."""
     row = session.get(MeasurementRow, measurement_id)
     if row is None or row.park_id != park_id:
-        raise NotFound(f"park {park_id!r} has no measurement {measurement_id}; list them with "
-                       f"GET /parks/{park_id}/measurements")
+        raise NotFound(Message("park {park_id!r} has no measurement {measurement_id}; list them with GET "
+                               "/parks/{park_id}/measurements",
+                               park_id=park_id, measurement_id=measurement_id))
     return row
 
 
@@ -201,7 +208,9 @@ def latest(session: Session, park_id: str, at_or_before: dt.datetime | None = No
 def latest_or_404(session: Session, park_id: str) -> MeasurementRow:
     row = latest(session, park_id)
     if row is None:
-        raise NotFound(f"park {park_id!r} has no measurement yet; send one with POST /parks/{park_id}/measurements")
+        raise NotFound(Message("park {park_id!r} has no measurement yet; send one with POST "
+                               "/parks/{park_id}/measurements",
+                               park_id=park_id))
     return row
 
 

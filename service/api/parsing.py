@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
+from microgrid.messages import Message
 from service.api.problems import InvalidInput
 
 MAX_REPORTED = 10
@@ -56,10 +57,11 @@ def find_problems(value: Any) -> list[dict[str, str]]:
         path, item = stack.pop()
         if isinstance(item, _NonFinite):
             problems.append({"field": _path(path) or "(body)",
-                             "reason": f"{item.name} is not a number JSON allows; give a finite number"})
+                             "reason": Message("{name} is not a number JSON allows; give a finite number",
+                                               name=item.name)})
         elif isinstance(item, dict):
             if isinstance(item, _DuplicateKeys):
-                problems.extend({"field": _path(path + (key,)), "reason": "duplicate key; give each key once"}
+                problems.extend({"field": _path(path + (key,)), "reason": Message("duplicate key; give each key once")}
                                 for key in dict.fromkeys(item.duplicates))
             stack.extend((path + (key,), child) for key, child in reversed(list(item.items())))
         elif isinstance(item, list):
@@ -117,7 +119,8 @@ def parse_json(body: bytes | str) -> Any:
         value = json.loads(body, object_pairs_hook=pairs, parse_constant=constant)
     except RecursionError:
         reason = "nested too deeply to parse; a request body is a few levels of objects and lists"
-        raise InvalidInput(f"(body): {reason}", errors=[{"field": "", "reason": reason}]) from None
+        raise InvalidInput(Message("(body): {reason}", reason=reason),
+                           errors=[{"field": "", "reason": reason}]) from None
     if flagged:
         problems = find_problems(value)
         raise InvalidInput("; ".join(f"{p['field']}: {p['reason']}" for p in problems), errors=problems)
@@ -153,7 +156,8 @@ class StrictJsonRoute(APIRoute):
                         request._json = parse_json(body)
                     except UnicodeDecodeError:
                         reason = "not UTF-8 text; send the JSON body encoded as UTF-8"
-                        raise InvalidInput(f"(body): {reason}", errors=[{"field": "", "reason": reason}]) from None
+                        raise InvalidInput(Message("(body): {reason}", reason=reason),
+                                           errors=[{"field": "", "reason": reason}]) from None
                     except json.JSONDecodeError:
                         pass  # not JSON at all: FastAPI parses it again and answers that itself (422)
             return await handler(request)

@@ -16,6 +16,7 @@ from concurrent.futures import BrokenExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, Callable
 
+from microgrid.messages import Message
 from service.api.problems import Overloaded, PlanTimeout, WorkerFailed
 
 logger = logging.getLogger(__name__)
@@ -94,8 +95,9 @@ class Planner:
         """
         with self._lock:
             if self._in_progress >= self.max_in_progress:
-                raise Overloaded(f"{self._in_progress} plans are in progress, the most this server takes; "
-                                 "retry in a few seconds", retry_after_s=5)
+                raise Overloaded(Message("{in_progress} plans are in progress, the most this server takes; retry "
+                                         "in a few seconds",
+                                         in_progress=self._in_progress), retry_after_s=5)
             self._in_progress += 1
         try:
             future = self.executor.submit(job, *args)
@@ -103,12 +105,14 @@ class Planner:
                 return future.result(timeout=timeout_s)
             except BrokenExecutor:
                 self._replace_broken_pool()
-                raise WorkerFailed("the worker solving this request died (out of memory or killed); "
-                                   "the pool was restarted, retry the request") from None
+                raise WorkerFailed(Message("the worker solving this request died (out of memory or killed); the "
+                                           "pool was restarted, retry the request")) from None
             except FutureTimeout:
                 future.cancel()
-                raise PlanTimeout(f"no answer within {timeout_s:.1f} s; the server is busy or the park too large "
-                                  "for the time limit, retry later or with a longer time_limit_s") from None
+                raise PlanTimeout(Message("no answer within {timeout_s:.1f} s; the server is busy or the park "
+                                          "too large for the time limit, retry later or with a longer "
+                                          "time_limit_s",
+                                          timeout_s=timeout_s)) from None
         finally:
             with self._lock:
                 self._in_progress -= 1

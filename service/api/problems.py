@@ -26,6 +26,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from microgrid import errors as mg
+from microgrid.messages import Message, Reason
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +128,7 @@ def split_message(message: str) -> list[dict[str, str]]:
     [{'field': 'data.loads', 'reason': "column 'x' has a gap"}]
     """
     items: list[dict[str, str]] = []
-    for part in message.split("; "):
+    for part in str(message).split("; "):
         match = _FIELD_FIRST.match(part)
         if match:
             items.append({"field": match["field"], "reason": match["reason"]})
@@ -135,7 +136,14 @@ def split_message(message: str) -> list[dict[str, str]]:
             items[-1]["reason"] += "; " + part
         else:
             items.append({"field": "", "reason": part})
+    if isinstance(message, Message) and len(items) == 1 and items[0]["field"]:
+        items[0]["reason"] = Reason(message, str(message).partition(": ")[0])  # translatable as the whole message
     return items
+
+
+def message_of(exc: Exception) -> str:
+    """An exception's message, a :class:`~microgrid.messages.Message` kept as such (``str(exc)`` loses it)."""
+    return exc.args[0] if len(exc.args) == 1 and isinstance(exc.args[0], str) else str(exc)
 
 
 def problem_response(request: Request, status: int, slug: str, title: str, detail: str,
@@ -198,7 +206,8 @@ def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(mg.MicrogridError)
     async def _microgrid(request: Request, exc: mg.MicrogridError) -> JSONResponse:
         status, slug, title = microgrid_problem(exc)
-        return problem_response(request, status, slug, title, str(exc), split_message(str(exc)))
+        message = message_of(exc)
+        return problem_response(request, status, slug, title, message, split_message(message))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -10,6 +10,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from microgrid.messages import Message
+from service.api.forecast_schemas import (FORECAST_PARTS, ForecastCreate, ForecastOut, ForecastPeriod,  # noqa: F401
+                                          ForecastsIn, ForecastSummary, Rows)
 from service.api.validation import MIN_HORIZON_H, Day, RequestModel, Timestamp
 
 PARK_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
@@ -51,13 +54,14 @@ class ParkCreate(ParkDocumentIn):
     @model_validator(mode="after")
     def _one_source(self) -> "ParkCreate":
         if self.park is not None and self.park_yaml is not None:
-            raise ValueError("give the park as 'park' (JSON) or as 'park_yaml' (YAML text), not both")
+            raise ValueError(Message("give the park as 'park' (JSON) or as 'park_yaml' (YAML text), not both"))
         if self.case_folder is not None and self.data_files is not None:
-            raise ValueError("give the time series as 'case_folder' or as 'data_files', not both")
+            raise ValueError(Message("give the time series as 'case_folder' or as 'data_files', not both"))
         if self.case_folder is None and self.data_files is None:
-            raise ValueError("the park needs its time series: give 'data_files' (inline CSV) or 'case_folder'")
+            raise ValueError(Message("the park needs its time series: give 'data_files' (inline CSV) or "
+                                     "'case_folder'"))
         if self.case_folder is None and self.park is None and self.park_yaml is None:
-            raise ValueError("give the park as 'park' (JSON) or 'park_yaml' (YAML text)")
+            raise ValueError(Message("give the park as 'park' (JSON) or 'park_yaml' (YAML text)"))
         return self
 
 
@@ -74,9 +78,9 @@ class ParkUpdate(ParkDocumentIn):
     @model_validator(mode="after")
     def _one_document(self) -> "ParkUpdate":
         if (self.park is None) == (self.park_yaml is None):
-            raise ValueError("give the new park document as 'park' (JSON) or as 'park_yaml' (YAML text)")
+            raise ValueError(Message("give the new park document as 'park' (JSON) or as 'park_yaml' (YAML text)"))
         if self.case_folder is not None and self.data_files is not None:
-            raise ValueError("give the time series as 'case_folder' or as 'data_files', not both")
+            raise ValueError(Message("give the time series as 'case_folder' or as 'data_files', not both"))
         return self
 
 
@@ -118,29 +122,6 @@ class ParkVersionSummary(BaseModel):
 
 # --- plans ---------------------------------------------------------------------------------------
 
-Rows = list[dict[str, float | str | None]]
-"""Table rows: ``timestamp`` (ISO 8601 with offset, the start of the step) and the values, units in the names."""
-
-
-class ForecastsIn(_Request):
-    """Forecasts that replace the case's data for this plan, as rows with ISO 8601 timestamps.
-
-    ``weather``: ``timestamp`` and the weather CSV columns (``ghi``, ``dni``,
-    ``dhi`` [W/m²] or ``cloud_cover`` [%], ``temp_air`` [°C],
-    ``wind_speed`` [m/s]); ``load_history``: ``timestamp`` and ``<profile>_kw``
-    columns of metered history before the plan; ``pv_kw``, ``load_kw``,
-    ``heat_kw``: direct forecasts, ``timestamp`` and mean power over the step
-    [kW] (see :class:`ForecastCreate`).
-    """
-
-    weather: Rows | None = None
-    load_history: Rows | None = None
-    pv_kw: Rows | None = Field(None, description="PV AC power [kW]: <array_id>_kw columns, one total pv_kw, or "
-                                                 "both (the total equal to the arrays' sum).")
-    load_kw: Rows | None = Field(None, description="Load [kW]: one column per load profile, named as the profile.")
-    heat_kw: Rows | None = Field(None, description="Heat demand [kW of heat]: one column per heat profile.")
-
-
 class PlanCreate(_Request):
     """Request a day-ahead plan."""
 
@@ -165,7 +146,7 @@ class PlanCreate(_Request):
     @model_validator(mode="after")
     def _one_forecast(self) -> "PlanCreate":
         if self.forecast_id is not None and self.forecasts is not None:
-            raise ValueError("give an uploaded forecast ('forecast_id') or inline 'forecasts', not both")
+            raise ValueError(Message("give an uploaded forecast ('forecast_id') or inline 'forecasts', not both"))
         return self
 
     @property
@@ -194,7 +175,7 @@ class IntradayPlanCreate(_Request):
     @model_validator(mode="after")
     def _one_forecast(self) -> "IntradayPlanCreate":
         if self.forecast_id is not None and self.forecasts is not None:
-            raise ValueError("give an uploaded forecast ('forecast_id') or inline 'forecasts', not both")
+            raise ValueError(Message("give an uploaded forecast ('forecast_id') or inline 'forecasts', not both"))
         return self
 
 
@@ -231,82 +212,20 @@ class PlanOut(PlanSummary):
     wall_time_s: float
     time_limit_s: float
     request: dict[str, Any]
-    kpis: dict[str, Any]
+    kpis: dict[str, Any] = Field(description=(
+        "The plan's KPIs (dispatch.kpis.schedule_kpis, units in the names). A park with wind turbines adds "
+        "wind_generation_kwh, wind_used_kwh, wind_curtailment_kwh, wind_onsite_kwh, wind_self_consumption_ratio "
+        "and the renewable_* totals of PV and wind."))
     slack: list[dict[str, Any]]
-    schedule: list[dict[str, Any]]
+    schedule: list[dict[str, Any]] = Field(description=(
+        "One row per step: timestamp and the flows [kW] (pv_available_kw, pv_used_kw, grid_import_kw, ...) and "
+        "per device (<id>.<quantity>). A park with wind turbines adds wind_available_kw, wind_used_kw and "
+        "wind_curtailment_kw (all groups), and <group_id>.available_kw and <group_id>.used_kw."))
     forecast_sources: dict[str, str] = Field(
         default_factory=dict,
         description="The inputs that came from forecasts rather than the park's data files: pv.<array_id>, "
-                    "load.<profile>, heat.<profile>, temp_air → weather, pv_kw, load_kw, heat_kw or load_history.")
-
-
-# --- forecasts -----------------------------------------------------------------------------------
-
-FORECAST_PARTS = ("weather", "pv_kw", "load_kw", "heat_kw")
-"""The parts an uploaded forecast may hold."""
-
-class ForecastCreate(_Request):
-    """A forecast for a park: weather and/or PV, load and heat demand given directly.
-
-    Each part is a table of rows, ``timestamp`` (ISO 8601 with offset, the
-    start of the step; any step length, one per table) and values:
-
-    * ``weather``: the weather CSV columns (``ghi``, ``dni``, ``dhi`` [W/m²] or
-      ``cloud_cover`` [%], ``temp_air`` [°C], ``wind_speed`` [m/s]); PV comes
-      from it through pvlib, air-source heat pumps' COP from ``temp_air``;
-    * ``pv_kw``: PV AC power [kW], one ``<array_id>_kw`` column per array
-      (arrays without one come from the weather), or one total ``pv_kw``
-      split over the arrays by AC rating, or every array's column and their
-      sum ``pv_kw`` (checked); at most the AC rating;
-    * ``load_kw``: load [kW], one column per load profile of the park, named
-      as the profile (e.g. ``l1_kw``);
-    * ``heat_kw``: heat demand [kW of heat], one column per heat profile.
-
-    Values are means over the step, finite and ≥ 0; a direct part has no gaps.
-    """
-
-    issued_at: Timestamp = Field(description="When the forecast was issued (ISO 8601 with offset).")
-    kind: str | None = Field(None, max_length=64, description="A label, e.g. day_ahead or intraday.")
-    source: str | None = Field(None, max_length=200, description="Where it comes from, e.g. the provider.")
-    weather: Rows | None = None
-    pv_kw: Rows | None = None
-    load_kw: Rows | None = None
-    heat_kw: Rows | None = None
-
-    @model_validator(mode="after")
-    def _some_part(self) -> "ForecastCreate":
-        if all(getattr(self, part) is None for part in FORECAST_PARTS):
-            raise ValueError("a forecast needs at least one of weather, pv_kw, load_kw, heat_kw")
-        return self
-
-
-class ForecastPeriod(BaseModel):
-    start: dt.datetime = Field(description="The first step's start.")
-    end: dt.datetime = Field(description="The last step's end.")
-    rows: int
-    columns: list[str]
-
-
-class ForecastSummary(BaseModel):
-    id: int
-    park_id: str
-    park_version: int = Field(description="The park version the forecast was checked against.")
-    issued_at: dt.datetime
-    kind: str | None
-    source: str | None
-    start: dt.datetime = Field(description="Start of the period every part covers.")
-    end: dt.datetime = Field(description="End of the period every part covers.")
-    parts: dict[str, ForecastPeriod]
-    created_at: dt.datetime
-
-
-class ForecastOut(ForecastSummary):
-    """A forecast with its rows, as they were sent."""
-
-    weather: Rows | None = None
-    pv_kw: Rows | None = None
-    load_kw: Rows | None = None
-    heat_kw: Rows | None = None
+                    "wind.<group_id>, load.<profile>, heat.<profile>, temp_air → weather, pv_kw, wind_kw, load_kw, "
+                    "heat_kw or load_history.")
 
 
 # --- measurements --------------------------------------------------------------------------------
@@ -383,7 +302,7 @@ class KeyCreate(_Request):
     @model_validator(mode="after")
     def _scope(self) -> "KeyCreate":
         if not self.admin and not self.park_ids:
-            raise ValueError("a key needs at least one park in 'park_ids', or 'admin': true")
+            raise ValueError(Message("a key needs at least one park in 'park_ids', or 'admin': true"))
         return self
 
 
@@ -431,7 +350,7 @@ class EventIn(_Request):
         """What is wrong with the event on its own, as problem ``errors`` (field, reason)."""
         errors = []
         if self.end <= self.start:
-            errors.append({"field": "end", "reason": "must be after start"})
+            errors.append({"field": "end", "reason": Message("must be after start")})
         given = [name for name in ("max_import_kw", "reduce_by_kw", "increase_by_kw")
                  if getattr(self, name) is not None]
         if len(given) != 1:
@@ -439,11 +358,12 @@ class EventIn(_Request):
                       + (", ".join(given) or "none"))
             errors.extend({"field": name, "reason": reason} for name in given or ["max_import_kw"])
         elif self.kind == "reduce" and given[0] == "increase_by_kw":
-            errors.append({"field": "increase_by_kw", "reason": "a reduce event takes max_import_kw or reduce_by_kw"})
+            errors.append({"field": "increase_by_kw", "reason": Message("a reduce event takes max_import_kw or "
+                                                                        "reduce_by_kw")})
         elif self.kind == "increase" and given[0] != "increase_by_kw":
-            errors.append({"field": given[0], "reason": "an increase event takes increase_by_kw"})
+            errors.append({"field": given[0], "reason": Message("an increase event takes increase_by_kw")})
         if self.notified_at >= self.end:
-            errors.append({"field": "notified_at", "reason": "must be before the window's end"})
+            errors.append({"field": "notified_at", "reason": Message("must be before the window's end")})
         return errors
 
 
@@ -566,24 +486,25 @@ class OpenAdrConfigIn(_Request):
         except ValueError:
             loopback = False
         if url.scheme not in ("http", "https") or not host:
-            errors.append({"field": "vtn_url", "reason": "give the VTN's URL as https://host[:port]/path"})
+            errors.append({"field": "vtn_url", "reason": Message("give the VTN's URL as https://host[:port]/path")})
         elif url.scheme == "http" and not loopback:
-            errors.append({"field": "vtn_url", "reason": "plain http is accepted only for a VTN on this machine "
-                                                         "(127.0.0.1, ::1, localhost); use https"})
+            errors.append({"field": "vtn_url", "reason": Message("plain http is accepted only for a VTN on this "
+                                                                 "machine (127.0.0.1, ::1, localhost); use https")})
         elif vtn_hosts and host not in vtn_hosts:
-            errors.append({"field": "vtn_url", "reason": f"this server lets VENs connect only to "
-                                                         f"{', '.join(vtn_hosts)} (MICROGRID_OPENADR_VTN_HOSTS); "
-                                                         f"not {host!r}"})
+            errors.append({"field": "vtn_url", "reason": Message("this server lets VENs connect only to "
+                                                                 "{vtn_hosts} (MICROGRID_OPENADR_VTN_HOSTS); not "
+                                                                 "{host!r}",
+                                                                 vtn_hosts=', '.join(vtn_hosts), host=host)})
         if (self.cert_path is None) != (self.key_path is None):
             missing = "key_path" if self.key_path is None else "cert_path"
-            errors.append({"field": missing, "reason": "give cert_path and key_path together"})
+            errors.append({"field": missing, "reason": Message("give cert_path and key_path together")})
         if self.cert_path is not None and self.ca_file is None:
-            errors.append({"field": "ca_file", "reason": "with a VEN certificate, give the CA bundle that verifies "
-                                                         "the VTN's certificate"})
+            errors.append({"field": "ca_file", "reason": Message("with a VEN certificate, give the CA bundle "
+                                                                 "that verifies the VTN's certificate")})
         for field in ("cert_path", "key_path", "ca_file"):
             value = getattr(self, field)
             if value is not None and not Path(value).is_file():
-                errors.append({"field": field, "reason": f"no file {value!r} on the server"})
+                errors.append({"field": field, "reason": Message("no file {value!r} on the server", value=value)})
         return errors
 
 

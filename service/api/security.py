@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from microgrid.messages import Message
 from service.api.db import ApiKeyParkRow, ApiKeyRow, ParkRow
 from service.api.problems import Forbidden, InvalidInput, Unauthorized
 
@@ -48,11 +49,12 @@ class Principal:
     def require_park(self, park_id: str) -> None:
         """Raise 403 unless this key may use ``park_id`` (the same answer whether the park exists or not)."""
         if not self.can_access(park_id):
-            raise Forbidden(f"this API key is not valid for park {park_id!r}; use a key issued for it")
+            raise Forbidden(Message("this API key is not valid for park {park_id!r}; use a key issued for it",
+                                    park_id=park_id))
 
     def require_admin(self, action: str) -> None:
         if not self.is_admin:
-            raise Forbidden(f"{action} needs an admin API key")
+            raise Forbidden(Message("{action} needs an admin API key", action=action))
 
 
 def authenticate(session: Session, token: str | None, admin_key: str | None = None) -> Principal:
@@ -67,12 +69,12 @@ def authenticate(session: Session, token: str | None, admin_key: str | None = No
         The plaintext admin key from the settings.
     """
     if not token:
-        raise Unauthorized("no API key; send it in the X-API-Key header")
+        raise Unauthorized(Message("no API key; send it in the X-API-Key header"))
     if admin_key and hmac.compare_digest(token.encode(), admin_key.encode()):
         return Principal(key_id=None, name="settings admin key", is_admin=True)
     row = session.scalar(select(ApiKeyRow).where(ApiKeyRow.key_hash == hash_token(token)))
     if row is None:
-        raise Unauthorized("unknown API key; ask the park's administrator for one")
+        raise Unauthorized(Message("unknown API key; ask the park's administrator for one"))
     return Principal(key_id=row.id, name=row.name, is_admin=row.is_admin, park_ids=frozenset(row.park_ids))
 
 
@@ -86,8 +88,10 @@ def create_key(session: Session, name: str, park_ids: list[str], admin: bool = F
     """
     unknown = sorted(set(park_ids) - set(session.scalars(select(ParkRow.id).where(ParkRow.id.in_(park_ids)))))
     if unknown:
-        raise InvalidInput(f"park_ids: unknown park(s) {', '.join(unknown)}; register them first",
-                           errors=[{"field": "park_ids", "reason": f"unknown park(s) {', '.join(unknown)}"}])
+        raise InvalidInput(Message("park_ids: unknown park(s) {unknown}; register them first",
+                                   unknown=', '.join(unknown)),
+                           errors=[{"field": "park_ids", "reason": Message("unknown park(s) {unknown}",
+                                                                           unknown=', '.join(unknown))}])
     token = new_token()
     row = ApiKeyRow(name=name, key_hash=hash_token(token), prefix=token[:PREFIX_CHARS], is_admin=admin,
                     parks=[ApiKeyParkRow(park_id=p) for p in sorted(set(park_ids))])

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from microgrid.messages import Message
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 """The repository (or installed source tree) holding ``cases/`` and ``var/``."""
@@ -110,8 +111,9 @@ class Settings(BaseSettings):
             self.database_url = f"sqlite:///{self.data_dir / 'microgrid.db'}"
         if self.plan_time_limit_s >= self.http_timeout_s:
             raise ValueError(
-                f"MICROGRID_PLAN_TIME_LIMIT_S ({self.plan_time_limit_s:g} s) must be below "
-                f"MICROGRID_HTTP_TIMEOUT_S ({self.http_timeout_s:g} s)"
+                Message("MICROGRID_PLAN_TIME_LIMIT_S ({plan_time_limit_s:g} s) must be below "
+                        "MICROGRID_HTTP_TIMEOUT_S ({http_timeout_s:g} s)",
+                        plan_time_limit_s=self.plan_time_limit_s, http_timeout_s=self.http_timeout_s)
             )
         return self
 

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from microgrid.case import CASE_FILE, park_from_dict
 from microgrid.errors import InvalidParkError
+from microgrid.messages import Message
 from microgrid.park import Park
 from microgrid.yaml_text import DuplicateKeyError, load_yaml
 from service.api.db import DataFileRow, ParkRow, ParkVersionRow, utc_now
@@ -48,13 +49,15 @@ def parse_document(park: dict | None, park_yaml: str | None) -> dict[str, Any] |
         document = load_yaml(park_yaml, "park_yaml")
     except DuplicateKeyError as exc:
         field, reason = f"park_yaml.{exc.path}", f"duplicate key (line {exc.line}); give each key once"
-        raise InvalidInput(f"{field}: {reason}", errors=[{"field": field, "reason": reason}]) from None
+        raise InvalidInput(Message("{field}: {reason}", field=field, reason=reason),
+                           errors=[{"field": field, "reason": reason}]) from None
     except InvalidParkError as exc:
         reason = str(exc).removeprefix("park_yaml: ")
-        raise InvalidInput(f"park_yaml: {reason}", errors=[{"field": "park_yaml", "reason": reason}]) from None
+        raise InvalidInput(Message("park_yaml: {reason}", reason=reason),
+                           errors=[{"field": "park_yaml", "reason": reason}]) from None
     if not isinstance(document, dict):
-        raise InvalidInput("park_yaml: the top level must be a mapping of sections (site, grid, ...)",
-                           errors=[{"field": "park_yaml", "reason": "the top level must be a mapping"}])
+        raise InvalidInput(Message("park_yaml: the top level must be a mapping of sections (site, grid, ...)"),
+                           errors=[{"field": "park_yaml", "reason": Message("the top level must be a mapping")}])
     return document
 
 
@@ -64,8 +67,10 @@ def case_folder_path(settings: Settings, name: str) -> Path:
     path = (root / name).resolve()
     if not path.is_relative_to(root) or path == root or not (path / CASE_FILE).is_file():
         available = sorted(p.name for p in root.iterdir() if (p / CASE_FILE).is_file()) if root.is_dir() else []
-        raise InvalidInput(f"case_folder: no case {name!r} on this server; use one of {', '.join(available) or '(none)'}",
-                           errors=[{"field": "case_folder", "reason": f"no case {name!r} on this server"}])
+        raise InvalidInput(Message("case_folder: no case {name!r} on this server; use one of {cases}",
+                                   name=name, cases=', '.join(available) or '(none)'),
+                           errors=[{"field": "case_folder", "reason": Message("no case {name!r} on this server",
+                                                                              name=name)}])
     return path
 
 
@@ -73,12 +78,14 @@ def read_case_document(folder: Path) -> dict[str, Any]:
     """The ``park.yaml`` of a case folder of the server."""
     document = load_yaml((folder / CASE_FILE).read_text(encoding="utf-8"), CASE_FILE)
     if not isinstance(document, dict):
-        raise InvalidParkError(f"{CASE_FILE}: the top level must be a mapping of sections (site, grid, ...)")
+        raise InvalidParkError(Message("{case_file}: the top level must be a mapping of sections (site, grid, ...)",
+                                       case_file=CASE_FILE))
     return document
 
 
 def required_files(park: Park) -> list[str]:
-    """The data files a park reads: loads, weather (PV or air-source heat pumps), heat, a network file."""
+    """The data files a park reads: loads, weather (PV or air-source heat pumps), heat, a network file, the
+    hourly grid factor."""
     names = [park.data.loads]
     if park.pv_arrays or any(hp.source == "ambient" for hp in park.heat_pumps.values()):
         names.append(park.data.weather)
@@ -86,31 +93,40 @@ def required_files(park: Park) -> list[str]:
         names.append(park.data.heat)
     if park.network.pandapower_json:
         names.append(park.network.pandapower_json)
+    if park.carbon.grid.hourly_csv is not None:
+        names.append(park.carbon.grid.hourly_csv.file)
     return names
 
 
 def check_data_names(park: Park) -> None:
     """The files a park names are plain relative paths: nothing outside its folder is read."""
     fields = {"data.loads": park.data.loads, "data.weather": park.data.weather, "data.heat": park.data.heat,
-              "network.pandapower_json": park.network.pandapower_json}
+              "network.pandapower_json": park.network.pandapower_json,
+              "carbon.grid.hourly_csv.file": park.carbon.grid.hourly_csv.file if park.carbon.grid.hourly_csv else None}
     for field, name in fields.items():
         if name is not None and not _FILE_NAME.match(name):
-            raise InvalidInput(f"{field}: {name!r} is not a file name inside the case; use a relative path "
-                               "without '..'", errors=[{"field": field, "reason": "not a relative file name"}])
+            raise InvalidInput(Message("{field}: {name!r} is not a file name inside the case; use a relative "
+                                       "path without '..'",
+                                       field=field, name=name),
+                               errors=[{"field": field, "reason": Message("not a relative file name")}])
 
 
 def check_inline_files(park: Park, files: dict[str, str]) -> None:
     """Every file the park names is among ``files``, and every name is a plain relative path."""
     for name in files:
         if not _FILE_NAME.match(name):
-            raise InvalidInput(f"data_files: {name!r} is not a file name; use letters, digits, '_', '-', '.' "
-                               "and '/' between folders",
-                               errors=[{"field": f"data_files.{name}", "reason": "not a plain relative file name"}])
+            raise InvalidInput(Message("data_files: {name!r} is not a file name; use letters, digits, '_', '-', "
+                                       "'.' and '/' between folders",
+                                       name=name),
+                               errors=[{"field": f"data_files.{name}",
+                                        "reason": Message("not a plain relative file name")}])
     missing = [name for name in required_files(park) if name not in files]
     if missing:
-        raise InvalidInput(f"data_files: the park names {', '.join(missing)} but the request does not hold them; "
-                           "add them (file name → content)",
-                           errors=[{"field": "data_files", "reason": f"missing {name}"} for name in missing])
+        raise InvalidInput(Message("data_files: the park names {missing} but the request does not hold them; add "
+                                   "them (file name → content)",
+                                   missing=', '.join(missing)),
+                           errors=[{"field": "data_files", "reason": Message("missing {name}", name=name)}
+                                   for name in missing])
 
 
 def _sha256(text: str) -> str:
@@ -128,7 +144,7 @@ def files_folder(settings: Settings, session: Session, files: dict[str, str]) ->
     for name, sha in files.items():
         row = session.get(DataFileRow, sha)
         if row is None:  # pragma: no cover - the foreign data is written in the same transaction
-            raise NotFound(f"data file {name} ({sha}) is missing from the database")
+            raise NotFound(Message("data file {name} ({sha}) is missing from the database", name=name, sha=sha))
         target = staging / name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(row.content, encoding="utf-8")
@@ -162,7 +178,7 @@ def version_folder(settings: Settings, session: Session, version: ParkVersionRow
 def get_park(session: Session, park_id: str) -> ParkRow:
     park = session.get(ParkRow, park_id)
     if park is None:
-        raise NotFound(f"no park {park_id!r}; list the registered parks with GET /parks")
+        raise NotFound(Message("no park {park_id!r}; list the registered parks with GET /parks", park_id=park_id))
     return park
 
 
@@ -173,7 +189,9 @@ def get_version(session: Session, park_id: str, version: int | None = None) -> P
     row = session.scalar(select(ParkVersionRow).where(ParkVersionRow.park_id == park_id,
                                                       ParkVersionRow.version == number))
     if row is None:
-        raise NotFound(f"park {park_id!r} has no version {number}; its current version is {park.current_version}")
+        raise NotFound(Message("park {park_id!r} has no version {number}; its current version is "
+                               "{current_version}",
+                               park_id=park_id, number=number, current_version=park.current_version))
     return row
 
 
@@ -244,17 +262,19 @@ def add_version(session: Session, park: ParkRow, prepared: PreparedVersion, comm
         session.commit()
     except IntegrityError:
         session.rollback()
-        raise Conflict(f"park {park.id!r} changed while this request was processed (another registration or "
-                       "update won); read it again and retry",
-                       errors=[{"field": "id", "reason": "concurrent change"}]) from None
+        raise Conflict(Message("park {id!r} changed while this request was processed (another registration or "
+                               "update won); read it again and retry",
+                               id=park.id),
+                       errors=[{"field": "id", "reason": Message("concurrent change")}]) from None
     return row
 
 
 def check_id_free(session: Session, park_id: str) -> None:
     """409 if ``park_id`` is registered."""
     if session.get(ParkRow, park_id) is not None:
-        raise Conflict(f"park {park_id!r} is already registered; update it with PUT /parks/{park_id}",
-                       errors=[{"field": "id", "reason": "already registered"}])
+        raise Conflict(Message("park {park_id!r} is already registered; update it with PUT /parks/{park_id}",
+                               park_id=park_id),
+                       errors=[{"field": "id", "reason": Message("already registered")}])
 
 
 def new_park(session: Session, park_id: str, prepared: PreparedVersion) -> ParkRow:

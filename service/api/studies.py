@@ -112,7 +112,8 @@ def study_folder(settings: Settings, study_id: int) -> Path:
     return settings.data_dir / "studies" / str(study_id)
 
 
-OUTPUT_PATTERNS = ("*.csv", "*.json", "*/schedule.parquet", "*/windows.parquet")
+OUTPUT_PATTERNS = ("*.csv", "*.json", "*/schedule.parquet", "*/windows.parquet",
+                   "no-new-assets/*/schedule.parquet")  # a study's investment baseline (dispatch.studies.investment)
 
 
 def output_files(settings: Settings, study_id: int) -> list[str]:

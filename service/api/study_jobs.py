@@ -89,6 +89,7 @@ def validate_study_job(case_dir: str, request: dict) -> list[dict[str, str]]:
     """
     from microgrid.case import load_case
     from microgrid.errors import MicrogridError
+    from microgrid.messages import Message, Reason
     from dispatch.studies.study import check_period
     from dispatch.studies.sweep import validate_sweep
 
@@ -101,7 +102,9 @@ def validate_study_job(case_dir: str, request: dict) -> list[dict[str, str]]:
 
         tz = case.park.site.timezone
         first = case.load_profiles.index[0]
-        reason = str(exc).removeprefix("start, end: ")
+        message = exc.args[0] if exc.args else str(exc)
+        reason = (Reason(message, "start, end") if isinstance(message, Message)  # translatable in the dashboard
+                  else str(exc).removeprefix("start, end: "))
         outside = "start" if pd.Timestamp(settings.start).tz_localize(tz) < first else "end"
         return [{"field": outside, "reason": reason}]
     if request["kind"] == "sweep":

@@ -26,6 +26,7 @@ from typing import Annotated
 
 from fastapi import Path, Query
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from microgrid.messages import Message
 
 EARLIEST_UTC = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
 """The first instant a request may name (included)."""
@@ -72,21 +73,24 @@ def to_utc(value: dt.datetime) -> dt.datetime:
     try:
         return value.astimezone(dt.timezone.utc)
     except OverflowError:
-        raise ValueError(f"must lie from {WINDOW_TEXT}; {value.isoformat()} is not representable in UTC") from None
+        raise ValueError(Message("must lie from {window}; {value} is not representable in UTC",
+                                 window=WINDOW_TEXT, value=value.isoformat())) from None
 
 
 def check_timestamp(value: dt.datetime) -> dt.datetime:
     """An aware timestamp within the service's window, unchanged; ValueError otherwise."""
     utc = to_utc(value)
     if not EARLIEST_UTC <= utc < LATEST_UTC:
-        raise ValueError(f"must lie from {WINDOW_TEXT}; got {value.isoformat()}")
+        raise ValueError(Message("must lie from {window}; got {value}",
+                                 window=WINDOW_TEXT, value=value.isoformat()))
     return value
 
 
 def check_day(value: dt.date) -> dt.date:
     """A date within the service's years, unchanged; ValueError otherwise."""
     if not EARLIEST_DATE <= value <= LATEST_DATE:
-        raise ValueError(f"must lie from {DATE_WINDOW_TEXT}; got {value.isoformat()}")
+        raise ValueError(Message("must lie from {window}; got {value}",
+                                 window=DATE_WINDOW_TEXT, value=value.isoformat()))
     return value
 
 

@@ -79,7 +79,7 @@ def carbon(
     """
 
     def action() -> None:
-        from dispatch.carbon import carbon_by_day, factor_source
+        from dispatch.carbon import carbon_by_day, factor_source, fuels_described
         from dispatch.carbon_report import LABELS, write_carbon_report
         from dispatch.studies.study import StudySettings, run_study
         from microgrid.case import load_case
@@ -105,12 +105,14 @@ def carbon(
         source = factor_source(case.park)
         html_path = write_carbon_report(
             out / "carbon.html", table, case=case.name, month=month, strategy=strategy,
-            factor_kg_per_kwh=case.park.tariff.co2_kg_per_kwh, source=source, month_days=month_days, lang=lang)
+            factor_kg_per_kwh=case.park.carbon.grid.co2_kg_per_kwh, source=source, month_days=month_days, lang=lang,
+            fuels=fuels_described(case.park))
         total = table.loc[table["period"] == "month"].iloc[-1]
-        console.print(f"{escape(case.name)} {month}: scope 2 {total['scope2_co2_kg']:,.0f} kg CO2, avoided "
+        console.print(f"{escape(case.name)} {month}: scope 2 {total['scope2_co2_kg']:,.0f} kg CO2, scope 1 "
+                      f"{total['scope1_co2_kg']:,.0f} kg, avoided "
                       f"{total['avoided_co2_kg']:,.0f} kg, renewable share {total['renewable_share']:.1%}, "
                       f"{total['gec_certificates']:,.0f} GEC(s) ({total['gec_mwh']:,.3f} MWh)", highlight=False)
-        console.print(f"grid factor {case.park.tariff.co2_kg_per_kwh:g} kg CO2/kWh: {escape(source)}",
+        console.print(f"grid factor {case.park.carbon.grid.co2_kg_per_kwh:g} kg CO2/kWh: {escape(source)}",
                       highlight=False, soft_wrap=True)
         console.print(f"wrote {escape(str(csv_path))}, {escape(str(html_path))}", highlight=False, soft_wrap=True)
 

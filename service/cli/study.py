@@ -51,7 +51,21 @@ SUMMARY_ROWS = [
     ("co2_kg", "CO2", "kg", "{:,.0f}"),
     ("windows", "re-plan windows", "", "{:,.0f}"),
     ("fallback_windows", "fell back to rule-based", "windows", "{:,.0f}"),
+    ("annual_savings_cny", "new assets: annual savings", "CNY/a", "{:,.0f}"),
+    ("npv_cny", "new assets: NPV", "CNY", "{:,.0f}"),
+    ("irr", "new assets: IRR", "", "{:.1%}"),
+    ("payback_years", "new assets: payback", "years", "{:.1f}"),
 ]
+
+
+def investment_note(kpis) -> str:
+    """What the summary's investment rows are stated against, and the annualisation."""
+    if "investment_baseline" not in kpis.columns:
+        return ""
+    names = "; ".join(str(n) for n in kpis["investment_baseline"].dropna().unique())
+    days = ", ".join(f"{d:g}" for d in kpis["annualised_from_days"].dropna().unique())
+    return (f"investment KPIs against the {names}; savings annualised from {days} day(s) × 365 / days "
+            "(see report.html, docs/economics.md)")
 
 
 def _progress_bar(console) -> Progress:
@@ -173,7 +187,8 @@ def study(
 ) -> None:
     """Operate the park day by day over a period with rolling re-planning; compare strategies.
 
-    Writes per strategy schedule.parquet, then kpis_monthly.csv, kpis_annual.csv, kpis.json and report.html.
+    Writes per strategy schedule.parquet, then cash_flows.csv, kpis_monthly.csv, kpis_annual.csv, kpis.json and
+    report.html.
     Every finished day is checkpointed: after Ctrl-C, the same command resumes.
     """
 
@@ -217,6 +232,8 @@ def study(
         console.print(summary_table(result.kpis, f"{case.name} — {settings.start} … {settings.end} "
                                                  f"({days} day(s))"))
         console.print(escape(baseline_note(settings.baseline, strategy)), highlight=False)
+        if investment_note(result.kpis):
+            console.print(escape(investment_note(result.kpis)), highlight=False, soft_wrap=True)
         fallbacks = int(result.kpis["fallback_windows"].sum())
         if fallbacks:
             console.print(f"[bold yellow]{fallbacks} re-plan window(s) had no usable plan and followed the "
@@ -285,6 +302,7 @@ def sweep(
         table = Table(title=f"sweep of {len(scenarios)} scenario(s)", header_style="bold")
         labels = {"scenario": "#", "strategy": "strategy", "total_cost_cny": "cost [CNY]",
                   "savings_cny": f"savings vs {settings.baseline} [CNY]", "co2_kg": "CO2 [kg]", "pv_self_consumption_ratio": "PV self-use",
+                  "npv_cny": "NPV [CNY]", "irr": "IRR", "payback_years": "payback [a]",
                   "fallback_windows": "fallbacks", "wall_s": "wall [s]"}
         columns = ["scenario", *[a.path for a in axes], *list(labels)[1:]]
         columns = [c for c in columns if c in result.table.columns]
@@ -299,15 +317,17 @@ def sweep(
                     cells.append(escape(str(value)))
                 elif isinstance(value, float) and value != value:
                     cells.append("")
-                elif column.endswith("_ratio"):
+                elif column.endswith("_ratio") or column == "irr":
                     cells.append(f"{value:.1%}")
                 elif isinstance(value, float):
-                    cells.append(f"{value:,.1f}" if column == "wall_s" else f"{value:,.0f}")
+                    cells.append(f"{value:,.1f}" if column in ("wall_s", "payback_years") else f"{value:,.0f}")
                 else:
                     cells.append(escape(str(value)))
             table.add_row(*cells)
         console.print(table)
         console.print(escape(baseline_note(settings.baseline, strategy)), highlight=False)
+        if investment_note(result.table):
+            console.print(escape(investment_note(result.table)), highlight=False, soft_wrap=True)
         console.print(f"ran on {result.cluster}; total wall time {result.wall_s:.1f} s (validation "
                       f"{result.validate_s:.1f} s, cluster start {result.cluster_start_s:.1f} s, scenarios "
                       f"{result.run_s:.1f} s)", highlight=False)

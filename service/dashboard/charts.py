@@ -23,7 +23,7 @@ TOU_COLOURS = {"valley": "rgba(46,160,67,0.13)", "flat": "rgba(140,140,140,0.10)
                "peak": "rgba(230,140,20,0.16)", "critical_peak": "rgba(215,40,40,0.20)"}
 COLOURS = {"pv_used": "#f2b705", "pv_available": "#d9822b", "grid_import": "#5b6f8a", "battery_discharge": "#2a9d8f",
            "battery_charge": "#7cc6bd", "grid_export": "#b07cc6", "load": "#1d1d1d", "price": "#8a3b12",
-           "a": "#3b6fb6", "b": "#d1495b", "limit": "#c0392b"}
+           "a": "#3b6fb6", "b": "#d1495b", "limit": "#c0392b", "wind_used": "#4aa3df", "wind_available": "#1b5e8c"}
 DR_COLOUR = "rgba(59,111,182,0.16)"
 
 
@@ -92,11 +92,13 @@ def _trace(x, y, name, colour, **extra) -> dict[str, Any]:
 
 
 def balance_figure(rows: list[dict], timezone: str, dt_h: float, t, windows=()) -> dict:
-    """Stacked power balance: PV used, battery discharge and grid import above zero, battery charge and export
-    below it, the load as a line; demand-response ``windows`` shaded."""
+    """Stacked power balance: PV used, wind used, battery discharge and grid import above zero, battery charge
+    and export below it, the load as a line; demand-response ``windows`` shaded. A flow that is zero at every
+    step (no wind on a calm day, no export) has no trace."""
     x = step_times(rows, timezone, dt_h)
     data = []
     for column, key, sign, group in (("pv_used_kw", "pv_used", 1, "in"),
+                                     ("wind_used_kw", "wind_used", 1, "in"),
                                      ("battery_discharge_kw", "battery_discharge", 1, "in"),
                                      ("grid_import_kw", "grid_import", 1, "in"),
                                      ("battery_charge_kw", "battery_charge", -1, "out"),
@@ -126,6 +128,22 @@ def pv_figure(rows: list[dict], timezone: str, dt_h: float, t) -> dict:
                    COLOURS["pv_available"], fill="tonexty", fillcolor="rgba(215,40,40,0.30)",
                    line={"shape": "hv", "width": 1.5, "color": COLOURS["pv_available"], "dash": "dot"})]
     return {"data": data, "layout": _layout(t("chart_pv"), t, timezone, t("axis_power_kw"))}
+
+
+def has_wind(rows: list[dict]) -> bool:
+    """Whether a plan's schedule is of a park with wind turbines (it has the ``wind_available_kw`` column)."""
+    return any("wind_available_kw" in r for r in rows)
+
+
+def wind_figure(rows: list[dict], timezone: str, dt_h: float, t) -> dict:
+    """Wind used (filled) under wind available, all turbine groups: the band between them is the curtailed power."""
+    x = step_times(rows, timezone, dt_h)
+    data = [_trace(x, series(rows, "wind_used_kw"), t("wind_used"), COLOURS["wind_used"], fill="tozeroy",
+                   fillcolor="rgba(74,163,223,0.35)"),
+            _trace(x, series(rows, "wind_available_kw"), f"{t('wind_available')} ({t('wind_curtailment')}: ▨)",
+                   COLOURS["wind_available"], fill="tonexty", fillcolor="rgba(215,40,40,0.30)",
+                   line={"shape": "hv", "width": 1.5, "color": COLOURS["wind_available"], "dash": "dot"})]
+    return {"data": data, "layout": _layout(t("chart_wind"), t, timezone, t("axis_power_kw"))}
 
 
 def storage_figure(rows: list[dict], timezone: str, dt_h: float, t, ids: list[str], column: str, title_key: str,

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from microgrid import errors as mg
+from microgrid.messages import Message
 from service.api.db import EventRow, PlanRow
 from service.api.deps import PlannerDep, SessionDep, SettingsDep
 from service.api.problems import ProblemError
@@ -129,7 +130,7 @@ def create_event(
                                settings, planner, page.principal)
         except (ProblemError, mg.MicrogridError, ValidationError) as exc:
             session.rollback()
-            general = place_errors(exc, FORM_FIELDS, errors)
+            general = place_errors(exc, FORM_FIELDS, errors, page.lang)
         else:
             return RedirectResponse(page.url("/events", event=answer.id), status_code=303)
     return render(page, "events.html", status_code=422, form=form, errors=errors,
@@ -139,8 +140,9 @@ def create_event(
 def _event_id(identifier: str) -> str:
     """The event id as typed, checked against the service's path pattern (a field error otherwise)."""
     if not re.match(PARK_ID_PATTERN, identifier):
-        raise ProblemError(f"event_id: {identifier!r} is not an id; use 1-64 letters, digits, '_' and '-'",
-                           errors=[{"field": "event_id", "reason": "use 1-64 letters, digits, '_' and '-'"}])
+        raise ProblemError(Message("event_id: {identifier!r} is not an id; use 1-64 letters, digits, '_' and '-'",
+                                   identifier=identifier),
+                           errors=[{"field": "event_id", "reason": Message("use 1-64 letters, digits, '_' and '-'")}])
     return identifier
 
 
@@ -154,5 +156,5 @@ def cancel(page: PageDep, session: SessionDep, settings: SettingsDep, planner: P
     except (ProblemError, mg.MicrogridError) as exc:
         session.rollback()
         return render(page, "events.html", status_code=422, form=_form_defaults(page), errors={},
-                      general=problem_errors(exc)[0], **_events_context(page, session, event))
+                      general=problem_errors(exc, page.lang)[0], **_events_context(page, session, event))
     return RedirectResponse(page.url("/events", event=event), status_code=303)

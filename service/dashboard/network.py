@@ -45,7 +45,7 @@ def network_page(page: PageDep, session: SessionDep, settings: SettingsDep, plan
         try:
             report = network_report(page, chosen, session, settings, planner)
         except (ProblemError, mg.MicrogridError) as exc:
-            context["error"] = problem_errors(exc)[0]
+            context["error"] = problem_errors(exc, page.lang)[0]
         else:
             t = page.t
             context["report"] = report

@@ -27,14 +27,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import defer
 
 from microgrid.case import park_from_dict
+from microgrid.messages import Message
 from microgrid.park import Park
 from service.api import store
 from service.api.db import ParkRow, PlanRow
 from service.api.deps import SessionDep, SettingsDep
-from service.api.problems import ProblemError, Unauthorized, _field, split_message
+from service.api.problems import ProblemError, Unauthorized, _field, message_of, split_message
 from service.api.security import Principal, authenticate
 from service.dashboard import charts
-from service.dashboard.i18n import LANG_COOKIE, LANGUAGES, choose, translator
+from service.dashboard.i18n import DEFAULT_LANGUAGE, LANG_COOKIE, LANGUAGES, choose, translator
+from service.i18n import localize, localize_pydantic
 
 HERE = Path(__file__).resolve().parent
 KEY_COOKIE = "mg_key"
@@ -158,23 +160,36 @@ def figure_json(figure: dict) -> str:
     return json.dumps(figure, separators=(",", ":"), ensure_ascii=False).replace("</", "<\\/")
 
 
-def problem_errors(exc: Exception) -> tuple[str, list[dict[str, str]]]:
-    """The detail and ``errors`` (field, reason) of a service problem, a project error or a validation error."""
+def problem_errors(exc: Exception, lang: str = DEFAULT_LANGUAGE) -> tuple[str, list[dict[str, str]]]:
+    """The detail and ``errors`` (field, reason) of a service problem, a project error or a validation error.
+
+    In ``lang``: the messages through the ``messages`` catalog (:func:`service.i18n.localize`),
+    pydantic's through its message templates (:func:`service.i18n.localize_pydantic`).
+    """
     if isinstance(exc, ProblemError):
-        return exc.detail, exc.errors or [{"field": "", "reason": exc.detail}]
+        errors = [{"field": str(e.get("field", "")), "reason": localize(e.get("reason", ""), lang)}
+                  for e in exc.errors or []]
+        if errors and not isinstance(exc.detail, Message) and lang != DEFAULT_LANGUAGE:
+            detail = "; ".join(f"{e['field']}: {e['reason']}" if e["field"] else e["reason"] for e in errors)
+        else:
+            detail = localize(exc.detail, lang)
+        return detail, errors or [{"field": "", "reason": detail}]
     if isinstance(exc, ValidationError):
-        errors = [{"field": _field(tuple(e.get("loc", ()))), "reason": e.get("msg", "invalid")} for e in exc.errors()]
+        errors = [{"field": _field(tuple(e.get("loc", ()))), "reason": localize_pydantic(e, lang)}
+                  for e in exc.errors()]
         return "; ".join(f"{e['field']}: {e['reason']}" for e in errors), errors
-    return str(exc), split_message(str(exc))
+    detail = localize(message_of(exc), lang)
+    return detail, split_message(detail)
 
 
-def place_errors(exc: Exception, fields: dict[str, str], errors: dict[str, str]) -> str | None:
+def place_errors(exc: Exception, fields: dict[str, str], errors: dict[str, str],
+                 lang: str = DEFAULT_LANGUAGE) -> str | None:
     """Put the service's errors of ``exc`` next to the form's fields (``fields``: service field → form field).
 
     Returns the problem's detail when an error names no field of the form
     (shown above the form), else None.
     """
-    detail, items = problem_errors(exc)
+    detail, items = problem_errors(exc, lang)
     general = None
     for item in items:
         target = fields.get(item["field"].split(".")[0])
@@ -232,4 +247,4 @@ def chosen_day(page: Page, date: str | None) -> tuple[dt.date, str | None]:
     try:
         return dt.date.fromisoformat(date), None
     except ValueError:
-        return page.today(), f"date: {date!r} is not a date (YYYY-MM-DD)"
+        return page.today(), localize(Message("date: {date!r} is not a date (YYYY-MM-DD)", date=date), page.lang)

@@ -27,7 +27,16 @@ router = APIRouter(include_in_schema=False)
 STUDY_KPIS = [("kpi_cost", "total_cost_cny", "CNY", 0), ("kpi_savings", "savings_cny", "CNY", 0),
               ("kpi_peak_import", "peak_import_kw", "kW", 0), ("kpi_grid_import_kwh", "grid_import_kwh", "kWh", 0),
               ("kpi_co2", "co2_kg", "kg", 0), ("kpi_self_consumption", "pv_self_consumption_ratio", "%", 1),
-              ("kpi_green_share", "green_share_ratio", "%", 1)]
+              ("kpi_green_share", "green_share_ratio", "%", 1),
+              ("kpi_annual_savings", "annual_savings_cny", "unit_cny_per_year", 0), ("kpi_npv", "npv_cny", "CNY", 0),
+              ("kpi_irr", "irr", "%", 1), ("kpi_payback", "payback_years", "unit_years", 1),
+              ("kpi_discounted_payback", "discounted_payback_years", "unit_years", 1),
+              ("kpi_lcoe_pv", "lcoe_pv_cny_per_kwh", "CNY/kWh", 3), ("kpi_lcoe_wind", "lcoe_wind_cny_per_kwh", "CNY/kWh", 3),
+              ("kpi_lcos", "lcos_cny_per_kwh", "CNY/kWh", 3)]
+"""The KPI columns of a study's table: label key, KPI, unit (a catalogue key when it starts with ``unit_``), digits.
+Investment KPIs: :mod:`dispatch.studies.investment`."""
+INVESTMENT_KPIS = {key for key, *_ in STUDY_KPIS[7:]}
+"""Shown only when some row has them (no LCOE of wind for a park without new wind)."""
 STUDY_FORM_FIELDS = {"kind": "kind", "start": "start", "end": "end", "strategies": "strategies",
                      "replan_h": "replan_h", "horizon_h": "replan_h", "axes": "axis"}
 """The service's field names → the study form's fields (``axes.0.values`` → ``axis``)."""
@@ -51,15 +60,29 @@ def _studies_context(page: Page, session, settings, selected: int | None) -> dic
     if chosen is not None and chosen.kpis:
         axes = [axis["parameter"] for axis in chosen.request.get("axes") or []]
         identity = [k for k in ("strategy", *axes) if k in chosen.kpis[0]]
-        columns = [(key, column, unit, digits) for key, column, unit, digits in STUDY_KPIS if column in chosen.kpis[0]]
+        columns = [(key, column, page.t(unit) if unit.startswith("unit_") else unit, digits)
+                   for key, column, unit, digits in STUDY_KPIS
+                   if column in chosen.kpis[0]
+                   and (key not in INVESTMENT_KPIS or any(r.get(column) is not None for r in chosen.kpis))]
         rows = []
         for record in chosen.kpis:
             cells = [pct(record.get(c), d) if u == "%" else fmt(record.get(c), d) for _, c, u, d in columns]
             rows.append(([str(record.get(k)) for k in identity], cells))
         baseline = chosen.kpis[0].get("baseline") or chosen.request.get("baseline") or "no-control"
-        table = {"identity": identity, "columns": columns, "rows": rows, "baseline": page.t("strategy_" + baseline)}
+        table = {"identity": identity, "columns": columns, "rows": rows, "baseline": page.t("strategy_" + baseline),
+                 "investment": _investment_note(page, chosen.kpis)}
     return {"studies": studies, "chosen": chosen, "table": table, "strategies": ALL_STRATEGIES,
             "refresh_s": STUDY_REFRESH_S if any(s.state in ("queued", "running") for s in studies) else None}
+
+
+def _investment_note(page: Page, records: list[dict]) -> str | None:
+    """What the investment columns are stated against, and the annualisation; ``None`` without them."""
+    if not records or "npv_cny" not in records[0]:
+        return None
+    assets = sorted({str(r.get("new_assets")) for r in records if r.get("new_assets")})
+    days = sorted({r["annualised_from_days"] for r in records if r.get("annualised_from_days") is not None})
+    return page.t("study_investment_note", assets="; ".join(assets) or "—",
+                  days=", ".join(fmt(d, 0) for d in days) or "—")
 
 
 @router.get("/studies")
@@ -116,7 +139,7 @@ def create_study(
                                    planner, request.app.state.study_runner, page.principal)
         except (ProblemError, mg.MicrogridError, ValidationError) as exc:
             session.rollback()
-            general = place_errors(exc, STUDY_FORM_FIELDS, errors)
+            general = place_errors(exc, STUDY_FORM_FIELDS, errors, page.lang)
         else:
             return RedirectResponse(page.url("/studies", study=accepted.id), status_code=303)
     return render(page, "studies.html", status_code=422, form=form, errors=errors,
@@ -133,7 +156,7 @@ def cancel_study_page(request: Request, page: PageDep, session: SessionDep, sett
     except ProblemError as exc:
         session.rollback()
         return render(page, "studies.html", status_code=exc.status, form=_study_defaults(page), errors={},
-                      general=exc.detail, **_studies_context(page, session, settings, study))
+                      general=problem_errors(exc, page.lang)[0], **_studies_context(page, session, settings, study))
     return RedirectResponse(page.url("/studies", study=study), status_code=303)
 
 

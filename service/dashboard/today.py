@@ -71,8 +71,10 @@ def today_page(page: PageDep, session: SessionDep, date: str | None = None, plan
         rows, dt_h, tz, t = chosen.schedule, plan_dt_h(chosen), page.timezone, page.t
         windows = event_windows(session, page, chosen)
         figures = [("balance", charts.balance_figure(rows, tz, dt_h, t, windows)),
-                   ("pv", charts.pv_figure(rows, tz, dt_h, t)),
-                   ("price", charts.price_figure(rows, tz, dt_h, t, windows))]
+                   ("pv", charts.pv_figure(rows, tz, dt_h, t))]
+        if charts.has_wind(rows):
+            figures.append(("wind", charts.wind_figure(rows, tz, dt_h, t)))
+        figures.append(("price", charts.price_figure(rows, tz, dt_h, t, windows)))
         batteries = list(page.model.batteries)
         if batteries:
             figures.append(("soc", charts.storage_figure(rows, tz, dt_h, t, batteries, "soc_kwh", "chart_storage",
@@ -91,7 +93,7 @@ def today_page(page: PageDep, session: SessionDep, date: str | None = None, plan
 
 
 def _replan_error(page: Page, exc: Exception, day: dt.date) -> HTMLResponse:
-    detail, _ = problem_errors(exc)
+    detail, _ = problem_errors(exc, page.lang)
     return RedirectResponse(page.url("/today", date=day.isoformat(), error=detail), status_code=303)
 
 
@@ -137,6 +139,16 @@ COMPARE_KPIS = [("kpi_cost", "total_cost_cny", "CNY", 0), ("kpi_energy_cost", "e
                 ("kpi_curtailment_kwh", "curtailment_kwh", "kWh", 0), ("kpi_co2", "co2_kg", "kg", 0),
                 ("kpi_self_consumption", "pv_self_consumption_ratio", "%", 1),
                 ("kpi_green_share", "green_share_ratio", "%", 1)]
+WIND_KPIS = [("kpi_wind_generation_kwh", "wind_generation_kwh", "kWh", 0), ("kpi_wind_used_kwh", "wind_used_kwh", "kWh", 0),
+             ("kpi_wind_curtailment_kwh", "wind_curtailment_kwh", "kWh", 0),
+             ("kpi_wind_self_consumption", "wind_self_consumption_ratio", "%", 1)]
+"""The rows a comparison adds when either plan is of a park with wind turbines (has ``wind_generation_kwh``)."""
+
+
+def compare_kpis(plan_a: PlanRow, plan_b: PlanRow) -> list[tuple[str, str, str, int]]:
+    """The KPI rows of a comparison: :data:`COMPARE_KPIS`, and :data:`WIND_KPIS` when either plan has wind."""
+    wind = any("wind_generation_kwh" in p.kpis for p in (plan_a, plan_b))
+    return COMPARE_KPIS + (WIND_KPIS if wind else [])
 
 
 @router.get("/compare")
@@ -158,7 +170,7 @@ def compare_page(page: PageDep, session: SessionDep, a: int | None = None, b: in
                                "day": dt.date.fromisoformat(plan_b.plan_date) if plan_b is not None else page.today(),
                                "plan_label": lambda p: plan_label(page, p), "no_common": False}
     if plan_a is not None and plan_b is not None:
-        for key, column, unit, digits in COMPARE_KPIS:
+        for key, column, unit, digits in compare_kpis(plan_a, plan_b):
             va, vb = plan_a.kpis.get(column), plan_b.kpis.get(column)
             diff = None if va is None or vb is None else vb - va
             if unit == "%":
@@ -188,7 +200,7 @@ def compare_strategy(page: PageDep, session: SessionDep, settings: SettingsDep, 
                            planner, page.principal)
     except (ProblemError, mg.MicrogridError, ValidationError) as exc:
         session.rollback()
-        return RedirectResponse(page.url("/compare", error=problem_errors(exc)[0]), status_code=303)
+        return RedirectResponse(page.url("/compare", error=problem_errors(exc, page.lang)[0]), status_code=303)
     current = current_plan([p for p in plans_of_day(session, page.park.id, day) if p.id != made.id])
     if made.strategy == "optimal" or current is None:
         return RedirectResponse(page.url("/compare", b=made.id), status_code=303)

@@ -1,4 +1,4 @@
-"""Network constraints in the MILP: sensitivities, the stress case, a binding voltage limit."""
+"""Network constraints in the MILP: sensitivities, the stress case, binding voltage and loading limits (wind too)."""
 
 from __future__ import annotations
 
@@ -155,6 +155,117 @@ def test_voltage_limit_binds_in_a_case_built_for_it() -> None:
     charged = plan.result.schedule["b1.charge_kw"]
     assert 0 < charged.iloc[0] < plan.unaware.schedule["b1.charge_kw"].iloc[0]
     assert plan.cost_increase_cny > 0
+
+
+#: A 400-kW turbine of its own power curve (the wind given directly in the inputs).
+SMALL_TURBINE = {"bus": "main", "hub_height_m": 30,
+                 "power_curve": {"wind_speed_m_per_s": [3.0, 12.0, 25.0], "p_kw": [0.0, 400.0, 400.0]}}
+
+
+def wind_voltage_park(**network) -> dict:
+    """:func:`voltage_park` without its battery and with a turbine at the far bus, exporting ≤ 500 kW at 0.3779."""
+    config = voltage_park()
+    config["batteries"] = {}
+    config["grid"]["max_export_kw"] = 500
+    config["tariff"]["export_price_cny_per_kwh"] = 0.3779
+    config["wind_turbines"] = {"wt1": SMALL_TURBINE}
+    config["network"].update(network)
+    return config
+
+
+def _wind_plan(**network):
+    """300 kW of wind and a 20-kW load at the far bus for two hours: 280 kW exported over 300 m of cable."""
+    return plan_network_aware(make_inputs(wind_voltage_park(**network), [20.0, 20.0], wind_kw=[300.0, 300.0]))
+
+
+def test_wind_sensitivities_are_those_of_the_load_at_its_bus_reversed() -> None:
+    """At unity power factor a kW of wind at the far bus is a kW less of its load: the opposite sensitivities.
+
+    Forward differences of 0.01 kW around 150 kW of wind and a 20-kW load: equal and opposite to 1e-4
+    relative (the curvature over 0.01 kW). Wind raises the far bus's voltage, then (as an export) loads the
+    cable and its losses more.
+    """
+    config = wind_voltage_park()
+    config["network"]["load_power_factor"] = 1.0
+    inputs = make_inputs(config, [20.0, 20.0], wind_kw=[150.0, 150.0])
+    plan = plan_network_aware(inputs, losses=False, max_iterations=1).unaware
+    park = inputs.park
+    lin = linearize_schedule(park, build_network(park), plan.schedule, ["wt1.used_kw", "l1.load_kw"], delta_kw=0.01)
+    wind, load = lin.sens[:, :, 0], lin.sens[:, :, 1]
+    np.testing.assert_allclose(wind, -load, rtol=1e-4, atol=1e-12)
+    np.testing.assert_allclose(lin.loss_sens[:, 0], -lin.loss_sens[:, 1], rtol=1e-4)
+    far = lin.quantities.index(("bus", "main", "vm_pu"))
+    cable = lin.quantities.index(("line", "cable", "loading_pct"))
+    assert (wind[:, far] > 0).all() and (wind[:, cable] > 0).all() and (lin.loss_sens[:, 0] > 0).all()
+
+
+def test_voltage_rise_from_wind_is_kept_by_curtailing_it() -> None:
+    """Exporting 280 kW raises the far bus to 1.098 p.u.; the aware plan curtails wind down to 1.05 p.u.
+
+    The cost of the limit is the export revenue lost, by hand: the kWh no longer exported × 0.3779 CNY/kWh
+    (nothing is imported in either plan).
+    """
+    assert [c.name for c in controlled_columns(park_from_dict(wind_voltage_park()))] == ["wt1.used_kw"]
+    plan = _wind_plan()
+    assert plan.unaware_report.kpis["max_vm_pu"] > 1.09
+    assert plan.unaware.schedule["wt1.used_kw"].tolist() == pytest.approx([300.0, 300.0])
+    assert plan.converged and plan.report.steps["converged"].all()
+    assert 1.04 <= plan.report.kpis["max_vm_pu"] <= 1.05                      # binding, within its margin
+    aware, unaware = plan.result.schedule, plan.unaware.schedule
+    assert (aware["wind_curtailment_kw"] > 100.0).all()
+    assert aware["grid_import_kw"].sum() == pytest.approx(0.0, abs=1e-6)
+    lost_kwh = (unaware["grid_export_kw"] - aware["grid_export_kw"]).sum() * 1.0       # 1-h steps
+    assert plan.cost_increase_cny == pytest.approx(lost_kwh * 0.3779, abs=1e-4)
+    assert not plan.result.slack
+
+
+def test_wind_absorbing_reactive_power_may_export_more_within_the_voltage_band() -> None:
+    """At power factor 0.95 (under-excited) the turbine lowers its own voltage rise: less is curtailed."""
+    unity, absorbing = _wind_plan(), _wind_plan(wind_power_factor=0.95)
+    assert absorbing.converged and absorbing.report.kpis["max_vm_pu"] <= 1.05
+    assert absorbing.unaware_report.kpis["max_vm_pu"] < unity.unaware_report.kpis["max_vm_pu"]
+    assert (absorbing.result.schedule["wt1.used_kw"] > unity.result.schedule["wt1.used_kw"] + 10.0).all()
+    assert absorbing.cost_increase_cny < unity.cost_increase_cny
+
+
+def test_line_loading_from_wind_is_kept_by_curtailing_it() -> None:
+    """With a wide voltage band the cable's ampacity binds: 136 % loaded unaware, at most 100 % aware."""
+    plan = _wind_plan(max_vm_pu=1.2, max_line_loading_pct=100.0)
+    assert plan.unaware_report.kpis["max_line_loading_pct"] > 130.0
+    assert set(plan.unaware_report.violations["name"]) == {"cable"}
+    assert plan.converged and plan.report.kpis["network_violations"] == 0
+    assert 95.0 <= plan.report.kpis["max_line_loading_pct"] <= 100.0
+    assert plan.report.kpis["max_vm_pu"] > 1.05                              # the band no longer binds
+    assert (plan.result.schedule["wind_curtailment_kw"] > 50.0).all()
+
+
+def test_day_ahead_plan_of_the_stress_case_with_wind_keeps_the_limits_in_ac() -> None:
+    """The stress case with an E-82/2350 on workshop 1's 10 kV bus, its wind from the case's weather.
+
+    The wind enters the MILP's linearized rows and every AC check: the plan is AC-clean, and its
+    power flow sees the planned wind at the turbine's bus.
+    """
+    import yaml
+
+    from microgrid.case import Case
+    from microgrid.network import injections_mw
+
+    folder = CASES / "zhengzhou_park_constrained"
+    config = yaml.safe_load((folder / "park.yaml").read_text())
+    config["wind_turbines"] = {"wt1": {"bus": "ws1_mv", "turbine_type": "E-82/2350", "hub_height_m": 108}}
+    case = Case(park=park_from_dict(config), folder=folder)
+    result = plan_day_ahead(case, dt.date(2026, 7, 15))
+    assert result.kpis["network_aware"] and result.kpis["network_converged"]
+    assert result.kpis["network_violations"] == 0 and result.kpis["network_unaware_violations"] > 0
+    schedule = result.schedule
+    assert schedule["wt1.used_kw"].sum() > 0
+    net = build_network(case.park, folder)
+    sgen = list(net.sgen["name"]).index("wt1")
+    assert injections_mw(case.park, net, schedule).sgen_p_mw[:, sgen] == pytest.approx(
+        schedule["wt1.used_kw"].to_numpy() / 1000)
+    report = validate_schedule(case.park, schedule, net)
+    assert report.kpis["network_violations"] == 0
+    assert (report.steps["max_trafo_loading_pct"] <= case.park.network.max_trafo_loading_pct).all()
 
 
 def test_constrained_without_a_network_is_refused() -> None:

@@ -92,3 +92,31 @@ def test_a_month_outside_the_data_and_an_unknown_language(tmp_path: Path) -> Non
     one_line_error(run("carbon", str(case), "--month", "2026-07", "--lang", "fr", "--out", str(tmp_path / "out")),
                    "--lang", "en, zh")
     assert not (tmp_path / "out").exists()
+
+
+def test_scope1_fuels_and_the_national_factor(tmp_path: Path) -> None:
+    # 24 GJ of natural gas a day (IPCC 2006: 56.1 kg CO2/GJ): 1346.4 kg a day, scope 2 at the national 0.5366
+    park = {**TINY_PARK, "carbon": {"grid": {"preset": "mee_2022_national"}, "fuels": {
+        "boiler_gas": {"fuel": "natural_gas", "consumption_per_day": 24, "unit": "GJ"}}}}
+    case = write_tiny_case(tmp_path / "case", park)
+    out = tmp_path / "out"
+    result = run("carbon", str(case), "--month", "2026-07", "--strategy", "rule-based", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "scope 1 2,693 kg" in text and "grid factor 0.5366 kg CO2/kWh" in text and "national factor" in text
+    table = pd.read_csv(out / "carbon.csv")
+    schedule = pd.read_parquet(out / "study" / "rule-based" / "schedule.parquet")
+    assert table["scope1_co2_kg"].tolist() == pytest.approx([24 * 56.1, 24 * 56.1, 2 * 24 * 56.1])
+    assert table["scope2_co2_kg"].iloc[2] == pytest.approx(schedule["grid_import_kw"].sum() * 0.25 * 0.5366)
+    assert (schedule["co2_kg_per_kwh"] == 0.5366).all()
+    assert (table["total_co2_kg"] == table["scope1_co2_kg"] + table["scope2_co2_kg"]).all()
+    page = (out / "carbon.html").read_text(encoding="utf-8")
+    assert "boiler_gas (natural_gas, 56.1 kg CO2/GJ: IPCC 2006 Guidelines" in page
+    assert "Scope 1 is zero" not in page
+
+
+def test_a_bad_carbon_section_is_one_line_naming_the_field(tmp_path: Path) -> None:
+    park = {**TINY_PARK, "carbon": {"fuels": {"diesel": {"fuel": "diesel", "consumption_per_day": 5, "unit": "L"}}}}
+    case = write_tiny_case(tmp_path / "case", park)
+    one_line_error(run("carbon", str(case), "--month", "2026-07", "--out", str(tmp_path / "out")),
+                   "carbon.fuels.diesel", "ncv_gj_per_unit")

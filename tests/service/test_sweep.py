@@ -124,7 +124,11 @@ def test_sweep_runs_on_a_real_local_dask_cluster(tmp_path: Path, local_cluster) 
     # The same grid in this process (the service's study worker): the same table, and progress over all scenarios
     events = []
     in_process = run_sweep_in_process(case, axes, settings, tmp_path / "out-here", progress=events.append)
-    assert [(e.done, e.total) for e in events if e.day_finished] == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    assert [(e.done, e.total) for e in events if e.day_finished and "new assets" not in e.strategy] == [
+        (1, 4), (2, 4), (3, 4), (4, 4)]
+    # then the park without its new assets (one run shared by all four), reported as the last step
+    assert [(e.strategy, e.done) for e in events if "new assets" in e.strategy and e.day_finished] == [
+        ("no-control (park without new assets)", 4)]
     assert in_process.cluster == "one process, one scenario after another"
     kept = [c for c in in_process.table.columns if c not in ("wall_s", "resumed_days")]
     pd.testing.assert_frame_equal(in_process.table[kept], result.table[kept])

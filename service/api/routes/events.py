@@ -43,6 +43,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from microgrid.case import park_from_dict
+from microgrid.messages import Message
 from microgrid.timeseries import local_day
 from service.api import forecasts, measurements, store
 from service.api.db import EventRow, MeasurementRow, PlanRow, utc_now
@@ -209,8 +210,9 @@ def _replan(park_id: str, window: EventIn, answered: dict | None, active: list[d
                              active, received + limit_s,
                              timeout_s=limit_s + grace_s - (time.time() - received))
     except PlanTimeout:
-        raise PlanTimeout(f"no answer within the time limit of {limit_s:g} s; the server is busy or the park too "
-                          "large for the limit: retry later") from None
+        raise PlanTimeout(Message("no answer within the time limit of {limit_s:g} s; the server is busy or the "
+                                  "park too large for the limit: retry later",
+                                  limit_s=limit_s)) from None
     plan = result["plan"]
     row = PlanRow(
         park_id=park_id, park_version=version.version, kind="event", plan_date=plan["date"],
@@ -261,7 +263,9 @@ def _get(session, park_id: str, event_id: str) -> EventRow:
     store.get_park(session, park_id)
     row = session.get(EventRow, (park_id, event_id))
     if row is None:
-        raise NotFound(f"park {park_id!r} has no event {event_id!r}; list its events with GET /parks/{park_id}/events")
+        raise NotFound(Message("park {park_id!r} has no event {event_id!r}; list its events with GET "
+                               "/parks/{park_id}/events",
+                               park_id=park_id, event_id=event_id))
     return row
 
 
@@ -290,8 +294,9 @@ def apply_event(session, settings, planner, park_id: str, event_id: str, body: E
     """
     errors = body.errors()
     if body.end - body.start > pd.Timedelta(hours=settings.max_horizon_h):
-        errors.append({"field": "end", "reason": f"the window is longer than the {settings.max_horizon_h:g} h "
-                                                 "a plan may cover on this server"})
+        errors.append({"field": "end", "reason": Message("the window is longer than the {max_horizon_h:g} h a "
+                                                         "plan may cover on this server",
+                                                         max_horizon_h=settings.max_horizon_h)})
     if errors:
         raise InvalidInput("; ".join(f"{e['field']}: {e['reason']}" for e in errors), errors=errors)
     document = body.model_dump(mode="json")
@@ -315,7 +320,7 @@ def apply_event(session, settings, planner, park_id: str, event_id: str, body: E
         session.commit()
     except IntegrityError:
         session.rollback()
-        raise Conflict(f"event {event_id!r} was sent twice at once; send it again") from None
+        raise Conflict(Message("event {event_id!r} was sent twice at once; send it again", event_id=event_id)) from None
     return row, outcome
 
 

@@ -1,4 +1,4 @@
-"""``/parks/{park_id}/forecasts``: upload weather, PV, load and heat forecasts; the next plans use them.
+"""``/parks/{park_id}/forecasts``: upload weather, PV, load, heat and wind forecasts; the next plans use them.
 
 See :mod:`service.api.forecasts` for what is checked and which forecast a plan uses.
 """
@@ -15,7 +15,7 @@ from service.api import forecasts, store
 from service.api.deps import ParkIdDep, PlannerDep, PrincipalDep, SessionDep, SettingsDep
 from service.api.openapi import WORKER_POOL
 from service.api.parsing import StrictJsonRoute
-from service.api.schemas import ForecastCreate, ForecastOut, ForecastSummary
+from service.api.forecast_schemas import ForecastCreate, ForecastOut, ForecastSummary
 from service.api.validation import Offset, RowId, Timestamp
 
 router = APIRouter(prefix="/parks/{park_id}/forecasts", tags=["forecasts"], route_class=StrictJsonRoute)
@@ -54,21 +54,28 @@ FORECAST_EXAMPLES = {
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ForecastOut, summary="Upload a forecast",
-             responses={422: {"description": "Bad rows, naive timestamps, unknown array or profile ids, too many "
-                                             "rows (the field named)"}, **WORKER_POOL})
+             responses={422: {"description": "Bad rows, naive timestamps, unknown array, group or profile ids, "
+                                             "weather without what wind needs, too many rows (the field named)"}, **WORKER_POOL})
 def create_forecast(
     park_id: ParkIdDep, body: Annotated[ForecastCreate, Body(openapi_examples=FORECAST_EXAMPLES)],
     response: Response, session: SessionDep, settings: SettingsDep, planner: PlannerDep, principal: PrincipalDep,
 ) -> ForecastOut:
     """Store a forecast, checked against the park's current version, before the answer.
 
-    Each part (``weather``, ``pv_kw``, ``load_kw``, ``heat_kw``) is a table of
-    rows with ``timestamp`` (ISO 8601 with offset, the start of the step) at
-    any one step length, at most ``MICROGRID_MAX_FORECAST_ROWS`` rows. Direct
-    parts: mean power over the step [kW], finite, ≥ 0, no gaps; ``pv_kw`` has
-    one ``<array_id>_kw`` column per array or one total ``pv_kw`` (split over
-    the arrays by AC rating), at most the AC rating; ``load_kw`` and
-    ``heat_kw`` one column per load or heat profile, named as the profile.
+    Each part (``weather``, ``pv_kw``, ``load_kw``, ``heat_kw``, ``wind_kw``)
+    is a table of rows with ``timestamp`` (ISO 8601 with offset, the start of
+    the step) at any one step length, at most ``MICROGRID_MAX_FORECAST_ROWS``
+    rows. Direct parts: mean power over the step [kW], finite, ≥ 0, no gaps;
+    ``pv_kw`` has one ``<array_id>_kw`` column per array or one total
+    ``pv_kw`` (split over the arrays by AC rating), at most the AC rating;
+    ``wind_kw`` likewise per wind turbine group (``<group_id>_kw``, or the
+    total ``wind_kw`` split by ``max_p_kw``), at most each group's
+    ``max_p_kw``; ``load_kw`` and ``heat_kw`` one column per load or heat
+    profile, named as the profile. For a park with wind turbines, a
+    ``weather`` part must give the groups that ``wind_kw`` leaves out what
+    windpowerlib needs: ``wind_speed`` [m/s] at 10 m, ``temp_air`` [°C] for
+    the air density, and ``pressure`` in Pa if given (else the standard
+    atmosphere at the site's altitude).
 
     Plans requested without ``forecast_id`` and without inline forecasts use
     the newest forecast issued by then that covers their whole horizon.

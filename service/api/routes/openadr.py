@@ -14,6 +14,7 @@ from typing import Annotated
 import anyio.from_thread
 from fastapi import APIRouter, Body, Depends, Path, Response, status
 
+from microgrid.messages import Message
 from service.api import openadr, store
 from service.api.db import OpenAdrVenRow, utc_now
 from service.api.deps import ParkIdDep, PrincipalDep, SessionDep, SettingsDep, get_openadr
@@ -40,7 +41,8 @@ CONFIG_EXAMPLES = {
 
 
 def _missing(park_id: str) -> NotFound:
-    return NotFound(f"park {park_id!r} has no OpenADR VEN; configure one with PUT /parks/{park_id}/openadr")
+    return NotFound(Message("park {park_id!r} has no OpenADR VEN; configure one with PUT /parks/{park_id}/openadr",
+                            park_id=park_id))
 
 
 def openadr_out(session, manager: openadr.VenManager, row: OpenAdrVenRow) -> OpenAdrOut:

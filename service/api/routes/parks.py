@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Response, status
 from sqlalchemy import select
 
+from microgrid.messages import Message
 from service.api import store
 from service.api.db import DataFileRow, ParkRow, ParkVersionRow
 from service.api.deps import ParkIdDep, PlannerDep, PrincipalDep, SessionDep, SettingsDep
@@ -151,9 +152,11 @@ def update_park(
     park = store.get_park(session, park_id)
     if body.expected_version is not None and body.expected_version != park.current_version:
         raise store.Conflict(
-            f"expected_version: the park is at version {park.current_version}, not {body.expected_version}; "
-            "read it again and reapply the change",
-            errors=[{"field": "expected_version", "reason": f"current version is {park.current_version}"}])
+            Message("expected_version: the park is at version {current_version}, not {expected_version}; read it "
+                    "again and reapply the change",
+                    current_version=park.current_version, expected_version=body.expected_version),
+            errors=[{"field": "expected_version", "reason": Message("current version is {current_version}",
+                                                                    current_version=park.current_version)}])
     previous = store.get_version(session, park_id)
     prepared = store.prepare_version(settings, session, store.parse_document(body.park, body.park_yaml),
                                      body.case_folder, body.data_files, previous=previous)

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import defer
 
 from microgrid.case import park_from_dict
+from microgrid.messages import Message
 from microgrid.timeseries import local_day
 from service.api import forecasts as forecast_store
 from service.api import measurements, store
@@ -82,12 +83,16 @@ def plan_out(row: PlanRow) -> PlanOut:
 def _check_limits(body: PlanCreate, settings) -> float:
     """The request's time limit [s], after the horizon, time-limit and forecast-size guards."""
     if body.horizon_h > settings.max_horizon_h:
-        raise InvalidInput(f"horizon_h: at most {settings.max_horizon_h:g} h on this server, got {body.horizon_h:g}",
-                           errors=[{"field": "horizon_h", "reason": f"at most {settings.max_horizon_h:g} h"}])
+        raise InvalidInput(Message("horizon_h: at most {max_horizon_h:g} h on this server, got {horizon_h:g}",
+                                   max_horizon_h=settings.max_horizon_h, horizon_h=body.horizon_h),
+                           errors=[{"field": "horizon_h", "reason": Message("at most {max_horizon_h:g} h",
+                                                                            max_horizon_h=settings.max_horizon_h)}])
     if body.time_limit_s is not None and body.time_limit_s > settings.plan_time_limit_s:
         raise InvalidInput(
-            f"time_limit_s: at most {settings.plan_time_limit_s:g} s on this server, got {body.time_limit_s:g}",
-            errors=[{"field": "time_limit_s", "reason": f"at most {settings.plan_time_limit_s:g} s"}])
+            Message("time_limit_s: at most {plan_time_limit_s:g} s on this server, got {time_limit_s:g}",
+                    plan_time_limit_s=settings.plan_time_limit_s, time_limit_s=body.time_limit_s),
+            errors=[{"field": "time_limit_s", "reason": Message("at most {plan_time_limit_s:g} s",
+                                                                plan_time_limit_s=settings.plan_time_limit_s)}])
     if body.forecasts is not None:
         forecast_store.check_row_limits(dict(body.forecasts), settings.max_forecast_rows, prefix="forecasts.")
     return body.time_limit_s or settings.plan_time_limit_s
@@ -107,8 +112,12 @@ def create_plan(
     one, from the park's initial values.
 
     Forecasts: inline ``forecasts`` (rows of ``weather``, ``load_history``,
-    ``pv_kw``, ``load_kw``, ``heat_kw``) replace the park's data for this plan
-    only. Otherwise the plan uses an uploaded forecast (``forecast_id``): the
+    ``pv_kw``, ``load_kw``, ``heat_kw``, ``wind_kw``) replace the park's data
+    for this plan only. A park with wind turbines gets their power from
+    ``wind_kw``, else from the forecast's ``weather`` through windpowerlib
+    (``wind_speed``, ``temp_air``, optionally ``pressure``), else from its
+    weather file; the schedule has ``wind_available_kw``, ``wind_used_kw``
+    and ``wind_curtailment_kw`` per step and the KPIs the wind totals. Otherwise the plan uses an uploaded forecast (``forecast_id``): the
     one named, or, without ``forecast_id``, the newest of the park issued at
     or before this request arrived whose parts all cover the plan's whole
     horizon. It is used as a whole: its parts replace the park's data, the
@@ -171,8 +180,10 @@ def _solve_and_store(park_id: str, kind: str, version, folder, request: dict, jo
                              {**job_request, "warm_start": settings.plan_warm_start}, received + limit_s,
                              timeout_s=limit_s + grace_s - (time.time() - received))
     except PlanTimeout:
-        raise PlanTimeout(f"no answer within the request's time limit of {limit_s:g} s; the server is busy or the "
-                          "park too large for the limit: retry later or with a longer time_limit_s") from None
+        raise PlanTimeout(Message("no answer within the request's time limit of {limit_s:g} s; the server is "
+                                  "busy or the park too large for the limit: retry later or with a longer "
+                                  "time_limit_s",
+                                  limit_s=limit_s)) from None
     row = PlanRow(
         park_id=park_id, park_version=version.version, kind=kind, plan_date=result["date"],
         starts_at=result["start"], ends_at=result["end"],
@@ -247,9 +258,13 @@ def create_intraday_plan(
     # without a start: the newest measurement taken by now (one sent ahead of the clock waits until it is due)
     measured = measurements.latest(session, park_id, at_or_before=body.start or utc_now())
     if measured is None:
-        when = f" at or before {body.start.isoformat()}" if body.start is not None else " taken by now"
-        raise Conflict(f"park {park_id!r} has no measurement{when} to start from; send one with "
-                       f"POST /parks/{park_id}/measurements", errors=[{"field": "start", "reason": "no measurement"}])
+        if body.start is not None:
+            detail = Message("park {park_id!r} has no measurement at or before {start} to start from; send one "
+                             "with POST /parks/{park_id}/measurements", park_id=park_id, start=body.start.isoformat())
+        else:
+            detail = Message("park {park_id!r} has no measurement taken by now to start from; send one with POST "
+                             "/parks/{park_id}/measurements", park_id=park_id)
+        raise Conflict(detail, errors=[{"field": "start", "reason": Message("no measurement")}])
     folder = store.version_folder(settings, session, version)
     request = body.model_dump(mode="json")
     start = body.start or measured.measured_at
@@ -284,5 +299,7 @@ def list_plans(
 def read_plan(park_id: ParkIdDep, plan_id: RowId, session: SessionDep) -> PlanOut:
     row = session.get(PlanRow, plan_id)
     if row is None or row.park_id != park_id:
-        raise NotFound(f"park {park_id!r} has no plan {plan_id}; list its plans with GET /parks/{park_id}/plans")
+        raise NotFound(Message("park {park_id!r} has no plan {plan_id}; list its plans with GET "
+                               "/parks/{park_id}/plans",
+                               park_id=park_id, plan_id=plan_id))
     return plan_out(row)

@@ -22,12 +22,13 @@ from sqlalchemy import select, update
 
 from microgrid.case import park_from_dict
 from microgrid.errors import InvalidRequestError
+from microgrid.messages import Message
 from service.api import store, study_jobs
 from service.api.db import StudyRow, utc_now
 from service.api.deps import ParkIdDep, PlannerDep, PrincipalDep, SessionDep, SettingsDep
 from service.api.openapi import WORKER_POOL
 from service.api.parsing import StrictJsonRoute
-from service.api.problems import Conflict, InvalidInput, NotFound, split_message
+from service.api.problems import Conflict, InvalidInput, NotFound, message_of, split_message
 from service.api.studies import (ACTIVE_STATES, StudyCreate, StudyOut, StudyRunner, output_files, steps_total,
                                  study_folder, study_out, write_case)
 from service.api.validation import RowId
@@ -66,36 +67,43 @@ def check_request(body: StudyCreate, settings) -> list[dict[str, str]]:
     """The problems of a request that need no data: its shape, the server's limits, the study settings."""
     errors: list[dict[str, str]] = []
     if body.kind == "sweep" and not body.axes:
-        errors.append({"field": "axes", "reason": "a sweep needs at least one axis {parameter, values}"})
+        errors.append({"field": "axes", "reason": Message("a sweep needs at least one axis {{parameter, values}}")})
     if body.kind == "study" and body.axes:
-        errors.append({"field": "axes", "reason": "only a sweep has axes; send kind 'sweep' or drop them"})
+        errors.append({"field": "axes", "reason": Message("only a sweep has axes; send kind 'sweep' or drop them")})
     if len(set(body.strategies)) != len(body.strategies):
-        errors.append({"field": "strategies", "reason": "each strategy may be given once"})
+        errors.append({"field": "strategies", "reason": Message("each strategy may be given once")})
     days = (body.end - body.start).days + 1
     if days > settings.max_study_days:
-        errors.append({"field": "end", "reason": f"the period has {days} days; at most {settings.max_study_days} "
-                                                 "on this server (MICROGRID_MAX_STUDY_DAYS)"})
+        errors.append({"field": "end", "reason": Message("the period has {days} days; at most {max_study_days} "
+                                                         "on this server (MICROGRID_MAX_STUDY_DAYS)",
+                                                         days=days, max_study_days=settings.max_study_days)})
     if body.horizon_h > settings.max_horizon_h:
         errors.append({"field": "horizon_h",
-                       "reason": f"at most {settings.max_horizon_h:g} h on this server, got {body.horizon_h:g}"})
+                       "reason": Message("at most {max_horizon_h:g} h on this server, got {horizon_h:g}",
+                                         max_horizon_h=settings.max_horizon_h, horizon_h=body.horizon_h)})
     if body.kind == "sweep" and body.axes:
         parameters = [axis.parameter for axis in body.axes]
         for k, axis in enumerate(body.axes):
             if parameters.count(axis.parameter) > 1 and parameters.index(axis.parameter) == k:
                 errors.append({"field": f"axes.{k}.parameter",
-                               "reason": f"{axis.parameter} is given twice; list all its values in one axis"})
+                               "reason": Message("{parameter} is given twice; list all its values in one axis",
+                                                 parameter=axis.parameter)})
             texts = [repr(v) for v in axis.values]
             if len(set(texts)) != len(texts):
-                errors.append({"field": f"axes.{k}.values", "reason": f"a value of {axis.parameter} is repeated"})
+                errors.append({"field": f"axes.{k}.values", "reason": Message("a value of {parameter} is repeated",
+                                                                              parameter=axis.parameter)})
         scenarios = math.prod(len(axis.values) for axis in body.axes)
         if scenarios > settings.max_study_scenarios:
-            errors.append({"field": "axes", "reason": f"{scenarios} scenarios; at most {settings.max_study_scenarios} "
-                                                      "on this server (MICROGRID_MAX_STUDY_SCENARIOS)"})
+            errors.append({"field": "axes", "reason": Message("{scenarios} scenarios; at most "
+                                                              "{max_study_scenarios} on this server "
+                                                              "(MICROGRID_MAX_STUDY_SCENARIOS)",
+                                                              scenarios=scenarios,
+                                                              max_study_scenarios=settings.max_study_scenarios)})
     if not errors:
         try:
             study_jobs.study_settings(body.model_dump(mode="json"))
         except InvalidRequestError as exc:
-            errors = split_message(str(exc))
+            errors = split_message(message_of(exc))
     return errors
 
 
@@ -112,7 +120,9 @@ def _get(session, park_id: str, study_id: int) -> StudyRow:
     store.get_park(session, park_id)
     row = session.get(StudyRow, study_id)
     if row is None or row.park_id != park_id:
-        raise NotFound(f"park {park_id!r} has no study {study_id}; list its studies with GET /parks/{park_id}/studies")
+        raise NotFound(Message("park {park_id!r} has no study {study_id}; list its studies with GET "
+                               "/parks/{park_id}/studies",
+                               park_id=park_id, study_id=study_id))
     return row
 
 
@@ -199,7 +209,8 @@ def study_report(park_id: ParkIdDep, study_id: RowId, session: SessionDep, setti
     _done(row, "report")
     path = study_folder(settings, study_id) / study_jobs.OUT_DIR / "report.html"
     if not path.is_file():
-        raise NotFound(f"study {study_id}: its report is missing from the server's data folder")
+        raise NotFound(Message("study {study_id}: its report is missing from the server's data folder",
+                               study_id=study_id))
     return FileResponse(path, media_type="text/html; charset=utf-8")
 
 
@@ -215,8 +226,9 @@ def study_file(park_id: ParkIdDep, study_id: RowId, name: str, session: SessionD
     _done(row, "output")
     available = output_files(settings, study_id)
     if name not in available:
-        raise NotFound(f"study {study_id} has no output {name!r}; it has {', '.join(available)}",
-                       errors=[{"field": "name", "reason": "no such output"}])
+        raise NotFound(Message("study {study_id} has no output {name!r}; it has {available}",
+                               study_id=study_id, name=name, available=', '.join(available)),
+                       errors=[{"field": "name", "reason": Message("no such output")}])
     path = study_folder(settings, study_id) / study_jobs.OUT_DIR / name
     return FileResponse(path, media_type=MEDIA_TYPES[path.suffix], filename=path.name)
 
@@ -234,6 +246,7 @@ def cancel_study(park_id: ParkIdDep, study_id: RowId, session: SessionDep, setti
         runner.cancel(study_id)
         session.refresh(row)
     if row.state in ("done", "failed"):
-        raise Conflict(f"study {study_id} is already {row.state}; there is nothing to cancel",
+        raise Conflict(Message("study {study_id} is already {state}; there is nothing to cancel",
+                               study_id=study_id, state=row.state),
                        errors=[{"field": "state", "reason": row.state}])
     return study_out(settings, row)

@@ -17,7 +17,7 @@ EVENT = {"kind": "reduce", "start": "2026-07-15T12:00:00+08:00", "end": "2026-07
 
 STUDY = {"start": "2026-07-15", "end": "2026-07-15", "strategies": ["no-control"], "replan_h": 24}
 
-# Every route that needs a key: (method, path, body, admin only). Paths use park "a"; plan 1, event e1 and
+# Every route that needs a key: (method, path with its required query, body, admin only). Paths use park "a"; plan 1, event e1 and
 # forecast 1 are a's, and so is study 1 (started, and finished where a test needs it, by study_of_a).
 PROTECTED = [
     ("GET", "/parks", None, False),
@@ -54,6 +54,7 @@ PROTECTED = [
     ("GET", "/parks/a/studies/1/report", None, False),
     ("GET", "/parks/a/studies/1/files/kpis.json", None, False),
     ("DELETE", "/parks/a/studies/1", None, False),
+    ("GET", "/parks/a/carbon?month=2026-07", None, False),
     ("POST", "/keys", {"name": "k", "park_ids": ["a"]}, True),
     ("GET", "/keys", None, True),
 ]
@@ -86,7 +87,7 @@ def test_the_table_covers_every_route() -> None:
     table = {(m, p.replace("/parks/a", "/parks/{park_id}").replace("/plans/1", "/plans/{plan_id}")
               .replace("/events/e1", "/events/{event_id}").replace("/studies/1", "/studies/{study_id}")
               .replace("/files/kpis.json", "/files/{name}").replace("/forecasts/1", "/forecasts/{forecast_id}")
-              .replace("/measurements/1", "/measurements/{measurement_id}"))
+              .replace("/measurements/1", "/measurements/{measurement_id}").split("?")[0])
              for m, p, _, _ in PROTECTED}
     assert routes - {("GET", "/health")} == table
 
@@ -96,7 +97,7 @@ def test_without_a_key_is_401(client, two_parks, method, path, body, admin_only)
     response = client.request(method, path, json=body)
     problem = assert_problem(response, 401, None, "X-API-Key")
     assert response.headers["www-authenticate"].startswith("ApiKey")
-    assert problem["instance"] == path
+    assert problem["instance"] == path.split("?")[0]
 
 
 @pytest.mark.parametrize(("method", "path", "body", "admin_only"), PROTECTED, ids=ROUTE_IDS)

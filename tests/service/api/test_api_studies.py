@@ -129,6 +129,10 @@ def test_a_study_goes_queued_running_done_with_kpis_report_and_files(client, par
         assert f'<td class="num">{format_value(row["total_cost_cny"], fmt)}</td>' in report.text
 
     assert {"kpis.json", "kpis_monthly.csv", "rule-based/schedule.parquet"} <= set(done["files"])
+    # the investment KPIs, their cash flow and the schedules of the park without the new assets
+    assert {"cash_flows.csv", "no-new-assets/rule-based/schedule.parquet"} <= set(done["files"])
+    assert all(row["investment_baseline"].startswith("park without ") and row["npv_cny"] is not None
+               for row in kpis.values())
     monthly = client.get(url + "/files/kpis_monthly.csv", headers=ADMIN)
     assert monthly.status_code == 200 and monthly.headers["content-type"].startswith("text/csv")
     table = pd.read_csv(io.StringIO(monthly.text)).set_index("strategy")

@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from microgrid.case import park_from_dict
+from service import i18n as service_i18n
 from service.api.deps import get_planner, get_settings
 from service.api.main import create_app
 from service.dashboard import charts, i18n
@@ -270,6 +271,17 @@ def test_a_study_is_started_followed_and_its_report_opened(web, parks) -> None:
     assert f'data-study="{study_id}" data-state="done"' in page and 'http-equiv="refresh"' not in page
     costs = re.findall(r'<tr><th>[^<]+</th><td>([^<]+)</td>', page.split('id="study-kpis"')[1])
     assert costs == [f"{row['total_cost_cny']:,.0f}" for row in stored["kpis"]]
+    # the investment KPIs of the new assets, with what they are stated against, in both languages
+    table = page.split('id="study-kpis"')[1]
+    assert "New assets: NPV [CNY]" in table and "New assets: payback [years]" in table
+    assert all(f"{row['npv_cny']:,.0f}" in table for row in stored["kpis"])
+    note = page.split('id="study-investment-note">')[1].split("</p>")[0]
+    assert "against the park without them" in note and "annualised from 1 day(s)" in note
+    assert stored["kpis"][0]["new_assets"] in note
+    web.cookies.set("mg_lang", "zh-CN")
+    chinese = web.get(response.headers["location"]).text
+    assert "新增设备：净现值 [CNY]" in chinese and "新增设备：静态回收期 [年]" in chinese and "由 1 天" in chinese
+    web.cookies.delete("mg_lang")
     report = web.get(f"/studies/report?park=a&study={study_id}")
     assert report.status_code == 200 and report.headers["content-type"].startswith("text/html")
     assert "KPIs of the period" in report.text
@@ -321,14 +333,16 @@ def test_accept_language_negotiation(header, expected) -> None:
 def test_every_label_in_the_templates_is_in_the_catalogue_in_both_languages() -> None:
     templates = Path(i18n.__file__).parent / "templates"
     used = set()
-    modules = [p for p in templates.parent.glob("*.py") if p.name != "i18n.py"]  # i18n: the catalogue itself
+    modules = [p for p in templates.parent.glob("*.py") if p.name != "i18n.py"]
     for path in [*templates.glob("*.html"), *modules]:
         used |= set(re.findall(r'\bt\(\s*"([a-z0-9_-]+)"\s*[,)]', path.read_text()))
-    assert used and used - set(i18n.CATALOGUE) == set()
-    for key, labels in i18n.CATALOGUE.items():
-        assert set(labels) == set(i18n.LANGUAGES) and all(labels.values()), key
-        fields = [set(re.findall(r"\{(\w+)\}", label)) for label in labels.values()]
-        assert all(f == fields[0] for f in fields), key  # the same placeholders in every language
+    catalogues = {lang: service_i18n.labels(lang) for lang in i18n.LANGUAGES}
+    assert used and used - set(catalogues["en"]) == set()
+    assert set(catalogues["en"]) == set(catalogues["zh-CN"])  # every key in both languages
+    for key in catalogues["en"]:
+        texts = [catalogues[lang][key] for lang in i18n.LANGUAGES]
+        assert all(texts), key
+        assert len({frozenset(service_i18n.fields_of(t)) for t in texts}) == 1, key  # the same placeholders
     with pytest.raises(KeyError):
         i18n.translate("no_such_label", "en")
 
@@ -354,7 +368,7 @@ def test_every_label_a_template_builds_from_a_value_is_in_the_catalogue() -> Non
     built |= {f"event_adjustment_{a}" for a in get_args(baseline["adjustment"].annotation) if a != "none"}
     built |= {f"event_basis_{b}" for b in get_args(get_args(baseline["adjustment_basis"].annotation)[0])
               if b != "unavailable"} | {"event_adjustment_unavailable"}
-    assert built - set(i18n.CATALOGUE) == set()
+    assert built - set(service_i18n.labels("en")) == set()
 
 
 # --------------------------------------------------------------------------- the chart builders
