@@ -2,7 +2,7 @@
 
 Run::
 
-    .venv/bin/python bench/high_re.py                 # one week per season: 4.6 min of CPU
+    .venv/bin/python bench/high_re.py                 # one week per season: about 4.5 min of CPU
     .venv/bin/python bench/high_re.py --period year   # 2026-01-01 to 2026-12-31: about 13 times as long
 
 Every strategy of :data:`dispatch.rolling.ROLLING_STRATEGIES` operates
