@@ -11,6 +11,13 @@ import pyomo.environ as pyo
 from dispatch.inputs import DispatchInputs
 from dispatch.terms import Terms, set_series
 
+#: Objective weight of heat vented on a heat bus [CNY per kWh of heat]. Not a price (the KPIs do not bill it):
+#: a preference that keeps least-cost plans from making heat of free surplus PV and wind only to vent it,
+#: which would cost the same as curtailing the surplus and pass for self-consumption. About what the fans
+#: and pumps of a cooling tower draw to reject the heat (~1 % of it, at ~0.6 CNY/kWh), and far below any
+#: energy price, so dumping that a heat pump's minimum load forces stays possible.
+HEAT_DUMP_PENALTY_CNY_PER_KWH = 0.01
+
 
 def heat_pump_groups(park) -> dict[str, list[str]]:
     """Identical heat pumps (every field equal), keyed by the first unit's id."""
@@ -54,6 +61,9 @@ def add_heat(m: pyo.ConcreteModel, inputs: DispatchInputs, terms: Terms) -> None
         s_{j,t} = ρ_j\\, s_{j,t−1} + (ch_{j,t} − dis_{j,t})\\, Δt,\\quad ρ_j = (1 − λ_j)^{Δt}
 
         Σ_h q_{h,t} + Σ_k q_{k,t} + Σ_j (dis_{j,t} − ch_{j,t}) + unserved_{b,t} = demand_{b,t} + dump_{b,t}
+
+    Dumped heat adds :data:`HEAT_DUMP_PENALTY_CNY_PER_KWH` × Σ dump × Δt to the
+    cost objective (not to the KPIs' costs).
     """
     park = inputs.park
     if not park.heat_buses:
@@ -115,6 +125,9 @@ def add_heat(m: pyo.ConcreteModel, inputs: DispatchInputs, terms: Terms) -> None
         lambda m, t: sum(m.hp_elec_kw[g, t] for g in m.HP_GROUPS) + sum(m.boiler_elec_kw[k, t] for k in m.BOILERS))
     terms.slack.append(lambda m: sum(m.heat_unserved_kw[b, t] for b in m.HEAT_BUSES for t in m.T) * m.dt_h
                        + sum(m.ts_final_shortfall_kwh[j] for j in m.THERMAL_STORES))
+    if dump_buses:
+        terms.cost.append(lambda m: HEAT_DUMP_PENALTY_CNY_PER_KWH * m.dt_h
+                          * sum(m.heat_dump_kw[b, t] for b in dump_buses for t in m.T))
     m.ts_terminal_value_cny_per_kwh = pyo.Param(m.THERMAL_STORES, mutable=True, initialize=0.0)
     m.ts_terminal_co2_kg_per_kwh = pyo.Param(m.THERMAL_STORES, mutable=True, initialize=0.0)
     terms.cost.append(lambda m: -sum(m.ts_terminal_value_cny_per_kwh[j] * m.ts_soc_kwh[j, m.T.last()]

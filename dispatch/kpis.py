@@ -36,6 +36,8 @@ Definitions (energies are Σ power × Δt):
   ``wind_self_consumption_ratio``, as for PV; and PV + wind:
   ``renewable_generation_kwh``, ``renewable_used_kwh``,
   ``renewable_curtailment_kwh`` (the total curtailment),
+  ``renewable_curtailment_ratio`` = renewable_curtailment_kwh /
+  renewable_generation_kwh (0 without generation),
   ``renewable_onsite_kwh`` = Σ onsite × Δt, ``renewable_self_consumption_ratio``
   = renewable_onsite_kwh / renewable_generation_kwh;
 * ``self_sufficiency_ratio`` = 1 − grid import / consumption, consumption
@@ -292,6 +294,8 @@ def schedule_kpis(schedule: pd.DataFrame, park: Park, dt_h: float, month_to_date
             "renewable_generation_kwh": renewable_generation,
             "renewable_used_kwh": pv_used + wind_used,
             "renewable_curtailment_kwh": renewable_generation - pv_used - wind_used,
+            "renewable_curtailment_ratio": ((renewable_generation - pv_used - wind_used) / renewable_generation
+                                            if renewable_generation > 0 else 0.0),
             "renewable_onsite_kwh": on_site,
             "renewable_self_consumption_ratio": on_site / renewable_generation if renewable_generation > 0 else 0.0,
         })

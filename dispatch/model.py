@@ -365,11 +365,22 @@ def add_export_rule(m: pyo.ConcreteModel, park: Park) -> None:
         m.export_from_renewables = pyo.Constraint(m.T, rule=lambda m, t: m.grid_export_kw[t] <= renewable_used_kw(m, t))
 
 
+#: Objective credit for every kWh of PV and wind used, less what the batteries take in net [CNY/kWh]. Not a
+#: price (the KPIs do not count it): a tie-break that makes the least-cost plan, of plans that cost the same,
+#: the one that curtails least, e.g. an electric boiler rather than a heat pump on surplus that would
+#: otherwise be curtailed. Net of the batteries' net charge, so that burning surplus in a battery's losses
+#: (charging and discharging at once) earns nothing; below the heat-dump penalty
+#: (``dispatch.heat.HEAT_DUMP_PENALTY_CNY_PER_KWH``), so heat made of surplus is never made to be vented.
+RENEWABLE_USE_CREDIT_CNY_PER_KWH = 0.001
+
+
 def add_objectives(m: pyo.ConcreteModel, park: Park, terms: Terms) -> None:
     """The three objectives and the bounds that make them lexicographic.
 
     ``cost_cny`` = energy cost − export revenue + battery wear + demand charge
-    + device costs (shed load) − value left in stores; ``renewable_onsite_kwh``
+    + device costs (shed load) − value left in stores − a tie-break credit of
+    :data:`RENEWABLE_USE_CREDIT_CNY_PER_KWH` per kWh of PV and wind used net of
+    the batteries' charge − discharge (parks with PV or wind); ``renewable_onsite_kwh``
     = PV and wind neither exported nor curtailed; ``co2_kg`` = Σ_t import_t × f_t × Δt (f_t the step's grid factor)
     − the CO2 credited to the energy left in stores. ``slack_kwh`` is every
     requirement not met, in kWh (a missed batch run counts its energy), and
@@ -391,7 +402,13 @@ def add_objectives(m: pyo.ConcreteModel, park: Park, terms: Terms) -> None:
             for b in m.BATTERIES for t in m.T
         )
         stored = sum(m.battery_terminal_value_cny_per_kwh[b] * m.battery_soc_kwh[b, m.T.last()] for b in m.BATTERIES)
-        return energy + wear - stored + m.demand_charge_cny_per_kw * m.new_peak_kw + sum(f(m) for f in terms.cost)
+        used = 0.0
+        if park.pv_arrays or park.wind_turbines:
+            used = RENEWABLE_USE_CREDIT_CNY_PER_KWH * m.dt_h * sum(
+                m.renewable_used_kw[t] - sum(m.battery_charge_kw[b, t] - m.battery_discharge_kw[b, t] for b in m.BATTERIES)
+                for t in m.T)
+        return (energy + wear - stored - used + m.demand_charge_cny_per_kw * m.new_peak_kw
+                + sum(f(m) for f in terms.cost))
 
     def slack(m):
         quantity = sum(m.unserved_kw[t] for t in m.T) * m.dt_h + sum(f(m) for f in terms.slack)

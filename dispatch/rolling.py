@@ -266,7 +266,7 @@ def _realize(actual: DispatchInputs, plan: Flows, steps: int,
     the planned net load only where it costs: they discharge more where the
     import would rise above the month's peak so far (or the planned import,
     if higher) — a new peak is billed for the whole month — and charge more
-    where PV and wind surplus would be exported beyond the plan; elsewhere the grid
+    where PV and wind surplus would be exported or curtailed beyond the plan; elsewhere the grid
     takes the difference, and the batteries keep the energy the plan set
     aside for later. All within their power and energy limits; a discharge
     the park does not need is never exported. The grid takes the rest: import
@@ -314,6 +314,12 @@ def _realize(actual: DispatchInputs, plan: Flows, steps: int,
     planned_grid = np.asarray(plan.grid_import_kw[:steps]) - np.asarray(plan.grid_export_kw[:steps])
     if park.grid.export_rule == "full_export":     # the park's own meter only imports; the export is metered apart
         planned_grid = np.asarray(plan.grid_import_kw[:steps], dtype=float)
+    else:
+        # The surplus the plan curtailed is part of its exchange: only surplus beyond the plan's export and
+        # curtailment is new to the batteries (a rule that curtails, e.g. no-control, is realized as planned).
+        seen = renewable_available_kw(actual if planned is None else planned)[:steps]
+        used = (plan.pv_used_kw.iloc[:steps].sum(axis=1) + plan.wind_used_kw.iloc[:steps].sum(axis=1)).to_numpy()
+        planned_grid = planned_grid - np.clip(seen - used, 0, None)
     charge = np.zeros_like(planned_out)
     discharge = np.zeros_like(planned_out)
     soc = np.zeros_like(planned_out)

@@ -113,6 +113,7 @@ KPI_ROWS = [
     ("curtailment_kwh", "PV curtailed", "kWh", "{:,.0f}"),
     ("wind_curtailment_kwh", "wind curtailed", "kWh", "{:,.0f}"),
     ("renewable_curtailment_kwh", "PV + wind curtailed", "kWh", "{:,.0f}"),
+    ("renewable_curtailment_ratio", "PV + wind curtailed, share of generation", "", "{:.1%}"),
     ("peak_import_kw", "peak import", "kW", "{:,.0f}"),
     ("co2_kg", "CO2", "kg", "{:,.0f}"),
     ("co2_avoided_kg", "CO2 avoided by own generation used on site", "kg", "{:,.0f}"),

@@ -296,3 +296,28 @@ def test_value_left_in_store_keeps_energy_in_the_battery() -> None:
     park = two_price_park(terminal_value_cny_per_kwh=0.2)
     result = run_strategy(make_inputs(park, [0.0]), "optimal")
     assert result.schedule["b1.soc_kwh"].iloc[-1] == pytest.approx(0.0)
+
+
+def test_surplus_serves_heat_through_the_boiler_and_is_never_vented() -> None:
+    """Wind 600 kW, load 100 kW, heat demand 90 kW for one hour, anti-backflow: every plan that imports
+    nothing costs 0, so only the tie-breaks choose. The heat pump would take 30 kW (COP 3) and leave
+    470 kWh curtailed; the boiler (η 0.9) takes 100 kW: 400 kWh curtailed, the plan that curtails least.
+    Running the boiler at its 500 kW and venting the 360 kW of heat beyond the demand would curtail
+    nothing more of value: the dump's penalty (0.01 CNY/kWh of heat) outweighs the credit for using wind
+    (0.001 CNY/kWh), so nothing is vented."""
+    park = heat_park()
+    del park["thermal_stores"]
+    park["grid"]["export_rule"] = "anti_backflow"
+    park["electric_boilers"] = {"eb1": {"bus": "main", "heat_bus": "steam", "max_elec_kw": 500, "efficiency": 0.9}}
+    park["wind_turbines"] = {"wt1": {"bus": "main", "hub_height_m": 30, "power_curve": {
+        "wind_speed_m_per_s": [3.0, 12.0, 25.0], "p_kw": [0.0, 1000.0, 1000.0]}}}
+    inputs = make_inputs(park, [100.0], heat_kw={"steam": [90.0]}, wind_kw=[600.0])
+    result = run_strategy(inputs, "optimal")
+    s, k = result.schedule, result.kpis
+    assert k["total_cost_cny"] == pytest.approx(0.0, abs=1e-9)
+    assert s["eb1.elec_kw"].tolist() == pytest.approx([100.0])
+    assert s["hp1.elec_kw"].tolist() == pytest.approx([0.0], abs=1e-9)
+    assert k["heat_dumped_kwh"] == pytest.approx(0.0, abs=1e-9)
+    assert k["renewable_curtailment_kwh"] == pytest.approx(400.0)
+    # Without control the heat pump follows the demand: 30 kW, 470 kWh curtailed.
+    assert run_strategy(inputs, "no-control").kpis["renewable_curtailment_kwh"] == pytest.approx(470.0)

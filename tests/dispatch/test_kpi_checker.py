@@ -106,6 +106,8 @@ def recompute(schedule: pd.DataFrame, kpis: dict) -> dict:
                    wind_self_consumption_ratio=wind_onsite / wind if wind else 0.0,
                    renewable_generation_kwh=pv + wind, renewable_used_kwh=e("pv_used_kw") + e("wind_used_kw"),
                    renewable_curtailment_kwh=e("curtailment_kw") + e("wind_curtailment_kw"),
+                   renewable_curtailment_ratio=(e("curtailment_kw") + e("wind_curtailment_kw")) / (pv + wind)
+                   if pv + wind else 0.0,
                    renewable_onsite_kwh=renewable_onsite,
                    renewable_self_consumption_ratio=renewable_onsite / (pv + wind) if pv + wind else 0.0)
     out["self_sufficiency_ratio"] = max(0.0, 1 - out["grid_import_kwh"] / out["consumption_kwh"])

@@ -12,7 +12,8 @@ import pytest
 
 from dispatch.day_ahead import plan_day_ahead, write_outputs
 from dispatch.inputs import day_ahead_inputs
-from dispatch.model import end_of_horizon_values
+from dispatch.heat import HEAT_DUMP_PENALTY_CNY_PER_KWH
+from dispatch.model import RENEWABLE_USE_CREDIT_CNY_PER_KWH, end_of_horizon_values
 from dispatch.results import SolverStatus
 from microgrid.case import Case, load_case
 
@@ -110,12 +111,16 @@ def test_costs_recomputed_from_the_csv_equal_the_kpis(case: Case, tmp_path: Path
     assert kpis["co2_kg"] == pytest.approx(s["grid_import_kw"].sum() * dt_h * tariff.co2_kg_per_kwh, abs=0.01)
     assert kpis["pv_generation_kwh"] == pytest.approx(s["pv_available_kw"].sum() * dt_h, abs=0.01)
     # The solver's own objective is the same money, less the value of the energy the
-    # stores keep at the end (end_of_horizon='value'), with no slack used.
+    # stores keep at the end (end_of_horizon='value'), with no slack used, and the two
+    # tie-breaks: a credit for PV used net of the batteries' net charge, a penalty on vented heat.
     ends = end_of_horizon_values(day_ahead_inputs(case, day), "value")
     kept = sum(ends[b].value_cny_per_kwh * s[f"{b}.soc_kwh"].iloc[-1] for b in case.park.batteries)
     kept += sum(ends[j].value_cny_per_kwh * s[f"{j}.soc_th_kwh"].iloc[-1] for j in case.park.thermal_stores)
     assert kept > 0
-    assert result.objective_cny == pytest.approx(kpis["total_cost_cny"] - kept, rel=1e-6)
+    net_used = s["pv_used_kw"] - s["battery_charge_kw"] + s["battery_discharge_kw"]
+    credit = RENEWABLE_USE_CREDIT_CNY_PER_KWH * net_used.sum() * dt_h
+    vented = HEAT_DUMP_PENALTY_CNY_PER_KWH * sum(s[f"{h}.dumped_th_kw"].sum() for h in case.park.heat_buses) * dt_h
+    assert result.objective_cny == pytest.approx(kpis["total_cost_cny"] - kept - credit + vented, rel=1e-6)
 
 
 def test_month_to_date_peak_lowers_the_demand_charge(case: Case) -> None:

@@ -90,7 +90,8 @@ def test_pv_and_wind_are_curtailed_in_proportion_and_share_the_export() -> None:
     """PV 300 and wind 600 kW, load 100 kW, no battery, export ≤ 200 kW: 600 kW curtailed.
 
     The heuristics take it from each in proportion to its output (200 PV, 400 wind). On site
-    100 kW, shared likewise: PV 100/3, wind 200/3 kW; self-consumption 1/9 of each.
+    100 kW, shared likewise: PV 100/3, wind 200/3 kW; self-consumption 1/9 of each; 600 of the
+    900 kWh generated are curtailed: a curtailment ratio of 2/3.
     """
     park = wind_park()
     park["batteries"] = {}
@@ -101,6 +102,7 @@ def test_pv_and_wind_are_curtailed_in_proportion_and_share_the_export() -> None:
         assert k["curtailment_kwh"] == pytest.approx(200.0)
         assert k["wind_curtailment_kwh"] == pytest.approx(400.0)
         assert k["renewable_curtailment_kwh"] == pytest.approx(600.0)
+        assert k["renewable_curtailment_ratio"] == pytest.approx(2 / 3)
         assert k["pv_onsite_kwh"] == pytest.approx(100.0 / 3)
         assert k["wind_onsite_kwh"] == pytest.approx(200.0 / 3)
         assert k["pv_self_consumption_ratio"] == pytest.approx(1 / 9)
