@@ -220,7 +220,7 @@ def summarize(steps: list[dict], tolerance_kw: float, heat_pump_ids: Collection[
     """
     judged = [s for s in steps if s["import_deviation_kw"] is not None]
     heat_pumps = [abs(q["deviation"]) for s in steps for name, q in s["quantities"].items()
-                  if name.removesuffix(".elec_kw") in heat_pump_ids and name.endswith(".elec_kw")]
+                  if name.endswith(".elec_kw") and name.removesuffix(".elec_kw") in heat_pump_ids]
     energy_cost = sum(s["energy_cost_cny"] for s in judged)
     exposure = max((s["demand_charge_exposure_cny"] for s in judged), default=0.0)
     n = len(judged)
