@@ -10,9 +10,14 @@ and the measurements are enough to recompute them):
 
 * deviation of a quantity = measured − planned, at the step. Powers [kW]
   against the step's planned power (``grid_import_kw``, ``grid_export_kw``,
-  ``pv_used_kw`` for the metered PV, ``wind_used_kw`` for the metered wind, ``load_kw``); a store's content [kWh]
+  ``pv_used_kw`` for the metered PV, ``wind_used_kw`` for the metered wind, ``load_kw``, and
+  ``<hp>.elec_kw``, a heat pump's electric input, for its metered ``heat_pump_kw``); a store's content [kWh]
   against the planned content at the measurement's time, linear between the
   ends of the steps (the end of the first step for a time in it);
+* mean absolute heat-pump deviation of a day = ``Σ |Δ<hp>.elec_kw| / n`` [kW]
+  over the ``n`` (step, heat pump) pairs measured. It is not priced: what a
+  heat pump draws more or less than planned is already in the import
+  deviation, whose cost follows, and pricing it again would count it twice;
 * a batch process's run: ``<id>.running`` 1 when the measurement has a run
   in progress (``process_running_h`` names it), 0 when it names the process
   in ``process_runs_done`` only, against 1 when the plan's ``<id>.load_kw``
@@ -38,6 +43,7 @@ and the measurements are enough to recompute them):
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -171,6 +177,10 @@ def step_adherence(steps: PlanSteps, k: int, row: MeasurementRow, park: Park, ra
         entry = _deviation(value, planned.get(column))
         if entry is not None:
             quantities[field] = entry
+    for device, value in (row.heat_pump_kw or {}).items():
+        entry = _deviation(value, planned.get(f"{device}.elec_kw")) if device in park.heat_pumps else None
+        if entry is not None:
+            quantities[f"{device}.elec_kw"] = entry
     for stores, suffix, measured in ((park.batteries, "soc_kwh", row.soc_kwh),
                                      (park.thermal_stores, "soc_th_kwh", row.thermal_soc_kwh)):
         for device, value in (measured or {}).items():
@@ -203,9 +213,14 @@ def step_adherence(steps: PlanSteps, k: int, row: MeasurementRow, park: Park, ra
     return result
 
 
-def summarize(steps: list[dict], tolerance_kw: float) -> dict:
-    """The day's plan adherence from its measured steps (the definitions of the module)."""
+def summarize(steps: list[dict], tolerance_kw: float, heat_pump_ids: Collection[str] = ()) -> dict:
+    """The day's plan adherence from its measured steps (the definitions of the module).
+
+    ``heat_pump_ids`` are the park's heat pumps, whose ``<id>.elec_kw`` deviations are averaged.
+    """
     judged = [s for s in steps if s["import_deviation_kw"] is not None]
+    heat_pumps = [abs(q["deviation"]) for s in steps for name, q in s["quantities"].items()
+                  if name.endswith(".elec_kw") and name.removesuffix(".elec_kw") in heat_pump_ids]
     energy_cost = sum(s["energy_cost_cny"] for s in judged)
     exposure = max((s["demand_charge_exposure_cny"] for s in judged), default=0.0)
     n = len(judged)
@@ -217,6 +232,8 @@ def summarize(steps: list[dict], tolerance_kw: float) -> dict:
         "energy_cost_cny": round(energy_cost, 6), "demand_charge_exposure_cny": round(exposure, 6),
         "deviation_cost_cny": round(energy_cost + exposure, 6),
         "within_tolerance_share": round(sum(1 for s in judged if s["within_tolerance"]) / n, 6) if n else None,
+        "heat_pump_steps_measured": len(heat_pumps),
+        "mean_abs_heat_pump_deviation_kw": round(sum(heat_pumps) / len(heat_pumps), 6) if heat_pumps else None,
     }
 
 
@@ -257,4 +274,4 @@ def day_adherence(session, park_id: str, park: Park, day: dt.date, plan_id: int 
         step["timestamp"] = step["timestamp"].astimezone(zone)
         step["measured_at"] = step["measured_at"].astimezone(zone)
     return {"park_id": park_id, "date": day, "plan_ids": sorted({s["plan_id"] for s in steps}),
-            "summary": summarize(steps, tolerance_kw), "steps": steps}
+            "summary": summarize(steps, tolerance_kw, park.heat_pumps), "steps": steps}

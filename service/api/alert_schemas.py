@@ -60,7 +60,8 @@ class AdherenceStep(BaseModel):
     price_import_cny_per_kwh: float = Field(description="The plan's import price at the step.")
     quantities: dict[str, QuantityDeviation] = Field(
         description="grid_import_kw, grid_export_kw, pv_kw (against pv_used_kw), wind_kw (against wind_used_kw), "
-                    "load_kw, <battery>.soc_kwh, <store>.soc_th_kwh, <process>.running (1 or 0): those measured.")
+                    "load_kw, <heat pump>.elec_kw (metered heat_pump_kw), <battery>.soc_kwh, <store>.soc_th_kwh, "
+                    "<process>.running (1 or 0): those measured.")
     import_deviation_kw: float | None
     import_deviation_kwh: float | None
     energy_cost_cny: float | None = Field(description="import_deviation_kwh × price_import_cny_per_kwh.")
@@ -81,6 +82,10 @@ class AdherenceSummary(BaseModel):
     demand_charge_exposure_cny: float = Field(description="The largest step exposure (a month's peak is billed once).")
     deviation_cost_cny: float = Field(description="energy_cost_cny + demand_charge_exposure_cny.")
     within_tolerance_share: float | None = Field(description="Plan adherence: share of steps within tolerance_kw.")
+    heat_pump_steps_measured: int = Field(description="(Step, heat pump) pairs with a metered heat_pump_kw.")
+    mean_abs_heat_pump_deviation_kw: float | None = Field(
+        description="Σ |metered − planned <hp>.elec_kw| / heat_pump_steps_measured; not priced (the import "
+                    "deviation holds it).")
 
 
 class AdherenceOut(BaseModel):

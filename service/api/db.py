@@ -183,6 +183,8 @@ class MeasurementRow(Base):
     load_kw: Mapped[float | None] = mapped_column(Float, nullable=True)
     grid_import_kw: Mapped[float | None] = mapped_column(Float, nullable=True)
     grid_export_kw: Mapped[float | None] = mapped_column(Float, nullable=True)
+    heat_pump_kw: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    """Heat pump id → metered electric input [kW]; None before it was kept."""
     flexible_state: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     """The flexible loads' state (``schemas.FLEXIBLE_STATE_FIELDS`` → id → value); None before it was kept."""
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
@@ -374,7 +376,7 @@ def make_engine(url: str) -> Engine:
 ADDED_COLUMNS = {("plans", "measurement_id"): "INTEGER", ("measurements", "flexible_state"): "JSON",
                  ("plans", "decisions"): "JSON", ("plans", "forecast_id"): "INTEGER",
                  ("measurements", "grid_import_kw"): "FLOAT", ("measurements", "grid_export_kw"): "FLOAT",
-                 ("measurements", "wind_kw"): "FLOAT"}
+                 ("measurements", "wind_kw"): "FLOAT", ("measurements", "heat_pump_kw"): "JSON"}
 """Columns added to existing tables since the first release: (table, column) → SQL type (nullable, no default)."""
 
 

@@ -1,8 +1,9 @@
 """Measurements of a park: checked against its current version, stored, and turned into a plan's start state.
 
 A measurement is the metered state at one time: battery and thermal-store
-contents [kWh], the month-to-date peak import [kW], optionally the metered PV
-and load and the import and export at the point of common coupling [kW]
+contents [kWh], the month-to-date peak import [kW], optionally the metered PV,
+wind and load, each heat pump's electric input and the import and export at
+the point of common coupling [kW]
 (:func:`metered_demand_kw`, what the OpenADR VEN reports) and the state of
 the flexible loads (batch runs done and in progress, energy delivered to
 sessions, shedding used, energy shifted). A plan request that gives no state starts from the newest
@@ -29,7 +30,7 @@ from microgrid.messages import Message
 from microgrid.park import Park
 from service.api.db import MeasurementRow, ParkVersionRow, PlanRow, utc_now
 from service.api.problems import InvalidInput, NotFound
-from service.api.schemas import FLEXIBLE_KINDS, FLEXIBLE_STATE_FIELDS, MeasurementCreate, MeasurementOut
+from service.api.measurement_schemas import FLEXIBLE_KINDS, FLEXIBLE_STATE_FIELDS, MeasurementCreate, MeasurementOut
 from service.api.validation import EARLIEST_UTC, to_utc
 
 TOLERANCE_KWH = 1e-6
@@ -39,7 +40,8 @@ def check_measurement(document: dict, body: MeasurementCreate) -> None:
     """422 naming every field whose device id is not the park's or whose value is outside the device's bounds.
 
     Bounds: a store's content within ``[min_soc_kwh, max_soc_kwh]`` (the range
-    a plan may start from); metered PV at most the arrays' AC rating.
+    a plan may start from); metered PV at most the arrays' AC rating; a heat
+    pump's metered electric input within ``[0, max_elec_kw]``.
     """
     park = park_from_dict(document)
     errors: list[dict[str, str]] = []
@@ -58,6 +60,18 @@ def check_measurement(document: dict, body: MeasurementCreate) -> None:
                                                  "{max_soc_kwh:g}] kWh",
                                                  value=value, min_soc_kwh=device.min_soc_kwh,
                                                  max_soc_kwh=device.max_soc_kwh)})
+    for device_id, value in body.heat_pump_kw.items():
+        heat_pump = park.heat_pumps.get(device_id)
+        if heat_pump is None:
+            known = ", ".join(sorted(park.heat_pumps)) or "(none)"
+            errors.append({"field": f"heat_pump_kw.{device_id}",
+                           "reason": Message("the park has no device {device_id!r} here; its ids: {known}",
+                                             device_id=device_id, known=known)})
+        elif not 0.0 <= value <= heat_pump.max_elec_kw + 1e-6:   # also false for a non-finite value
+            errors.append({"field": f"heat_pump_kw.{device_id}",
+                           "reason": Message("{value:g} kW is outside [0, {max_elec_kw:g}] kW, the heat pump's "
+                                             "rated electric input (max_elec_kw)",
+                                             value=value, max_elec_kw=heat_pump.max_elec_kw)})
     errors += _flexible_errors(park, body)
     pv_rating_kw = sum(array.ac_capacity_kw for array in park.pv_arrays.values())
     if body.pv_kw is not None and body.pv_kw > pv_rating_kw + 1e-6:
@@ -144,7 +158,7 @@ def _fill(row: MeasurementRow, version: ParkVersionRow, body: MeasurementCreate)
     row.soc_kwh, row.thermal_soc_kwh = body.soc_kwh, body.thermal_soc_kwh
     row.month_to_date_peak_kw, row.pv_kw, row.load_kw = body.month_to_date_peak_kw, body.pv_kw, body.load_kw
     row.grid_import_kw, row.grid_export_kw = body.grid_import_kw, body.grid_export_kw
-    row.wind_kw = body.wind_kw
+    row.wind_kw, row.heat_pump_kw = body.wind_kw, dict(body.heat_pump_kw)
     row.flexible_state = {name: getattr(body, name) for name in FLEXIBLE_STATE_FIELDS}
     return row
 
@@ -290,5 +304,6 @@ def measurement_out(row: MeasurementRow) -> MeasurementOut:
                           measured_at=row.measured_at_local, soc_kwh=row.soc_kwh, thermal_soc_kwh=row.thermal_soc_kwh,
                           month_to_date_peak_kw=row.month_to_date_peak_kw, pv_kw=row.pv_kw, wind_kw=row.wind_kw, load_kw=row.load_kw,
                           grid_import_kw=row.grid_import_kw, grid_export_kw=row.grid_export_kw,
+                          heat_pump_kw=row.heat_pump_kw or {},
                           **{name: (row.flexible_state or {}).get(name) or {} for name in FLEXIBLE_STATE_FIELDS},
                           created_at=row.created_at)
