@@ -25,6 +25,7 @@ from microgrid.carbon import Carbon, legacy_grid_factor
 from microgrid.economics import DEFAULT_NEW_ASSET_GROUPS, NEW_ASSET_GROUPS, Economics
 from microgrid.flexible import CurtailableLoad, EnergyLoad, ShiftableLoad, ShiftableProcess
 from microgrid.heat import ElectricBoiler, HeatBus, HeatPump, ThermalStore
+from microgrid.sizing import Sizing
 from microgrid.tariff import PRESETS, Tariff
 from microgrid.wind import WindTurbineGroup
 
@@ -420,6 +421,7 @@ class Park(StrictModel):
     economics: Economics = Field(default_factory=Economics)
     carbon: Carbon = Field(default_factory=Carbon)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    sizing: Sizing | None = Field(default=None, description="what `microgrid size` may buy (microgrid.sizing)")
     pv_arrays: dict[str, PVArray] = Field(default_factory=dict)
     wind_turbines: dict[str, WindTurbineGroup] = Field(default_factory=dict)
     batteries: dict[str, Battery] = Field(default_factory=dict)

@@ -7,6 +7,7 @@ schedule      plan one day of a case                      :mod:`.schedule`
 network       AC power flow of a schedule                 :mod:`.network`
 forecast      PV, wind and load forecasts, accuracy       :mod:`.forecast`
 study, sweep  rolling-horizon studies and sweeps          :mod:`.study`
+size          sizes of new assets on typical days         :mod:`.size`
 carbon        carbon metering of a month                  :mod:`.carbon`
 service       the HTTP service and its keys               :mod:`.serve`
 ============  ==========================================  =========================
@@ -27,6 +28,7 @@ from service.cli.forecast import forecast_app
 from service.cli.network import network_app
 from service.cli.schedule import schedule_app
 from service.cli.serve import service_app
+from service.cli.size import size_app
 from service.cli.study import study_app
 
 app = typer.Typer(
@@ -52,6 +54,7 @@ app.add_typer(schedule_app)
 app.add_typer(network_app, name="network")
 app.add_typer(forecast_app, name="forecast")
 app.add_typer(study_app)
+app.add_typer(size_app)
 app.add_typer(carbon_app)
 app.add_typer(service_app, name="service")
 
