@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from service.api.validation import MIN_HORIZON_H, Day, RequestModel, Timestamp
+from service.api.validation import MIN_HORIZON_H, Day, RequestModel, Timestamp, outbound_url_errors
 
 PARK_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 FILE_NAME_PATTERN = r"^(?!.*\.\.)[A-Za-z0-9_.-]{1,100}(/[A-Za-z0-9_.-]{1,100}){0,3}$"
@@ -505,7 +505,6 @@ class EventOut(BaseModel):
 # --- OpenADR 2.0b VEN ----------------------------------------------------------------------------
 
 FINGERPRINT_PATTERN = r"^([0-9A-Fa-f]{2}:){9}[0-9A-Fa-f]{2}$"
-LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
 class OpenAdrConfigIn(_Request):
@@ -554,26 +553,9 @@ class OpenAdrConfigIn(_Request):
         ``vtn_hosts``: the hosts the server lets a VEN connect to
         (``MICROGRID_OPENADR_VTN_HOSTS``); empty: any.
         """
-        import ipaddress
         from pathlib import Path
-        from urllib.parse import urlsplit
 
-        errors = []
-        url = urlsplit(self.vtn_url)
-        host = url.hostname or ""
-        try:
-            loopback = host in LOOPBACK_HOSTS or ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            loopback = False
-        if url.scheme not in ("http", "https") or not host:
-            errors.append({"field": "vtn_url", "reason": "give the VTN's URL as https://host[:port]/path"})
-        elif url.scheme == "http" and not loopback:
-            errors.append({"field": "vtn_url", "reason": "plain http is accepted only for a VTN on this machine "
-                                                         "(127.0.0.1, ::1, localhost); use https"})
-        elif vtn_hosts and host not in vtn_hosts:
-            errors.append({"field": "vtn_url", "reason": f"this server lets VENs connect only to "
-                                                         f"{', '.join(vtn_hosts)} (MICROGRID_OPENADR_VTN_HOSTS); "
-                                                         f"not {host!r}"})
+        errors = outbound_url_errors("vtn_url", self.vtn_url, "VTN", vtn_hosts, "MICROGRID_OPENADR_VTN_HOSTS")
         if (self.cert_path is None) != (self.key_path is None):
             missing = "key_path" if self.key_path is None else "cert_path"
             errors.append({"field": missing, "reason": "give cert_path and key_path together"})
