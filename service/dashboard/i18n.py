@@ -254,6 +254,13 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "field_choose_one": {"en": "choose at least one", "zh-CN": "请至少选择一项"},
     "refreshing": {"en": "This page refreshes every {s} s while a study runs.",
                    "zh-CN": "有研究运行时，本页每 {s} 秒刷新一次。"},
+    # live notices (the park's stream)
+    "live_plan_created": {"en": "New plan #{id} for {date}.", "zh-CN": "已生成新计划 #{id}（{date}）。"},
+    "live_alert_opened": {"en": "New alert.", "zh-CN": "出现新告警。"},
+    "live_alert_acknowledged": {"en": "An alert was acknowledged.", "zh-CN": "有告警已被确认。"},
+    "live_alert_resolved": {"en": "An alert was resolved.", "zh-CN": "有告警已解除。"},
+    "live_reload": {"en": "Reload to see it", "zh-CN": "刷新页面查看"},
+    "live_dismiss": {"en": "Dismiss", "zh-CN": "关闭"},
 }
 """Key → language → label; labels may hold ``{name}`` fields filled by :func:`translate`."""
 
