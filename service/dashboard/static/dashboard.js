@@ -28,6 +28,8 @@
     var box = document.getElementById("live-notice");
     if (!box || !window.EventSource) { return; }
     var source = new EventSource(box.dataset.live);  // reconnects by itself, with Last-Event-ID
+    source.addEventListener("open", function () { box.dataset.stream = "open"; });
+    source.addEventListener("error", function () { box.dataset.stream = "reconnecting"; });
     Object.keys(LIVE_LABELS).forEach(function (kind) {
       source.addEventListener(kind, function (message) {
         var event = JSON.parse(message.data);
