@@ -139,7 +139,6 @@ def test_the_stream_leaves_the_hub_when_it_ends(client, files, settings) -> None
 @pytest.mark.anyio
 async def test_the_generator_ends_when_the_hub_stops() -> None:
     hub = notify.Hub(session_factory=None)
-    hub.loop = None
     items = event_stream(hub, "a", None, 10, 60.0)
     assert (await anext(items)).comment == "connected"
     assert hub.streams("a") == 1

@@ -8,6 +8,7 @@ retry delays are shortened to 0.05 s by the settings.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import json
@@ -183,8 +184,6 @@ def test_a_failed_delivery_is_retried_and_every_attempt_is_in_the_log(client, fi
     # the retry was due 0.05 s (MICROGRID_WEBHOOK_RETRY_S) after the first attempt
     first_at = first["attempted_at"].replace("Z", "+00:00")
     due = second["next_attempt_at"].replace("Z", "+00:00")
-    import datetime as dt
-
     assert dt.datetime.fromisoformat(due) - dt.datetime.fromisoformat(first_at) == dt.timedelta(seconds=0.05)
 
 
