@@ -42,7 +42,7 @@ from microgrid.alerts import ALERT_RULES
 from microgrid.case import park_from_dict
 from microgrid.messages import Message
 from microgrid.park import Park
-from service.api import measurements, store
+from service.api import measurements, notify, store
 from service.api.adherence import (PlanSteps, measured_import_kw, plan_in_force, planned_store_kwh,
                                    plans_overlapping)
 from service.api.commitments import active_rows
@@ -58,20 +58,38 @@ ACTIVE = ("open", "acknowledged")
 STATUSES = ("open", "acknowledged", "resolved")
 
 LISTENERS: list[Callable[[Session, AlertRow, str], None]] = []
-"""Called with (session, alert, change) after every change of an alert (webhooks, live streams)."""
+"""Called with (session, alert, change) after every change of an alert, after it is published."""
 
 RESPONSE_PRINCIPAL = Principal(key_id=None, name="alert response", is_admin=True)
 """Who makes the re-plans of alerts with ``replan: true``."""
 
 
-def on_alert_change(session: Session, alert_row: AlertRow, change: str) -> None:
-    """The one place an alert's change passes: ``opened``, ``acknowledged`` or ``resolved``.
+def publish_change(session: Session, alert_row: AlertRow, change: str) -> None:
+    """Publish the change as the park's event ``alert.<change>`` (its webhooks and live streams), committed."""
+    notify.publish(alert_row.park_id, f"alert.{change}", {
+        "alert_id": alert_row.id, "rule": alert_row.rule, "subject": alert_row.subject, "status": alert_row.status,
+        "message": alert_row.message, "value": alert_row.value, "threshold": alert_row.threshold,
+        "unit": alert_row.unit, "cny_at_stake": alert_row.cny_at_stake, "opened_at": alert_row.opened_at,
+        "acknowledged_at": alert_row.acknowledged_at, "acknowledged_by": alert_row.acknowledged_by,
+        "resolved_at": alert_row.resolved_at, "resolution": alert_row.resolution,
+        "href": f"/parks/{alert_row.park_id}/alerts/{alert_row.id}"}, session=session)
+    session.commit()
 
-    Logs it and calls each of :data:`LISTENERS`; a listener that fails is
-    logged and does not stop the others or the change.
+
+def on_alert_change(session: Session, alert_row: AlertRow, change: str) -> None:
+    """The one place an alert's change passes: ``opened``, ``acknowledged`` or ``resolved``, after its commit.
+
+    Logs it, publishes it (:func:`publish_change`: webhooks and live streams)
+    and calls each of :data:`LISTENERS`; a listener that fails is logged and
+    does not stop the others or the change.
     """
     logger.info("alert %s of park %s %s: %s %s (%s)", alert_row.id, alert_row.park_id, change, alert_row.rule,
                 alert_row.subject, alert_row.message)
+    try:
+        publish_change(session, alert_row, change)
+    except Exception:  # a notification must not undo or stop the change
+        session.rollback()
+        logger.exception("alert %s: publishing %s failed", alert_row.id, change)
     for listener in LISTENERS:
         try:
             listener(session, alert_row, change)

@@ -56,6 +56,16 @@ Tables::
                      replan_error (the response re-plan of a rule with replan)
     api_keys         name, key_hash (SHA-256 of the token), prefix, is_admin
     api_key_parks    key_id, park_id (the parks a key may use)
+    notifications    park_id, kind (plan.created, alert.opened, ...), data
+                     (the event's payload), created_at; ids never reused
+                     (the id of the live stream and of webhook bodies)
+    webhooks         park_id, url, secret (signs the bodies), kinds (the
+                     kinds it gets; empty: all), active, description
+    webhook_deliveries  one row per attempt: webhook_id, notification_id,
+                     delivery_id (the same for every attempt of one event to
+                     one webhook), kind, attempt (1, 2, ...), state (pending,
+                     delivered, retrying, failed), status_code or error,
+                     response_time_s, next_attempt_at, attempted_at
 """
 
 from __future__ import annotations
@@ -345,6 +355,66 @@ class ApiKeyParkRow(Base):
 
     key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"), primary_key=True)
     park_id: Mapped[str] = mapped_column(ForeignKey("parks.id"), primary_key=True)
+
+
+class NotificationRow(Base):
+    """An event published for a park (:func:`service.api.notify.publish`): what the stream and webhooks send."""
+
+    __tablename__ = "notifications"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    park_id: Mapped[str] = mapped_column(ForeignKey("parks.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
+
+
+class WebhookRow(Base):
+    """A park's webhook: where its events are POSTed, signed with ``secret`` (HMAC-SHA256).
+
+    The secret is kept in clear: the server needs it to sign; it is shown to
+    the client once, when the webhook is created.
+    """
+
+    __tablename__ = "webhooks"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    park_id: Mapped[str] = mapped_column(ForeignKey("parks.id"), index=True)
+    url: Mapped[str] = mapped_column(String(500))
+    secret: Mapped[str] = mapped_column(String(100))
+    kinds: Mapped[list] = mapped_column(JSON, default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    description: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
+    created_by_key_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class DeliveryRow(Base):
+    """One attempt to deliver a notification to a webhook: scheduled (``pending``), then its outcome.
+
+    A failed attempt that may be retried becomes ``retrying`` and the next
+    attempt is a new row (``attempt`` + 1, the same ``delivery_id``) due at
+    ``next_attempt_at``; so the rows are the delivery log, and the pending
+    ones what the delivery worker resumes after a restart.
+    """
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"), index=True)
+    notification_id: Mapped[int] = mapped_column(ForeignKey("notifications.id"), index=True)
+    delivery_id: Mapped[str] = mapped_column(String(36))
+    kind: Mapped[str] = mapped_column(String(64))
+    attempt: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    response_time_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    attempted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utc_now)
 
 
 def make_engine(url: str) -> Engine:

@@ -13,20 +13,22 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from sqlalchemy import func, select
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Message as ASGIMessage
 
 from microgrid.messages import Message
 from service.api import alerts, store
 from service.api.db import PlanRow, init_db, make_engine, session_factory
 from service.api.deps import get_planner, get_settings
 from service.api.jobs import CASE_CACHE_SIZE, validate_case_job
+from service.api.notify import DeliveryWorker, Hub
 from service.api.openadr import VenManager
 from service.api.openapi import install as install_openapi
 from service.api.planner import Planner
 from service.api.problems import PayloadTooLarge, install_handlers, problem_response
 from service.api.routes import alerts as alert_routes
 from service.api.routes import (carbon, events, forecasts, health, keys, measurements, openadr, parks, plans,
-                                studies)
+                                stream, studies, webhooks)
 from service.api.settings import Settings
 from service.api.studies import StudyRunner
 from service.dashboard.routes import install as install_dashboard
@@ -84,7 +86,7 @@ class BodySizeLimit:
         body = b"".join(chunks)
         replayed = False
 
-        async def replay() -> Message:
+        async def replay() -> ASGIMessage:
             nonlocal replayed
             if not replayed:
                 replayed = True
@@ -163,6 +165,13 @@ def create_app() -> FastAPI:
         app.state.max_request_bytes = settings.max_request_bytes
         app.state.session_factory = session_factory(engine)
         register_reference_cases(settings, app.state.session_factory)
+        # published events go to the open streams and, through the delivery log, to the webhooks; the pending
+        # deliveries a stopped server left resume here
+        app.state.notifier = Hub(app.state.session_factory)
+        app.state.notifier.start()
+        app.state.delivery_worker = DeliveryWorker(settings, app.state.session_factory, app.state.notifier.wake,
+                                                   getattr(app.state, "webhook_transport", None))
+        app.state.delivery_worker.start()
         own_planner = get_planner not in app.dependency_overrides
         if own_planner:
             app.state.planner = Planner.process_pool(settings.workers, settings.max_queued_plans,
@@ -179,6 +188,8 @@ def create_app() -> FastAPI:
             yield
         finally:
             alert_task.cancel()
+            app.state.notifier.stop()
+            await app.state.delivery_worker.shutdown()
             await app.state.openadr.shutdown()
             app.state.study_runner.shutdown()
             if own_planner:
@@ -189,7 +200,8 @@ def create_app() -> FastAPI:
     install_handlers(app)
     install_openapi(app)
     for router in (health.router, parks.router, measurements.router, plans.router, events.router, openadr.router,
-                   keys.router, studies.router, forecasts.router, carbon.router, alert_routes.router):
+                   keys.router, studies.router, forecasts.router, carbon.router, alert_routes.router,
+                   webhooks.router, stream.router):
         app.include_router(router)
     install_dashboard(app)  # the operator's pages at / (service/dashboard/)
     app.state.max_request_bytes = Settings.model_fields["max_request_bytes"].default

@@ -15,7 +15,7 @@ from service.api.forecast_schemas import (FORECAST_PARTS, ForecastCreate, Foreca
                                           ForecastsIn, ForecastSummary, Rows)
 from service.api.measurement_schemas import (FLEXIBLE_KINDS, FLEXIBLE_STATE_FIELDS,  # noqa: F401
                                              MeasurementCreate, MeasurementOut)
-from service.api.validation import MIN_HORIZON_H, Day, RequestModel, Timestamp
+from service.api.validation import MIN_HORIZON_H, Day, RequestModel, Timestamp, outbound_url_errors
 
 PARK_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 FILE_NAME_PATTERN = r"^(?!.*\.\.)[A-Za-z0-9_.-]{1,100}(/[A-Za-z0-9_.-]{1,100}){0,3}$"
@@ -363,7 +363,6 @@ class EventOut(BaseModel):
 # --- OpenADR 2.0b VEN ----------------------------------------------------------------------------
 
 FINGERPRINT_PATTERN = r"^([0-9A-Fa-f]{2}:){9}[0-9A-Fa-f]{2}$"
-LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
 class OpenAdrConfigIn(_Request):
@@ -412,27 +411,9 @@ class OpenAdrConfigIn(_Request):
         ``vtn_hosts``: the hosts the server lets a VEN connect to
         (``MICROGRID_OPENADR_VTN_HOSTS``); empty: any.
         """
-        import ipaddress
         from pathlib import Path
-        from urllib.parse import urlsplit
 
-        errors = []
-        url = urlsplit(self.vtn_url)
-        host = url.hostname or ""
-        try:
-            loopback = host in LOOPBACK_HOSTS or ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            loopback = False
-        if url.scheme not in ("http", "https") or not host:
-            errors.append({"field": "vtn_url", "reason": Message("give the VTN's URL as https://host[:port]/path")})
-        elif url.scheme == "http" and not loopback:
-            errors.append({"field": "vtn_url", "reason": Message("plain http is accepted only for a VTN on this "
-                                                                 "machine (127.0.0.1, ::1, localhost); use https")})
-        elif vtn_hosts and host not in vtn_hosts:
-            errors.append({"field": "vtn_url", "reason": Message("this server lets VENs connect only to "
-                                                                 "{vtn_hosts} (MICROGRID_OPENADR_VTN_HOSTS); not "
-                                                                 "{host!r}",
-                                                                 vtn_hosts=', '.join(vtn_hosts), host=host)})
+        errors = outbound_url_errors("vtn_url", self.vtn_url, "VTN", vtn_hosts, "MICROGRID_OPENADR_VTN_HOSTS")
         if (self.cert_path is None) != (self.key_path is None):
             missing = "key_path" if self.key_path is None else "cert_path"
             errors.append({"field": missing, "reason": Message("give cert_path and key_path together")})

@@ -85,6 +85,27 @@ class Settings(BaseSettings):
         The hosts a park's OpenADR VEN may be pointed at (``vtn_url``), e.g.
         ``["vtn.aggregator.example"]``; another host gets 422. Empty (the
         default): any host.
+    webhook_hosts : list of str
+        The hosts a park's webhooks may be pointed at (``url``); another host
+        gets 422. Empty (the default): any host.
+    webhook_max_attempts : int
+        Attempts to deliver one event to one webhook, the first included.
+    webhook_retry_s : float
+        Wait before the first retry [s]; each further retry waits twice as
+        long as the one before (1, 2, 4, 8 … s), at most ``webhook_retry_max_s``.
+    webhook_retry_max_s : float
+        Longest wait between two attempts [s] (also caps a ``Retry-After``).
+    webhook_timeout_s : float
+        Time limit of one attempt, connection and answer [s].
+    webhook_poll_s : float
+        How often the delivery worker looks for due attempts when nothing
+        wakes it [s] (a published event wakes it at once).
+    stream_backlog_events : int
+        Most past events of a park a stream replays after ``Last-Event-ID``.
+    stream_max_s : float
+        How long one stream stays open [s]; then it ends and the client
+        reconnects with ``Last-Event-ID`` (``EventSource`` does so by itself),
+        so no connection lives for ever.
     """
 
     model_config = SettingsConfigDict(env_prefix="MICROGRID_", extra="ignore")
@@ -110,6 +131,14 @@ class Settings(BaseSettings):
     max_measurement_ahead_h: float = Field(24.0, gt=0)
     openadr_vtn_hosts: list[str] = Field(default_factory=list)
     alert_interval_s: float = Field(60.0, gt=0)
+    webhook_hosts: list[str] = Field(default_factory=list)
+    webhook_max_attempts: int = Field(6, ge=1, le=20)
+    webhook_retry_s: float = Field(1.0, gt=0)
+    webhook_retry_max_s: float = Field(300.0, gt=0)
+    webhook_timeout_s: float = Field(10.0, gt=0)
+    webhook_poll_s: float = Field(5.0, gt=0)
+    stream_backlog_events: int = Field(100, ge=0)
+    stream_max_s: float = Field(600.0, gt=0)
 
     @model_validator(mode="after")
     def _defaults_and_limits(self) -> "Settings":

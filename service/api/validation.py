@@ -103,3 +103,54 @@ RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="The id the service
 """A path parameter naming a stored row (plan, forecast, measurement, study)."""
 Offset = Annotated[int, Query(ge=0, le=MAX_ROW_ID, description="How many of the newest to skip (paging).")]
 """A query parameter skipping rows of a listing."""
+
+
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+"""Hosts that are this machine, besides every other loopback address (``127.0.0.0/8``)."""
+
+
+def outbound_url_errors(field: str, url: str, what: str, allowed_hosts: list[str] | tuple[str, ...] = (),
+                        hosts_setting: str = "") -> list[dict[str, str]]:
+    """What is wrong with the URL of a ``what`` the service will connect to, as problem ``errors`` (field, reason).
+
+    ``https`` to any host; plain ``http`` only to this machine (loopback:
+    tests and local simulators); with ``allowed_hosts`` (the setting
+    ``hosts_setting``) only to those hosts. Used for a VEN's VTN and for
+    webhooks.
+
+    Examples
+    --------
+    >>> outbound_url_errors("url", "https://hooks.example/x", "webhook receiver")
+    []
+    >>> outbound_url_errors("url", "http://127.0.0.1:8080/hook", "webhook receiver")
+    []
+    >>> outbound_url_errors("url", "http://hooks.example/x", "webhook receiver")[0]["reason"]
+    'plain http is accepted only for a webhook receiver on this machine (127.0.0.1, ::1, localhost); use https'
+    """
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    malformed = [{"field": field, "reason": Message("give the {what}'s URL as https://host[:port]/path",
+                                                    what=what)}]
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - a port that is not a number in range raises here
+    except ValueError:
+        return malformed
+    try:
+        loopback = host in LOOPBACK_HOSTS or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if parts.scheme not in ("http", "https") or not host:
+        return malformed
+    if parts.scheme == "http" and not loopback:
+        return [{"field": field, "reason": Message("plain http is accepted only for a {what} on this machine "
+                                                   "(127.0.0.1, ::1, localhost); use https",
+                                                   what=what)}]
+    if allowed_hosts and host not in allowed_hosts:
+        return [{"field": field, "reason": Message("this server connects to a {what} only at {allowed_hosts} "
+                                                   "({hosts_setting}); not {host!r}",
+                                                   what=what, allowed_hosts=', '.join(allowed_hosts),
+                                                   hosts_setting=hosts_setting, host=host)}]
+    return []

@@ -14,8 +14,9 @@ errors apply; a problem's ``errors[].reason`` is shown next to its field.
 The views, one module each with its router: :mod:`~service.dashboard.today`
 (the day's plan and the comparison of two), :mod:`~service.dashboard.events`,
 :mod:`~service.dashboard.network`, :mod:`~service.dashboard.studies`
-(start, follow and cancel study and sweep jobs, open their HTML reports) and
-:mod:`~service.dashboard.alerts` (open and recent alerts, acknowledge); what
+(start, follow and cancel study and sweep jobs, open their HTML reports),
+:mod:`~service.dashboard.alerts` (open and recent alerts, acknowledge) and
+:mod:`~service.dashboard.live` (the park's events for the page's notices); what
 they share (the signed-in key, the park, rendering) is in
 :mod:`~service.dashboard.pages`. This module has the sign-in, language and
 static-file routes and mounts it all (:func:`install`).
@@ -38,7 +39,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from service.api.deps import SessionDep, SettingsDep
 from service.api.problems import Unauthorized
 from service.api.security import authenticate
-from service.dashboard import alerts, events, network, studies, today
+from service.dashboard import alerts, events, live, network, studies, today
 from service.dashboard.i18n import LANG_COOKIE, LANGUAGES, translator
 from service.dashboard.pages import HERE, KEY_COOKIE, ParkNotAllowed, SignInRequired, page_language, render
 
@@ -132,7 +133,7 @@ def static_file(name: str) -> Response:
 # --------------------------------------------------------------------------- mounting
 
 
-ROUTERS = (router, today.router, events.router, network.router, studies.router, alerts.router)
+ROUTERS = (router, today.router, events.router, network.router, studies.router, alerts.router, live.router)
 """The dashboard's routers: sign-in, language and static files, then the views."""
 
 

@@ -45,7 +45,7 @@ from sqlalchemy.exc import IntegrityError
 from microgrid.case import park_from_dict
 from microgrid.messages import Message
 from microgrid.timeseries import local_day
-from service.api import forecasts, measurements, store
+from service.api import forecasts, measurements, notify, store
 from service.api.db import EventRow, MeasurementRow, PlanRow, utc_now
 from service.api.deps import ParkIdDep, PlannerDep, PrincipalDep, SessionDep, SettingsDep
 from service.api.commitments import active_rows
@@ -225,6 +225,7 @@ def _replan(park_id: str, window: EventIn, answered: dict | None, active: list[d
         schedule=plan["schedule"], decisions=plan.get("decisions"), created_at=utc_now(), created_by_key_id=key_id)
     session.add(row)
     session.flush()
+    notify.plan_created(session, row)  # sent once the caller commits the answer
     _reanswer_others(session, park_id, event_id, row, result)
     baseline_kw, baseline = _baseline_of(result, event_id)
     return row, _respond(answered, window, plan, baseline_kw, result.get("baseline_cost_cny"), baseline)

@@ -15,7 +15,7 @@ from microgrid.case import park_from_dict
 from microgrid.messages import Message
 from microgrid.timeseries import local_day
 from service.api import forecasts as forecast_store
-from service.api import measurements, store
+from service.api import measurements, notify, store
 from service.api.db import PlanRow, utc_now
 from service.api.deps import ParkIdDep, PlannerDep, PrincipalDep, SessionDep, SettingsDep
 from service.api.jobs import plan_job
@@ -196,6 +196,8 @@ def _solve_and_store(park_id: str, kind: str, version, folder, request: dict, jo
         created_at=utc_now(), created_by_key_id=principal.key_id,
     )
     session.add(row)
+    session.flush()
+    notify.plan_created(session, row)  # sent to the park's streams and webhooks once the plan is committed
     session.commit()
     response.headers["Location"] = f"/parks/{park_id}/plans/{row.id}"
     return plan_out(row)

@@ -1,5 +1,6 @@
 // Draws the page's figures (JSON in <script type="application/json" id="data-NAME">) with the bundled plotly.js,
-// and marks a submitted form's button as working while the server solves.
+// marks a submitted form's button as working while the server solves, and shows a notice when the park's stream
+// (/live, server-sent events) brings a new plan or alert.
 (function () {
   "use strict";
   function draw() {
@@ -21,9 +22,31 @@
       setTimeout(function () { button.disabled = true; }, 0);
     }
   });
+  var LIVE_LABELS = {"plan.created": "planCreated", "alert.opened": "alertOpened",
+                     "alert.acknowledged": "alertAcknowledged", "alert.resolved": "alertResolved"};
+  function live() {
+    var box = document.getElementById("live-notice");
+    if (!box || !window.EventSource) { return; }
+    var source = new EventSource(box.dataset.live);  // reconnects by itself, with Last-Event-ID
+    source.addEventListener("open", function () { box.dataset.stream = "open"; });
+    source.addEventListener("error", function () { box.dataset.stream = "reconnecting"; });
+    Object.keys(LIVE_LABELS).forEach(function (kind) {
+      source.addEventListener(kind, function (message) {
+        var event = JSON.parse(message.data);
+        var data = event.data || {};
+        box.querySelector(".live-text").textContent = box.dataset[LIVE_LABELS[kind]]
+          .replace("{id}", data.plan_id === undefined ? "" : data.plan_id).replace("{date}", data.date || "");
+        box.dataset.kind = kind;
+        box.dataset.eventId = event.id;
+        box.hidden = false;
+      });
+    });
+    box.querySelector(".live-dismiss").addEventListener("click", function () { box.hidden = true; });
+  }
+  function start() { draw(); live(); }
   if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", draw);
+    document.addEventListener("DOMContentLoaded", start);
   } else {
-    draw();
+    start();
   }
 })();

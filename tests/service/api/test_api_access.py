@@ -18,7 +18,8 @@ EVENT = {"kind": "reduce", "start": "2026-07-15T12:00:00+08:00", "end": "2026-07
 STUDY = {"start": "2026-07-15", "end": "2026-07-15", "strategies": ["no-control"], "replan_h": 24}
 
 # Every route that needs a key: (method, path with its required query, body, admin only). Paths use park "a"; plan 1, event e1 and
-# forecast 1 are a's, and so is study 1 (started, and finished where a test needs it, by study_of_a).
+# forecast 1 are a's, and so are webhook 1, alert 1 (its measurement is stale) and study 1 (started, and finished
+# where a test needs it, by study_of_a).
 PROTECTED = [
     ("GET", "/parks", None, False),
     ("POST", "/parks", {"id": "new", "case_folder": "zhengzhou_park"}, True),
@@ -55,6 +56,18 @@ PROTECTED = [
     ("GET", "/parks/a/studies/1/files/kpis.json", None, False),
     ("DELETE", "/parks/a/studies/1", None, False),
     ("GET", "/parks/a/carbon?month=2026-07", None, False),
+    ("GET", "/parks/a/adherence?date=2026-07-15", None, False),
+    ("GET", "/parks/a/alerts", None, False),
+    ("GET", "/parks/a/alerts/1", None, False),
+    ("POST", "/parks/a/alerts/1/acknowledge", None, False),
+    ("POST", "/parks/a/alerts/1/resolve", None, False),
+    ("POST", "/parks/a/alerts/evaluate", None, False),
+    ("POST", "/parks/a/webhooks", {"url": "http://127.0.0.1:9/hook"}, False),
+    ("GET", "/parks/a/webhooks", None, False),
+    ("GET", "/parks/a/webhooks/1", None, False),
+    ("GET", "/parks/a/webhooks/1/deliveries", None, False),
+    ("DELETE", "/parks/a/webhooks/1", None, False),
+    ("GET", "/parks/a/stream", None, False),
     ("POST", "/keys", {"name": "k", "park_ids": ["a"]}, True),
     ("GET", "/keys", None, True),
 ]
@@ -64,8 +77,10 @@ SCOPED = [route for route in PROTECTED if route[:2] != ("GET", "/parks")]
 
 
 @pytest.fixture
-def two_parks(client, files) -> dict[str, dict[str, str]]:
-    """Parks a and b; of a: a plan, a measurement, a forecast (id 1 each), an event e1, a VEN (off); a key each."""
+def two_parks(client, files, settings) -> dict[str, dict[str, str]]:
+    """Parks a and b; of a: a plan, a measurement, a forecast, a webhook (id 1 each), an event e1, a VEN (off); a key
+    each. Streams end after 0.2 s (the in-process client reads an answer whole)."""
+    settings.stream_max_s = 0.2
     register(client, "a", files)
     register(client, "b", files)
     plan = client.post("/parks/a/plans", json={"date": "2026-07-15", "strategy": "no-control"}, headers=ADMIN)
@@ -73,11 +88,14 @@ def two_parks(client, files) -> dict[str, dict[str, str]]:
     measured = client.post("/parks/a/measurements", json={"measured_at": "2026-07-15T00:00:00+08:00",
                                                            "month_to_date_peak_kw": 800}, headers=ADMIN)
     assert measured.json()["id"] == 1
+    assert client.get("/parks/a/alerts/1", headers=ADMIN).json()["rule"] == "stale_measurements"
     event = client.put("/parks/a/events/e1", json=EVENT, headers=ADMIN)
     assert event.status_code == 201, event.text
     assert client.put("/parks/a/openadr", json=VEN, headers=ADMIN).status_code == 201
     forecast = client.post("/parks/a/forecasts", json=FORECAST, headers=ADMIN)
     assert forecast.json()["id"] == 1, forecast.text
+    webhook = client.post("/parks/a/webhooks", json={"url": "http://127.0.0.1:9/hook"}, headers=ADMIN)  # refused
+    assert webhook.json()["id"] == 1, webhook.text
     return {"a": issue_key(client, "a"), "b": issue_key(client, "b")}
 
 
@@ -87,7 +105,9 @@ def test_the_table_covers_every_route() -> None:
     table = {(m, p.replace("/parks/a", "/parks/{park_id}").replace("/plans/1", "/plans/{plan_id}")
               .replace("/events/e1", "/events/{event_id}").replace("/studies/1", "/studies/{study_id}")
               .replace("/files/kpis.json", "/files/{name}").replace("/forecasts/1", "/forecasts/{forecast_id}")
-              .replace("/measurements/1", "/measurements/{measurement_id}").split("?")[0])
+              .replace("/measurements/1", "/measurements/{measurement_id}")
+              .replace("/webhooks/1", "/webhooks/{webhook_id}").replace("/alerts/1", "/alerts/{alert_id}")
+              .split("?")[0])
              for m, p, _, _ in PROTECTED}
     assert routes - {("GET", "/health")} == table
 

@@ -6,8 +6,12 @@ check in every phase (the document's examples, coverage, fuzzing, stateful
 links), seeded, once with the admin key and once with a key of the reference
 park only, under the configuration in ``schemathesis.toml`` beside this file
 (it says why two expectations are widened). The server lets OpenADR VENs
-connect only to 127.0.0.1 (``MICROGRID_OPENADR_VTN_HOSTS``), so no generated
-``vtn_url`` leaves the machine.
+connect only to 127.0.0.1 (``MICROGRID_OPENADR_VTN_HOSTS``), and webhooks
+only to 127.0.0.1 (``MICROGRID_WEBHOOK_HOSTS``), so no generated ``vtn_url``
+or webhook ``url`` leaves the machine. The live stream
+(``GET /parks/{id}/stream``) is checked like every other operation: the
+server ends each stream after 0.5 s (``MICROGRID_STREAM_MAX_S``), so its
+answer is complete and schemathesis reads it whole instead of waiting.
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ MAX_EXAMPLES = 12
 @pytest.fixture
 def server(tmp_path: Path):
     server = Server(tmp_path / "var", '["zhengzhou_park"]',
-                    env={"MICROGRID_OPENADR_VTN_HOSTS": '["127.0.0.1"]', "MICROGRID_PLAN_TIME_LIMIT_S": "15"})
+                    env={"MICROGRID_OPENADR_VTN_HOSTS": '["127.0.0.1"]', "MICROGRID_PLAN_TIME_LIMIT_S": "15",
+                         "MICROGRID_WEBHOOK_HOSTS": '["127.0.0.1"]', "MICROGRID_STREAM_MAX_S": "0.5"})
     server.start(timeout_s=120)
     yield server
     server.stop()

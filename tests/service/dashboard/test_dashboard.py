@@ -62,7 +62,8 @@ OPEN_ROUTES = {("GET", "/"), ("GET", "/signin"), ("POST", "/signin"), ("POST", "
 def test_every_page_without_a_key_redirects_to_sign_in(web, parks) -> None:
     guarded = [route for route in page_routes() if route not in OPEN_ROUTES]
     assert {path for _, path in guarded} == {*PAGES, "/today/plan", "/today/replan", "/events/cancel",
-                                             "/compare/plan", "/studies/cancel", "/studies/report", "/alerts/acknowledge"}
+                                             "/compare/plan", "/studies/cancel", "/studies/report",
+                                             "/alerts/acknowledge", "/live"}
     for method, path in guarded:
         response = web.request(method, path, data={"date": "2026-07-15", "event": "e1", "study": "1"})
         assert response.status_code == 303, (method, path)
@@ -114,6 +115,22 @@ def test_a_parks_key_sees_only_its_park(web, parks) -> None:
     sent = web.post("/events?park=a", data=EVENT_FORM)
     assert sent.status_code == 403
     assert web.get("/parks/a/events", headers=ADMIN).json() == []
+
+
+def test_pages_listen_to_their_parks_stream_and_label_the_notice_in_both_languages(web, parks, settings) -> None:
+    sign_in(web, parks["a"])
+    page = web.get("/events?park=a")
+    assert 'data-live="/live?park=a"' in page.text and '<script src="/static/dashboard.js">' in page.text
+    assert 'data-plan-created="New plan #{id} for {date}."' in page.text
+    web.cookies.set("mg_lang", "zh-CN")
+    assert 'data-plan-created="已生成新计划 #{id}（{date}）。"' in web.get("/events?park=a").text
+    settings.stream_max_s = 0.3  # the stream ends, so the in-process client gets it whole
+    made = web.post("/parks/a/plans", json={"date": "2026-07-16", "strategy": "no-control"}, headers=ADMIN).json()
+    stream = web.get("/live?park=a", headers={"Last-Event-ID": "0"})
+    assert stream.status_code == 200 and stream.headers["content-type"].startswith("text/event-stream")
+    assert "event: plan.created" in stream.text and f'"plan_id":{made["id"]}' in stream.text
+    assert web.get("/live?park=b").status_code == 403  # a's key
+    assert "live-notice" not in web.get("/signin").text  # no park, no stream
 
 
 def test_today_without_a_plan_offers_to_make_one_and_then_draws_it(web, parks) -> None:

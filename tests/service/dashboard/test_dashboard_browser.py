@@ -274,3 +274,27 @@ def test_one_parks_key_never_shows_another_park(browser, server, keys):
         assert response.status == 403, path
     assert not recorder.outside(server.url)
     context.close()
+
+
+def test_a_new_plan_shows_a_live_notice_on_the_open_page(browser, server, keys, shots):
+    for locale, lang, expected in (("en-US", "en", "New plan #{id} for 2026-07-16."),
+                                   ("zh-CN", "zh-CN", "已生成新计划 #{id}（2026-07-16）。")):
+        context, page, recorder = new_page(browser, server, locale=locale)
+        page.goto("/signin?next=/events")
+        sign_in(page, keys["other"])
+        assert urlsplit(page.url).path == "/events" and page.locator("html").get_attribute("lang") == lang
+        notice = page.locator("#live-notice")
+        assert notice.is_hidden()
+        # once the page's stream is open (the server answered /live?park=other_park), a plan is made elsewhere
+        page.wait_for_selector("#live-notice[data-stream=open]", state="attached", timeout=30_000)
+        with httpx.Client(base_url=server.url, headers={"X-API-Key": keys["other"]}, timeout=60) as http:
+            made = http.post("/parks/other_park/plans", json={"date": "2026-07-16", "strategy": "no-control"})
+            assert made.status_code == 201, made.text
+        page.wait_for_selector("#live-notice:not([hidden])", timeout=30_000)
+        assert notice.locator(".live-text").inner_text() == expected.format(id=made.json()["id"])
+        assert notice.get_attribute("data-kind") == "plan.created"
+        page.screenshot(path=str(shots / f"live-notice-{lang}.png"))
+        notice.locator(".live-dismiss").click()
+        assert notice.is_hidden()
+        assert recorder.outside(server.url) == []
+        context.close()
