@@ -119,15 +119,22 @@ def _add_window_legend(data: list, windows, t) -> None:
                      "marker": {"symbol": "square", "size": 12, "color": DR_COLOUR}, "hoverinfo": "skip"})
 
 
+def _used_under_available(rows: list[dict], timezone: str, dt_h: float, t, source: str, fill: str,
+                          curtailment_key: str) -> dict:
+    """``<source>_used_kw`` (filled) under ``<source>_available_kw``: the band between them is the curtailed power."""
+    x = step_times(rows, timezone, dt_h)
+    available = COLOURS[f"{source}_available"]
+    data = [_trace(x, series(rows, f"{source}_used_kw"), t(f"{source}_used"), COLOURS[f"{source}_used"],
+                   fill="tozeroy", fillcolor=fill),
+            _trace(x, series(rows, f"{source}_available_kw"), f"{t(f'{source}_available')} ({t(curtailment_key)}: ▨)",
+                   available, fill="tonexty", fillcolor="rgba(215,40,40,0.30)",
+                   line={"shape": "hv", "width": 1.5, "color": available, "dash": "dot"})]
+    return {"data": data, "layout": _layout(t(f"chart_{source}"), t, timezone, t("axis_power_kw"))}
+
+
 def pv_figure(rows: list[dict], timezone: str, dt_h: float, t) -> dict:
     """PV used (filled) under PV available: the band between them is the curtailed power."""
-    x = step_times(rows, timezone, dt_h)
-    data = [_trace(x, series(rows, "pv_used_kw"), t("pv_used"), COLOURS["pv_used"], fill="tozeroy",
-                   fillcolor="rgba(242,183,5,0.35)"),
-            _trace(x, series(rows, "pv_available_kw"), f"{t('pv_available')} ({t('curtailment')}: ▨)",
-                   COLOURS["pv_available"], fill="tonexty", fillcolor="rgba(215,40,40,0.30)",
-                   line={"shape": "hv", "width": 1.5, "color": COLOURS["pv_available"], "dash": "dot"})]
-    return {"data": data, "layout": _layout(t("chart_pv"), t, timezone, t("axis_power_kw"))}
+    return _used_under_available(rows, timezone, dt_h, t, "pv", "rgba(242,183,5,0.35)", "curtailment")
 
 
 def has_wind(rows: list[dict]) -> bool:
@@ -137,13 +144,7 @@ def has_wind(rows: list[dict]) -> bool:
 
 def wind_figure(rows: list[dict], timezone: str, dt_h: float, t) -> dict:
     """Wind used (filled) under wind available, all turbine groups: the band between them is the curtailed power."""
-    x = step_times(rows, timezone, dt_h)
-    data = [_trace(x, series(rows, "wind_used_kw"), t("wind_used"), COLOURS["wind_used"], fill="tozeroy",
-                   fillcolor="rgba(74,163,223,0.35)"),
-            _trace(x, series(rows, "wind_available_kw"), f"{t('wind_available')} ({t('wind_curtailment')}: ▨)",
-                   COLOURS["wind_available"], fill="tonexty", fillcolor="rgba(215,40,40,0.30)",
-                   line={"shape": "hv", "width": 1.5, "color": COLOURS["wind_available"], "dash": "dot"})]
-    return {"data": data, "layout": _layout(t("chart_wind"), t, timezone, t("axis_power_kw"))}
+    return _used_under_available(rows, timezone, dt_h, t, "wind", "rgba(74,163,223,0.35)", "wind_curtailment")
 
 
 def storage_figure(rows: list[dict], timezone: str, dt_h: float, t, ids: list[str], column: str, title_key: str,

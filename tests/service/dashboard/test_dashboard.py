@@ -377,6 +377,8 @@ def test_every_label_a_template_builds_from_a_value_is_in_the_catalogue() -> Non
     built |= {f"delivery_{d}" for d in get_args(EventOut.model_fields["delivery"].annotation)}
     built |= {f"state_{s}" for s in get_args(EventOut.model_fields["status"].annotation)}
     built |= {f"tou_{p}" for p in charts.TOU_COLOURS}
+    built |= {key for source in ("pv", "wind")  # charts._used_under_available
+              for key in (f"chart_{source}", f"{source}_used", f"{source}_available")}
     from service.api.schemas import EventBaseline
 
     baseline = EventBaseline.model_fields
